@@ -1,0 +1,51 @@
+// Ranking metrics for top-k lists. `ranked` is best-first; `relevant` holds the
+// relevant items (one held-out item in the leave-last-out protocol, where the
+// formulas reduce to: recall = hit, NDCG = 1/log2(rank0+2), AP = 1/rank1).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "common/data/dataset.h"
+
+namespace recsys {
+
+// |top-k ∩ relevant| / |relevant|; 0 when `relevant` is empty.
+double RecallAtK(std::span<const ItemIndex> ranked, std::span<const ItemIndex> relevant, int k);
+// DCG@k / IDCG@k with binary gains and 1/log2(rank0 + 2) discounts.
+double NdcgAtK(std::span<const ItemIndex> ranked, std::span<const ItemIndex> relevant, int k);
+// Average precision at k: sum of precision@i at each hit / min(|relevant|, k).
+double AveragePrecisionAtK(std::span<const ItemIndex> ranked, std::span<const ItemIndex> relevant,
+                           int k);
+// Area under the ROC curve from scores and binary labels, ties counted as 1/2
+// (Mann-Whitney U with average ranks). 0.5 when one class is empty.
+double Auc(std::span<const float> scores, std::span<const uint8_t> labels);
+
+// Accumulates per-user metrics and the catalogue coverage of the top-k lists.
+class MetricAccumulator {
+ public:
+  MetricAccumulator(int k, int32_t num_items) : k_(k), num_items_(num_items) {}
+  void Add(std::span<const ItemIndex> ranked, std::span<const ItemIndex> relevant);
+  // Merges another accumulator (same k and catalogue).
+  void Merge(const MetricAccumulator& other);
+
+  int64_t users() const { return users_; }
+  double recall() const { return users_ ? recall_sum_ / users_ : 0.0; }
+  double ndcg() const { return users_ ? ndcg_sum_ / users_ : 0.0; }
+  double map() const { return users_ ? ap_sum_ / users_ : 0.0; }
+  // Distinct items recommended in any top-k / catalogue size.
+  double coverage() const {
+    return num_items_ ? static_cast<double>(recommended_.size()) / num_items_ : 0.0;
+  }
+
+ private:
+  int k_;
+  int32_t num_items_;
+  int64_t users_ = 0;
+  double recall_sum_ = 0, ndcg_sum_ = 0, ap_sum_ = 0;
+  absl::flat_hash_set<ItemIndex> recommended_;
+};
+
+}  // namespace recsys

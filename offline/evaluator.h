@@ -1,0 +1,59 @@
+// Offline evaluation harness: runs a model over every case of a split and
+// accumulates recall/NDCG/MAP/coverage at k (DESIGN §8 protocol).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "common/eval/split.h"
+#include "common/topk.h"
+
+namespace recsys::offline {
+
+using SeenSet = absl::flat_hash_set<ItemIndex>;
+
+// What a model knows when asked for one user's list.
+struct Query {
+  UserIndex user;
+  std::span<const Interaction> history;  // events before the target, oldest first
+  int64_t as_of_s;                       // the target's time: only earlier events count
+};
+
+// A model under evaluation. Recommend is const and must be safe to call from
+// several threads at once.
+class EvalModel {
+ public:
+  virtual ~EvalModel() = default;
+  virtual std::string name() const = 0;
+  // Best `k` items for `q`, none of them in `seen`.
+  virtual std::vector<ScoredIndex> Recommend(const Query& q, int k, const SeenSet& seen) const = 0;
+};
+
+// One leaderboard row (the leaderboard JSON's object).
+struct LeaderboardRow {
+  std::string split;  // "validation" | "test"
+  std::string model;
+  int k = 10;
+  double recall = 0, ndcg = 0, map = 0, coverage = 0;
+  int64_t users = 0;
+};
+
+struct EvalOptions {
+  int k = 10;
+  int threads = 2;
+};
+
+LeaderboardRow Evaluate(const EvalModel& model, const LeaveLastOutSplit& split, SplitName which,
+                        int32_t num_items, const EvalOptions& options);
+
+// Items of the history as a set (the seen-item exclusion).
+SeenSet SeenItems(std::span<const Interaction> history);
+
+// Fixed-width table, one row per line, for terminals.
+std::string FormatLeaderboard(const std::vector<LeaderboardRow>& rows);
+// The leaderboard JSON: an array of row objects.
+std::string LeaderboardJson(const std::vector<LeaderboardRow>& rows);
+
+}  // namespace recsys::offline
