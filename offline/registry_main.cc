@@ -1,0 +1,126 @@
+// recsys-registry: inspect the model registry and move the production alias.
+//   recsys-registry --registry registry --name movielens list
+//   recsys-registry promote 20261129T034500Z-1a2b3c [--force]
+//   recsys-registry rollback
+//   recsys-registry compare A B
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
+#include "common/bundle/registry.h"
+#include "common/log.h"
+#include "google/protobuf/util/json_util.h"
+
+ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
+ABSL_FLAG(std::string, name, "movielens", "Model name (sub-directory of --registry)");
+ABSL_FLAG(bool, force, false,
+          "promote: skip the metric gate (promote even if test NDCG@10 is lower than "
+          "production's)");
+
+namespace recsys {
+namespace {
+
+constexpr char kUsage[] =
+    "recsys-registry [--registry DIR] [--name NAME] COMMAND\n"
+    "commands:\n"
+    "  list               versions with kind, creation time, test two_stage NDCG@10; * = "
+    "production\n"
+    "  show VERSION       the version's manifest (JSON)\n"
+    "  production         the production version\n"
+    "  promote VERSION    verify the bundle and make it production (--force skips the gate)\n"
+    "  rollback           move production back to the previous production version\n"
+    "  compare A B        parameters and leaderboards of two versions side by side";
+
+int Fail(const absl::Status& s) {
+  std::cerr << "recsys-registry: " << s.message() << "\n";
+  return 1;
+}
+
+int Usage(const std::string& problem) {
+  std::cerr << "recsys-registry: " << problem << "\n" << kUsage << "\n";
+  return 2;
+}
+
+int List(const Registry& reg) {
+  absl::StatusOr<std::vector<v1::BundleManifest>> versions = reg.List();
+  if (!versions.ok()) return Fail(versions.status());
+  const absl::StatusOr<std::string> prod = reg.Production();
+  if (!prod.ok() && !absl::IsNotFound(prod.status())) {
+    std::cerr << "recsys-registry: warning: " << prod.status().message() << "\n";
+  }
+  std::cout << absl::StrFormat("  %-26s %-11s %-25s %s\n", "VERSION", "KIND", "CREATED",
+                               "TEST two_stage NDCG@10");
+  for (const v1::BundleManifest& m : *versions) {
+    const std::optional<double> ndcg = LeaderboardNdcg(m, kGateModel);
+    const bool is_prod = prod.ok() && *prod == m.version();
+    std::cout << absl::StrFormat("%s %-26s %-11s %-25s %s\n", is_prod ? "*" : " ", m.version(),
+                                 m.kind().empty() ? "-" : m.kind(),
+                                 m.created_at().empty() ? "-" : m.created_at(),
+                                 ndcg ? absl::StrFormat("%.4f", *ndcg) : "-");
+  }
+  if (versions->empty()) std::cout << "(no versions in " << reg.ModelDir() << ")\n";
+  return 0;
+}
+
+int Show(const Registry& reg, const std::string& version) {
+  absl::StatusOr<v1::BundleManifest> m = reg.Show(version);
+  if (!m.ok()) return Fail(m.status());
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto s = google::protobuf::util::MessageToJsonString(*m, &json, options);
+  if (!s.ok()) return Fail(absl::InternalError(s.ToString()));
+  std::cout << json;
+  return 0;
+}
+
+int Run(const std::vector<std::string>& args) {
+  if (args.empty()) return Usage("missing command");
+  const Registry reg(absl::GetFlag(FLAGS_registry), absl::GetFlag(FLAGS_name));
+  const std::string& cmd = args[0];
+  auto want_args = [&](size_t n) { return args.size() == n + 1; };
+  if (cmd == "list" && want_args(0)) return List(reg);
+  if (cmd == "show" && want_args(1)) return Show(reg, args[1]);
+  if (cmd == "production" && want_args(0)) {
+    absl::StatusOr<std::string> v = reg.Production();
+    if (!v.ok()) return Fail(v.status());
+    std::cout << *v << "\n";
+    return 0;
+  }
+  if (cmd == "promote" && want_args(1)) {
+    const absl::Status s = reg.Promote(args[1], absl::GetFlag(FLAGS_force));
+    if (!s.ok()) return Fail(s);
+    std::cout << "production is now " << args[1] << "\n";
+    return 0;
+  }
+  if (cmd == "rollback" && want_args(0)) {
+    absl::StatusOr<std::string> v = reg.Rollback();
+    if (!v.ok()) return Fail(v.status());
+    std::cout << "production is now " << *v << "\n";
+    return 0;
+  }
+  if (cmd == "compare" && want_args(2)) {
+    absl::StatusOr<std::string> table = reg.Compare(args[1], args[2]);
+    if (!table.ok()) return Fail(table.status());
+    std::cout << *table;
+    return 0;
+  }
+  return Usage("bad command line: '" + cmd + "' with " + std::to_string(args.size() - 1) +
+               " argument(s)");
+}
+
+}  // namespace
+}  // namespace recsys
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(recsys::kUsage);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  return recsys::Run(args);
+}
