@@ -1,0 +1,230 @@
+#include "common/bundle/model_bundle.h"
+
+#include <filesystem>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/bundle/array_file.h"
+#include "common/bundle/registry.h"
+#include "common/features/features.h"
+#include "common/status.h"
+
+namespace recsys {
+namespace {
+
+void AddFiles(std::vector<std::string>* all, const std::vector<std::string>& more) {
+  all->insert(all->end(), more.begin(), more.end());
+}
+
+// Serving params <-> manifest parameters ("serving.<name>").
+void PutParams(const ServingParams& p, v1::BundleManifest* m) {
+  auto& map = *m->mutable_parameters();
+  map["serving.profile_half_life_s"] = absl::StrCat(p.profile_half_life_s);
+  map["serving.trending_half_life_s"] = absl::StrCat(p.trending_half_life_s);
+  map["serving.sequence_blend"] = absl::StrCat(p.sequence_blend);
+  map["serving.sequence_window"] = absl::StrCat(p.sequence_window);
+  map["serving.sequence_window_decay"] = absl::StrCat(p.sequence_window_decay);
+  map["serving.max_pool"] = absl::StrCat(p.max_pool);
+  map["serving.mmr_lambda"] = absl::StrCat(p.mmr_lambda);
+  for (int s = 0; s < kNumSources; ++s) {
+    map[absl::StrCat("serving.quota.", SourceName(static_cast<SourceId>(s)))] =
+        absl::StrCat(p.quotas[s]);
+  }
+}
+
+absl::Status GetParams(const v1::BundleManifest& m, const std::string& dir, ServingParams* p) {
+  const auto& map = m.parameters();
+  auto get = [&](const std::string& key, auto* out) -> absl::Status {
+    auto it = map.find(key);
+    if (it == map.end()) {
+      return absl::DataLossError(absl::StrCat(dir, "/manifest.json: missing parameter ", key));
+    }
+    bool ok;
+    if constexpr (std::is_same_v<std::remove_pointer_t<decltype(out)>, int>) {
+      ok = absl::SimpleAtoi(it->second, out);
+    } else if constexpr (std::is_same_v<std::remove_pointer_t<decltype(out)>, float>) {
+      ok = absl::SimpleAtof(it->second, out);
+    } else {
+      ok = absl::SimpleAtod(it->second, out);
+    }
+    if (!ok) {
+      return absl::DataLossError(
+          absl::StrCat(dir, "/manifest.json: bad value '", it->second, "' for ", key));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(get("serving.profile_half_life_s", &p->profile_half_life_s));
+  RETURN_IF_ERROR(get("serving.trending_half_life_s", &p->trending_half_life_s));
+  RETURN_IF_ERROR(get("serving.sequence_blend", &p->sequence_blend));
+  RETURN_IF_ERROR(get("serving.sequence_window", &p->sequence_window));
+  RETURN_IF_ERROR(get("serving.sequence_window_decay", &p->sequence_window_decay));
+  RETURN_IF_ERROR(get("serving.max_pool", &p->max_pool));
+  RETURN_IF_ERROR(get("serving.mmr_lambda", &p->mmr_lambda));
+  for (int s = 0; s < kNumSources; ++s) {
+    RETURN_IF_ERROR(
+        get(absl::StrCat("serving.quota.", SourceName(static_cast<SourceId>(s))), &p->quotas[s]));
+  }
+  if (!(p->profile_half_life_s > 0) || !(p->trending_half_life_s > 0)) {
+    return absl::DataLossError(absl::StrCat(dir, "/manifest.json: half-lives must be positive"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train) {
+  Catalogue c;
+  absl::flat_hash_map<std::string, int32_t> category_index;
+  const int32_t n = data.num_items();
+  c.titles.resize(n);
+  c.categories.resize(n);
+  c.release_time_s.resize(n);
+  for (ItemIndex i = 0; i < n; ++i) {
+    c.ids.GetOrAdd(data.items.Name(i));
+    const ItemInfo& info = data.item_info[i];
+    c.titles[i] = info.title;
+    c.release_time_s[i] = info.release_time_s;
+    for (const std::string& name : info.categories) {
+      auto [it, inserted] =
+          category_index.try_emplace(name, static_cast<int32_t>(c.category_names.size()));
+      if (inserted) c.category_names.push_back(name);
+      c.categories[i].push_back(it->second);
+    }
+  }
+  c.popularity = PopularityCounts(train, n);
+  return c;
+}
+
+absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manifest) const {
+  std::vector<std::string> files;
+  const Catalogue& c = catalogue;
+  const uint64_t n = static_cast<uint64_t>(c.size());
+  RETURN_IF_ERROR(WriteStringArray(dir + "/items.ids.arr", c.ids.names()));
+  RETURN_IF_ERROR(WriteStringArray(dir + "/items.titles.arr", c.titles));
+  RETURN_IF_ERROR(WriteStringArray(dir + "/items.category_names.arr", c.category_names));
+  std::vector<int64_t> cat_offsets = {0};
+  std::vector<int32_t> cat_ids;
+  for (const auto& cats : c.categories) {
+    cat_ids.insert(cat_ids.end(), cats.begin(), cats.end());
+    cat_offsets.push_back(static_cast<int64_t>(cat_ids.size()));
+  }
+  RETURN_IF_ERROR(WriteInt64Array(dir + "/items.category_offsets.arr", {cat_offsets.size()},
+                                  cat_offsets.data()));
+  RETURN_IF_ERROR(WriteInt32Array(dir + "/items.category_ids.arr", {cat_ids.size()}, cat_ids.data()));
+  RETURN_IF_ERROR(WriteInt64Array(dir + "/items.release.arr", {n}, c.release_time_s.data()));
+  RETURN_IF_ERROR(WriteFloatArray(dir + "/items.popularity.arr", {n}, c.popularity.data()));
+
+  ASSIGN_OR_RETURN(auto content_files, content.Save(dir));
+  AddFiles(&files, content_files);
+  RETURN_IF_ERROR(content_index.Save(dir + "/content.faiss"));
+  ASSIGN_OR_RETURN(auto knn_files, itemknn.neighbors().Save(dir, "itemknn"));
+  AddFiles(&files, knn_files);
+  ASSIGN_OR_RETURN(auto als_files, als.Save(dir));
+  AddFiles(&files, als_files);
+  RETURN_IF_ERROR(als_index.Save(dir + "/als.faiss"));
+  if (ease) {
+    ASSIGN_OR_RETURN(auto ease_files, ease->Save(dir));
+    AddFiles(&files, ease_files);
+  }
+  std::vector<int64_t> ts;
+  std::vector<int32_t> items;
+  for (const auto& e : trending.events()) {
+    ts.push_back(e.timestamp_s);
+    items.push_back(e.item);
+  }
+  RETURN_IF_ERROR(WriteInt64Array(dir + "/trending.times.arr", {ts.size()}, ts.data()));
+  RETURN_IF_ERROR(WriteInt32Array(dir + "/trending.items.arr", {items.size()}, items.data()));
+  ASSIGN_OR_RETURN(auto markov_files, markov.Save(dir, "markov"));
+  AddFiles(&files, markov_files);
+  ASSIGN_OR_RETURN(auto ranker_files, ranker.Save(dir));
+  AddFiles(&files, ranker_files);
+
+  PutParams(params, manifest);
+  (*manifest->mutable_parameters())["bundle.has_ease"] = ease ? "1" : "0";
+  (*manifest->mutable_parameters())["bundle.num_features"] = absl::StrCat(kNumFeatures);
+  manifest->set_num_items(n);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::string& dir) {
+  auto b = std::make_shared<ModelBundle>();
+  ASSIGN_OR_RETURN(b->manifest, ReadManifest(dir));
+  RETURN_IF_ERROR(VerifyBundle(dir, b->manifest));
+  RETURN_IF_ERROR(GetParams(b->manifest, dir, &b->params));
+  const auto& map = b->manifest.parameters();
+  auto nf = map.find("bundle.num_features");
+  if (nf == map.end() || nf->second != absl::StrCat(kNumFeatures)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, ": bundle has ", nf == map.end() ? "no" : nf->second,
+        " ranker features, this build computes ", kNumFeatures, " (retrain the bundle)"));
+  }
+
+  Catalogue& c = b->catalogue;
+  ASSIGN_OR_RETURN(auto ids, ReadStringArray(dir + "/items.ids.arr"));
+  for (const std::string& id : ids) c.ids.GetOrAdd(id);
+  const int32_t n = c.size();
+  if (static_cast<size_t>(n) != ids.size()) {
+    return absl::DataLossError(dir + "/items.ids.arr: duplicate item ids");
+  }
+  ASSIGN_OR_RETURN(c.titles, ReadStringArray(dir + "/items.titles.arr"));
+  ASSIGN_OR_RETURN(c.category_names, ReadStringArray(dir + "/items.category_names.arr"));
+  ASSIGN_OR_RETURN(auto cat_offsets, ReadInt64Array(dir + "/items.category_offsets.arr"));
+  ASSIGN_OR_RETURN(auto cat_ids, ReadInt32Array(dir + "/items.category_ids.arr"));
+  ASSIGN_OR_RETURN(auto release, ReadInt64Array(dir + "/items.release.arr"));
+  ASSIGN_OR_RETURN(auto popularity, ReadFloatArray(dir + "/items.popularity.arr"));
+  if (c.titles.size() != ids.size() || cat_offsets.values.size() != ids.size() + 1 ||
+      release.values.size() != ids.size() || popularity.values.size() != ids.size() ||
+      cat_offsets.values.back() != static_cast<int64_t>(cat_ids.values.size())) {
+    return absl::DataLossError(absl::StrCat(dir, "/items.*.arr: catalogue arrays disagree in size"));
+  }
+  c.categories.resize(n);
+  for (int32_t i = 0; i < n; ++i) {
+    for (int64_t k = cat_offsets.values[i]; k < cat_offsets.values[i + 1]; ++k) {
+      const int32_t cat = cat_ids.values[k];
+      if (cat < 0 || cat >= static_cast<int32_t>(c.category_names.size())) {
+        return absl::DataLossError(dir + "/items.category_ids.arr: category out of range");
+      }
+      c.categories[i].push_back(cat);
+    }
+  }
+  c.release_time_s = std::move(release.values);
+  c.popularity = std::move(popularity.values);
+
+  ASSIGN_OR_RETURN(b->content, ContentModel::Load(dir));
+  ASSIGN_OR_RETURN(b->content_index, VectorIndex::Load(dir + "/content.faiss"));
+  ASSIGN_OR_RETURN(auto knn, SparseNeighbors::Load(dir, "itemknn", n));
+  b->itemknn = ItemKnnModel(std::move(knn));
+  ASSIGN_OR_RETURN(b->als, AlsModel::Load(dir));
+  ASSIGN_OR_RETURN(b->als_index, VectorIndex::Load(dir + "/als.faiss"));
+  if (map.count("bundle.has_ease") && map.at("bundle.has_ease") == "1") {
+    ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Load(dir));
+    b->ease = std::move(ease);
+  }
+  ASSIGN_OR_RETURN(auto ts, ReadInt64Array(dir + "/trending.times.arr"));
+  ASSIGN_OR_RETURN(auto titems, ReadInt32Array(dir + "/trending.items.arr"));
+  if (ts.values.size() != titems.values.size()) {
+    return absl::DataLossError(dir + "/trending.*.arr: arrays disagree in size");
+  }
+  std::vector<Interaction> events;
+  events.reserve(ts.values.size());
+  for (size_t i = 0; i < ts.values.size(); ++i) {
+    if (titems.values[i] < 0 || titems.values[i] >= n) {
+      return absl::DataLossError(dir + "/trending.items.arr: item out of range");
+    }
+    events.push_back(Interaction{0, titems.values[i], ts.values[i], 1.0f});
+  }
+  b->trending = TrendingModel(events, n, b->params.trending_half_life_s);
+  ASSIGN_OR_RETURN(b->markov, SparseNeighbors::Load(dir, "markov", n));
+  ASSIGN_OR_RETURN(b->ranker, LogisticRanker::Load(dir, kNumFeatures));
+
+  // Cross-model consistency.
+  if (b->content.num_items() != n || b->als.num_items() != n || b->content_index.size() != n ||
+      b->als_index.size() != n || b->content_index.dim() != b->content.dim() ||
+      b->als_index.dim() != b->als.factors() || (b->ease && b->ease->num_items() != n)) {
+    return absl::DataLossError(absl::StrCat(dir, ": models disagree on the catalogue size (", n,
+                                            " items) or dimensions"));
+  }
+  return std::shared_ptr<const ModelBundle>(std::move(b));
+}
+
+}  // namespace recsys

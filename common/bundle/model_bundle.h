@@ -1,0 +1,84 @@
+// The model bundle: an immutable snapshot of every trained model plus the item
+// catalogue, loaded whole and verified before it may serve.
+//
+//   auto bundle = ModelBundle::Load(dir);   // StatusOr<shared_ptr<const ModelBundle>>
+//
+// A request takes the current bundle once and keeps it to the end; holders
+// swap the shared_ptr. All members are read-only after construction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/data/dataset.h"
+#include "common/index/vector_index.h"
+#include "common/models/als.h"
+#include "common/models/content.h"
+#include "common/models/itemknn.h"
+#include "common/models/ranker.h"
+#include "common/models/trending.h"
+#include "recsys/v1/manifest.pb.h"
+
+namespace recsys {
+
+// Retrieval sources; values index per-source arrays (proto Source = value + 1).
+enum class SourceId : int { kContent = 0, kItemKnn, kAls, kTrending, kSequence, kEase };
+inline constexpr int kNumSources = 6;
+const char* SourceName(SourceId s);  // "content", "itemknn", ...
+
+// Serving parameters chosen by the trainer (tuned on validation).
+struct ServingParams {
+  double profile_half_life_s = 365.0 * 86400;  // content profile decay
+  double trending_half_life_s = 7.0 * 86400;
+  float sequence_blend = 0.5f;    // weight of Markov vs content similarity
+  int sequence_window = 3;        // last items the sequence source looks at
+  float sequence_window_decay = 0.5f;
+  std::array<int, kNumSources> quotas = {100, 100, 100, 50, 100, 100};
+  int max_pool = 400;
+  float mmr_lambda = 1.0f;        // 1 = pure model order
+};
+
+// Item catalogue (dense indices shared by every model).
+struct Catalogue {
+  IdMap ids;
+  std::vector<std::string> titles;
+  std::vector<std::vector<int32_t>> categories;  // indices into category_names
+  std::vector<std::string> category_names;
+  std::vector<int64_t> release_time_s;  // 0 = unknown
+  std::vector<float> popularity;        // training interaction counts
+  int32_t size() const { return ids.size(); }
+};
+
+struct ModelBundle {
+  v1::BundleManifest manifest;
+  ServingParams params;
+  Catalogue catalogue;
+  ContentModel content;
+  VectorIndex content_index;
+  ItemKnnModel itemknn;
+  AlsModel als;
+  VectorIndex als_index;
+  std::optional<EaseModel> ease;
+  TrendingModel trending;
+  SparseNeighbors markov;
+  LogisticRanker ranker;
+
+  int32_t num_items() const { return catalogue.size(); }
+
+  // Writes every artefact into `dir` (an empty staging directory) and fills
+  // manifest.parameters with the serving params; the registry then lists files
+  // with checksums in the manifest and publishes the directory.
+  absl::Status Save(const std::string& dir, v1::BundleManifest* manifest) const;
+  // Reads manifest.json, verifies checksums and versions, loads everything.
+  static absl::StatusOr<std::shared_ptr<const ModelBundle>> Load(const std::string& dir);
+};
+
+// Builds the catalogue of a data set (popularity from `train`).
+Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train);
+
+}  // namespace recsys

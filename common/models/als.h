@@ -1,0 +1,94 @@
+// Implicit-feedback ALS (Hu, Koren & Volinsky 2008) with the conjugate-gradient
+// solver (Takács et al. 2011), and the fold-in that serving calls per request.
+//
+// Preference p_ui = 1 for every observed (user, item); confidence
+// c_ui = 1 + alpha * w_ui, where w_ui sums the user's events on the item
+// (each event counts 1: ratings are treated as implicit events).
+// Loss: sum_ui c_ui (p_ui - x_u.y_i)^2 + reg (|x_u|^2 + |y_i|^2).
+// Immutable after Fit/Load; const methods are safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/data/dataset.h"
+
+namespace recsys {
+
+struct AlsParams {
+  int factors = 64;
+  double reg = 0.1;
+  double alpha = 10.0;
+  int iterations = 15;
+  int cg_steps = 3;
+  int threads = 2;
+  uint64_t seed = 42;
+};
+
+// Optional by-products of AlsModel::Fit (tests, diagnostics); not saved.
+struct AlsFitInfo {
+  std::vector<float> user_factors;  // num_users x factors row-major, as trained
+  std::vector<double> loss;         // training loss after each iteration (size iterations)
+};
+
+class AlsModel {
+ public:
+  AlsModel() = default;
+  // Fits on `events` (user and item indices < num_users / num_items; others are
+  // skipped). Cost per iteration O(cg_steps (nnz f + (users + items) f^2)),
+  // spread over params.threads threads; the result does not depend on threads.
+  // `info`, if not null, receives the user factors and per-iteration loss.
+  static AlsModel Fit(std::span<const Interaction> events, int32_t num_users, int32_t num_items,
+                      const AlsParams& params, AlsFitInfo* info = nullptr);
+
+  // User vector for a history (items may repeat; each occurrence adds alpha to
+  // the confidence), solving the user half-step exactly against the fixed item
+  // factors: (YtY + Yt(C-I)Y + reg I) x = Yt C p. Cost O(|history| f^2 + f^3).
+  // Unknown indices (< 0 or >= num_items) are ignored. Size factors().
+  std::vector<float> FoldIn(std::span<const ItemIndex> history) const;
+
+  // Item factors, num_items x factors row-major.
+  const std::vector<float>& item_factors() const { return item_factors_; }
+  const float* item_factor(ItemIndex i) const { return item_factors_.data() + int64_t{i} * factors_; }
+  int factors() const { return factors_; }
+  int32_t num_items() const { return num_items_; }
+  double alpha() const { return alpha_; }
+  double reg() const { return reg_; }
+
+  // Files als_items.arr and als_meta.arr; returns the written names.
+  absl::StatusOr<std::vector<std::string>> Save(const std::string& dir) const;
+  static absl::StatusOr<AlsModel> Load(const std::string& dir);
+
+ private:
+  int factors_ = 0;
+  int32_t num_items_ = 0;
+  double alpha_ = 0, reg_ = 0;
+  std::vector<float> item_factors_;
+  std::vector<double> gram_;  // YtY, factors x factors (cached for fold-in)
+};
+
+// EASE (Steck 2019): closed-form item-item regression B = I - P diagM(1/diag P),
+// P = (XtX + lambda I)^-1 over binary X. Dense num_items^2 floats: only for
+// catalogues up to a size flag.
+class EaseModel {
+ public:
+  EaseModel() = default;
+  static absl::StatusOr<EaseModel> Fit(std::span<const Interaction> events, int32_t num_users,
+                                       int32_t num_items, double lambda);
+  // scores[j] = sum over the distinct history items i of B[i][j] (size
+  // num_items); X is binary, so a repeated item counts once; unknown ignored.
+  void Score(std::span<const ItemIndex> history, std::vector<float>* scores) const;
+  int32_t num_items() const { return num_items_; }
+
+  absl::StatusOr<std::vector<std::string>> Save(const std::string& dir) const;  // ease.arr
+  static absl::StatusOr<EaseModel> Load(const std::string& dir);
+
+ private:
+  int32_t num_items_ = 0;
+  std::vector<float> weights_;  // num_items x num_items row-major
+};
+
+}  // namespace recsys

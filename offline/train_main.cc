@@ -1,0 +1,98 @@
+// recsys-train: fits every model, evaluates, publishes a versioned bundle.
+//   recsys-train --data data/ml-latest-small --registry registry --name movielens
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/log.h"
+#include "offline/trainer.h"
+
+ABSL_FLAG(std::string, data, "data/ml-latest-small", "Data set directory");
+ABSL_FLAG(std::string, format, "auto", "Data layout: auto, movielens, movielens-100k, mind, generic");
+ABSL_FLAG(std::string, on_bad_line, "fail",
+          "Malformed input line: fail (error naming file and line) or skip (skip and count)");
+ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
+ABSL_FLAG(std::string, name, "movielens", "Model name inside the registry");
+ABSL_FLAG(std::string, holdout, "last",
+          "last: evaluation bundle fit without each user's last two events; none: evaluate the "
+          "same way, then refit on every event (production bundle)");
+ABSL_FLAG(int, k, 10, "List length for the leaderboard metrics");
+ABSL_FLAG(uint64_t, seed, 42, "Random seed (training is deterministic for a fixed seed)");
+ABSL_FLAG(int, threads, 2, "Worker threads");
+ABSL_FLAG(int, content_dim, 96, "Content (LSA) embedding dimension");
+ABSL_FLAG(int, als_factors, 64, "ALS factors (starting value; tuning may change it)");
+ABSL_FLAG(int, als_iterations, 15, "ALS iterations");
+ABSL_FLAG(bool, ease, true, "Fit EASE when the catalogue is small enough");
+ABSL_FLAG(int, ease_max_items, 20000, "Largest catalogue EASE is fit on (dense n^2 floats)");
+ABSL_FLAG(absl::Duration, trending_half_life, absl::Hours(24 * 7),
+          "Trending half-life (starting value; tuning may change it)");
+ABSL_FLAG(int, max_pool, 400, "Largest candidate pool the ranker sees");
+ABSL_FLAG(absl::Duration, tune_budget, absl::Seconds(30),
+          "Wall-time budget for hyper-parameter tuning on validation (0 disables)");
+ABSL_FLAG(bool, publish, true, "Publish the bundle to the registry");
+ABSL_FLAG(std::string, json, "", "Also write the leaderboard JSON to this file");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Train every model, evaluate, publish a bundle");
+  absl::ParseCommandLine(argc, argv);
+  using recsys::offline::TrainOptions;
+  TrainOptions o;
+  o.data_dir = absl::GetFlag(FLAGS_data);
+  auto format = recsys::ParseDataFormat(absl::GetFlag(FLAGS_format));
+  if (!format) {
+    LOG(ERROR) << "unknown --format '" << absl::GetFlag(FLAGS_format) << "'";
+    return 2;
+  }
+  o.load.format = *format;
+  const std::string policy = absl::GetFlag(FLAGS_on_bad_line);
+  if (policy != "fail" && policy != "skip") {
+    LOG(ERROR) << "--on_bad_line must be fail or skip";
+    return 2;
+  }
+  o.load.on_bad_line = policy == "skip" ? recsys::BadLinePolicy::kSkip : recsys::BadLinePolicy::kFail;
+  const std::string holdout = absl::GetFlag(FLAGS_holdout);
+  if (holdout != "last" && holdout != "none") {
+    LOG(ERROR) << "--holdout must be last or none";
+    return 2;
+  }
+  o.production = holdout == "none";
+  o.registry = absl::GetFlag(FLAGS_registry);
+  o.name = absl::GetFlag(FLAGS_name);
+  if (o.name.empty() || o.name.find('/') != std::string::npos || o.name[0] == '.') {
+    LOG(ERROR) << "--name must be a plain non-empty name";
+    return 2;
+  }
+  o.k = absl::GetFlag(FLAGS_k);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  o.threads = absl::GetFlag(FLAGS_threads);
+  o.content.dim = absl::GetFlag(FLAGS_content_dim);
+  o.content.seed = o.seed;
+  o.als.factors = absl::GetFlag(FLAGS_als_factors);
+  o.als.iterations = absl::GetFlag(FLAGS_als_iterations);
+  o.als.threads = o.threads;
+  o.als.seed = o.seed;
+  o.itemknn.threads = o.threads;
+  o.ease = absl::GetFlag(FLAGS_ease);
+  o.ease_max_items = absl::GetFlag(FLAGS_ease_max_items);
+  o.serving.trending_half_life_s = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_trending_half_life));
+  o.serving.max_pool = absl::GetFlag(FLAGS_max_pool);
+  o.tune_budget = absl::GetFlag(FLAGS_tune_budget);
+  o.publish = absl::GetFlag(FLAGS_publish);
+  o.json_path = absl::GetFlag(FLAGS_json);
+  if (o.k < 1 || o.k > 1000 || o.threads < 1 || o.content.dim < 2 || o.als.factors < 2 ||
+      o.serving.max_pool < o.k || o.serving.trending_half_life_s <= 0) {
+    LOG(ERROR) << "invalid flags: need 1 <= k <= 1000, threads >= 1, content_dim >= 2, "
+                  "als_factors >= 2, max_pool >= k, trending_half_life > 0";
+    return 2;
+  }
+  auto result = recsys::offline::Train(o);
+  if (!result.ok()) {
+    LOG(ERROR) << "training failed: " << result.status();
+    return 1;
+  }
+  std::cout << "version " << result->version << " in " << result->seconds << " s";
+  if (!result->bundle_dir.empty()) std::cout << " -> " << result->bundle_dir;
+  std::cout << "\n";
+  return 0;
+}

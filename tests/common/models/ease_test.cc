@@ -1,0 +1,112 @@
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/bundle/array_file.h"
+#include "common/models/als.h"
+
+namespace recsys {
+namespace {
+
+constexpr int kUsers = 6;
+constexpr int kItems = 5;
+constexpr double kLambda = 0.5;
+
+// Six users over five items; user 0 repeats item 1 (X stays binary).
+std::vector<Interaction> HandMade() {
+  const std::vector<std::vector<ItemIndex>> rows = {{0, 1, 2, 1}, {0, 1}, {1, 2, 3},
+                                                    {2, 3, 4},    {3, 4}, {0, 4}};
+  std::vector<Interaction> events;
+  for (UserIndex u = 0; u < kUsers; ++u) {
+    for (ItemIndex i : rows[u]) events.push_back({u, i, 0, 1.0f});
+  }
+  return events;
+}
+
+// B from the textbook formula with a dense double inverse.
+Eigen::MatrixXd ExpectedB() {
+  Eigen::MatrixXd x = Eigen::MatrixXd::Zero(kUsers, kItems);
+  for (const Interaction& e : HandMade()) x(e.user, e.item) = 1.0;
+  Eigen::MatrixXd g = x.transpose() * x;
+  g.diagonal().array() += kLambda;
+  const Eigen::MatrixXd p = g.inverse();
+  Eigen::MatrixXd b(kItems, kItems);
+  for (int i = 0; i < kItems; ++i) {
+    for (int j = 0; j < kItems; ++j) b(i, j) = i == j ? 0.0 : -p(i, j) / p(j, j);
+  }
+  return b;
+}
+
+// Row i of B, read through Score on the one-item history {i}.
+std::vector<float> Row(const EaseModel& m, ItemIndex i) {
+  std::vector<float> s;
+  const std::vector<ItemIndex> h = {i};
+  m.Score(h, &s);
+  return s;
+}
+
+// B matches a direct Eigen inverse, with a zero diagonal.
+TEST(Ease, MatchesDirectInverse) {
+  const auto m = EaseModel::Fit(HandMade(), kUsers, kItems, kLambda);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->num_items(), kItems);
+  const Eigen::MatrixXd expected = ExpectedB();
+  for (ItemIndex i = 0; i < kItems; ++i) {
+    const std::vector<float> row = Row(*m, i);
+    ASSERT_EQ(row.size(), static_cast<size_t>(kItems));
+    EXPECT_EQ(row[i], 0.0f);
+    for (ItemIndex j = 0; j < kItems; ++j) {
+      EXPECT_NEAR(row[j], expected(i, j), 1e-5) << "B[" << i << "][" << j << "]";
+    }
+  }
+}
+
+// Score sums the rows of the distinct known history items.
+TEST(Ease, ScoreSumsRows) {
+  const auto m = EaseModel::Fit(HandMade(), kUsers, kItems, kLambda);
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<float> r0 = Row(*m, 0), r3 = Row(*m, 3);
+  std::vector<float> s;
+  const std::vector<ItemIndex> history = {3, 0, 3, -1, 99};
+  m->Score(history, &s);
+  ASSERT_EQ(s.size(), static_cast<size_t>(kItems));
+  for (ItemIndex j = 0; j < kItems; ++j) EXPECT_FLOAT_EQ(s[j], r0[j] + r3[j]);
+  m->Score({}, &s);
+  EXPECT_EQ(s, std::vector<float>(kItems, 0.0f));
+}
+
+// Catalogues beyond the dense limit and non-positive lambdas are refused.
+TEST(Ease, RefusesBadArguments) {
+  EXPECT_EQ(EaseModel::Fit({}, 1, 30001, 100.0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EaseModel::Fit(HandMade(), kUsers, kItems, 0.0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Save then Load gives the same scores; a non-square file is refused by name.
+TEST(Ease, SaveLoadRoundTrip) {
+  const auto m = EaseModel::Fit(HandMade(), kUsers, kItems, kLambda);
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::string dir = testing::TempDir() + "/ease_test_roundtrip";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto files = m->Save(dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ(*files, std::vector<std::string>{"ease.arr"});
+  const auto loaded = EaseModel::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->num_items(), kItems);
+  for (ItemIndex i = 0; i < kItems; ++i) EXPECT_EQ(Row(*loaded, i), Row(*m, i));
+
+  const std::vector<float> wrong(6, 0.0f);
+  ASSERT_TRUE(WriteFloatArray(dir + "/ease.arr", {2, 3}, wrong.data()).ok());
+  const auto bad = EaseModel::Load(dir);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("ease.arr"), std::string::npos) << bad.status();
+}
+
+}  // namespace
+}  // namespace recsys

@@ -1,0 +1,172 @@
+#include "offline/trainer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "common/bundle/registry.h"
+#include "common/candidates/user_state.h"
+#include "common/features/features.h"
+
+namespace recsys::offline {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A generic-layout data set with three taste clusters: users mostly consume
+// items of their cluster, in a per-cluster order (so sequences carry signal).
+std::string WriteClusteredData(const std::string& dir) {
+  fs::create_directories(dir);
+  std::ofstream items(dir + "/items.csv");
+  items << "item,title,text,category\n";
+  const char* words[3] = {"space robots laser galaxy", "love wedding romance kiss",
+                          "murder detective crime clue"};
+  const char* cats[3] = {"SciFi", "Romance", "Crime"};
+  for (int i = 0; i < 60; ++i) {
+    items << "m" << i << ",\"Movie " << i << ", part " << i % 7 << "\"," << words[i % 3] << " w"
+          << i << "," << cats[i % 3] << "\n";
+  }
+  std::ofstream log(dir + "/interactions.csv");
+  log << "user,item,timestamp,weight\n";
+  std::mt19937 rng(7);
+  for (int u = 0; u < 90; ++u) {
+    const int cluster = u % 3;
+    const int n = 8 + static_cast<int>(rng() % 8);
+    int start = static_cast<int>(rng() % 10);
+    for (int e = 0; e < n; ++e) {
+      int item = rng() % 10 == 0 ? static_cast<int>(rng() % 60)
+                                 : cluster + 3 * ((start + e) % 20);
+      log << "u" << u << ",m" << item << "," << 1500000000 + u * 1000 + e * 60 << ",1\n";
+    }
+  }
+  return dir;
+}
+
+TrainOptions SmallOptions(const std::string& root) {
+  TrainOptions o;
+  o.data_dir = WriteClusteredData(root + "/data");
+  o.registry = root + "/registry";
+  o.name = "toy";
+  o.content.dim = 8;
+  o.als.factors = 8;
+  o.als.iterations = 5;
+  o.tune_budget = absl::ZeroDuration();
+  o.serving.quotas = {20, 20, 20, 10, 20, 20};
+  o.serving.max_pool = 60;
+  return o;
+}
+
+std::string TempDir(const std::string& name) {
+  std::string dir = ::testing::TempDir() + "/trainer_test_" + name + "_" +
+                    std::to_string(::getpid());
+  fs::remove_all(dir);
+  return dir;
+}
+
+// Training publishes a bundle whose reload reproduces the in-memory models.
+TEST(Trainer, PublishesBundleThatRoundTrips) {
+  const std::string root = TempDir("roundtrip");
+  TrainOptions o = SmallOptions(root);
+  auto result = Train(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_FALSE(result->bundle_dir.empty());
+  auto bundle = ModelBundle::Load(result->bundle_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const ModelBundle& b = **bundle;
+  EXPECT_EQ(b.num_items(), 60);
+  EXPECT_EQ(b.manifest.kind(), "evaluation");
+  EXPECT_GT(b.manifest.leaderboard_size(), 0);
+
+  // Refit the same models in memory and compare artefacts.
+  auto data = LoadDataset(o.data_dir, o.load);
+  ASSERT_TRUE(data.ok());
+  LeaveLastOutSplit split(*data);
+  auto fresh = FitBundle(*data, split.train(), o, b.params);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ((*fresh)->content.item_embeddings(), b.content.item_embeddings());
+  EXPECT_EQ((*fresh)->als.item_factors(), b.als.item_factors());
+  EXPECT_EQ((*fresh)->itemknn.neighbors().ids, b.itemknn.neighbors().ids);
+  EXPECT_EQ((*fresh)->itemknn.neighbors().values, b.itemknn.neighbors().values);
+  EXPECT_EQ((*fresh)->markov.ids, b.markov.ids);
+  EXPECT_EQ((*fresh)->catalogue.titles, b.catalogue.titles);
+  EXPECT_EQ((*fresh)->catalogue.popularity, b.catalogue.popularity);
+  ASSERT_TRUE(b.ease.has_value());
+  // The loaded bundle serves: a cluster-0 history gets cluster-0 candidates.
+  std::vector<Interaction> history;
+  for (int i : {0, 3, 6}) history.push_back(Interaction{0, *b.catalogue.ids.Find("m" + std::to_string(i)), 1500000000, 1});
+  UserState st = BuildUserState(b, history, 0, {});
+  auto pool = RetrievePool(b, st, b.params.quotas, b.params.max_pool, nullptr);
+  ASSERT_FALSE(pool.empty());
+  auto top = RankPool(b, st, pool, 5);
+  ASSERT_EQ(top.size(), 5u);
+  int same_cluster = 0;
+  for (const auto& s : top) {
+    const int id = std::stoi(b.catalogue.ids.Name(s.item).substr(1));
+    same_cluster += id % 3 == 0;
+  }
+  EXPECT_GE(same_cluster, 4);
+  fs::remove_all(root);
+}
+
+// One flipped byte in an artefact makes the load fail with the file's name.
+TEST(Trainer, CorruptBundleIsRefused) {
+  const std::string root = TempDir("corrupt");
+  auto result = Train(SmallOptions(root));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const std::string victim = result->bundle_dir + "/als_items.arr";
+  ASSERT_TRUE(fs::exists(victim));
+  {
+    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    char c;
+    f.read(&c, 1);
+    c ^= 0x01;
+    f.seekp(100);
+    f.write(&c, 1);
+  }
+  auto bundle = ModelBundle::Load(result->bundle_dir);
+  ASSERT_FALSE(bundle.ok());
+  EXPECT_NE(bundle.status().message().find("als_items.arr"), std::string::npos) << bundle.status();
+  fs::remove_all(root);
+}
+
+// The same seed gives the same leaderboard twice.
+TEST(Trainer, DeterministicForFixedSeed) {
+  const std::string root = TempDir("determinism");
+  TrainOptions o = SmallOptions(root);
+  o.publish = false;
+  auto a = Train(o);
+  auto b = Train(o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->leaderboard.size(), b->leaderboard.size());
+  for (size_t i = 0; i < a->leaderboard.size(); ++i) {
+    EXPECT_EQ(a->leaderboard[i].model, b->leaderboard[i].model);
+    EXPECT_EQ(a->leaderboard[i].recall, b->leaderboard[i].recall) << a->leaderboard[i].model;
+    EXPECT_EQ(a->leaderboard[i].ndcg, b->leaderboard[i].ndcg) << a->leaderboard[i].model;
+  }
+  EXPECT_EQ(a->ranker_auc, b->ranker_auc);
+  fs::remove_all(root);
+}
+
+// A production run refits on every event and says so in the manifest.
+TEST(Trainer, ProductionBundleRefitsOnAllEvents) {
+  const std::string root = TempDir("production");
+  TrainOptions o = SmallOptions(root);
+  o.production = true;
+  auto result = Train(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto bundle = ModelBundle::Load(result->bundle_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_EQ((*bundle)->manifest.kind(), "production");
+  auto data = LoadDataset(o.data_dir, o.load);
+  ASSERT_TRUE(data.ok());
+  float total = 0;
+  for (float c : (*bundle)->catalogue.popularity) total += c;
+  EXPECT_EQ(static_cast<size_t>(total), data->interactions.size());
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace recsys::offline
