@@ -1,6 +1,8 @@
 #include "offline/trainer.h"
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -87,126 +89,100 @@ std::string DataFingerprint(const LoadReport& report) {
 }
 
 // Tunes serving parameters and model hyper-parameters on validation NDCG@k,
-// one small grid per model, cheapest first, within the time budget.
+// one small grid per model, cheapest first, within the time budget. Each grid
+// leaves the bundle holding its best setting; params end up in `b.params`.
 absl::Status Tune(const Dataset& data, const LeaveLastOutSplit& split, TrainOptions* options,
-                  ServingParams* serving, std::unique_ptr<ModelBundle>* bundle,
-                  v1::BundleManifest* manifest) {
+                  std::unique_ptr<ModelBundle>* bundle, v1::BundleManifest* manifest) {
   const absl::Time deadline = absl::Now() + options->tune_budget;
-  auto& params = *manifest->mutable_parameters();
-  auto over = [&](const char* what) {
-    if (absl::Now() < deadline) return false;
-    LOG(WARNING) << "tuning budget spent: " << what << " keeps its default";
-    params[absl::StrCat("tuning.skipped.", what)] = "budget";
-    return true;
-  };
+  auto& recorded = *manifest->mutable_parameters();
   const int k = options->k;
   const int threads = options->threads;
   ModelBundle& b = **bundle;
+  const int32_t users = data.num_users();
+  const int32_t n = b.num_items();
 
-  // Trending half-life.
-  if (!over("trending")) {
-    double best = -1, best_h = serving->trending_half_life_s;
-    for (double days : {1.0, 3.0, 7.0, 30.0, 90.0}) {
-      b.trending = TrendingModel(split.train(), b.num_items(), days * kDay);
-      const double ndcg = SourceNdcg(b, split, SourceId::kTrending, k, threads);
-      LOG(INFO) << absl::StrFormat("tune trending half_life=%gd ndcg@%d=%.4f", days, k, ndcg);
-      if (ndcg > best) best = ndcg, best_h = days * kDay;
-    }
-    serving->trending_half_life_s = best_h;
-    b.trending = TrendingModel(split.train(), b.num_items(), best_h);
-  }
-  // Content profile half-life.
-  if (!over("content")) {
-    double best = -1, best_h = serving->profile_half_life_s;
-    for (double days : {3.0, 30.0, 365.0, 3650.0}) {
-      b.params.profile_half_life_s = days * kDay;
-      const double ndcg = SourceNdcg(b, split, SourceId::kContent, k, threads);
-      LOG(INFO) << absl::StrFormat("tune content profile_half_life=%gd ndcg@%d=%.4f", days, k, ndcg);
-      if (ndcg > best) best = ndcg, best_h = days * kDay;
-    }
-    serving->profile_half_life_s = best_h;
-    b.params.profile_half_life_s = best_h;
-  }
-  // Sequence: window and Markov/content blend.
-  if (!over("sequence")) {
-    double best = -1;
-    ServingParams chosen = *serving;
-    for (int window : {1, 2, 3}) {
-      for (float blend : {0.6f, 0.8f, 0.95f}) {
-        b.params.sequence_window = window;
-        b.params.sequence_blend = blend;
-        const double ndcg = SourceNdcg(b, split, SourceId::kSequence, k, threads);
-        LOG(INFO) << absl::StrFormat("tune sequence window=%d blend=%.2f ndcg@%d=%.4f", window,
-                                     blend, k, ndcg);
-        if (ndcg > best) best = ndcg, chosen.sequence_window = window, chosen.sequence_blend = blend;
+  // Evaluates `apply(c)` for each candidate on `source`; re-applies the best.
+  // A grid whose time runs out keeps the best setting seen so far.
+  auto grid = [&](const std::string& name, SourceId source, const std::vector<double>& candidates,
+                  const std::function<absl::Status(double)>& apply) -> absl::Status {
+    double best_ndcg = -1, best = candidates.front();
+    for (double c : candidates) {
+      if (absl::Now() > deadline) {
+        LOG(WARNING) << "tuning budget spent during " << name;
+        recorded[absl::StrCat("tuning.truncated.", name)] = "budget";
+        break;
       }
+      RETURN_IF_ERROR(apply(c));
+      const double ndcg = SourceNdcg(b, split, source, k, threads);
+      LOG(INFO) << absl::StrFormat("tune %s=%g: validation ndcg@%d %.4f", name, c, k, ndcg);
+      if (ndcg > best_ndcg) best_ndcg = ndcg, best = c;
     }
-    serving->sequence_window = chosen.sequence_window;
-    serving->sequence_blend = chosen.sequence_blend;
-    b.params.sequence_window = chosen.sequence_window;
-    b.params.sequence_blend = chosen.sequence_blend;
-  }
-  // Item-kNN shrinkage and neighbourhood size.
-  if (!over("itemknn")) {
-    double best = -1;
-    ItemKnnParams chosen = options->itemknn;
-    for (int neighbors : {50, 200}) {
-      for (double shrink : {0.0, 20.0, 100.0}) {
-        if (absl::Now() > deadline) break;
-        ItemKnnParams p = options->itemknn;
-        p.neighbors = neighbors;
-        p.shrink = shrink;
-        b.itemknn = ItemKnnModel::Fit(split.train(), data.num_users(), b.num_items(), p);
-        const double ndcg = SourceNdcg(b, split, SourceId::kItemKnn, k, threads);
-        LOG(INFO) << absl::StrFormat("tune itemknn neighbors=%d shrink=%g ndcg@%d=%.4f", neighbors,
-                                     shrink, k, ndcg);
-        if (ndcg > best) best = ndcg, chosen = p;
-      }
-    }
-    options->itemknn = chosen;
-    b.itemknn = ItemKnnModel::Fit(split.train(), data.num_users(), b.num_items(), chosen);
-  }
-  // ALS factors and confidence scale.
-  if (!over("als")) {
-    double best = -1;
-    AlsParams chosen = options->als;
-    for (int factors : {64, 128}) {
-      for (double alpha : {5.0, 20.0}) {
-        if (absl::Now() > deadline) break;
-        AlsParams p = options->als;
-        p.factors = factors;
-        p.alpha = alpha;
-        b.als = AlsModel::Fit(split.train(), data.num_users(), b.num_items(), p);
-        ASSIGN_OR_RETURN(b.als_index, VectorIndex::Build(b.als.item_factors(), b.num_items(),
-                                                         b.als.factors(), VectorIndexOptions{}));
-        const double ndcg = SourceNdcg(b, split, SourceId::kAls, k, threads);
-        LOG(INFO) << absl::StrFormat("tune als factors=%d alpha=%g ndcg@%d=%.4f", factors, alpha,
-                                     k, ndcg);
-        if (ndcg > best) best = ndcg, chosen = p;
-      }
-    }
-    options->als = chosen;
-    b.als = AlsModel::Fit(split.train(), data.num_users(), b.num_items(), chosen);
-    ASSIGN_OR_RETURN(b.als_index, VectorIndex::Build(b.als.item_factors(), b.num_items(),
-                                                     b.als.factors(), VectorIndexOptions{}));
-  }
-  // EASE regularisation (the costliest fit: last).
-  if (b.ease && !over("ease")) {
-    double best = -1;
-    double chosen = options->ease_lambda;
-    for (double lambda : {200.0, 1000.0, 3000.0}) {
-      if (absl::Now() > deadline) break;
-      ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Fit(split.train(), data.num_users(),
-                                                      b.num_items(), lambda));
-      b.ease = std::move(ease);
-      const double ndcg = SourceNdcg(b, split, SourceId::kEase, k, threads);
-      LOG(INFO) << absl::StrFormat("tune ease lambda=%g ndcg@%d=%.4f", lambda, k, ndcg);
-      if (ndcg > best) best = ndcg, chosen = lambda;
-    }
-    options->ease_lambda = chosen;
-    ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Fit(split.train(), data.num_users(),
-                                                    b.num_items(), chosen));
-    b.ease = std::move(ease);
+    recorded[absl::StrCat("tuned.", name)] = absl::StrCat(best);
+    recorded[absl::StrCat("tuned.", name, ".validation_ndcg")] = absl::StrFormat("%.5f", best_ndcg);
+    return apply(best);
+  };
+
+  RETURN_IF_ERROR(grid("trending_half_life_days", SourceId::kTrending, {7, 30, 90, 180, 365},
+                       [&](double days) {
+                         b.params.trending_half_life_s = days * kDay;
+                         b.trending = TrendingModel(split.train(), n, days * kDay);
+                         return absl::OkStatus();
+                       }));
+  RETURN_IF_ERROR(grid("profile_half_life_days", SourceId::kContent, {1, 7, 30, 365},
+                       [&](double days) {
+                         b.params.profile_half_life_s = days * kDay;
+                         return absl::OkStatus();
+                       }));
+  RETURN_IF_ERROR(grid("sequence_window", SourceId::kSequence, {2, 3, 5, 8}, [&](double w) {
+    b.params.sequence_window = static_cast<int>(w);
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(grid("sequence_blend", SourceId::kSequence, {0.9, 0.95, 0.98, 1.0},
+                       [&](double blend) {
+                         b.params.sequence_blend = static_cast<float>(blend);
+                         return absl::OkStatus();
+                       }));
+  RETURN_IF_ERROR(grid("itemknn_neighbors", SourceId::kItemKnn, {50, 100, 200}, [&](double nb) {
+    options->itemknn.neighbors = static_cast<int>(nb);
+    b.itemknn = ItemKnnModel::Fit(split.train(), users, n, options->itemknn);
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(grid("itemknn_shrink", SourceId::kItemKnn, {0, 20, 100}, [&](double shrink) {
+    options->itemknn.shrink = shrink;
+    b.itemknn = ItemKnnModel::Fit(split.train(), users, n, options->itemknn);
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(grid("itemknn_recency", SourceId::kItemKnn, {3, 5, 10, 30, 0}, [&](double h) {
+    b.params.itemknn_recency = static_cast<float>(h);
+    return absl::OkStatus();
+  }));
+  auto refit_als = [&]() -> absl::Status {
+    b.als = AlsModel::Fit(split.train(), users, n, options->als);
+    ASSIGN_OR_RETURN(b.als_index, VectorIndex::Build(b.als.item_factors(), n, b.als.factors(),
+                                                     VectorIndexOptions{}));
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(grid("als_recency", SourceId::kAls, {3, 5, 10, 30, 0}, [&](double h) {
+    b.params.als_recency = static_cast<float>(h);
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(grid("als_alpha", SourceId::kAls, {0.5, 1, 2, 5}, [&](double alpha) {
+    options->als.alpha = alpha;
+    return refit_als();
+  }));
+  RETURN_IF_ERROR(grid("als_factors", SourceId::kAls, {32, 64, 128}, [&](double f) {
+    options->als.factors = static_cast<int>(f);
+    return refit_als();
+  }));
+  RETURN_IF_ERROR(grid("als_reg", SourceId::kAls, {0.01, 0.1, 1, 10}, [&](double reg) {
+    options->als.reg = reg;
+    return refit_als();
+  }));
+  if (b.ease) {
+    RETURN_IF_ERROR(grid("ease_recency", SourceId::kEase, {3, 5, 10, 30, 0}, [&](double h) {
+      b.params.ease_recency = static_cast<float>(h);
+      return absl::OkStatus();
+    }));
   }
   return absl::OkStatus();
 }
@@ -377,10 +353,10 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
                    FitBundle(data, split.train(), options, serving));
   if (options.tune_budget > absl::ZeroDuration()) {
     const absl::Time t0 = absl::Now();
-    RETURN_IF_ERROR(Tune(data, split, &options, &serving, &bundle, &manifest));
+    RETURN_IF_ERROR(Tune(data, split, &options, &bundle, &manifest));
     LOG(INFO) << "tuning done in " << absl::FormatDuration(absl::Now() - t0);
   }
-  bundle->params = serving;
+  serving = bundle->params;
 
   // Ranker: trained on the validation pools (label 1 = the validation target).
   std::vector<LeaderboardRow> rows;
@@ -389,31 +365,67 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   if (val.labels.empty()) {
     return absl::FailedPreconditionError("no validation target reached the candidate pool");
   }
-  // Held-out AUC: every fifth validation user is held out of a first fit.
+  // Objective choice and held-out AUC: every fifth validation user is held out
+  // of a first fit of each objective; the one with the better held-out NDCG@k
+  // is refit on every row.
   FeatureMatrix fit_x, held_x;
   std::vector<uint8_t> fit_y, held_y;
+  std::vector<int32_t> fit_g, held_g;
   {
     std::vector<int64_t> fit_rows, held_rows;
     for (size_t r = 0; r < val.labels.size(); ++r) {
       (val.group[r] % 5 == 4 ? held_rows : fit_rows).push_back(static_cast<int64_t>(r));
     }
-    fit_x.resize(static_cast<Eigen::Index>(fit_rows.size()), kNumFeatures);
-    held_x.resize(static_cast<Eigen::Index>(held_rows.size()), kNumFeatures);
-    for (size_t i = 0; i < fit_rows.size(); ++i) {
-      fit_x.row(i) = val.features.row(fit_rows[i]);
-      fit_y.push_back(val.labels[fit_rows[i]]);
-    }
-    for (size_t i = 0; i < held_rows.size(); ++i) {
-      held_x.row(i) = val.features.row(held_rows[i]);
-      held_y.push_back(val.labels[held_rows[i]]);
-    }
+    auto take = [&](const std::vector<int64_t>& rows, FeatureMatrix* x, std::vector<uint8_t>* y,
+                    std::vector<int32_t>* g) {
+      x->resize(static_cast<Eigen::Index>(rows.size()), kNumFeatures);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        x->row(static_cast<Eigen::Index>(i)) = val.features.row(rows[i]);
+        y->push_back(val.labels[rows[i]]);
+        g->push_back(val.group[rows[i]]);
+      }
+    };
+    take(fit_rows, &fit_x, &fit_y, &fit_g);
+    take(held_rows, &held_x, &held_y, &held_g);
   }
-  const LogisticRanker probe = LogisticRanker::Fit(fit_x, fit_y, options.ranker);
-  std::vector<float> held_scores;
-  probe.Score(held_x, &held_scores);
-  const double auc = Auc(held_scores, held_y);
-  LOG(INFO) << "ranker: " << val.labels.size() << " rows, held-out AUC " << auc;
-  bundle->ranker = LogisticRanker::Fit(val.features, val.labels, options.ranker);
+  // NDCG@k of the labelled row within each held-out group.
+  auto held_ndcg = [&](const LogisticRanker& model, std::vector<float>* scores) {
+    model.Margins(held_x, scores);
+    double sum = 0;
+    int groups = 0;
+    for (size_t a = 0; a < held_g.size();) {
+      size_t b = a;
+      while (b < held_g.size() && held_g[b] == held_g[a]) ++b;
+      for (size_t i = a; i < b; ++i) {
+        if (!held_y[i]) continue;
+        int rank = 0;
+        for (size_t j = a; j < b; ++j) {
+          rank += (*scores)[j] > (*scores)[i] || ((*scores)[j] == (*scores)[i] && j < i);
+        }
+        if (rank < options.k) sum += 1.0 / std::log2(rank + 2.0);
+      }
+      ++groups;
+      a = b;
+    }
+    return groups ? sum / groups : 0.0;
+  };
+  std::vector<float> point_scores, list_scores;
+  const double point_ndcg =
+      held_ndcg(LogisticRanker::Fit(fit_x, fit_y, options.ranker), &point_scores);
+  const double list_ndcg =
+      held_ndcg(LogisticRanker::FitListwise(fit_x, fit_y, fit_g, options.ranker), &list_scores);
+  const bool listwise = list_ndcg >= point_ndcg;
+  const double auc = Auc(listwise ? list_scores : point_scores, held_y);
+  LOG(INFO) << absl::StrFormat(
+      "ranker: %d rows; held-out ndcg@%d pointwise %.4f, listwise %.4f -> %s; held-out AUC %.4f",
+      val.labels.size(), options.k, point_ndcg, list_ndcg, listwise ? "listwise" : "pointwise",
+      auc);
+  (*manifest.mutable_parameters())["ranker.objective"] = listwise ? "listwise" : "pointwise";
+  (*manifest.mutable_parameters())["ranker.heldout_ndcg"] =
+      absl::StrFormat("%.5f", listwise ? list_ndcg : point_ndcg);
+  bundle->ranker = listwise
+                       ? LogisticRanker::FitListwise(val.features, val.labels, val.group, options.ranker)
+                       : LogisticRanker::Fit(val.features, val.labels, options.ranker);
 
   // Leaderboard: baselines, every source, pool, two-stage; validation and test.
   std::vector<LeaderboardRow> board;

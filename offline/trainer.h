@@ -32,7 +32,7 @@ struct TrainOptions {
   ItemKnnParams itemknn;
   AlsParams als;
   bool ease = true;
-  double ease_lambda = 500.0;
+  double ease_lambda = 100.0;  // fixed: each EASE fit costs seconds (see docs/evaluation.md)
   int32_t ease_max_items = 20000;  // EASE only for catalogues up to this size
   int markov_top_n = 100;
   ServingParams serving;           // starting values; tuning overwrites them

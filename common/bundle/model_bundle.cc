@@ -26,6 +26,9 @@ void PutParams(const ServingParams& p, v1::BundleManifest* m) {
   map["serving.sequence_window_decay"] = absl::StrCat(p.sequence_window_decay);
   map["serving.max_pool"] = absl::StrCat(p.max_pool);
   map["serving.mmr_lambda"] = absl::StrCat(p.mmr_lambda);
+  map["serving.itemknn_recency"] = absl::StrCat(p.itemknn_recency);
+  map["serving.als_recency"] = absl::StrCat(p.als_recency);
+  map["serving.ease_recency"] = absl::StrCat(p.ease_recency);
   for (int s = 0; s < kNumSources; ++s) {
     map[absl::StrCat("serving.quota.", SourceName(static_cast<SourceId>(s)))] =
         absl::StrCat(p.quotas[s]);
@@ -60,6 +63,9 @@ absl::Status GetParams(const v1::BundleManifest& m, const std::string& dir, Serv
   RETURN_IF_ERROR(get("serving.sequence_window_decay", &p->sequence_window_decay));
   RETURN_IF_ERROR(get("serving.max_pool", &p->max_pool));
   RETURN_IF_ERROR(get("serving.mmr_lambda", &p->mmr_lambda));
+  RETURN_IF_ERROR(get("serving.itemknn_recency", &p->itemknn_recency));
+  RETURN_IF_ERROR(get("serving.als_recency", &p->als_recency));
+  RETURN_IF_ERROR(get("serving.ease_recency", &p->ease_recency));
   for (int s = 0; s < kNumSources; ++s) {
     RETURN_IF_ERROR(
         get(absl::StrCat("serving.quota.", SourceName(static_cast<SourceId>(s))), &p->quotas[s]));

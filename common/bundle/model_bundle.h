@@ -41,6 +41,11 @@ struct ServingParams {
   std::array<int, kNumSources> quotas = {100, 100, 100, 50, 100, 100};
   int max_pool = 400;
   float mmr_lambda = 1.0f;        // 1 = pure model order
+  // Recency weighting of the history for the CF sources: the k-th most recent
+  // event weighs 2^(-k / half_life) (in events; 0 = all events weigh 1).
+  float itemknn_recency = 0.0f;
+  float als_recency = 0.0f;
+  float ease_recency = 0.0f;
 };
 
 // Item catalogue (dense indices shared by every model).

@@ -32,6 +32,17 @@ std::vector<ScoredIndex> FromNeighbors(const std::vector<Neighbor>& nb) {
   return out;
 }
 
+// Weight of each history position (oldest first): 2^(-age / half_life), age
+// counted in events from the most recent; all ones when half_life <= 0.
+std::vector<float> RecencyWeights(size_t n, float half_life) {
+  std::vector<float> w(n, 1.0f);
+  if (half_life <= 0) return w;
+  for (size_t k = 0; k < n; ++k) {
+    w[k] = std::exp2(-static_cast<float>(n - 1 - k) / half_life);
+  }
+  return w;
+}
+
 bool IsZero(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float x) { return x == 0.0f; });
 }
@@ -87,9 +98,13 @@ UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> his
     for (float& x : st.profile) x /= norm;
   }
 
-  st.als_vector = bundle.als.FoldIn(items);
-  bundle.itemknn.Score(items, &st.itemknn_scores);
-  if (bundle.ease) bundle.ease->Score(items, &st.ease_scores);
+  st.als_vector = bundle.als.FoldIn(items, RecencyWeights(items.size(), bundle.params.als_recency));
+  bundle.itemknn.Score(items, RecencyWeights(items.size(), bundle.params.itemknn_recency),
+                       &st.itemknn_scores);
+  if (bundle.ease) {
+    bundle.ease->Score(items, RecencyWeights(items.size(), bundle.params.ease_recency),
+                       &st.ease_scores);
+  }
   bundle.trending.ScoresAsOf(st.as_of_s, &st.trending_scores);
 
   // Markov transitions from the last `sequence_window` items, most recent first.

@@ -28,6 +28,10 @@ const std::vector<std::string>& FeatureNames() {
                           "age_years", "age_unknown"}) {
       v->push_back(n);
     }
+    for (const char* n : {"content_cos", "als_dot", "itemknn", "ease", "markov", "last_cos",
+                          "log_trend"}) {
+      v->push_back(std::string("pool_z_") + n);
+    }
     return v;
   }();
   return *names;
@@ -85,6 +89,26 @@ void ComputeFeatures(const ModelBundle& bundle, const UserState& st,
     }
     for (int j = 0; j < kNumFeatures; ++j) row(j) = Finite(row(j));
   }
+  // Pool-relative copies of the full-coverage scores.
+  constexpr int kBase = 2 * kNumSources + 13;
+  const int relative_of[kNumPoolRelative] = {
+      2 * kNumSources + 1, 2 * kNumSources + 2, 2 * kNumSources + 3, 2 * kNumSources + 4,
+      2 * kNumSources + 5, 2 * kNumSources + 6, 2 * kNumSources + 8};
+  const Eigen::Index rows = out->rows();
+  for (int r = 0; r < kNumPoolRelative; ++r) {
+    const int src = relative_of[r];
+    double mean = 0, sq = 0;
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      mean += (*out)(i, src);
+      sq += double{(*out)(i, src)} * (*out)(i, src);
+    }
+    mean = rows ? mean / rows : 0.0;
+    const double var = rows ? sq / rows - mean * mean : 0.0;
+    const double sd = var > 1e-12 ? std::sqrt(var) : 1.0;
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      (*out)(i, kBase + r) = static_cast<float>(((*out)(i, src) - mean) / sd);
+    }
+  }
 }
 
 }  // namespace recsys
@@ -95,7 +119,7 @@ void ScorePool(const ModelBundle& bundle, const UserState& state,
                std::span<const PooledCandidate> pool, std::vector<float>* scores) {
   FeatureMatrix x;
   ComputeFeatures(bundle, state, pool, &x);
-  bundle.ranker.Score(x, scores);
+  bundle.ranker.Margins(x, scores);
 }
 
 std::vector<ScoredIndex> RankPool(const ModelBundle& bundle, const UserState& state,

@@ -17,6 +17,9 @@
 //   log_hist     log(1 + history length)
 //   age_years    years from release to the request time (clamped 0..100)
 //   age_unknown  1 if the release time is unknown
+//   then, for content_cos, als_dot, itemknn, ease, markov, last_cos, log_trend:
+//   the value standardised within the pool ((x - pool mean) / pool stddev),
+//   so users with different score scales become comparable
 #pragma once
 
 #include <span>
@@ -28,7 +31,8 @@
 
 namespace recsys {
 
-inline constexpr int kNumFeatures = 2 * kNumSources + 13;
+inline constexpr int kNumPoolRelative = 7;
+inline constexpr int kNumFeatures = 2 * kNumSources + 13 + kNumPoolRelative;
 const std::vector<std::string>& FeatureNames();
 
 // Fills `out` (candidates.size() x kNumFeatures). Every value is finite.
@@ -39,11 +43,13 @@ void ComputeFeatures(const ModelBundle& bundle, const UserState& state,
 
 namespace recsys {
 
-// Ranker probabilities for a pool (computes the features; size pool.size()).
+// Ranker logits for a pool (computes the features; size pool.size()); the
+// click probability is 1 / (1 + exp(-logit)).
 void ScorePool(const ModelBundle& bundle, const UserState& state,
                std::span<const PooledCandidate> pool, std::vector<float>* scores);
 
-// The two-stage list: pool scored by the ranker, best `k` (ties by item index).
+// The two-stage list: pool scored by the ranker, best `k` by logit (ties by
+// item index); ScoredIndex::score holds the logit.
 std::vector<ScoredIndex> RankPool(const ModelBundle& bundle, const UserState& state,
                                   std::span<const PooledCandidate> pool, int k);
 

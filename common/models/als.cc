@@ -258,12 +258,21 @@ AlsModel AlsModel::Fit(std::span<const Interaction> events, int32_t num_users, i
 }
 
 std::vector<float> AlsModel::FoldIn(std::span<const ItemIndex> history) const {
+  const std::vector<float> ones(history.size(), 1.0f);
+  return FoldIn(history, ones);
+}
+
+std::vector<float> AlsModel::FoldIn(std::span<const ItemIndex> history,
+                                    std::span<const float> weights) const {
   const int f = factors_;
   std::vector<float> out(f, 0.0f);
-  std::vector<ItemIndex> items;
+  // (item, weight) pairs of known items, grouped by item.
+  std::vector<std::pair<ItemIndex, float>> items;
   items.reserve(history.size());
-  for (ItemIndex i : history) {
-    if (i >= 0 && i < num_items_) items.push_back(i);
+  for (size_t k = 0; k < history.size(); ++k) {
+    const ItemIndex i = history[k];
+    const float w = k < weights.size() ? weights[k] : 1.0f;
+    if (i >= 0 && i < num_items_ && w > 0) items.emplace_back(i, w);
   }
   if (items.empty() || f == 0) return out;
   std::sort(items.begin(), items.end());
@@ -273,9 +282,10 @@ std::vector<float> AlsModel::FoldIn(std::span<const ItemIndex> history) const {
   Eigen::VectorXd b = Eigen::VectorXd::Zero(f);
   for (size_t k = 0; k < items.size();) {
     size_t end = k;
-    while (end < items.size() && items[end] == items[k]) ++end;
-    const Eigen::VectorXd y = ConstMapVecF(item_factor(items[k]), f).cast<double>();
-    const double c = 1.0 + alpha_ * static_cast<double>(end - k);
+    double weight = 0.0;
+    while (end < items.size() && items[end].first == items[k].first) weight += items[end++].second;
+    const Eigen::VectorXd y = ConstMapVecF(item_factor(items[k].first), f).cast<double>();
+    const double c = 1.0 + alpha_ * weight;
     a.selfadjointView<Eigen::Lower>().rankUpdate(y, c - 1.0);
     b += c * y;
     k = end;

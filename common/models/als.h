@@ -49,6 +49,10 @@ class AlsModel {
   // factors: (YtY + Yt(C-I)Y + reg I) x = Yt C p. Cost O(|history| f^2 + f^3).
   // Unknown indices (< 0 or >= num_items) are ignored. Size factors().
   std::vector<float> FoldIn(std::span<const ItemIndex> history) const;
+  // Weighted form: occurrence k adds alpha * weights[k] to its item's
+  // confidence (recency weighting); `weights` has the size of `history`.
+  std::vector<float> FoldIn(std::span<const ItemIndex> history,
+                            std::span<const float> weights) const;
 
   // Item factors, num_items x factors row-major.
   const std::vector<float>& item_factors() const { return item_factors_; }
@@ -81,6 +85,10 @@ class EaseModel {
   // scores[j] = sum over the distinct history items i of B[i][j] (size
   // num_items); X is binary, so a repeated item counts once; unknown ignored.
   void Score(std::span<const ItemIndex> history, std::vector<float>* scores) const;
+  // Weighted form: scores[j] = sum over distinct history items i of
+  // max(weight of i's occurrences) * B[i][j].
+  void Score(std::span<const ItemIndex> history, std::span<const float> weights,
+             std::vector<float>* scores) const;
   int32_t num_items() const { return num_items_; }
 
   absl::StatusOr<std::vector<std::string>> Save(const std::string& dir) const;  // ease.arr

@@ -111,19 +111,32 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
 }
 
 void EaseModel::Score(std::span<const ItemIndex> history, std::vector<float>* scores) const {
+  const std::vector<float> ones(history.size(), 1.0f);
+  Score(history, ones, scores);
+}
+
+void EaseModel::Score(std::span<const ItemIndex> history, std::span<const float> weights,
+                      std::vector<float>* scores) const {
   const int64_t n = num_items_;
   scores->assign(static_cast<size_t>(n), 0.0f);
-  std::vector<ItemIndex> items;
+  // Distinct known items with the largest weight among their occurrences.
+  std::vector<std::pair<ItemIndex, float>> items;
   items.reserve(history.size());
-  for (ItemIndex i : history) {
-    if (i >= 0 && i < num_items_) items.push_back(i);
+  for (size_t k = 0; k < history.size(); ++k) {
+    const ItemIndex i = history[k];
+    if (i >= 0 && i < num_items_) items.emplace_back(i, k < weights.size() ? weights[k] : 1.0f);
   }
-  std::sort(items.begin(), items.end());
-  items.erase(std::unique(items.begin(), items.end()), items.end());
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
+    return a.first < b.first || (a.first == b.first && a.second > b.second);
+  });
+  items.erase(std::unique(items.begin(), items.end(),
+                          [](const auto& a, const auto& b) { return a.first == b.first; }),
+              items.end());
   float* out = scores->data();
-  for (ItemIndex i : items) {
+  for (const auto& [i, w] : items) {
+    if (w == 0.0f) continue;
     const float* row = weights_.data() + int64_t{i} * n;
-    for (int64_t j = 0; j < n; ++j) out[j] += row[j];
+    for (int64_t j = 0; j < n; ++j) out[j] += w * row[j];
   }
 }
 

@@ -96,12 +96,20 @@ ItemKnnModel ItemKnnModel::Fit(std::span<const Interaction> events, int32_t num_
 
 void ItemKnnModel::Score(std::span<const ItemIndex> history,
                          absl::flat_hash_map<ItemIndex, float>* scores) const {
+  const std::vector<float> ones(history.size(), 1.0f);
+  Score(history, ones, scores);
+}
+
+void ItemKnnModel::Score(std::span<const ItemIndex> history, std::span<const float> weights,
+                         absl::flat_hash_map<ItemIndex, float>* scores) const {
   const int32_t n = neighbors_.rows();
-  for (ItemIndex i : history) {
-    if (i < 0 || i >= n) continue;
+  for (size_t h = 0; h < history.size(); ++h) {
+    const ItemIndex i = history[h];
+    const float w = h < weights.size() ? weights[h] : 1.0f;
+    if (i < 0 || i >= n || w == 0.0f) continue;
     auto ids = neighbors_.row_ids(i);
     auto values = neighbors_.row_values(i);
-    for (size_t k = 0; k < ids.size(); ++k) (*scores)[ids[k]] += values[k];
+    for (size_t k = 0; k < ids.size(); ++k) (*scores)[ids[k]] += w * values[k];
   }
 }
 

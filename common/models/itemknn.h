@@ -53,6 +53,9 @@ class ItemKnnModel {
   // accumulated into `scores` (item -> score).
   void Score(std::span<const ItemIndex> history,
              absl::flat_hash_map<ItemIndex, float>* scores) const;
+  // Weighted votes: item history[k] votes with weights[k] * sim.
+  void Score(std::span<const ItemIndex> history, std::span<const float> weights,
+             absl::flat_hash_map<ItemIndex, float>* scores) const;
   const SparseNeighbors& neighbors() const { return neighbors_; }
   int32_t num_items() const { return neighbors_.rows(); }
 

@@ -1,5 +1,6 @@
 #include "common/models/ranker.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -58,7 +59,120 @@ LogisticRanker LogisticRanker::Fit(const FeatureMatrix& x, std::span<const uint8
   return r;
 }
 
+LogisticRanker LogisticRanker::FitListwise(const FeatureMatrix& x,
+                                           std::span<const uint8_t> labels,
+                                           std::span<const int32_t> group,
+                                           const RankerParams& params) {
+  // Standardisation as in Fit (shared code path: fit a pointwise model for the
+  // means/scales, then replace the weights).
+  RankerParams one_step = params;
+  one_step.iterations = 0;
+  LogisticRanker r = Fit(x, labels, one_step);
+  const int64_t n = x.rows();
+  const int f = static_cast<int>(x.cols());
+  Eigen::MatrixXd z(n, f);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int j = 0; j < f; ++j) z(i, j) = (x(i, j) - r.mean_[j]) / r.scale_[j];
+  }
+  // Group boundaries.
+  std::vector<int64_t> starts;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i == 0 || group[i] != group[i - 1]) starts.push_back(i);
+  }
+  starts.push_back(n);
+  // Negative log-likelihood of the labelled rows under the per-group softmax.
+  auto objective = [&](const Eigen::VectorXd& w) {
+    const Eigen::VectorXd s = z * w;
+    double loss = 0.5 * params.l2 * w.squaredNorm();
+    for (size_t g = 0; g + 1 < starts.size(); ++g) {
+      const int64_t a = starts[g], b = starts[g + 1];
+      double max_s = -1e300;
+      for (int64_t i = a; i < b; ++i) max_s = std::max(max_s, s(i));
+      double total = 0;
+      for (int64_t i = a; i < b; ++i) total += std::exp(s(i) - max_s);
+      const double log_z = max_s + std::log(total);
+      for (int64_t i = a; i < b; ++i) {
+        if (labels[i]) loss += log_z - s(i);
+      }
+    }
+    return loss;
+  };
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(f);
+  double current = objective(w);
+  for (int it = 0; it < params.iterations; ++it) {
+    Eigen::VectorXd grad = params.l2 * w;
+    Eigen::MatrixXd hessian = params.l2 * Eigen::MatrixXd::Identity(f, f);
+    const Eigen::VectorXd s = z * w;
+    for (size_t g = 0; g + 1 < starts.size(); ++g) {
+      const int64_t a = starts[g], b = starts[g + 1];
+      double positives = 0;
+      for (int64_t i = a; i < b; ++i) positives += labels[i] ? 1.0 : 0.0;
+      if (positives == 0) continue;
+      double max_s = -1e300;
+      for (int64_t i = a; i < b; ++i) max_s = std::max(max_s, s(i));
+      double total = 0;
+      Eigen::VectorXd p(b - a);
+      for (int64_t i = a; i < b; ++i) total += (p(i - a) = std::exp(s(i) - max_s));
+      p /= total;
+      const auto block = z.middleRows(a, b - a);
+      const Eigen::VectorXd mean = block.transpose() * p;
+      for (int64_t i = a; i < b; ++i) {
+        if (labels[i]) grad -= z.row(i).transpose() - mean;
+      }
+      // Covariance of the features under p, once per positive in the group.
+      hessian += positives * (block.transpose() * p.asDiagonal() * block - mean * mean.transpose());
+    }
+    const Eigen::VectorXd step = hessian.ldlt().solve(grad);
+    // Backtracking: Newton steps on the softmax loss can overshoot.
+    double t = 1.0;
+    Eigen::VectorXd next = w - step;
+    double value = objective(next);
+    while (value > current && t > 1e-4) {
+      t *= 0.5;
+      next = w - t * step;
+      value = objective(next);
+    }
+    if (value > current) break;
+    const double gain = current - value;
+    w = next;
+    current = value;
+    if (gain < 1e-8 * (1.0 + std::abs(current))) break;
+  }
+  // Platt scaling of the linear score on the pointwise labels.
+  const Eigen::VectorXd s = z * w;
+  double a = 1.0, c = 0.0;
+  for (int it = 0; it < 50; ++it) {
+    double g0 = 0, g1 = 0, h00 = 1e-9, h01 = 0, h11 = 1e-9;
+    for (int64_t i = 0; i < n; ++i) {
+      const double p = 1.0 / (1.0 + std::exp(-(a * s(i) + c)));
+      const double y = labels[i] ? 1.0 : 0.0;
+      g0 += (p - y) * s(i);
+      g1 += (p - y);
+      const double v = p * (1 - p);
+      h00 += v * s(i) * s(i);
+      h01 += v * s(i);
+      h11 += v;
+    }
+    const double det = h00 * h11 - h01 * h01;
+    if (std::abs(det) < 1e-18) break;
+    const double da = (h11 * g0 - h01 * g1) / det;
+    const double dc = (h00 * g1 - h01 * g0) / det;
+    a -= da;
+    c -= dc;
+    if (std::abs(da) + std::abs(dc) < 1e-9) break;
+  }
+  if (!(a > 0)) a = 1.0;  // keep the listwise order even if scaling degenerates
+  for (int j = 0; j < f; ++j) r.weights_[j] = static_cast<float>(a * w(j));
+  r.bias_ = static_cast<float>(c);
+  return r;
+}
+
 void LogisticRanker::Score(const FeatureMatrix& x, std::vector<float>* out) const {
+  Margins(x, out);
+  for (float& m : *out) m = 1.0f / (1.0f + std::exp(-m));
+}
+
+void LogisticRanker::Margins(const FeatureMatrix& x, std::vector<float>* out) const {
   const int f = num_features();
   // Fold the standardisation into the weights: w' = w / scale, b' = b - sum w' mean.
   Eigen::VectorXf w(f);
@@ -70,7 +184,7 @@ void LogisticRanker::Score(const FeatureMatrix& x, std::vector<float>* out) cons
   Eigen::VectorXf margin = x * w;
   out->resize(x.rows());
   for (int64_t i = 0; i < x.rows(); ++i) {
-    (*out)[i] = 1.0f / (1.0f + std::exp(-(margin(i) + b)));
+    (*out)[i] = margin(i) + b;
   }
 }
 

@@ -30,8 +30,18 @@ class LogisticRanker {
   // x: rows x features; labels 0/1 per row.
   static LogisticRanker Fit(const FeatureMatrix& x, std::span<const uint8_t> labels,
                             const RankerParams& params);
+  // Listwise fit for pools with one chosen item: maximises the softmax
+  // likelihood of the labelled row within its group (conditional logit;
+  // rows of a group are contiguous, `group` non-decreasing), then Platt-scales
+  // the linear score on the pointwise labels so Score still returns click
+  // probabilities. The ranking within a pool is the softmax model's.
+  static LogisticRanker FitListwise(const FeatureMatrix& x, std::span<const uint8_t> labels,
+                                    std::span<const int32_t> group, const RankerParams& params);
   // Probabilities for every row of x (size rows).
   void Score(const FeatureMatrix& x, std::vector<float>* out) const;
+  // Logits (log-odds) for every row: the ranking key. Probabilities saturate
+  // to exactly 0 or 1 in float for confident rows, logits never tie that way.
+  void Margins(const FeatureMatrix& x, std::vector<float>* out) const;
   int num_features() const { return static_cast<int>(weights_.size()); }
   const std::vector<float>& weights() const { return weights_; }
   float bias() const { return bias_; }
