@@ -9,61 +9,16 @@
 #include "common/bundle/registry.h"
 #include "common/candidates/user_state.h"
 #include "common/features/features.h"
+#include "tests/testing/toy_registry.h"
 
 namespace recsys::offline {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A generic-layout data set with three taste clusters: users mostly consume
-// items of their cluster, in a per-cluster order (so sequences carry signal).
-std::string WriteClusteredData(const std::string& dir) {
-  fs::create_directories(dir);
-  std::ofstream items(dir + "/items.csv");
-  items << "item,title,text,category\n";
-  const char* words[3] = {"space robots laser galaxy", "love wedding romance kiss",
-                          "murder detective crime clue"};
-  const char* cats[3] = {"SciFi", "Romance", "Crime"};
-  for (int i = 0; i < 60; ++i) {
-    items << "m" << i << ",\"Movie " << i << ", part " << i % 7 << "\"," << words[i % 3] << " w"
-          << i << "," << cats[i % 3] << "\n";
-  }
-  std::ofstream log(dir + "/interactions.csv");
-  log << "user,item,timestamp,weight\n";
-  std::mt19937 rng(7);
-  for (int u = 0; u < 90; ++u) {
-    const int cluster = u % 3;
-    const int n = 8 + static_cast<int>(rng() % 8);
-    int start = static_cast<int>(rng() % 10);
-    for (int e = 0; e < n; ++e) {
-      int item = rng() % 10 == 0 ? static_cast<int>(rng() % 60)
-                                 : cluster + 3 * ((start + e) % 20);
-      log << "u" << u << ",m" << item << "," << 1500000000 + u * 1000 + e * 60 << ",1\n";
-    }
-  }
-  return dir;
-}
+TrainOptions SmallOptions(const std::string& root) { return testing::ToyTrainOptions(root); }
 
-TrainOptions SmallOptions(const std::string& root) {
-  TrainOptions o;
-  o.data_dir = WriteClusteredData(root + "/data");
-  o.registry = root + "/registry";
-  o.name = "toy";
-  o.content.dim = 8;
-  o.als.factors = 8;
-  o.als.iterations = 5;
-  o.tune_budget = absl::ZeroDuration();
-  o.serving.quotas = {20, 20, 20, 10, 20, 20};
-  o.serving.max_pool = 60;
-  return o;
-}
-
-std::string TempDir(const std::string& name) {
-  std::string dir = ::testing::TempDir() + "/trainer_test_" + name + "_" +
-                    std::to_string(::getpid());
-  fs::remove_all(dir);
-  return dir;
-}
+std::string TempDir(const std::string& name) { return testing::FreshTempDir("trainer_" + name); }
 
 // Training publishes a bundle whose reload reproduces the in-memory models.
 TEST(Trainer, PublishesBundleThatRoundTrips) {

@@ -1,0 +1,153 @@
+#include "common/server/metrics.h"
+
+#include <exception>
+#include <utility>
+
+#include <prometheus/text_serializer.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/server/grpc_status.h"
+
+namespace recsys {
+namespace {
+
+constexpr char kGrpcType[] = "unary";
+
+}  // namespace
+
+ServerMetrics::ServerMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      started_(prometheus::BuildCounter()
+                   .Name("grpc_server_started_total")
+                   .Help("Total number of RPCs started on the server.")
+                   .Register(*registry_)),
+      handled_(prometheus::BuildCounter()
+                   .Name("grpc_server_handled_total")
+                   .Help("Total number of RPCs completed on the server, regardless of "
+                         "success or failure.")
+                   .Register(*registry_)),
+      handling_seconds_(prometheus::BuildHistogram()
+                            .Name("grpc_server_handling_seconds")
+                            .Help("Histogram of response latency (seconds) of gRPC that "
+                                  "had been application-level handled by the server.")
+                            .Register(*registry_)),
+      bundle_info_(prometheus::BuildGauge()
+                       .Name("recsys_bundle_info")
+                       .Help("1 for the model bundle version being served.")
+                       .Register(*registry_)),
+      bundle_created_(prometheus::BuildGauge()
+                          .Name("recsys_bundle_created_timestamp_seconds")
+                          .Help("Creation time (Unix seconds) of the served model bundle.")
+                          .Register(*registry_)
+                          .Add({})),
+      bundle_load_seconds_(prometheus::BuildGauge()
+                               .Name("recsys_bundle_load_seconds")
+                               .Help("Wall time (seconds) of the last successful bundle load.")
+                               .Register(*registry_)
+                               .Add({})),
+      bundle_loads_(prometheus::BuildCounter()
+                        .Name("recsys_bundle_loads_total")
+                        .Help("Model bundle load attempts by result.")
+                        .Register(*registry_)),
+      bundle_loads_ok_(bundle_loads_.Add({{"result", "ok"}})),
+      bundle_loads_error_(bundle_loads_.Add({{"result", "error"}})) {}
+
+ServerMetrics::~ServerMetrics() = default;
+
+absl::StatusOr<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(
+    const std::string& bind_address) {
+  std::unique_ptr<ServerMetrics> metrics(new ServerMetrics());
+  try {
+    metrics->exposer_ = std::make_unique<prometheus::Exposer>(bind_address, /*num_threads=*/2);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve /metrics on ", bind_address, ": ", e.what()));
+  }
+  metrics->exposer_->RegisterCollectable(metrics->registry_);
+  std::vector<int> ports = metrics->exposer_->GetListeningPorts();
+  if (ports.empty()) {
+    return absl::UnavailableError(absl::StrCat("no listening port for /metrics on ", bind_address));
+  }
+  metrics->port_ = ports.front();
+  return metrics;
+}
+
+std::unique_ptr<ServerMetrics> ServerMetrics::CreateWithoutExposer() {
+  return std::unique_ptr<ServerMetrics>(new ServerMetrics());
+}
+
+const RpcMethodMetrics& ServerMetrics::Method(absl::string_view service,
+                                              absl::string_view method) {
+  std::string key = absl::StrCat(service, "/", method);
+  {
+    absl::ReaderMutexLock lock(&methods_mu_);
+    auto it = methods_.find(key);
+    if (it != methods_.end()) return *it->second;
+  }
+  absl::MutexLock lock(&methods_mu_);
+  auto [it, inserted] = methods_.try_emplace(key);
+  if (!inserted) return *it->second;  // another thread won the race
+  auto m = std::make_unique<RpcMethodMetrics>();
+  prometheus::Labels labels = {{"grpc_type", kGrpcType},
+                               {"grpc_service", std::string(service)},
+                               {"grpc_method", std::string(method)}};
+  m->started = &started_.Add(labels);
+  m->handling_seconds = &handling_seconds_.Add(labels, kHandlingSecondsBuckets);
+  for (int code = 0; code < kNumGrpcCodes; ++code) {
+    prometheus::Labels with_code = labels;
+    with_code["grpc_code"] = GrpcCodeName(static_cast<grpc::StatusCode>(code));
+    m->handled[code] = &handled_.Add(with_code);
+  }
+  it->second = std::move(m);
+  return *it->second;
+}
+
+void ServerMetrics::RecordBundleLoad(bool ok, absl::Duration load_time) {
+  if (ok) {
+    bundle_loads_ok_.Increment();
+    bundle_load_seconds_.Set(absl::ToDoubleSeconds(load_time));
+  } else {
+    bundle_loads_error_.Increment();
+  }
+}
+
+void ServerMetrics::SetBundle(const std::string& name, const std::string& version,
+                              absl::Time created_at) {
+  absl::MutexLock lock(&bundle_mu_);
+  if (bundle_info_current_ != nullptr) bundle_info_.Remove(bundle_info_current_);
+  bundle_info_current_ = &bundle_info_.Add({{"name", name}, {"version", version}});
+  bundle_info_current_->Set(1);
+  if (created_at != absl::InfinitePast()) {
+    bundle_created_.Set(absl::ToDoubleSeconds(created_at - absl::UnixEpoch()));
+  }
+}
+
+std::string ServerMetrics::SerializeText() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+RpcRecorder::RpcRecorder(ServerMetrics* metrics, absl::string_view service,
+                         absl::string_view method)
+    : start_(std::chrono::steady_clock::now()) {
+  if (metrics == nullptr) return;
+  method_ = &metrics->Method(service, method);
+  method_->started->Increment();
+}
+
+RpcRecorder::~RpcRecorder() { Finish(grpc::StatusCode::UNKNOWN); }
+
+void RpcRecorder::Finish(grpc::StatusCode code) {
+  if (finished_) return;
+  finished_ = true;
+  if (method_ == nullptr) return;
+  int index = static_cast<int>(code);
+  if (index < 0 || index >= kNumGrpcCodes) index = static_cast<int>(grpc::StatusCode::UNKNOWN);
+  method_->handled[index]->Increment();
+  method_->handling_seconds->Observe(absl::ToDoubleSeconds(Elapsed()));
+}
+
+absl::Duration RpcRecorder::Elapsed() const {
+  return absl::FromChrono(std::chrono::steady_clock::now() - start_);
+}
+
+}  // namespace recsys

@@ -1,0 +1,155 @@
+// Prometheus metrics of one server process, served over HTTP at /metrics.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<ServerMetrics> metrics,
+//                    ServerMetrics::Create("0.0.0.0:9092"));
+//   ...in a handler:
+//   RpcRecorder rec(metrics.get(), "recsys.v1.Retrieval", "Retrieve");
+//   grpc::Status status = ToGrpcStatus(DoWork());
+//   rec.Finish(status);          // IMPORTANT: before reactor->Finish(status),
+//   reactor->Finish(status);     // which may free the reactor owning `rec`
+//
+// Families (grpc-ecosystem names, so stock dashboards and alerts work):
+//   grpc_server_started_total{grpc_type,grpc_service,grpc_method}           counter
+//   grpc_server_handled_total{grpc_type,grpc_service,grpc_method,grpc_code} counter
+//       grpc_code is the canonical upper-case name ("OK", "INVALID_ARGUMENT"); all 17
+//       codes are created (at 0) the first time a method is seen, so rate() and ratios
+//       work before the first error.
+//   grpc_server_handling_seconds{grpc_type,grpc_service,grpc_method}        histogram
+//       buckets 0.5 ms … 5 s (kHandlingSecondsBuckets)
+//   recsys_bundle_info{name,version}             gauge, 1 for the serving version only
+//   recsys_bundle_created_timestamp_seconds      gauge, manifest created_at (Unix s);
+//                                                age = time() - this
+//   recsys_bundle_load_seconds                   gauge, wall time of the last good load
+//   recsys_bundle_loads_total{result="ok"|"error"} counter
+// grpc_type is always "unary" (recsys has no streaming RPCs).
+// Services add their own families to registry().
+//
+// Shutdown: destroying a ServerMetrics stops the HTTP server, which can take up to
+// ~2 s after a scrape (civetweb's poll quantum); destroy it after the gRPC server.
+// Threading: every method is safe to call concurrently. Cost of an RPC record: one
+// reader-lock map lookup at RpcRecorder construction, then atomic increments.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/support/status.h>
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace recsys {
+
+// Upper bounds (seconds) of grpc_server_handling_seconds.
+inline const std::vector<double> kHandlingSecondsBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
+// Number of canonical gRPC codes (OK = 0 … UNAUTHENTICATED = 16).
+inline constexpr int kNumGrpcCodes = 17;
+
+// The series of one RPC method; pointers stay valid for the ServerMetrics' life.
+struct RpcMethodMetrics {
+  prometheus::Counter* started = nullptr;
+  std::array<prometheus::Counter*, kNumGrpcCodes> handled{};  // by grpc::StatusCode
+  prometheus::Histogram* handling_seconds = nullptr;
+};
+
+class ServerMetrics {
+ public:
+  // Creates the registry and binds the HTTP endpoint serving /metrics on
+  // `bind_address` ("0.0.0.0:9092"; port 0 picks a free port, see port()).
+  // Unavailable if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<ServerMetrics>> Create(const std::string& bind_address);
+  // Registry only, no HTTP endpoint (library tests).
+  static std::unique_ptr<ServerMetrics> CreateWithoutExposer();
+
+  ServerMetrics(const ServerMetrics&) = delete;
+  ServerMetrics& operator=(const ServerMetrics&) = delete;
+  ~ServerMetrics();
+
+  // The bound HTTP port, 0 without an exposer.
+  int port() const { return port_; }
+
+  // For services' own families: prometheus::BuildCounter()...Register(registry()).
+  prometheus::Registry& registry() { return *registry_; }
+
+  // The series of one method, created on first use (all codes at 0).
+  const RpcMethodMetrics& Method(absl::string_view service, absl::string_view method);
+
+  // One bundle load attempt (`load_time` is recorded for successes only).
+  void RecordBundleLoad(bool ok, absl::Duration load_time);
+  // The serving bundle changed: moves recsys_bundle_info to `version` and sets the
+  // creation timestamp (skipped if `created_at` is InfinitePast(), i.e. unknown).
+  void SetBundle(const std::string& name, const std::string& version, absl::Time created_at);
+
+  // The text exposition of the registry (what /metrics serves); for tests and
+  // debugging.
+  std::string SerializeText() const;
+
+ private:
+  ServerMetrics();
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  // Declared after registry_: destroyed first, so no scrape sees a dead registry.
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_ = 0;
+
+  prometheus::Family<prometheus::Counter>& started_;
+  prometheus::Family<prometheus::Counter>& handled_;
+  prometheus::Family<prometheus::Histogram>& handling_seconds_;
+  prometheus::Family<prometheus::Gauge>& bundle_info_;
+  prometheus::Gauge& bundle_created_;
+  prometheus::Gauge& bundle_load_seconds_;
+  prometheus::Family<prometheus::Counter>& bundle_loads_;
+  prometheus::Counter& bundle_loads_ok_;
+  prometheus::Counter& bundle_loads_error_;
+
+  absl::Mutex methods_mu_;
+  // Key "<service>/<method>"; values never move (unique_ptr).
+  absl::flat_hash_map<std::string, std::unique_ptr<RpcMethodMetrics>> methods_
+      ABSL_GUARDED_BY(methods_mu_);
+
+  absl::Mutex bundle_mu_;
+  prometheus::Gauge* bundle_info_current_ ABSL_GUARDED_BY(bundle_mu_) = nullptr;
+};
+
+// Records one unary RPC: started at construction, handled + latency at Finish().
+// If Finish() is never called the destructor records code UNKNOWN, so started and
+// handled always balance. A null `metrics` makes every call a no-op (tests).
+// Not thread-safe: one recorder per call, owned by the call (e.g. a reactor member).
+class RpcRecorder {
+ public:
+  RpcRecorder(ServerMetrics* metrics, absl::string_view service, absl::string_view method);
+  RpcRecorder(ServerMetrics& metrics, absl::string_view service, absl::string_view method)
+      : RpcRecorder(&metrics, service, method) {}
+  RpcRecorder(const RpcRecorder&) = delete;
+  RpcRecorder& operator=(const RpcRecorder&) = delete;
+  ~RpcRecorder();
+
+  // Records the outcome; calls after the first are ignored.
+  void Finish(const grpc::Status& status) { Finish(status.error_code()); }
+  void Finish(grpc::StatusCode code);
+
+  // Time since construction.
+  absl::Duration Elapsed() const;
+
+ private:
+  const RpcMethodMetrics* method_ = nullptr;
+  std::chrono::steady_clock::time_point start_;
+  bool finished_ = false;
+};
+
+}  // namespace recsys

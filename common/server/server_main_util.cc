@@ -1,0 +1,125 @@
+#include "common/server/server_main_util.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace recsys {
+namespace {
+
+// Channel args are int milliseconds; infinite or huge durations saturate.
+int Millis(absl::Duration d) {
+  if (d >= absl::Milliseconds(INT_MAX)) return INT_MAX;
+  if (d <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(absl::ToInt64Milliseconds(d));
+}
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+absl::StatusOr<StartedServer> BuildAndStartServer(
+    const ServerOptions& options, const std::vector<grpc::Service*>& services,
+    const std::function<void(grpc::ServerBuilder&)>& customize) {
+  // Both are process-wide switches read when a ServerBuilder is constructed
+  // (plugins) or built (health): they must come first.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_send_message_bytes);
+  // Milliseconds.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Millis(options.max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             Millis(options.max_connection_age_grace));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             Millis(options.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(options.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Millis(options.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             Millis(options.min_client_ping_interval));
+  // Clients may keep idle connections alive with pings (boolean).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC sets SO_REUSEPORT by default, which lets a second process silently share
+  // our port; a port clash must fail start-up instead (boolean).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  if (customize) customize(builder);
+
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot start a gRPC server on ",
+                                               options.address,
+                                               " (address in use or invalid?)"));
+  }
+  SetServing(server.get(), options.health_service, false);
+  LOG(INFO) << "gRPC server listening on " << options.address << " (port " << port << ")";
+  return StartedServer{std::move(server), port};
+}
+
+void SetServing(grpc::Server* server, const std::string& service, bool serving) {
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus("", serving);
+  if (!service.empty()) health->SetServingStatus(service, serving);
+}
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (rc != 0) {
+    LOG(FATAL) << "pthread_sigmask: " << std::strerror(rc);
+  }
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set = TerminationSignals();
+  int sig = 0;
+  while (true) {
+    int rc = sigwait(&set, &sig);
+    if (rc == 0) return sig;
+    if (rc != EINTR) {
+      LOG(FATAL) << "sigwait: " << std::strerror(rc);
+    }
+  }
+}
+
+void ShutdownGracefully(grpc::Server* server, absl::Duration drain) {
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  // Every status NOT_SERVING, and later updates (a bundle swap) are ignored.
+  if (health != nullptr) health->Shutdown();
+  LOG(INFO) << "draining the gRPC server for up to " << drain;
+  const absl::Time start = absl::Now();
+  server->Shutdown(absl::ToChronoTime(start + drain));
+  LOG(INFO) << "gRPC server stopped after " << absl::Now() - start;
+}
+
+int WaitForTerminationAndShutdown(grpc::Server* server, absl::Duration drain) {
+  int sig = WaitForTerminationSignal();
+  LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal")
+            << ", shutting down";
+  ShutdownGracefully(server, drain);
+  return sig;
+}
+
+}  // namespace recsys

@@ -1,0 +1,101 @@
+// What every recsys server main() does around its service: build and start a gRPC
+// server with health + reflection and production channel settings, drive health
+// from the model bundle, and drain gracefully on SIGTERM.
+//
+//   int main(int argc, char** argv) {
+//     recsys::BlockTerminationSignals();          // IMPORTANT: before any thread starts
+//     absl::ParseCommandLine(argc, argv);
+//     ... metrics = ServerMetrics::Create(...); service = ...;
+//     recsys::ServerOptions opts;
+//     opts.address = absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_port));
+//     opts.health_service = "recsys.v1.Retrieval";
+//     auto started = recsys::BuildAndStartServer(opts, {&service});  // NOT_SERVING
+//     if (!started.ok()) { LOG(ERROR) << started.status(); return 1; }
+//     holder_options.on_change = [&](const std::string&) {
+//       recsys::SetServing(started->server.get(), opts.health_service, true); };
+//     ... holder.Start();
+//     recsys::WaitForTerminationAndShutdown(started->server.get(), absl::GetFlag(FLAGS_drain));
+//     holder.Stop();
+//     return 0;
+//   }
+//
+// Kubernetes: the pod's readiness probe should use grpc.health.v1 Check for
+// health_service (or ""); SIGTERM flips both to NOT_SERVING and then drains.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace recsys {
+
+struct ServerOptions {
+  // host:port to listen on; port 0 picks a free port (returned in StartedServer).
+  std::string address = "0.0.0.0:0";
+  // Largest request / response accepted, bytes.
+  int max_receive_message_bytes = 16 << 20;
+  int max_send_message_bytes = 16 << 20;
+  // A connection is sent GOAWAY after this age (±10 % jitter added by gRPC), so
+  // clients holding long-lived HTTP/2 connections reconnect and spread over new
+  // replicas; in-flight calls get max_connection_age_grace to finish.
+  absl::Duration max_connection_age = absl::Minutes(5);
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+  // Idle connections (no calls) are closed after this.
+  absl::Duration max_connection_idle = absl::Minutes(15);
+  // The server pings a connection idle for keepalive_time and drops it if no ack
+  // arrives within keepalive_timeout (dead peers behind NAT / load balancers).
+  absl::Duration keepalive_time = absl::Seconds(60);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // Client keepalive pings closer together than this are strikes (GOAWAY
+  // "too_many_pings" after 2). Clients must use a keepalive time >= this.
+  absl::Duration min_client_ping_interval = absl::Seconds(10);
+  // The service name whose health (with the overall "") starts NOT_SERVING,
+  // e.g. "recsys.v1.Retrieval". Empty = only "".
+  std::string health_service;
+};
+
+struct StartedServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;  // the bound port (the selected one when options.address had port 0)
+};
+
+// Enables the default health service and the reflection plugin (both process-wide,
+// so they precede the ServerBuilder's construction), applies `options`, registers
+// `services` (not owned; they must outlive the server), runs `customize` (extra
+// builder settings, may be empty), starts the server and sets health NOT_SERVING
+// for "" and options.health_service. Unavailable if the address cannot be bound.
+absl::StatusOr<StartedServer> BuildAndStartServer(
+    const ServerOptions& options, const std::vector<grpc::Service*>& services,
+    const std::function<void(grpc::ServerBuilder&)>& customize = {});
+
+// Sets the health of the overall service "" and of `service` (if not empty).
+// No-op after ShutdownGracefully (the health service then ignores updates).
+void SetServing(grpc::Server* server, const std::string& service, bool serving);
+
+// Blocks SIGTERM and SIGINT in the calling thread; threads created afterwards
+// inherit the mask, so the signals stay pending until WaitForTerminationSignal.
+// IMPORTANT: call first thing in main(), before gRPC, prometheus or the bundle
+// holder start threads; a thread created earlier could take the signal and die.
+void BlockTerminationSignals();
+
+// Blocks until SIGTERM or SIGINT is delivered (sigwait; nothing runs in a signal
+// handler) and returns the signal number. Requires BlockTerminationSignals().
+int WaitForTerminationSignal();
+
+// Sets every health status NOT_SERVING (and freezes them: later SetServing calls
+// are ignored), stops accepting calls and waits up to `drain` for in-flight calls,
+// then cancels the rest. Returns when the server has shut down.
+void ShutdownGracefully(grpc::Server* server, absl::Duration drain);
+
+// WaitForTerminationSignal() then ShutdownGracefully(); returns the signal. main()
+// then stops its own threads and returns 0.
+int WaitForTerminationAndShutdown(grpc::Server* server, absl::Duration drain);
+
+}  // namespace recsys
