@@ -239,6 +239,7 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
   }
   b->trending = TrendingModel(events, n, serving.trending_half_life_s);
   b->markov = FitMarkovTransitions(events, users, n, options.markov_top_n);
+  b->histories = UserHistories::FromEvents(data, events);
   return b;
 }
 

@@ -1,5 +1,6 @@
 #include "common/bundle/model_bundle.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
@@ -78,6 +79,27 @@ absl::Status GetParams(const v1::BundleManifest& m, const std::string& dir, Serv
 
 }  // namespace
 
+UserHistories UserHistories::FromEvents(const Dataset& data, std::span<const Interaction> events) {
+  std::vector<std::vector<const Interaction*>> by_user(data.num_users());
+  for (const Interaction& e : events) by_user[e.user].push_back(&e);
+  UserHistories h;
+  h.offsets.push_back(0);
+  for (UserIndex u = 0; u < data.num_users(); ++u) {
+    auto& list = by_user[u];
+    if (list.empty()) continue;
+    std::stable_sort(list.begin(), list.end(), [](const Interaction* a, const Interaction* b) {
+      return a->timestamp_s < b->timestamp_s;
+    });
+    h.users.GetOrAdd(data.users.Name(u));
+    for (const Interaction* e : list) {
+      h.items.push_back(e->item);
+      h.times_s.push_back(e->timestamp_s);
+    }
+    h.offsets.push_back(static_cast<int64_t>(h.items.size()));
+  }
+  return h;
+}
+
 Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train) {
   Catalogue c;
   absl::flat_hash_map<std::string, int32_t> category_index;
@@ -142,6 +164,11 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
   RETURN_IF_ERROR(WriteInt32Array(dir + "/trending.items.arr", {items.size()}, items.data()));
   ASSIGN_OR_RETURN(auto markov_files, markov.Save(dir, "markov"));
   AddFiles(&files, markov_files);
+  const UserHistories& h = histories;
+  RETURN_IF_ERROR(WriteStringArray(dir + "/histories.users.arr", h.users.names()));
+  RETURN_IF_ERROR(WriteInt64Array(dir + "/histories.offsets.arr", {h.offsets.size()}, h.offsets.data()));
+  RETURN_IF_ERROR(WriteInt32Array(dir + "/histories.items.arr", {h.items.size()}, h.items.data()));
+  RETURN_IF_ERROR(WriteInt64Array(dir + "/histories.times.arr", {h.times_s.size()}, h.times_s.data()));
   ASSIGN_OR_RETURN(auto ranker_files, ranker.Save(dir));
   AddFiles(&files, ranker_files);
 
@@ -152,7 +179,9 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::string& dir) {
+absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::string& dir,
+                                                                     BundleParts parts) {
+  const bool serving = parts == BundleParts::kServing;
   auto b = std::make_shared<ModelBundle>();
   ASSIGN_OR_RETURN(b->manifest, ReadManifest(dir));
   RETURN_IF_ERROR(VerifyBundle(dir, b->manifest));
@@ -196,15 +225,17 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   c.release_time_s = std::move(release.values);
   c.popularity = std::move(popularity.values);
 
-  ASSIGN_OR_RETURN(b->content, ContentModel::Load(dir));
-  ASSIGN_OR_RETURN(b->content_index, VectorIndex::Load(dir + "/content.faiss"));
-  ASSIGN_OR_RETURN(auto knn, SparseNeighbors::Load(dir, "itemknn", n));
-  b->itemknn = ItemKnnModel(std::move(knn));
-  ASSIGN_OR_RETURN(b->als, AlsModel::Load(dir));
-  ASSIGN_OR_RETURN(b->als_index, VectorIndex::Load(dir + "/als.faiss"));
-  if (map.count("bundle.has_ease") && map.at("bundle.has_ease") == "1") {
-    ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Load(dir));
-    b->ease = std::move(ease);
+  if (serving) {
+    ASSIGN_OR_RETURN(b->content, ContentModel::Load(dir));
+    ASSIGN_OR_RETURN(b->content_index, VectorIndex::Load(dir + "/content.faiss"));
+    ASSIGN_OR_RETURN(auto knn, SparseNeighbors::Load(dir, "itemknn", n));
+    b->itemknn = ItemKnnModel(std::move(knn));
+    ASSIGN_OR_RETURN(b->als, AlsModel::Load(dir));
+    ASSIGN_OR_RETURN(b->als_index, VectorIndex::Load(dir + "/als.faiss"));
+    if (map.count("bundle.has_ease") && map.at("bundle.has_ease") == "1") {
+      ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Load(dir));
+      b->ease = std::move(ease);
+    }
   }
   ASSIGN_OR_RETURN(auto ts, ReadInt64Array(dir + "/trending.times.arr"));
   ASSIGN_OR_RETURN(auto titems, ReadInt32Array(dir + "/trending.items.arr"));
@@ -220,6 +251,26 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
     events.push_back(Interaction{0, titems.values[i], ts.values[i], 1.0f});
   }
   b->trending = TrendingModel(events, n, b->params.trending_half_life_s);
+  if (!serving) {
+    UserHistories& h = b->histories;
+    ASSIGN_OR_RETURN(auto users, ReadStringArray(dir + "/histories.users.arr"));
+    for (const std::string& u : users) h.users.GetOrAdd(u);
+    ASSIGN_OR_RETURN(auto offsets, ReadInt64Array(dir + "/histories.offsets.arr"));
+    ASSIGN_OR_RETURN(auto items, ReadInt32Array(dir + "/histories.items.arr"));
+    ASSIGN_OR_RETURN(auto times, ReadInt64Array(dir + "/histories.times.arr"));
+    h.offsets = std::move(offsets.values);
+    h.items = std::move(items.values);
+    h.times_s = std::move(times.values);
+    if (static_cast<size_t>(h.users.size()) != users.size() ||
+        h.offsets.size() != users.size() + 1 || h.offsets.front() != 0 ||
+        h.offsets.back() != static_cast<int64_t>(h.items.size()) ||
+        h.items.size() != h.times_s.size() ||
+        !std::is_sorted(h.offsets.begin(), h.offsets.end()) ||
+        std::any_of(h.items.begin(), h.items.end(), [n](ItemIndex i) { return i < 0 || i >= n; })) {
+      return absl::DataLossError(dir + "/histories.*.arr: inconsistent history arrays");
+    }
+    return std::shared_ptr<const ModelBundle>(std::move(b));
+  }
   ASSIGN_OR_RETURN(b->markov, SparseNeighbors::Load(dir, "markov", n));
   ASSIGN_OR_RETURN(b->ranker, LogisticRanker::Load(dir, kNumFeatures));
 

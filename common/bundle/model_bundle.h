@@ -59,6 +59,22 @@ struct Catalogue {
   int32_t size() const { return ids.size(); }
 };
 
+// The interaction histories the bundle was fit on, per external user id
+// (oldest first): the gateway seeds its user store from them.
+struct UserHistories {
+  IdMap users;
+  std::vector<int64_t> offsets;  // size users + 1
+  std::vector<ItemIndex> items;
+  std::vector<int64_t> times_s;
+  static UserHistories FromEvents(const Dataset& data, std::span<const Interaction> events);
+};
+
+// Which artefacts Load reads. Every file's checksum is verified either way.
+enum class BundleParts {
+  kServing,  // everything retrieval and ranking need (no histories)
+  kGateway,  // manifest, parameters, catalogue, trending and histories only
+};
+
 struct ModelBundle {
   v1::BundleManifest manifest;
   ServingParams params;
@@ -72,6 +88,7 @@ struct ModelBundle {
   TrendingModel trending;
   SparseNeighbors markov;
   LogisticRanker ranker;
+  UserHistories histories;  // empty unless loaded with BundleParts::kGateway
 
   int32_t num_items() const { return catalogue.size(); }
 
@@ -80,7 +97,8 @@ struct ModelBundle {
   // with checksums in the manifest and publishes the directory.
   absl::Status Save(const std::string& dir, v1::BundleManifest* manifest) const;
   // Reads manifest.json, verifies checksums and versions, loads everything.
-  static absl::StatusOr<std::shared_ptr<const ModelBundle>> Load(const std::string& dir);
+  static absl::StatusOr<std::shared_ptr<const ModelBundle>> Load(
+      const std::string& dir, BundleParts parts = BundleParts::kServing);
 };
 
 // Builds the catalogue of a data set (popularity from `train`).

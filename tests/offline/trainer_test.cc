@@ -48,6 +48,15 @@ TEST(Trainer, PublishesBundleThatRoundTrips) {
   EXPECT_EQ((*fresh)->catalogue.titles, b.catalogue.titles);
   EXPECT_EQ((*fresh)->catalogue.popularity, b.catalogue.popularity);
   ASSERT_TRUE(b.ease.has_value());
+  // The gateway's partial load carries the training histories and no models.
+  auto lite = ModelBundle::Load(result->bundle_dir, BundleParts::kGateway);
+  ASSERT_TRUE(lite.ok()) << lite.status();
+  EXPECT_EQ((*lite)->histories.items, (*fresh)->histories.items);
+  EXPECT_EQ((*lite)->histories.times_s, (*fresh)->histories.times_s);
+  EXPECT_EQ((*lite)->histories.users.names(), (*fresh)->histories.users.names());
+  EXPECT_EQ((*lite)->histories.items.size(), split.train().size());
+  EXPECT_EQ((*lite)->catalogue.titles, b.catalogue.titles);
+  EXPECT_EQ((*lite)->content.dim(), 0);
   // The loaded bundle serves: a cluster-0 history gets cluster-0 candidates.
   std::vector<Interaction> history;
   for (int i : {0, 3, 6}) history.push_back(Interaction{0, *b.catalogue.ids.Find("m" + std::to_string(i)), 1500000000, 1});
