@@ -1,0 +1,87 @@
+// recsys-ranking: serves recsys.v1.Ranking from the registry's production bundle.
+//   recsys-ranking --registry registry --name movielens --port 50053 --metrics_port 9093
+#include <filesystem>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/log.h"
+#include "common/server/metrics.h"
+#include "common/server/server_main_util.h"
+#include "ranking_service/service.h"
+
+ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
+ABSL_FLAG(std::string, name, "movielens", "Model name inside the registry");
+ABSL_FLAG(int, port, 50053, "gRPC port (0 picks a free one)");
+ABSL_FLAG(int, metrics_port, 9093, "Port of the Prometheus /metrics endpoint");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(10),
+          "How often the registry's production alias is read for a new bundle");
+ABSL_FLAG(int, max_k, 1000, "Largest k a Rank request may ask for");
+ABSL_FLAG(int, max_candidates, 2000, "Most candidates one Rank request may carry");
+ABSL_FLAG(int, max_history, 1000, "Most history events one Rank request may carry");
+ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
+          "On SIGTERM, how long in-flight calls may finish before they are cancelled");
+
+int main(int argc, char** argv) {
+  recsys::BlockTerminationSignals();  // before any thread exists
+  absl::SetProgramUsageMessage("Serve recsys.v1.Ranking from a model registry");
+  absl::ParseCommandLine(argc, argv);
+
+  namespace ranking = recsys::ranking;
+  ranking::RankingServerOptions o;
+  o.bundle.registry_root = absl::GetFlag(FLAGS_registry);
+  o.bundle.model_name = absl::GetFlag(FLAGS_name);
+  o.bundle.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  o.ranker.max_k = absl::GetFlag(FLAGS_max_k);
+  o.ranker.max_candidates = absl::GetFlag(FLAGS_max_candidates);
+  o.ranker.max_history = absl::GetFlag(FLAGS_max_history);
+  const int port = absl::GetFlag(FLAGS_port);
+  const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  const absl::Duration drain = absl::GetFlag(FLAGS_drain);
+  std::string bad_flag;
+  if (o.bundle.model_name.empty() || o.bundle.model_name.find('/') != std::string::npos) {
+    bad_flag = "--name must be a plain non-empty name";
+  } else if (port < 0 || port > 65535 || metrics_port < 0 || metrics_port > 65535) {
+    bad_flag = "--port and --metrics_port must be in 0..65535";
+  } else if (o.bundle.poll_interval <= absl::ZeroDuration()) {
+    bad_flag = "--poll_interval must be positive";
+  } else if (o.ranker.max_k < 1 || o.ranker.max_candidates < 1 || o.ranker.max_history < 0) {
+    bad_flag = "--max_k and --max_candidates must be >= 1, --max_history >= 0";
+  } else if (drain < absl::ZeroDuration()) {
+    bad_flag = "--drain must not be negative";
+  }
+  if (!bad_flag.empty()) {
+    LOG(ERROR) << bad_flag;
+    return 2;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(o.bundle.registry_root, ec)) {
+    LOG(ERROR) << "--registry " << o.bundle.registry_root << " is not a directory";
+    return 1;
+  }
+
+  auto metrics = recsys::ServerMetrics::Create(absl::StrCat("0.0.0.0:", metrics_port));
+  if (!metrics.ok()) {
+    LOG(ERROR) << "cannot start the metrics endpoint: " << metrics.status();
+    return 1;
+  }
+  o.server.address = absl::StrCat("0.0.0.0:", port);
+  auto server = ranking::RankingServer::Start(std::move(o), metrics->get());
+  if (!server.ok()) {
+    LOG(ERROR) << "cannot start the ranking server: " << server.status();
+    return 1;
+  }
+  LOG(INFO) << "recsys-ranking: gRPC on port " << (*server)->port() << ", /metrics on port "
+            << (*metrics)->port() << "; NOT_SERVING until a bundle loads";
+
+  const int sig = recsys::WaitForTerminationSignal();
+  LOG(INFO) << "received signal " << sig << ", draining for up to " << drain;
+  (*server)->Shutdown(drain);
+  server->reset();  // the gRPC server before the metrics it records into
+  metrics->reset();
+  LOG(INFO) << "recsys-ranking stopped";
+  return 0;
+}

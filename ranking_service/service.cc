@@ -1,0 +1,127 @@
+#include "ranking_service/service.h"
+
+#include <chrono>
+#include <utility>
+
+#include "common/log.h"
+#include "common/server/grpc_status.h"
+
+namespace recsys::ranking {
+
+RankingMetrics::RankingMetrics(ServerMetrics& metrics)
+    : batch_size_(prometheus::BuildHistogram()
+                      .Name("recsys_ranking_batch_size")
+                      .Help("Candidates per Rank request.")
+                      .Register(metrics.registry())
+                      .Add({}, prometheus::Histogram::BucketBoundaries(kBatchSizeBuckets))),
+      user_state_seconds_(
+          prometheus::BuildHistogram()
+              .Name("recsys_ranking_user_state_seconds")
+              .Help("Wall time (seconds) of building the user state from the request's "
+                    "history per Rank.")
+              .Register(metrics.registry())
+              .Add({}, prometheus::Histogram::BucketBoundaries(kScoringSecondsBuckets))),
+      scoring_seconds_(
+          prometheus::BuildHistogram()
+              .Name("recsys_ranking_scoring_seconds")
+              .Help("Wall time (seconds) of features and model scoring of the pool per Rank.")
+              .Register(metrics.registry())
+              .Add({}, prometheus::Histogram::BucketBoundaries(kScoringSecondsBuckets))),
+      unknown_candidates_(prometheus::BuildCounter()
+                              .Name("recsys_ranking_unknown_candidates_total")
+                              .Help("Rank candidates whose id the serving bundle does not know "
+                                    "(kept out of the model, placed last).")
+                              .Register(metrics.registry())
+                              .Add({})) {}
+
+void RankingMetrics::Record(const RankStats& stats) {
+  batch_size_.Observe(stats.candidates);
+  if (stats.candidates > 0) {
+    user_state_seconds_.Observe(absl::ToDoubleSeconds(stats.user_state));
+    scoring_seconds_.Observe(absl::ToDoubleSeconds(stats.scoring));
+  }
+  if (stats.unknown_candidates > 0) unknown_candidates_.Increment(stats.unknown_candidates);
+}
+
+RankingService::RankingService(BundleSource bundles, RankerOptions options, ServerMetrics* metrics)
+    : bundles_(std::move(bundles)),
+      ranker_(options),
+      server_metrics_(metrics),
+      metrics_(metrics ? std::make_unique<RankingMetrics>(*metrics) : nullptr) {
+  if (server_metrics_ != nullptr) server_metrics_->Method(kRankingServiceName, "Rank");
+}
+
+absl::Status RankingService::RankOnce(const v1::RankRequest& request, v1::RankResponse* response) {
+  // Taken once: a swap during the request does not affect it.
+  std::shared_ptr<const ModelBundle> bundle = bundles_();
+  if (bundle == nullptr) {
+    // A bad request stays INVALID_ARGUMENT (not retryable) even while loading.
+    if (absl::Status s = ranker_.Validate(request); !s.ok()) return s;
+    return absl::UnavailableError("no model bundle loaded yet");
+  }
+  RankStats stats;  // Rank validates the request first
+  if (absl::Status s = ranker_.Rank(*bundle, request, response, &stats); !s.ok()) return s;
+  if (metrics_ != nullptr) metrics_->Record(stats);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* RankingService::Rank(grpc::CallbackServerContext* context,
+                                               const v1::RankRequest* request,
+                                               v1::RankResponse* response) {
+  RpcRecorder recorder(server_metrics_, kRankingServiceName, "Rank");
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status status;
+  if (context->IsCancelled()) {
+    status = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled before ranking started");
+  } else if (context->deadline() <= std::chrono::system_clock::now()) {
+    status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before ranking");
+  } else {
+    status = ToGrpcStatus(RankOnce(*request, response));
+  }
+  recorder.Finish(status);  // IMPORTANT: before Finish, which may free the call
+  reactor->Finish(status);
+  return reactor;
+}
+
+absl::StatusOr<std::unique_ptr<RankingServer>> RankingServer::Start(RankingServerOptions options,
+                                                                    ServerMetrics* metrics) {
+  std::unique_ptr<RankingServer> self(new RankingServer());
+  RankingServer* raw = self.get();
+  BundleHolderOptions holder_options = std::move(options.bundle);
+  holder_options.metrics = metrics;
+  std::function<void(const std::string&)> user_on_change = std::move(holder_options.on_change);
+  // Runs on the polling thread, which starts only once server_ is set.
+  holder_options.on_change = [raw, user_on_change](const std::string& version) {
+    SetServing(raw->server_.get(), kRankingServiceName, true);
+    LOG(INFO) << "ranking: serving bundle version " << version << ", health SERVING";
+    if (user_on_change) user_on_change(version);
+  };
+  self->holder_ = std::make_unique<BundleHolder>(std::move(holder_options));
+  BundleHolder* holder = self->holder_.get();
+  self->service_ = std::make_unique<RankingService>([holder] { return holder->Current(); },
+                                                    options.ranker, metrics);
+
+  ServerOptions server_options = options.server;
+  server_options.health_service = kRankingServiceName;
+  absl::StatusOr<StartedServer> started =
+      BuildAndStartServer(server_options, {self->service_.get()});
+  if (!started.ok()) return started.status();
+  self->server_ = std::move(started->server);
+  self->port_ = started->port;
+  if (options.start_polling) {
+    if (absl::Status s = self->holder_->Start(); !s.ok()) return s;
+  }
+  return self;
+}
+
+RankingServer::~RankingServer() { Shutdown(absl::ZeroDuration()); }
+
+void RankingServer::Shutdown(absl::Duration drain) {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ != nullptr) ShutdownGracefully(server_.get(), drain);
+  if (holder_ != nullptr) holder_->Stop();
+}
+
+}  // namespace recsys::ranking
