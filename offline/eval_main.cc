@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "offline/baselines.h"
 #include "offline/evaluator.h"
+#include "offline/served_eval.h"
 
 ABSL_FLAG(std::string, data, "data/ml-latest-small", "Data set directory");
 ABSL_FLAG(std::string, format, "auto",
@@ -30,6 +31,10 @@ ABSL_FLAG(absl::Duration, half_life, absl::Hours(24 * 7),
 ABSL_FLAG(uint64_t, seed, 42, "Seed for the random baseline");
 ABSL_FLAG(int, threads, 2, "Evaluation threads");
 ABSL_FLAG(std::string, json, "", "Also write the leaderboard JSON to this file");
+ABSL_FLAG(std::string, target, "",
+          "Served evaluation: send every evaluation user's history to this gateway "
+          "(host:port) and report a 'served' row instead of the offline models");
+ABSL_FLAG(absl::Duration, deadline, absl::Seconds(5), "Served evaluation: per-call deadline");
 
 namespace recsys {
 namespace {
@@ -76,6 +81,32 @@ int Run() {
   LOG(INFO) << "split: " << split.train().size() << " training events, "
             << split.cases(SplitName::kTest).size() << " test users";
 
+  offline::EvalOptions options;
+  options.k = k;
+  options.threads = absl::GetFlag(FLAGS_threads);
+  std::vector<offline::LeaderboardRow> rows;
+  const std::string target = absl::GetFlag(FLAGS_target);
+  if (!target.empty()) {
+    offline::GatewayModel served(target, *data, absl::GetFlag(FLAGS_deadline));
+    for (SplitName s : {SplitName::kValidation, SplitName::kTest}) {
+      rows.push_back(offline::Evaluate(served, split, s, data->num_items(), options));
+    }
+    const offline::GatewayModel::Counts counts = served.counts();
+    LOG(INFO) << "served: " << counts.calls << " calls, " << counts.degraded
+              << " degraded answers, " << counts.errors << " errors";
+    std::cout << offline::FormatLeaderboard(rows);
+    if (counts.errors > 0 || counts.degraded > 0) {
+      LOG(WARNING) << "some answers were degraded or failed: the served row is not comparable "
+                      "with the two-stage leaderboard";
+    }
+    const std::string json_path = absl::GetFlag(FLAGS_json);
+    if (!json_path.empty()) {
+      std::ofstream out(json_path);
+      out << offline::LeaderboardJson(rows);
+    }
+    return counts.errors > 0 ? 1 : 0;
+  }
+
   std::vector<std::unique_ptr<offline::EvalModel>> models;
   TrendingModel trending(split.train(), data->num_items(), absl::ToDoubleSeconds(half_life));
   for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_models), ',', absl::SkipEmpty())) {
@@ -91,10 +122,6 @@ int Run() {
     }
   }
 
-  offline::EvalOptions options;
-  options.k = k;
-  options.threads = absl::GetFlag(FLAGS_threads);
-  std::vector<offline::LeaderboardRow> rows;
   for (SplitName s : {SplitName::kValidation, SplitName::kTest}) {
     for (const auto& m : models) {
       rows.push_back(offline::Evaluate(*m, split, s, data->num_items(), options));

@@ -1,18 +1,66 @@
 #!/usr/bin/env bash
 # The main job on the bundled data: installs dependencies, builds, trains and
-# evaluates every model on MovieLens latest-small, publishes the bundle to
-# registry/ and promotes it to production (the gate refuses a worse version).
+# evaluates every model on MovieLens latest-small, publishes and promotes the
+# bundle, starts the retrieval, ranking and gateway services, sends real
+# requests (recommend, search, similar items, feedback and the changed
+# recommendation), runs the served evaluation over gRPC, and stops the services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-mkdir -p out
+
 REGISTRY=${REGISTRY:-registry}
 NAME=${NAME:-movielens}
-build/bin/recsys-train --data data/ml-latest-small --registry "$REGISTRY" --name "$NAME" \
+STATE=${STATE:-state}
+BIN=build/bin
+mkdir -p out/logs
+
+echo "== training =="
+$BIN/recsys-train --data data/ml-latest-small --registry "$REGISTRY" --name "$NAME" \
   --json out/leaderboard.json | tee out/train.txt
 version=$(awk '/^version /{print $2}' out/train.txt | tail -n 1)
-build/bin/recsys-registry --registry "$REGISTRY" --name "$NAME" promote "$version" || \
+$BIN/recsys-registry --registry "$REGISTRY" --name "$NAME" promote "$version" ||
   echo "promotion refused (see above); production unchanged"
-build/bin/recsys-registry --registry "$REGISTRY" --name "$NAME" list
-echo "leaderboard JSON: out/leaderboard.json"
+$BIN/recsys-registry --registry "$REGISTRY" --name "$NAME" list
+
+echo "== starting services =="
+pids=()
+stop() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop EXIT
+# MovieLens users have up to ~2,700 ratings: allow whole histories.
+common=(--registry "$REGISTRY" --name "$NAME" --max_history 5000)
+$BIN/recsys-retrieval "${common[@]}" --port 50052 --metrics_port 9092 >out/logs/retrieval.log 2>&1 &
+pids+=($!)
+$BIN/recsys-ranking "${common[@]}" --port 50053 --metrics_port 9093 >out/logs/ranking.log 2>&1 &
+pids+=($!)
+$BIN/recsys-gateway "${common[@]}" --port 50051 --metrics_port 9091 --state_dir "$STATE" \
+  --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 >out/logs/gateway.log 2>&1 &
+pids+=($!)
+for port in 50052 50053 50051; do
+  for _ in $(seq 1 120); do
+    if $BIN/recsys-cli --target "localhost:$port" health >/dev/null 2>&1; then break; fi
+    sleep 0.5
+  done
+  $BIN/recsys-cli --target "localhost:$port" health >/dev/null || {
+    echo "service on port $port did not become healthy; logs in out/logs/"; exit 1; }
+done
+echo "all three services SERVING (logs in out/logs/, metrics on :9091-9093/metrics)"
+
+cli=($BIN/recsys-cli --target localhost:50051)
+echo "== recommendations =="
+for user in 1 414 600; do "${cli[@]}" recommend "$user" --k 5 --debug; echo; done
+echo "== search: 'space adventure' =="
+"${cli[@]}" search space adventure --k 5
+echo "== similar to Toy Story (1) =="
+"${cli[@]}" similar 1 --k 5
+echo "== feedback: user 1 watches The Matrix (2571), then recommend again =="
+"${cli[@]}" feedback 1 2571
+"${cli[@]}" recommend 1 --k 5
+"${cli[@]}" info
+
+echo "== served evaluation (every test user's history through the gateway) =="
+$BIN/recsys-eval --data data/ml-latest-small --target localhost:50051 --json out/served.json
+echo "leaderboards: out/leaderboard.json (offline), out/served.json (served)"

@@ -1,0 +1,39 @@
+// The latency budget: how a Recommend call's deadline is split between the two
+// stages. Pure functions of times, so they are tested without clocks.
+//
+//   overall   = min(caller's deadline, now + max_deadline), or now + default
+//   retrieval = now + retrieval_share * (overall - margin - now)
+//   ranking   = overall - margin     (ranking gets whatever retrieval left)
+// The margin is kept for the gateway's own work (fallback, response assembly),
+// so the answer leaves before the caller's deadline even on the degraded path.
+#pragma once
+
+#include <optional>
+
+#include "absl/time/time.h"
+
+namespace recsys::gateway {
+
+struct BudgetOptions {
+  absl::Duration default_deadline = absl::Milliseconds(50);  // caller set none
+  absl::Duration max_deadline = absl::Seconds(30);           // caps huge deadlines
+  double retrieval_share = 0.6;                              // of the usable time
+  absl::Duration margin = absl::Milliseconds(3);             // gateway's own work
+  // Below this much time left, ranking is skipped (retrieval order is served).
+  absl::Duration min_ranking_time = absl::Milliseconds(1);
+};
+
+struct StageDeadlines {
+  absl::Time overall;
+  absl::Time retrieval;
+  absl::Time ranking;
+};
+
+// `caller_deadline` is nullopt when the caller sent no deadline.
+StageDeadlines PlanBudget(absl::Time now, std::optional<absl::Time> caller_deadline,
+                          const BudgetOptions& options);
+
+// Whether ranking is still worth starting at `now`.
+bool RankingWorthStarting(absl::Time now, const StageDeadlines& d, const BudgetOptions& options);
+
+}  // namespace recsys::gateway

@@ -1,0 +1,108 @@
+#include "gateway/user_store.h"
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace recsys::gateway {
+
+void EmbeddedUserStore::SeedSink::Seed(absl::string_view user_id, std::vector<UserEvent> events) {
+  store_->seeded_events_.fetch_add(events.size(), std::memory_order_relaxed);
+  for (UserEvent& e : events) store_->Insert(user_id, Stored{std::move(e), 0});
+}
+
+EmbeddedUserStore::EmbeddedUserStore(const EmbeddedUserStoreOptions& options)
+    : options_(options), shards_(new Shard[std::max(options.num_shards, 1)]) {}
+
+EmbeddedUserStore::~EmbeddedUserStore() = default;
+
+absl::StatusOr<std::unique_ptr<EmbeddedUserStore>> EmbeddedUserStore::Open(
+    const EmbeddedUserStoreOptions& options, const SeedFn& seed) {
+  std::unique_ptr<EmbeddedUserStore> store(new EmbeddedUserStore(options));
+  if (seed) {
+    SeedSink sink(store.get());
+    seed(sink);
+  }
+  WalOptions wal_options = options.wal;
+  wal_options.compact_keep_per_user = std::max<size_t>(options.max_events_per_user, 1);
+  EmbeddedUserStore* s = store.get();
+  ASSIGN_OR_RETURN(store->wal_,
+                   Wal::Open(options.state_dir, wal_options,
+                             [s](uint64_t seq, const WalEntry& e) {
+                               s->Insert(e.user_id, Stored{UserEvent{e.item_id, e.timestamp_s,
+                                                                     e.weight, e.event},
+                                                           seq});
+                               return absl::OkStatus();
+                             }));
+  return store;
+}
+
+EmbeddedUserStore::Shard& EmbeddedUserStore::ShardFor(absl::string_view user_id) const {
+  // Not absl::Hash: the shard's flat_hash_map uses that, and keys sharing its
+  // low bits would crowd the map's control bytes.
+  const size_t h = std::hash<std::string_view>{}(std::string_view(user_id.data(), user_id.size()));
+  return shards_[h % static_cast<size_t>(std::max(options_.num_shards, 1))];
+}
+
+void EmbeddedUserStore::Insert(absl::string_view user_id, Stored s) {
+  Shard& shard = ShardFor(user_id);
+  absl::MutexLock lock(&shard.mu);
+  auto [it, inserted] = shard.users.try_emplace(user_id);
+  if (inserted) num_users_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<Stored>& events = it->second;
+  auto pos = events.end();
+  while (pos != events.begin() && std::prev(pos)->seq > s.seq) --pos;
+  events.insert(pos, std::move(s));
+  const size_t cap = std::max<size_t>(options_.max_events_per_user, 1);
+  if (events.size() > cap) {
+    events.erase(events.begin(), events.begin() + static_cast<ptrdiff_t>(events.size() - cap));
+  }
+}
+
+std::vector<UserEvent> EmbeddedUserStore::History(absl::string_view user_id,
+                                                  size_t max_events) const {
+  std::vector<UserEvent> out;
+  const Shard& shard = ShardFor(user_id);
+  absl::ReaderMutexLock lock(&shard.mu);
+  auto it = shard.users.find(user_id);
+  if (it == shard.users.end()) return out;
+  const std::vector<Stored>& events = it->second;
+  const size_t n = std::min(max_events, events.size());
+  out.reserve(n);
+  for (size_t i = events.size() - n; i < events.size(); ++i) out.push_back(events[i].event);
+  return out;
+}
+
+absl::StatusOr<uint64_t> EmbeddedUserStore::Append(absl::string_view user_id, UserEvent e) {
+  if (user_id.empty()) return absl::InvalidArgumentError("empty user id");
+  if (e.item_id.empty()) return absl::InvalidArgumentError("empty item id");
+  WalEntry entry{std::string(user_id), std::move(e.item_id), e.timestamp_s, e.weight,
+                 std::move(e.event)};
+  ASSIGN_OR_RETURN(const uint64_t seq, wal_->Append(entry));
+  Insert(user_id, Stored{UserEvent{std::move(entry.item_id), entry.timestamp_s, entry.weight,
+                                   std::move(entry.event)},
+                         seq});
+  return seq;
+}
+
+UserStoreStats EmbeddedUserStore::stats() const {
+  const WalStats w = wal_->stats();
+  UserStoreStats s;
+  s.users = num_users();
+  s.seeded_events = seeded_events_.load(std::memory_order_relaxed);
+  s.appends = w.appends;
+  s.fsyncs = w.fsyncs;
+  s.group_commits = w.group_commits;
+  s.bytes = w.bytes_written;
+  s.last_fsync_micros = w.last_fsync_micros;
+  s.total_fsync_micros = w.total_fsync_micros;
+  s.replayed_records = w.replayed_records;
+  s.truncated_bytes = w.truncated_bytes;
+  s.last_seq = w.last_seq;
+  return s;
+}
+
+}  // namespace recsys::gateway

@@ -1,0 +1,133 @@
+// The gateway's user state: each user's interaction history.
+//
+// UserStore is the interface the gateway serves from; EmbeddedUserStore is the
+// in-process default (memory + a write-ahead log in a state directory). An
+// external store (e.g. Redis) is the scale-out path with many gateways.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "gateway/wal.h"
+
+namespace recsys::gateway {
+
+struct UserEvent {
+  std::string item_id;
+  int64_t timestamp_s = 0;  // Unix seconds
+  float weight = 1.0f;
+  std::string event;        // "train" for seeded history, "click", ...
+};
+
+struct UserStoreStats {
+  int64_t users = 0;
+  uint64_t seeded_events = 0;      // from the seed (not logged)
+  uint64_t appends = 0;            // durable appends since Open
+  uint64_t fsyncs = 0;
+  uint64_t group_commits = 0;      // batches written (one write + one fsync each)
+  uint64_t bytes = 0;              // log bytes written since Open
+  uint64_t last_fsync_micros = 0;
+  uint64_t total_fsync_micros = 0;
+  uint64_t replayed_records = 0;   // log records replayed by Open
+  uint64_t truncated_bytes = 0;    // torn log tail removed by Open
+  uint64_t last_seq = 0;           // latest durable sequence number
+};
+
+// Thread-safe: any number of concurrent History / Append / stats calls.
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+
+  // The user's most recent `max_events` events, oldest first (in the order
+  // they were stored: seeded history, then appends). Empty for unknown users.
+  // Cost: one shard read lock + a copy of the returned events.
+  virtual std::vector<UserEvent> History(absl::string_view user_id, size_t max_events) const = 0;
+
+  // Stores `e` for `user_id` and returns its sequence number once durable;
+  // History reflects it when this returns. Blocks for a disk sync (~1 ms):
+  // never call it on a gRPC callback thread. Errors: InvalidArgument (empty
+  // ids, oversized fields), Unavailable (the log failed; nothing is acked).
+  virtual absl::StatusOr<uint64_t> Append(absl::string_view user_id, UserEvent e) = 0;
+
+  virtual int64_t num_users() const = 0;
+  virtual UserStoreStats stats() const = 0;
+};
+
+struct EmbeddedUserStoreOptions {
+  // Holds the write-ahead log (created if missing; one process at a time).
+  std::string state_dir = "state";
+  // Log tuning. wal.compact_keep_per_user is overridden by
+  // max_events_per_user (compaction keeps what memory keeps).
+  WalOptions wal;
+  // Events kept in memory per user (the most recent; seeded ones count).
+  size_t max_events_per_user = 1000;
+  // Lock shards (users are spread over them by a hash of the id).
+  int num_shards = 64;
+};
+
+class EmbeddedUserStore final : public UserStore {
+ public:
+  // Receives the seed during Open. Seed events are not logged: they are the
+  // training histories, reproducible from the model bundle.
+  class SeedSink {
+   public:
+    // Adds `events` (oldest first) after the user's earlier seeded events.
+    void Seed(absl::string_view user_id, std::vector<UserEvent> events);
+
+   private:
+    friend class EmbeddedUserStore;
+    explicit SeedSink(EmbeddedUserStore* store) : store_(store) {}
+    EmbeddedUserStore* store_;
+  };
+  using SeedFn = std::function<void(SeedSink&)>;
+
+  // Creates state_dir if needed, runs `seed` (may be empty), replays the log
+  // on top (so logged events follow the seed in each history) and starts the
+  // log writer. Errors: see Wal::Open (DataLoss for a damaged log).
+  static absl::StatusOr<std::unique_ptr<EmbeddedUserStore>> Open(
+      const EmbeddedUserStoreOptions& options, const SeedFn& seed = nullptr);
+
+  // IMPORTANT: no Append may be running (it writes out pending appends).
+  ~EmbeddedUserStore() override;
+
+  std::vector<UserEvent> History(absl::string_view user_id, size_t max_events) const override;
+  absl::StatusOr<uint64_t> Append(absl::string_view user_id, UserEvent e) override;
+  int64_t num_users() const override { return num_users_.load(std::memory_order_relaxed); }
+  UserStoreStats stats() const override;
+
+  // Compacts the log now (see Wal::Compact); normally automatic.
+  absl::Status Compact() { return wal_->Compact(); }
+
+ private:
+  struct Stored {
+    UserEvent event;
+    uint64_t seq;  // 0 = seeded
+  };
+  struct Shard {
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<std::string, std::vector<Stored>> users ABSL_GUARDED_BY(mu);
+  };
+
+  explicit EmbeddedUserStore(const EmbeddedUserStoreOptions& options);
+  Shard& ShardFor(absl::string_view user_id) const;
+  // Inserts in sequence order (concurrent appends may finish out of order)
+  // and drops the oldest events beyond the per-user cap.
+  void Insert(absl::string_view user_id, Stored s);
+
+  const EmbeddedUserStoreOptions options_;
+  std::unique_ptr<Shard[]> shards_;
+  std::atomic<int64_t> num_users_{0};
+  std::atomic<uint64_t> seeded_events_{0};
+  std::unique_ptr<Wal> wal_;
+};
+
+}  // namespace recsys::gateway

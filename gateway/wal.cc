@@ -1,0 +1,683 @@
+#include "gateway/wal.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "common/bundle/array_file.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "gateway/crc32c.h"
+
+namespace recsys::gateway {
+namespace {
+
+constexpr size_t kHeaderBytes = 8;  // u32 length + u32 CRC
+// seq + 3 length prefixes + timestamp + weight.
+constexpr size_t kMinPayload = 8 + 4 + 4 + 8 + 4 + 4;
+constexpr size_t kMaxPayload = kMinPayload + 3 * kMaxWalFieldBytes;
+
+constexpr char kSnapshotMagic[8] = {'R', 'S', 'Y', 'S', 'S', 'N', 'A', 'P'};
+constexpr uint32_t kSnapshotVersion = 1;
+constexpr size_t kSnapshotHeaderBytes = 8 + 4 + 4 + 8 + 8;
+
+std::string ErrnoText() { return std::strerror(errno); }
+
+void PutU32(std::string* out, uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 4);
+}
+void PutU64(std::string* out, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 8);
+}
+void PutString(std::string* out, absl::string_view s) {
+  PutU32(out, static_cast<uint32_t>(s.size()));
+  out->append(s.data(), s.size());
+}
+void StoreU32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+void StoreU64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+uint32_t LoadU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+uint64_t LoadU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+// Sequential reader over a payload; every getter fails past the end.
+class Reader {
+ public:
+  explicit Reader(absl::string_view data) : data_(data) {}
+  bool U32(uint32_t* v) {
+    if (data_.size() - pos_ < 4) return false;
+    *v = LoadU32(data_.data() + pos_);
+    pos_ += 4;
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (data_.size() - pos_ < 8) return false;
+    *v = LoadU64(data_.data() + pos_);
+    pos_ += 8;
+    return true;
+  }
+  bool String(std::string* s) {
+    uint32_t n = 0;
+    if (!U32(&n) || n > kMaxWalFieldBytes || data_.size() - pos_ < n) return false;
+    s->assign(data_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool AtEnd() const { return pos_ == data_.size(); }
+
+ private:
+  absl::string_view data_;
+  size_t pos_ = 0;
+};
+
+bool DecodePayload(absl::string_view payload, uint64_t* seq, WalEntry* e) {
+  Reader r(payload);
+  uint64_t ts = 0;
+  uint32_t weight_bits = 0;
+  if (!r.U64(seq) || !r.String(&e->user_id) || !r.String(&e->item_id) || !r.U64(&ts) ||
+      !r.U32(&weight_bits) || !r.String(&e->event) || !r.AtEnd()) {
+    return false;
+  }
+  e->timestamp_s = static_cast<int64_t>(ts);
+  std::memcpy(&e->weight, &weight_bits, 4);
+  return true;
+}
+
+struct Parsed {
+  uint64_t seq = 0;
+  WalEntry entry;
+  size_t size = 0;          // framed bytes
+  bool malformed = false;   // intact checksum, undecodable payload
+};
+
+// Parses the record framed at data[off]. On failure returns why.
+std::optional<std::string> ParseRecordAt(absl::string_view data, size_t off, Parsed* out) {
+  const size_t rest = data.size() - off;
+  if (rest < kHeaderBytes) return absl::StrCat("short record header (", rest, " bytes)");
+  const uint32_t len = LoadU32(data.data() + off);
+  const uint32_t crc = LoadU32(data.data() + off + 4);
+  if (len < kMinPayload || len > kMaxPayload) return absl::StrCat("implausible length ", len);
+  if (len > rest - kHeaderBytes) {
+    return absl::StrCat("length ", len, " runs past the end of the file (", rest - kHeaderBytes,
+                        " bytes left)");
+  }
+  const absl::string_view payload = data.substr(off + kHeaderBytes, len);
+  if (Crc32c(payload) != crc) return std::string("checksum mismatch");
+  out->malformed = !DecodePayload(payload, &out->seq, &out->entry);
+  if (out->malformed) return std::string("malformed payload (checksum matches)");
+  out->size = kHeaderBytes + len;
+  return std::nullopt;
+}
+
+// Offset of the first intact record starting in data[from, end), if any.
+std::optional<size_t> FindIntactRecord(absl::string_view data, size_t from, Parsed* found) {
+  for (size_t p = from; p + kHeaderBytes + kMinPayload <= data.size(); ++p) {
+    const uint32_t len = LoadU32(data.data() + p);
+    if (len < kMinPayload || len > kMaxPayload || len > data.size() - p - kHeaderBytes) continue;
+    if (!ParseRecordAt(data, p, found).has_value()) return p;
+  }
+  return std::nullopt;
+}
+
+// Replay position shared by the snapshot and the segments that follow it.
+struct Chain {
+  uint64_t next = 1;  // the next sequence number to deliver
+  uint64_t delivered = 0;
+};
+
+// How a segment may end.
+enum class TailPolicy { kStrict, kMayBeTorn };
+
+struct SegmentScan {
+  size_t good_end = 0;  // bytes of intact records
+  std::string damage;   // why the bytes after good_end were rejected; empty = none
+};
+
+// Replays one segment's records with seq >= chain->next (earlier ones are
+// covered by the snapshot). `first_in_chain` lets it start below chain->next.
+absl::Status ScanSegment(const std::string& path, absl::string_view data, uint64_t first_seq,
+                         bool first_in_chain, TailPolicy tail, Chain* chain,
+                         const Wal::ReplayFn& fn, SegmentScan* scan) {
+  if (first_seq > chain->next || (!first_in_chain && first_seq != chain->next)) {
+    return absl::DataLossError(absl::StrCat(path, ": segment starts at seq ", first_seq,
+                                            " but the log so far ends at seq ", chain->next - 1,
+                                            " (missing records)"));
+  }
+  uint64_t expect = first_seq;
+  size_t off = 0;
+  Parsed rec;
+  while (off < data.size()) {
+    if (std::optional<std::string> why = ParseRecordAt(data, off, &rec)) {
+      Parsed later;
+      std::optional<size_t> intact = FindIntactRecord(data, off + 1, &later);
+      // A malformed payload under a matching checksum was written that way:
+      // not a torn write, so never truncated.
+      if (tail == TailPolicy::kStrict || intact.has_value() || rec.malformed) {
+        std::string detail =
+            intact.has_value()
+                ? absl::StrCat("; an intact record (seq ", later.seq, ") follows at offset ", *intact)
+                : absl::StrCat("; ", data.size() - off, " bytes to the end of the file");
+        return absl::DataLossError(absl::StrCat(path, ": corrupt record at offset ", off, ": ",
+                                                *why, detail,
+                                                " - refusing to drop acknowledged data"));
+      }
+      scan->good_end = off;
+      scan->damage = *why;
+      break;
+    }
+    if (rec.seq != expect) {
+      return absl::DataLossError(absl::StrCat(path, ": record at offset ", off, " has seq ",
+                                              rec.seq, ", expected ", expect));
+    }
+    ++expect;
+    if (rec.seq >= chain->next) {
+      RETURN_IF_ERROR(fn(rec.seq, rec.entry));
+      chain->next = rec.seq + 1;
+      ++chain->delivered;
+    }
+    off += rec.size;
+    scan->good_end = off;
+  }
+  if (expect < chain->next) {
+    return absl::DataLossError(absl::StrCat(path, ": segment ends at seq ", expect - 1,
+                                            " but the snapshot covers through seq ",
+                                            chain->next - 1));
+  }
+  return absl::OkStatus();
+}
+
+// Replays a snapshot (strict: any damage is DataLoss). Returns its last seq.
+absl::StatusOr<uint64_t> ReadSnapshot(const std::string& path, const Wal::ReplayFn& fn,
+                                      uint64_t* delivered) {
+  ASSIGN_OR_RETURN(std::string data, ReadFile(path));
+  auto bad = [&path](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(path, ": ", why));
+  };
+  if (data.size() < kSnapshotHeaderBytes + 4) return bad("truncated snapshot");
+  if (std::memcmp(data.data(), kSnapshotMagic, 8) != 0) return bad("not a snapshot (bad magic)");
+  if (LoadU32(data.data() + 8) != kSnapshotVersion) {
+    return bad(absl::StrCat("unsupported snapshot version ", LoadU32(data.data() + 8)));
+  }
+  const uint32_t want_crc = LoadU32(data.data() + data.size() - 4);
+  if (Crc32c(data.data(), data.size() - 4) != want_crc) return bad("snapshot checksum mismatch");
+  const uint64_t last_seq = LoadU64(data.data() + 16);
+  const uint64_t count = LoadU64(data.data() + 24);
+  const absl::string_view body(data.data(), data.size() - 4);
+  size_t off = kSnapshotHeaderBytes;
+  uint64_t prev = 0;
+  Parsed rec;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (off >= body.size()) return bad(absl::StrCat("only ", i, " of ", count, " records"));
+    if (std::optional<std::string> why = ParseRecordAt(body, off, &rec)) {
+      return bad(absl::StrCat("record at offset ", off, ": ", *why));
+    }
+    if (rec.seq <= prev || rec.seq > last_seq) {
+      return bad(absl::StrCat("record at offset ", off, " has seq ", rec.seq, " out of order"));
+    }
+    prev = rec.seq;
+    RETURN_IF_ERROR(fn(rec.seq, rec.entry));
+    ++*delivered;
+    off += rec.size;
+  }
+  if (off != body.size()) return bad(absl::StrCat(body.size() - off, " trailing bytes"));
+  return last_seq;
+}
+
+absl::Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat("write ", path, ": ", ErrnoText()));
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TruncateDurably(const std::string& path, size_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", ErrnoText()));
+  absl::Status s;
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    s = absl::InternalError(absl::StrCat("ftruncate ", path, ": ", ErrnoText()));
+  } else if (::fsync(fd) != 0) {
+    s = absl::InternalError(absl::StrCat("fsync ", path, ": ", ErrnoText()));
+  }
+  ::close(fd);
+  return s;
+}
+
+absl::Status RemoveFile(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return absl::InternalError(absl::StrCat("unlink ", path, ": ", ErrnoText()));
+  }
+  return absl::OkStatus();
+}
+
+// Parses "<prefix><digits><suffix>".
+std::optional<uint64_t> ParseNumbered(absl::string_view name, absl::string_view prefix,
+                                      absl::string_view suffix) {
+  if (name.size() <= prefix.size() + suffix.size() || !absl::StartsWith(name, prefix) ||
+      !absl::EndsWith(name, suffix)) {
+    return std::nullopt;
+  }
+  absl::string_view digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  uint64_t v = 0;
+  if (!absl::SimpleAtoi(digits, &v)) return std::nullopt;
+  return v;
+}
+
+std::string SnapshotName(uint64_t last_seq) {
+  return absl::StrFormat("snapshot-%020d.bin", last_seq);
+}
+
+uint64_t MicrosSince(std::chrono::steady_clock::time_point t0) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - t0)
+                                   .count());
+}
+
+}  // namespace
+
+std::string WalSegmentName(uint64_t first_seq) {
+  return absl::StrFormat("wal-%020d.log", first_seq);
+}
+
+namespace {
+
+// Writes seq into a framed record and (re)computes its length and checksum.
+void SealRecord(std::string* rec, uint64_t seq) {
+  const size_t len = rec->size() - kHeaderBytes;
+  StoreU64(rec->data() + kHeaderBytes, seq);
+  StoreU32(rec->data(), static_cast<uint32_t>(len));
+  StoreU32(rec->data() + 4, Crc32c(rec->data() + kHeaderBytes, len));
+}
+
+// The record with seq and checksum left for SealRecord.
+std::string EncodeUnsealed(const WalEntry& e) {
+  std::string out;
+  out.reserve(kHeaderBytes + kMinPayload + e.user_id.size() + e.item_id.size() + e.event.size());
+  out.append(kHeaderBytes, '\0');
+  PutU64(&out, 0);  // seq
+  PutString(&out, e.user_id);
+  PutString(&out, e.item_id);
+  PutU64(&out, static_cast<uint64_t>(e.timestamp_s));
+  uint32_t weight_bits = 0;
+  std::memcpy(&weight_bits, &e.weight, 4);
+  PutU32(&out, weight_bits);
+  PutString(&out, e.event);
+  return out;
+}
+
+}  // namespace
+
+std::string EncodeWalRecord(uint64_t seq, const WalEntry& e) {
+  std::string out = EncodeUnsealed(e);
+  SealRecord(&out, seq);
+  return out;
+}
+
+Wal::Wal(std::string dir, WalOptions options) : dir_(std::move(dir)), options_(options) {}
+
+absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(const std::string& dir, const WalOptions& options,
+                                               const ReplayFn& replay) {
+  std::unique_ptr<Wal> wal(new Wal(dir, options));
+  RETURN_IF_ERROR(wal->Recover(replay));
+  wal->writer_ = std::thread([w = wal.get()] { w->WriterLoop(); });
+  if (options.compact_after_segments > 0) {
+    wal->compactor_ = std::thread([w = wal.get()] { w->CompactorLoop(); });
+  }
+  return wal;
+}
+
+absl::Status Wal::Recover(const ReplayFn& replay) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create state dir ", dir_, ": ", ec.message()));
+
+  const std::string lock_path = dir_ + "/LOCK";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return absl::InternalError(absl::StrCat("open ", lock_path, ": ", ErrnoText()));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir_, " is in use by another process (", lock_path, " is locked)"));
+  }
+
+  std::vector<Segment> segments;
+  std::vector<std::pair<uint64_t, std::string>> snapshots;
+  bool removed = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::string path = entry.path().string();
+    if (std::optional<uint64_t> seq = ParseNumbered(name, "wal-", ".log")) {
+      segments.push_back({*seq, path});
+    } else if (std::optional<uint64_t> last = ParseNumbered(name, "snapshot-", ".bin")) {
+      snapshots.emplace_back(*last, path);
+    } else if (absl::StartsWith(name, "snapshot-") && absl::EndsWith(name, ".tmp")) {
+      RETURN_IF_ERROR(RemoveFile(path));  // an interrupted compaction
+      removed = true;
+    }
+  }
+  if (ec) return absl::InternalError(absl::StrCat("list ", dir_, ": ", ec.message()));
+  std::sort(segments.begin(), segments.end(),
+            [](const Segment& a, const Segment& b) { return a.first_seq < b.first_seq; });
+  std::sort(snapshots.begin(), snapshots.end());
+
+  uint64_t delivered = 0;
+  Chain chain;
+  std::string snapshot_path;
+  if (!snapshots.empty()) {
+    snapshot_path = snapshots.back().second;
+    ASSIGN_OR_RETURN(const uint64_t last, ReadSnapshot(snapshot_path, replay, &delivered));
+    chain.next = last + 1;
+    // Superseded snapshots and segments wholly inside the snapshot are left
+    // over from a compaction interrupted after its rename.
+    for (size_t i = 0; i + 1 < snapshots.size(); ++i) {
+      RETURN_IF_ERROR(RemoveFile(snapshots[i].second));
+      removed = true;
+    }
+    size_t obsolete = 0;
+    while (obsolete + 1 < segments.size() && segments[obsolete + 1].first_seq <= chain.next) {
+      RETURN_IF_ERROR(RemoveFile(segments[obsolete].path));
+      ++obsolete;
+      removed = true;
+    }
+    segments.erase(segments.begin(), segments.begin() + static_cast<ptrdiff_t>(obsolete));
+  }
+  const uint64_t snapshot_seq = chain.next - 1;
+
+  uint64_t truncated = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const bool last = i + 1 == segments.size();
+    ASSIGN_OR_RETURN(const std::string data, ReadFile(segments[i].path));
+    SegmentScan scan;
+    RETURN_IF_ERROR(ScanSegment(segments[i].path, data, segments[i].first_seq, i == 0,
+                                last ? TailPolicy::kMayBeTorn : TailPolicy::kStrict, &chain,
+                                replay, &scan));
+    if (!scan.damage.empty()) {
+      truncated = data.size() - scan.good_end;
+      RETURN_IF_ERROR(TruncateDurably(segments[i].path, scan.good_end));
+      LOG(WARNING) << "wal: truncated a torn tail of " << truncated << " bytes at offset "
+                   << scan.good_end << " of " << segments[i].path << " (" << scan.damage << ")";
+    }
+    if (last) segment_size_ = scan.good_end;
+  }
+  if (removed) RETURN_IF_ERROR(SyncDirectory(dir_));
+
+  if (segments.empty()) {
+    segments.push_back({chain.next, dir_ + "/" + WalSegmentName(chain.next)});
+    segment_size_ = 0;
+  }
+  active_path_ = segments.back().path;
+  const std::string& active = active_path_;
+  fd_ = ::open(active.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) return absl::InternalError(absl::StrCat("open ", active, ": ", ErrnoText()));
+  RETURN_IF_ERROR(SyncDirectory(dir_));  // the active segment's entry may be new
+
+  absl::MutexLock lock(&mu_);
+  next_seq_ = chain.next;
+  durable_seq_ = chain.next - 1;
+  segments_ = std::move(segments);
+  snapshot_path_ = std::move(snapshot_path);
+  stats_.replayed_records = delivered + chain.delivered;
+  stats_.truncated_bytes = truncated;
+  stats_.segments = segments_.size();
+  stats_.snapshot_seq = snapshot_seq;
+  compact_requested_ = options_.compact_after_segments > 0 &&
+                       segments_.size() > static_cast<size_t>(options_.compact_after_segments);
+  LOG(INFO) << "wal: replayed " << stats_.replayed_records << " records from " << dir_ << " ("
+            << segments_.size() << " segments" << (snapshot_path_.empty() ? "" : " + snapshot")
+            << "), next seq " << next_seq_;
+  return absl::OkStatus();
+}
+
+Wal::~Wal() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (compactor_.joinable()) compactor_.join();
+  if (writer_.joinable()) writer_.join();
+  {
+    // Appenders woken by the writer's last batch may still be returning.
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &active_appends_));
+  }
+  if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+bool Wal::WriterHasWork() const { return !pending_.empty() || stopping_; }
+bool Wal::CompactorHasWork() const { return compact_requested_ || stopping_; }
+bool Wal::AppendDone(WaitArg* a) {
+  return a->wal->durable_seq_ >= a->seq || !a->wal->failed_.ok();
+}
+
+absl::StatusOr<uint64_t> Wal::Append(const WalEntry& entry) {
+  if (entry.user_id.size() > kMaxWalFieldBytes || entry.item_id.size() > kMaxWalFieldBytes ||
+      entry.event.size() > kMaxWalFieldBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("user id, item id and event are limited to ", kMaxWalFieldBytes, " bytes"));
+  }
+  std::string bytes = EncodeUnsealed(entry);
+  absl::MutexLock lock(&mu_);
+  if (!failed_.ok()) return failed_;
+  if (stopping_) return absl::FailedPreconditionError("the write-ahead log is closing");
+  const uint64_t seq = next_seq_++;
+  // The sequence number is part of the checksummed payload, and the file
+  // order must be seq order: both are settled under the lock.
+  SealRecord(&bytes, seq);
+  pending_.push_back({seq, std::move(bytes)});
+  ++active_appends_;
+  WaitArg arg{this, seq};
+  mu_.Await(absl::Condition(&Wal::AppendDone, &arg));
+  --active_appends_;
+  if (durable_seq_ >= seq) return seq;
+  return failed_;
+}
+
+void Wal::WriterLoop() {
+  std::vector<Pending> batch;
+  std::string bytes;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &Wal::WriterHasWork));
+      if (pending_.empty()) return;  // stopping, everything written
+      const size_t n = std::min(pending_.size(), std::max<size_t>(options_.max_batch, 1));
+      batch.clear();
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      // After a failure nothing more is written: the waiters see failed_.
+      if (!failed_.ok()) continue;
+    }
+    bytes.clear();
+    for (const Pending& p : batch) bytes += p.bytes;
+    uint64_t fsync_micros = 0;
+    bool rotated = false;
+    absl::Status s = [&]() -> absl::Status {
+      if (segment_size_ >= options_.segment_bytes && segment_size_ > 0) {
+        const std::string path = dir_ + "/" + WalSegmentName(batch.front().seq);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) return absl::InternalError(absl::StrCat("create ", path, ": ", ErrnoText()));
+        ::close(fd_);
+        fd_ = fd;
+        active_path_ = path;
+        segment_size_ = 0;
+        RETURN_IF_ERROR(SyncDirectory(dir_));
+        absl::MutexLock lock(&mu_);
+        segments_.push_back({batch.front().seq, path});
+        stats_.segments = segments_.size();
+        rotated = true;
+      }
+      // On a failed or short write the segment may end in a partial record;
+      // the log is poisoned from here, so only recovery will see it (and
+      // truncate it).
+      RETURN_IF_ERROR(WriteAll(fd_, bytes.data(), bytes.size(), active_path_));
+      segment_size_ += bytes.size();
+      if (options_.fsync) {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (::fdatasync(fd_) != 0) {
+          return absl::InternalError(absl::StrCat("fdatasync ", active_path_, ": ", ErrnoText()));
+        }
+        fsync_micros = MicrosSince(t0);
+      }
+      return absl::OkStatus();
+    }();
+
+    absl::MutexLock lock(&mu_);
+    if (!s.ok()) {
+      LOG(ERROR) << "wal: " << s << "; refusing further appends until restart";
+      failed_ = absl::UnavailableError(absl::StrCat("user store log failed: ", s.message()));
+      continue;
+    }
+    durable_seq_ = batch.back().seq;
+    stats_.appends += batch.size();
+    stats_.group_commits += 1;
+    stats_.bytes_written += bytes.size();
+    if (options_.fsync) {
+      stats_.fsyncs += 1;
+      stats_.last_fsync_micros = fsync_micros;
+      stats_.total_fsync_micros += fsync_micros;
+    }
+    if (rotated && options_.compact_after_segments > 0 &&
+        segments_.size() > static_cast<size_t>(options_.compact_after_segments)) {
+      compact_requested_ = true;
+    }
+  }
+}
+
+void Wal::CompactorLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &Wal::CompactorHasWork));
+      if (stopping_) return;
+      compact_requested_ = false;
+    }
+    if (absl::Status s = Compact(); !s.ok()) {
+      LOG(ERROR) << "wal: compaction failed: " << s;
+    }
+  }
+}
+
+absl::Status Wal::Compact() {
+  absl::MutexLock compact_lock(&compact_mu_);
+  std::vector<Segment> closed;
+  std::string old_snapshot;
+  {
+    absl::MutexLock lock(&mu_);
+    closed.assign(segments_.begin(), segments_.end() - 1);
+    old_snapshot = snapshot_path_;
+  }
+  if (closed.empty()) return absl::OkStatus();
+
+  // Fold: each user's most recent compact_keep_per_user records, by seq.
+  const size_t keep = std::max<size_t>(options_.compact_keep_per_user, 1);
+  absl::flat_hash_map<std::string, std::deque<std::pair<uint64_t, WalEntry>>> users;
+  const ReplayFn fold = [&users, keep](uint64_t seq, const WalEntry& e) {
+    auto& q = users[e.user_id];
+    q.emplace_back(seq, e);
+    if (q.size() > keep) q.pop_front();
+    return absl::OkStatus();
+  };
+  Chain chain;
+  uint64_t unused = 0;
+  if (!old_snapshot.empty()) {
+    ASSIGN_OR_RETURN(const uint64_t last, ReadSnapshot(old_snapshot, fold, &unused));
+    chain.next = last + 1;
+  }
+  for (size_t i = 0; i < closed.size(); ++i) {
+    ASSIGN_OR_RETURN(const std::string data, ReadFile(closed[i].path));
+    SegmentScan scan;
+    RETURN_IF_ERROR(ScanSegment(closed[i].path, data, closed[i].first_seq, i == 0,
+                                TailPolicy::kStrict, &chain, fold, &scan));
+  }
+  const uint64_t last_seq = chain.next - 1;
+
+  std::vector<std::pair<uint64_t, const WalEntry*>> kept;
+  for (const auto& [user, q] : users) {
+    for (const auto& [seq, e] : q) kept.emplace_back(seq, &e);
+  }
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out(kSnapshotMagic, 8);
+  PutU32(&out, kSnapshotVersion);
+  PutU32(&out, 0);
+  PutU64(&out, last_seq);
+  PutU64(&out, kept.size());
+  for (const auto& [seq, e] : kept) out += EncodeWalRecord(seq, *e);
+  PutU32(&out, Crc32c(out));
+
+  const std::string path = dir_ + "/" + SnapshotName(last_seq);
+  const std::string tmp = path + ".tmp";
+  RETURN_IF_ERROR(WriteFileDurably(tmp, out));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("rename ", tmp, " -> ", path, ": ", ErrnoText()));
+  }
+  RETURN_IF_ERROR(SyncDirectory(dir_));
+  // From here the snapshot is authoritative; a crash before the deletions
+  // below leaves files that Open recognizes as superseded and removes.
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot_path_ = path;
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<ptrdiff_t>(closed.size()));
+    stats_.segments = segments_.size();
+    stats_.snapshots_written += 1;
+    stats_.snapshot_seq = last_seq;
+  }
+  if (!old_snapshot.empty()) RETURN_IF_ERROR(RemoveFile(old_snapshot));
+  for (const Segment& s : closed) RETURN_IF_ERROR(RemoveFile(s.path));
+  RETURN_IF_ERROR(SyncDirectory(dir_));
+  LOG(INFO) << "wal: compacted " << closed.size() << " segments into " << path << " ("
+            << kept.size() << " records for " << users.size() << " users, through seq "
+            << last_seq << ")";
+  return absl::OkStatus();
+}
+
+WalStats Wal::stats() const {
+  absl::MutexLock lock(&mu_);
+  WalStats s = stats_;
+  s.last_seq = durable_seq_;
+  return s;
+}
+
+}  // namespace recsys::gateway

@@ -1,0 +1,181 @@
+// Write-ahead log of user events: the durable half of the embedded user store.
+//
+// Files in the state directory:
+//   LOCK                      flock()ed while a Wal is open (one process per dir)
+//   wal-<first seq>.log       segments, first seq zero-padded to 20 digits
+//   snapshot-<last seq>.bin   optional compaction output (see Compact)
+//
+// Segment record, little-endian:
+//   u32 payload length | u32 CRC-32C of the payload | payload
+//   payload = u64 seq | u32 len, user id | u32 len, item id | i64 timestamp_s
+//             | f32 weight | u32 len, event
+// Sequence numbers start at 1 and are contiguous across segments.
+//
+// Snapshot file: "RSYSSNAP" | u32 version | u32 0 | u64 last seq | u64 count
+//   | count records framed as above, in seq order | u32 CRC-32C of all before.
+//
+// Durability: Append returns a sequence number only after the record's bytes
+// were written and fdatasync()ed (group commit: one write + one fdatasync per
+// batch of concurrently pending records, done by a single writer thread).
+// A failed write or fdatasync poisons the log: that append and every later
+// one fail (the page cache state after a failed fsync is unknowable); reopen
+// to recover. Records of a failed batch were never acknowledged but may still
+// be replayed after a restart.
+//
+// Recovery (Open): the newest snapshot, then every segment in order, is
+// replayed through a callback. Only the end of the LAST segment may be damaged
+// (a write cut short by a crash): a short record, a length past the end of the
+// file or a checksum mismatch there is truncated away (ftruncate + fsync,
+// logged with the byte count). Damage anywhere else - in an earlier segment, or
+// followed by any valid record, or a gap in the sequence numbers - is
+// DataLoss naming the file and offset, and nothing is modified.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace recsys::gateway {
+
+// One logged event. Each string is at most kMaxWalFieldBytes.
+struct WalEntry {
+  std::string user_id;
+  std::string item_id;
+  int64_t timestamp_s = 0;  // Unix seconds
+  float weight = 1.0f;
+  std::string event;
+};
+
+inline constexpr size_t kMaxWalFieldBytes = 64 * 1024;
+
+struct WalOptions {
+  // Most records written by one group commit (one write + one fdatasync).
+  size_t max_batch = 1024;
+  // fdatasync after every batch. Turn off only for benchmarks: without it an
+  // acknowledged record can be lost by a machine (not process) crash.
+  bool fsync = true;
+  // A segment that reached this size is closed; the next batch starts a new one.
+  uint64_t segment_bytes = 64ull << 20;
+  // Compaction (0 = never automatic): when this many closed segments exist, a
+  // background thread folds them and the previous snapshot into a new
+  // snapshot holding only each user's `compact_keep_per_user` most recent
+  // events, then deletes them. Older events are gone from disk afterwards.
+  int compact_after_segments = 4;
+  size_t compact_keep_per_user = 1000;
+};
+
+struct WalStats {
+  uint64_t appends = 0;            // records acknowledged since Open
+  uint64_t group_commits = 0;      // batches written
+  uint64_t fsyncs = 0;             // fdatasync calls on segments
+  uint64_t bytes_written = 0;      // record bytes written since Open
+  uint64_t last_fsync_micros = 0;  // duration of the latest fdatasync
+  uint64_t total_fsync_micros = 0;
+  uint64_t replayed_records = 0;   // records delivered by Open's replay
+  uint64_t truncated_bytes = 0;    // torn tail removed by Open
+  uint64_t last_seq = 0;           // latest durable sequence number
+  uint64_t segments = 0;           // segment files, the open one included
+  uint64_t snapshots_written = 0;
+  uint64_t snapshot_seq = 0;       // records <= this live in the snapshot
+};
+
+class Wal {
+ public:
+  // Called once per replayed record, in sequence order. An error aborts Open.
+  using ReplayFn = std::function<absl::Status(uint64_t seq, const WalEntry& entry)>;
+
+  // Creates `dir` if needed, locks it, replays it into `replay`, truncates a
+  // torn tail and starts the writer thread. Errors: DataLoss for damaged
+  // data (file and offset in the message), FailedPrecondition if another Wal
+  // holds the directory, Internal for I/O errors.
+  static absl::StatusOr<std::unique_ptr<Wal>> Open(const std::string& dir,
+                                                   const WalOptions& options,
+                                                   const ReplayFn& replay);
+
+  // Writes out every pending record, then stops the threads.
+  ~Wal();
+  Wal(const Wal&) = delete;
+  Wal& operator=(const Wal&) = delete;
+
+  // Appends `entry` and blocks until it is durable; returns its sequence
+  // number. Thread-safe; concurrent calls share fsyncs. Errors:
+  // InvalidArgument (a field longer than kMaxWalFieldBytes), or the log's
+  // sticky I/O error.
+  absl::StatusOr<uint64_t> Append(const WalEntry& entry);
+
+  // Folds every closed segment (all but the one being written) and the
+  // previous snapshot into snapshot-<seq>.bin (temp file, fsync, rename,
+  // fsync dir), then deletes them. No-op without closed segments. Runs
+  // concurrently with Append; one compaction at a time.
+  absl::Status Compact();
+
+  WalStats stats() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Segment {
+    uint64_t first_seq;
+    std::string path;
+  };
+  struct Pending {
+    uint64_t seq;
+    std::string bytes;  // the framed record
+  };
+  struct WaitArg {
+    const Wal* wal;
+    uint64_t seq;
+  };
+
+  Wal(std::string dir, WalOptions options);
+  absl::Status Recover(const ReplayFn& replay);
+  void WriterLoop();
+  void CompactorLoop();
+  // Writes and syncs one batch; rotates first if the segment is full.
+  absl::Status WriteBatch(const std::string& bytes, uint64_t first_seq);
+  bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool CompactorHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Condition of a waiting Append (absl::Mutex evaluates it with mu_ held).
+  static bool AppendDone(WaitArg* arg) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+
+  const std::string dir_;
+  const WalOptions options_;
+  int lock_fd_ = -1;
+
+  // Owned by the writer thread once it runs (by Open before).
+  int fd_ = -1;
+  std::string active_path_;
+  uint64_t segment_size_ = 0;
+
+  mutable absl::Mutex mu_;
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool compact_requested_ ABSL_GUARDED_BY(mu_) = false;
+  int active_appends_ ABSL_GUARDED_BY(mu_) = 0;  // Appends inside Await
+  std::vector<Segment> segments_ ABSL_GUARDED_BY(mu_);  // by first_seq; last is open
+  std::string snapshot_path_ ABSL_GUARDED_BY(mu_);      // empty = none
+  WalStats stats_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex compact_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // one Compact at a time
+
+  std::thread writer_;
+  std::thread compactor_;
+};
+
+// The framed bytes of one record (exposed for tests and tools).
+std::string EncodeWalRecord(uint64_t seq, const WalEntry& entry);
+// "wal-00000000000000000001.log" for 1.
+std::string WalSegmentName(uint64_t first_seq);
+
+}  // namespace recsys::gateway

@@ -1,0 +1,111 @@
+// recsys-retrieval: serves recsys.v1.Retrieval from the registry's production bundle.
+//   recsys-retrieval --registry registry --name movielens --port 50052 --metrics_port 9092
+#include <omp.h>
+
+#include <filesystem>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/log.h"
+#include "common/server/metrics.h"
+#include "common/server/server_main_util.h"
+#include "retrieval_service/service.h"
+
+ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
+ABSL_FLAG(std::string, name, "movielens", "Model name inside the registry");
+ABSL_FLAG(int, port, 50052, "gRPC port (0 picks a free one)");
+ABSL_FLAG(int, metrics_port, 9092, "Port of the Prometheus /metrics endpoint");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(10),
+          "How often the registry's production alias is read for a new bundle");
+ABSL_FLAG(int, workers, 4,
+          "Worker threads running retrieval sources, Search and SimilarItems");
+ABSL_FLAG(int, queue_capacity, 256,
+          "Tasks that may wait for a worker; beyond it sources are skipped and new requests "
+          "get RESOURCE_EXHAUSTED");
+ABSL_FLAG(absl::Duration, deadline_margin, absl::Milliseconds(1),
+          "A source does not start later than the request deadline minus this");
+ABSL_FLAG(int, max_k, 1000, "Largest k of Search / SimilarItems and of a per-source quota");
+ABSL_FLAG(int, max_history, 1000, "Most history events one Retrieve request may carry");
+ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
+          "On SIGTERM, how long in-flight calls may finish before they are cancelled");
+ABSL_FLAG(int, omp_threads, 1,
+          "OpenMP threads FAISS may use per search (requests already run in parallel on "
+          "the workers; more threads oversubscribe the cores)");
+
+int main(int argc, char** argv) {
+  recsys::BlockTerminationSignals();  // before any thread exists
+  absl::SetProgramUsageMessage("Serve recsys.v1.Retrieval from a model registry");
+  absl::ParseCommandLine(argc, argv);
+
+  namespace retrieval = recsys::retrieval;
+  retrieval::RetrievalServerOptions o;
+  o.bundle.registry_root = absl::GetFlag(FLAGS_registry);
+  o.bundle.model_name = absl::GetFlag(FLAGS_name);
+  o.bundle.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  o.service.workers = absl::GetFlag(FLAGS_workers);
+  o.service.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
+  o.service.deadline_margin = absl::GetFlag(FLAGS_deadline_margin);
+  o.service.limits.max_k = absl::GetFlag(FLAGS_max_k);
+  o.service.limits.max_history = absl::GetFlag(FLAGS_max_history);
+  const int port = absl::GetFlag(FLAGS_port);
+  const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  const absl::Duration drain = absl::GetFlag(FLAGS_drain);
+  const int omp_threads = absl::GetFlag(FLAGS_omp_threads);
+  std::string bad_flag;
+  if (o.bundle.model_name.empty() || o.bundle.model_name.find('/') != std::string::npos) {
+    bad_flag = "--name must be a plain non-empty name";
+  } else if (port < 0 || port > 65535 || metrics_port < 0 || metrics_port > 65535) {
+    bad_flag = "--port and --metrics_port must be in 0..65535";
+  } else if (o.bundle.poll_interval <= absl::ZeroDuration()) {
+    bad_flag = "--poll_interval must be positive";
+  } else if (o.service.workers < 1 || o.service.workers > 1024) {
+    bad_flag = "--workers must be in 1..1024";
+  } else if (o.service.queue_capacity < 1) {
+    bad_flag = "--queue_capacity must be >= 1";
+  } else if (o.service.deadline_margin < absl::ZeroDuration()) {
+    bad_flag = "--deadline_margin must not be negative";
+  } else if (o.service.limits.max_k < 1 || o.service.limits.max_history < 0) {
+    bad_flag = "--max_k must be >= 1 and --max_history >= 0";
+  } else if (drain < absl::ZeroDuration()) {
+    bad_flag = "--drain must not be negative";
+  } else if (omp_threads < 1) {
+    bad_flag = "--omp_threads must be >= 1";
+  }
+  if (!bad_flag.empty()) {
+    LOG(ERROR) << bad_flag;
+    return 2;
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(o.bundle.registry_root, ec)) {
+    LOG(ERROR) << "--registry " << o.bundle.registry_root << " is not a directory";
+    return 1;
+  }
+  omp_set_num_threads(omp_threads);
+
+  auto metrics = recsys::ServerMetrics::Create(absl::StrCat("0.0.0.0:", metrics_port));
+  if (!metrics.ok()) {
+    LOG(ERROR) << "cannot start the metrics endpoint: " << metrics.status();
+    return 1;
+  }
+  o.server.address = absl::StrCat("0.0.0.0:", port);
+  auto server = retrieval::RetrievalServer::Start(std::move(o), metrics->get());
+  if (!server.ok()) {
+    LOG(ERROR) << "cannot start the retrieval server: " << server.status();
+    return 1;
+  }
+  LOG(INFO) << "recsys-retrieval: gRPC on port " << (*server)->port() << ", /metrics on port "
+            << (*metrics)->port() << ", " << absl::GetFlag(FLAGS_workers) << " workers, "
+            << omp_threads << " OpenMP thread(s); NOT_SERVING until a bundle loads";
+
+  const int sig = recsys::WaitForTerminationSignal();
+  LOG(INFO) << "received signal " << sig << ", draining for up to " << drain;
+  (*server)->Shutdown(drain);
+  server->reset();   // the gRPC server and workers before the metrics they record into
+  metrics->reset();
+  LOG(INFO) << "recsys-retrieval stopped";
+  return 0;
+}

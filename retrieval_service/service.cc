@@ -1,0 +1,259 @@
+#include "retrieval_service/service.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/log.h"
+#include "common/server/grpc_status.h"
+#include "retrieval_service/item_search.h"
+
+namespace recsys::retrieval {
+namespace {
+
+absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
+  const std::chrono::system_clock::time_point d = context.deadline();
+  if (d == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(d);
+}
+
+// One unary call in flight: its RED record and its reactor. Shared by the tasks
+// that may finish it; Finish is called exactly once.
+class PendingCall {
+ public:
+  PendingCall(ServerMetrics* metrics, const char* method, grpc::ServerUnaryReactor* reactor)
+      : recorder_(metrics, kRetrievalServiceName, method), reactor_(reactor) {}
+
+  void Finish(const absl::Status& status) {
+    const grpc::Status grpc_status = ToGrpcStatus(status);
+    recorder_.Finish(grpc_status);  // IMPORTANT: before reactor Finish, which may free the call
+    reactor_->Finish(grpc_status);
+  }
+
+ private:
+  RpcRecorder recorder_;
+  grpc::ServerUnaryReactor* const reactor_;
+};
+
+}  // namespace
+
+RetrievalMetrics::RetrievalMetrics(ServerMetrics& metrics) {
+  prometheus::Registry& registry = metrics.registry();
+  auto& seconds = prometheus::BuildHistogram()
+                      .Name("recsys_retrieval_source_seconds")
+                      .Help("Wall time (seconds) of one retrieval source for one request.")
+                      .Register(registry);
+  auto& candidates = prometheus::BuildHistogram()
+                         .Name("recsys_retrieval_candidates")
+                         .Help("Candidates one retrieval source returned for one request.")
+                         .Register(registry);
+  auto& skipped = prometheus::BuildCounter()
+                      .Name("recsys_retrieval_source_skipped_total")
+                      .Help("Retrieval sources skipped for a request, by reason (deadline: "
+                            "would start too close to the deadline; queue_full: worker queue "
+                            "full; error: the source failed).")
+                      .Register(registry);
+  for (int s = 0; s < kNumSources; ++s) {
+    const std::string source = SourceName(static_cast<SourceId>(s));
+    source_seconds_[s] = &seconds.Add({{"source", source}},
+                                      prometheus::Histogram::BucketBoundaries(kSourceSecondsBuckets));
+    candidates_[s] = &candidates.Add(
+        {{"source", source}}, prometheus::Histogram::BucketBoundaries(kCandidateCountBuckets));
+    for (int r = 0; r < kNumSkipReasons; ++r) {
+      skipped_[s][r] = &skipped.Add(
+          {{"source", source}, {"reason", SkipReasonName(static_cast<SkipReason>(r))}});
+    }
+  }
+  unknown_history_ = &prometheus::BuildCounter()
+                          .Name("recsys_retrieval_unknown_history_items_total")
+                          .Help("History events whose item id the serving bundle does not know "
+                                "(ignored).")
+                          .Register(registry)
+                          .Add({});
+}
+
+void RetrievalMetrics::RecordPool(const PoolResult& result) {
+  for (int s = 0; s < kNumSources; ++s) {
+    const SourceOutcome& o = result.sources[s];
+    if (o.ran) {
+      source_seconds_[s]->Observe(absl::ToDoubleSeconds(o.elapsed));
+      candidates_[s]->Observe(o.candidates);
+    }
+    if (o.skipped) skipped_[s][static_cast<int>(*o.skipped)]->Increment();
+  }
+}
+
+void RetrievalMetrics::RecordUnknownHistoryItems(int count) {
+  if (count > 0) unknown_history_->Increment(count);
+}
+
+RetrievalService::RetrievalService(BundleSource bundles, RetrievalServiceOptions options,
+                                   ServerMetrics* metrics)
+    : bundles_(std::move(bundles)),
+      options_(std::move(options)),
+      server_metrics_(metrics),
+      metrics_(metrics ? std::make_unique<RetrievalMetrics>(*metrics) : nullptr),
+      workers_(std::make_unique<WorkerPool>(options_.workers, options_.queue_capacity)),
+      pool_(std::make_unique<CandidatePool>(
+          workers_.get(), MakeDefaultRetrievers(),
+          CandidatePoolOptions{options_.deadline_margin, options_.clock})) {
+  if (server_metrics_ != nullptr) {
+    for (const char* method : {"Retrieve", "Search", "SimilarItems"}) {
+      server_metrics_->Method(kRetrievalServiceName, method);  // series exist at 0
+    }
+  }
+}
+
+RetrievalService::~RetrievalService() {
+  workers_.reset();  // drain: queued tasks finish their calls while pool_ is alive
+}
+
+void RetrievalService::RetrieveAsync(const v1::RetrieveRequest& request,
+                                     v1::RetrieveResponse* response, absl::Time deadline,
+                                     std::function<void(absl::Status)> done) {
+  if (absl::Status s = ValidateRetrieveRequest(request, options_.limits); !s.ok()) {
+    done(s);
+    return;
+  }
+  // Taken once: a swap during the request does not affect it.
+  std::shared_ptr<const ModelBundle> bundle = bundles_();
+  if (bundle == nullptr) {
+    done(absl::UnavailableError("no model bundle loaded yet"));
+    return;
+  }
+  ConvertedRetrieve converted = ConvertRetrieveRequest(bundle, request);
+  converted.pool.deadline = deadline;
+  const int unknown = converted.unknown_history_items;
+  if (metrics_ != nullptr) metrics_->RecordUnknownHistoryItems(unknown);
+  // `done` is shared with the completion: when Submit fails it was never called.
+  auto shared_done = std::make_shared<std::function<void(absl::Status)>>(std::move(done));
+  absl::Status submitted = pool_->Submit(
+      std::move(converted.pool),
+      [this, bundle, response, unknown, shared_done](PoolResult result) {
+        FillRetrieveResponse(*bundle, result, unknown, response);
+        if (metrics_ != nullptr) metrics_->RecordPool(result);
+        (*shared_done)(absl::OkStatus());
+      });
+  // IMPORTANT: after a successful Submit the call may already be finished; touch
+  // nothing of it here.
+  if (!submitted.ok()) (*shared_done)(submitted);
+}
+
+absl::Status RetrievalService::RetrieveBlocking(const v1::RetrieveRequest& request,
+                                                v1::RetrieveResponse* response,
+                                                absl::Time deadline) {
+  absl::Notification finished;
+  absl::Status status;
+  RetrieveAsync(request, response, deadline, [&](absl::Status s) {
+    status = std::move(s);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return status;
+}
+
+absl::Status RetrievalService::SearchOnce(const v1::SearchRequest& request,
+                                          v1::SearchResponse* response) const {
+  if (absl::Status s = ValidateSearchRequest(request, options_.limits); !s.ok()) return s;
+  std::shared_ptr<const ModelBundle> bundle = bundles_();
+  if (bundle == nullptr) return absl::UnavailableError("no model bundle loaded yet");
+  return SearchItems(*bundle, request, response);
+}
+
+absl::Status RetrievalService::SimilarItemsOnce(const v1::SimilarItemsRequest& request,
+                                                v1::SimilarItemsResponse* response) const {
+  if (absl::Status s = ValidateSimilarItemsRequest(request, options_.limits); !s.ok()) return s;
+  std::shared_ptr<const ModelBundle> bundle = bundles_();
+  if (bundle == nullptr) return absl::UnavailableError("no model bundle loaded yet");
+  return FindSimilarItems(*bundle, request, response);
+}
+
+grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext* context,
+                                                     const v1::RetrieveRequest* request,
+                                                     v1::RetrieveResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = std::make_shared<PendingCall>(server_metrics_, "Retrieve", reactor);
+  RetrieveAsync(*request, response, DeadlineOf(*context),
+                [call](absl::Status s) { call->Finish(s); });
+  return reactor;  // the saved pointer only: the call may be finished already
+}
+
+grpc::ServerUnaryReactor* RetrievalService::RunOnWorker(grpc::CallbackServerContext* context,
+                                                        const char* method,
+                                                        std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = std::make_shared<PendingCall>(server_metrics_, method, reactor);
+  const absl::Time deadline = DeadlineOf(*context);
+  const bool queued = workers_->TrySchedule([this, call, deadline, work = std::move(work)] {
+    if (Now() > deadline) {
+      call->Finish(absl::DeadlineExceededError("deadline passed while the request was queued"));
+      return;
+    }
+    call->Finish(work());
+  });
+  if (!queued) {
+    call->Finish(absl::ResourceExhaustedError(
+        absl::StrCat("retrieval overloaded: worker queue full (", workers_->queue_capacity(),
+                     " tasks waiting)")));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RetrievalService::Search(grpc::CallbackServerContext* context,
+                                                   const v1::SearchRequest* request,
+                                                   v1::SearchResponse* response) {
+  return RunOnWorker(context, "Search",
+                     [this, request, response] { return SearchOnce(*request, response); });
+}
+
+grpc::ServerUnaryReactor* RetrievalService::SimilarItems(grpc::CallbackServerContext* context,
+                                                         const v1::SimilarItemsRequest* request,
+                                                         v1::SimilarItemsResponse* response) {
+  return RunOnWorker(context, "SimilarItems", [this, request, response] {
+    return SimilarItemsOnce(*request, response);
+  });
+}
+
+absl::StatusOr<std::unique_ptr<RetrievalServer>> RetrievalServer::Start(
+    RetrievalServerOptions options, ServerMetrics* metrics) {
+  std::unique_ptr<RetrievalServer> self(new RetrievalServer());
+  RetrievalServer* raw = self.get();
+  BundleHolderOptions holder_options = std::move(options.bundle);
+  holder_options.metrics = metrics;
+  std::function<void(const std::string&)> user_on_change = std::move(holder_options.on_change);
+  // Runs on the polling thread (or a PollOnce caller), only once server_ is set.
+  holder_options.on_change = [raw, user_on_change](const std::string& version) {
+    SetServing(raw->server_.get(), kRetrievalServiceName, true);
+    LOG(INFO) << "retrieval: serving bundle version " << version << ", health SERVING";
+    if (user_on_change) user_on_change(version);
+  };
+  self->holder_ = std::make_unique<BundleHolder>(std::move(holder_options));
+  BundleHolder* holder = self->holder_.get();
+  self->service_ = std::make_unique<RetrievalService>([holder] { return holder->Current(); },
+                                                      std::move(options.service), metrics);
+
+  ServerOptions server_options = options.server;
+  server_options.health_service = kRetrievalServiceName;
+  absl::StatusOr<StartedServer> started =
+      BuildAndStartServer(server_options, {self->service_.get()});
+  if (!started.ok()) return started.status();
+  self->server_ = std::move(started->server);
+  self->port_ = started->port;
+  if (options.start_polling) {
+    if (absl::Status s = self->holder_->Start(); !s.ok()) return s;
+  }
+  return self;
+}
+
+RetrievalServer::~RetrievalServer() { Shutdown(absl::ZeroDuration()); }
+
+void RetrievalServer::Shutdown(absl::Duration drain) {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ != nullptr) ShutdownGracefully(server_.get(), drain);
+  if (holder_ != nullptr) holder_->Stop();
+}
+
+}  // namespace recsys::retrieval

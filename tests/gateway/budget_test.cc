@@ -1,0 +1,67 @@
+#include "gateway/budget.h"
+
+#include <atomic>
+
+#include <gtest/gtest.h>
+
+#include "absl/synchronization/notification.h"
+#include "gateway/worker_pool.h"
+
+namespace recsys::gateway {
+namespace {
+
+const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+
+// No caller deadline: the default applies; retrieval gets its share of the
+// usable time and ranking runs until the margin.
+TEST(Budget, DefaultDeadlineSplit) {
+  BudgetOptions o;
+  o.default_deadline = absl::Milliseconds(50);
+  o.margin = absl::Milliseconds(5);
+  o.retrieval_share = 0.6;
+  const StageDeadlines d = PlanBudget(kNow, std::nullopt, o);
+  EXPECT_EQ(d.overall, kNow + absl::Milliseconds(50));
+  EXPECT_EQ(d.retrieval, kNow + absl::Milliseconds(27));  // 0.6 * 45 ms
+  EXPECT_EQ(d.ranking, kNow + absl::Milliseconds(45));
+  EXPECT_TRUE(RankingWorthStarting(kNow + absl::Milliseconds(27), d, o));
+  EXPECT_FALSE(RankingWorthStarting(kNow + absl::Milliseconds(44.5), d, o));
+}
+
+// The caller's deadline wins, capped by max_deadline; an already-spent budget
+// gives zero-length stages, never negative ones.
+TEST(Budget, CallerDeadlineAndCaps) {
+  BudgetOptions o;
+  o.max_deadline = absl::Seconds(1);
+  EXPECT_EQ(PlanBudget(kNow, kNow + absl::Milliseconds(200), o).overall,
+            kNow + absl::Milliseconds(200));
+  EXPECT_EQ(PlanBudget(kNow, kNow + absl::Hours(1), o).overall, kNow + absl::Seconds(1));
+  const StageDeadlines spent = PlanBudget(kNow, kNow + absl::Milliseconds(1), o);
+  EXPECT_EQ(spent.retrieval, kNow);
+  EXPECT_GE(spent.ranking, spent.retrieval);
+  EXPECT_FALSE(RankingWorthStarting(kNow, spent, o));
+}
+
+// The worker pool runs every accepted task and refuses work beyond its queue.
+TEST(WorkerPool, BoundedQueue) {
+  std::atomic<int> ran{0};
+  absl::Notification release;
+  int accepted = 1;
+  {
+    WorkerPool pool(1, 2);
+    ASSERT_TRUE(pool.TrySubmit([&] {
+      release.WaitForNotification();
+      ++ran;
+    }));
+    // The worker may or may not have taken the first task yet: fill the queue.
+    while (pool.TrySubmit([&] { ++ran; })) ++accepted;
+    // Queue of 2, plus the task the worker may already have taken.
+    EXPECT_GE(accepted, 2);
+    EXPECT_LE(accepted, 3);
+    EXPECT_FALSE(pool.TrySubmit([&] { ++ran; }));
+    release.Notify();
+  }  // destruction drains the queue
+  EXPECT_EQ(ran.load(), accepted);
+}
+
+}  // namespace
+}  // namespace recsys::gateway

@@ -1,0 +1,307 @@
+#include "gateway/user_store.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace recsys::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "user_store_test.XXXXXX").string();
+    char* p = ::mkdtemp(tmpl.data());
+    EXPECT_NE(p, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+EmbeddedUserStoreOptions Options(const std::string& dir) {
+  EmbeddedUserStoreOptions o;
+  o.state_dir = dir + "/state";  // created by Open
+  return o;
+}
+
+UserEvent Event(const std::string& item, int64_t ts = 100) {
+  return UserEvent{item, ts, 1.0f, "click"};
+}
+
+std::vector<std::string> Items(const std::vector<UserEvent>& events) {
+  std::vector<std::string> out;
+  for (const UserEvent& e : events) out.push_back(e.item_id);
+  return out;
+}
+
+using Strings = std::vector<std::string>;
+
+// Seeded history comes first, logged appends after it - also after a restart
+// with a different seed (a new bundle), whose events are not in the log.
+TEST(EmbeddedUserStoreTest, SeedThenReplayedLogOrdering) {
+  TempDir tmp;
+  auto seed = [](const Strings& items) {
+    return [items](EmbeddedUserStore::SeedSink& sink) {
+      std::vector<UserEvent> events;
+      for (const std::string& i : items) events.push_back(UserEvent{i, 10, 1.0f, "train"});
+      sink.Seed("alice", events);
+      sink.Seed("bob", {UserEvent{"b0", 5, 1.0f, "train"}});
+    };
+  };
+  {
+    auto store = EmbeddedUserStore::Open(Options(tmp.path()), seed({"s1", "s2"}));
+    ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_EQ((*store)->num_users(), 2);
+    EXPECT_EQ(*(*store)->Append("alice", Event("a1")), 1u);
+    EXPECT_EQ(*(*store)->Append("carol", Event("c1")), 2u);
+    EXPECT_EQ(*(*store)->Append("alice", Event("a2")), 3u);
+    EXPECT_EQ(Items((*store)->History("alice", 10)), (Strings{"s1", "s2", "a1", "a2"}));
+    EXPECT_EQ((*store)->num_users(), 3);
+    EXPECT_EQ((*store)->stats().seeded_events, 3u);
+  }
+  auto store = EmbeddedUserStore::Open(Options(tmp.path()), seed({"n1", "n2", "n3"}));
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(Items((*store)->History("alice", 10)), (Strings{"n1", "n2", "n3", "a1", "a2"}));
+  EXPECT_EQ(Items((*store)->History("carol", 10)), (Strings{"c1"}));
+  EXPECT_EQ(Items((*store)->History("bob", 10)), (Strings{"b0"}));
+  const UserEvent e = (*store)->History("alice", 1).front();
+  EXPECT_EQ(e.timestamp_s, 100);
+  EXPECT_EQ(e.event, "click");
+  EXPECT_EQ((*store)->stats().replayed_records, 3u);
+  EXPECT_EQ(*(*store)->Append("alice", Event("a3")), 4u);
+}
+
+// History returns the most recent max_events, oldest first; unknown users
+// have none.
+TEST(EmbeddedUserStoreTest, HistoryReturnsMostRecentOldestFirst) {
+  TempDir tmp;
+  auto store = EmbeddedUserStore::Open(Options(tmp.path()));
+  ASSERT_TRUE(store.ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*store)->Append("u", Event(absl::StrCat(i))).ok());
+  EXPECT_EQ(Items((*store)->History("u", 3)), (Strings{"2", "3", "4"}));
+  EXPECT_EQ(Items((*store)->History("u", 100)).size(), 5u);
+  EXPECT_TRUE((*store)->History("u", 0).empty());
+  EXPECT_TRUE((*store)->History("nobody", 10).empty());
+}
+
+// Memory keeps each user's most recent max_events_per_user (seeded ones
+// count); the log keeps everything, so a restart rebuilds the same window.
+TEST(EmbeddedUserStoreTest, PerUserCap) {
+  TempDir tmp;
+  EmbeddedUserStoreOptions options = Options(tmp.path());
+  options.max_events_per_user = 4;
+  auto seed = [](EmbeddedUserStore::SeedSink& sink) {
+    sink.Seed("u", {Event("s0"), Event("s1"), Event("s2"), Event("s3"), Event("s4")});
+  };
+  {
+    auto store = EmbeddedUserStore::Open(options, seed);
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ(Items((*store)->History("u", 100)), (Strings{"s1", "s2", "s3", "s4"}));
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*store)->Append("u", Event(absl::StrCat("a", i))).ok());
+    EXPECT_EQ(Items((*store)->History("u", 100)), (Strings{"s4", "a0", "a1", "a2"}));
+  }
+  auto store = EmbeddedUserStore::Open(options, seed);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(Items((*store)->History("u", 100)), (Strings{"s4", "a0", "a1", "a2"}));
+}
+
+// Rejected events are not logged and consume no sequence number.
+TEST(EmbeddedUserStoreTest, InvalidAppendsAreRefusedAndNotLogged) {
+  TempDir tmp;
+  auto store = EmbeddedUserStore::Open(Options(tmp.path()));
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->Append("", Event("i")).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)->Append("u", Event("")).status().code(), absl::StatusCode::kInvalidArgument);
+  UserEvent huge = Event("i");
+  huge.event = std::string(1 << 20, 'x');
+  EXPECT_EQ((*store)->Append("u", huge).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)->stats().appends, 0u);
+  EXPECT_EQ((*store)->num_users(), 0);
+  EXPECT_EQ(*(*store)->Append("u", Event("i")), 1u);
+  const UserStoreStats s = (*store)->stats();
+  EXPECT_EQ(s.appends, 1u);
+  EXPECT_EQ(s.fsyncs, 1u);
+  EXPECT_EQ(s.group_commits, 1u);
+  EXPECT_GT(s.bytes, 0u);
+  EXPECT_EQ(s.last_seq, 1u);
+}
+
+// Writers append to shared users while readers read them: every reader
+// snapshot shows each writer's events in the order that writer appended
+// them, and nothing is lost. (Run under -fsanitize=thread as well.)
+TEST(EmbeddedUserStoreTest, ConcurrentReadersAndWriters) {
+  TempDir tmp;
+  EmbeddedUserStoreOptions options = Options(tmp.path());
+  options.wal.fsync = false;  // this test is about locking, not disks
+  options.num_shards = 2;
+  auto store = EmbeddedUserStore::Open(options);
+  ASSERT_TRUE(store.ok());
+  constexpr int kWriters = 6, kPerWriter = 300, kReaders = 4, kUsers = 3;
+  std::atomic<int> writers_left{kWriters};
+  std::atomic<int64_t> reads{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        const std::string user = absl::StrCat("user", i % kUsers);
+        ASSERT_TRUE((*store)->Append(user, Event(absl::StrCat(w, ":", i))).ok());
+      }
+      writers_left.fetch_sub(1);
+    });
+  }
+  auto check_order = [](const std::vector<UserEvent>& events) {
+    std::map<int, int> last;  // writer -> last i seen
+    for (const UserEvent& e : events) {
+      const size_t colon = e.item_id.find(':');
+      const int w = std::stoi(e.item_id.substr(0, colon));
+      const int i = std::stoi(e.item_id.substr(colon + 1));
+      auto [it, fresh] = last.try_emplace(w, i);
+      if (!fresh) {
+        EXPECT_LT(it->second, i) << "writer " << w;
+        it->second = i;
+      }
+    }
+  };
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&, r] {
+      do {
+        check_order((*store)->History(absl::StrCat("user", r % kUsers), 10000));
+        (void)(*store)->num_users();
+        (void)(*store)->stats();
+        reads.fetch_add(1);
+      } while (writers_left.load() > 0);
+    });
+  }
+  for (auto& t : threads) t.join();
+  size_t total = 0;
+  for (int u = 0; u < kUsers; ++u) {
+    const auto events = (*store)->History(absl::StrCat("user", u), 10000);
+    check_order(events);
+    total += events.size();
+  }
+  EXPECT_EQ(total, size_t{kWriters * kPerWriter});
+  EXPECT_EQ((*store)->num_users(), kUsers);
+  EXPECT_GT(reads.load(), 0);
+}
+
+// What the child reports for each acknowledged append.
+struct Ack {
+  uint64_t seq;
+  int32_t thread;
+  int32_t index;
+};
+static_assert(sizeof(Ack) <= PIPE_BUF, "pipe writes of an Ack are atomic");
+
+// Child process: appends from 4 threads and reports each acknowledged seq.
+[[noreturn]] void RunChild(const std::string& state_dir, int round, int fd, int per_thread) {
+  EmbeddedUserStoreOptions options;
+  options.state_dir = state_dir;
+  auto store = EmbeddedUserStore::Open(options);
+  if (!store.ok()) ::_exit(3);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        auto seq = (*store)->Append(absl::StrCat("user", t),
+                                    Event(absl::StrCat("r", round, "-t", t, "-i", i), i));
+        if (!seq.ok()) ::_exit(4);
+        const Ack ack{*seq, t, i};
+        if (::write(fd, &ack, sizeof ack) != static_cast<ssize_t>(sizeof ack)) ::_exit(5);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ::_exit(0);  // skip destructors: as abrupt as the SIGKILL in other rounds
+}
+
+// The acceptance bar: a child appends 500 events and is SIGKILLed at a
+// random point; after a restart every acknowledged event is in the store
+// (repeated over several rounds on the same directory).
+TEST(EmbeddedUserStoreCrashTest, SigkillNeverLosesAcknowledgedEvents) {
+  TempDir tmp;
+  const std::string state = tmp.path() + "/state";
+  const unsigned seed = std::random_device{}();
+  std::cout << "[ crash test ] seed " << seed << "\n";
+  std::mt19937 rng(seed);
+  constexpr int kRounds = 6, kPerThread = 125;  // 500 appends per round
+  std::map<uint64_t, std::string> acked;        // seq -> item id
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE(absl::StrCat("round ", round));
+    const int kill_after = std::uniform_int_distribution<int>(1, 4 * kPerThread - 1)(rng);
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      RunChild(state, round, fds[1], kPerThread);
+    }
+    ::close(fds[1]);
+    int seen = 0;
+    bool killed = false;
+    Ack ack;
+    for (;;) {
+      const ssize_t n = ::read(fds[0], &ack, sizeof ack);
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) break;  // the child is gone
+      ASSERT_EQ(n, static_cast<ssize_t>(sizeof ack));
+      const bool fresh =
+          acked.emplace(ack.seq, absl::StrCat("r", round, "-t", ack.thread, "-i", ack.index))
+              .second;
+      EXPECT_TRUE(fresh) << "seq " << ack.seq << " acknowledged twice";
+      if (++seen == kill_after && !killed) {
+        ASSERT_EQ(::kill(pid, SIGKILL), 0);
+        killed = true;
+      }
+    }
+    ::close(fds[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
+                (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        << "child status " << status;
+    std::cout << "[ crash test ] round " << round << ": killed after " << kill_after
+              << " acks, " << seen << " acknowledged before death\n";
+
+    // Every acknowledged event (this round and all before) survives.
+    auto store = EmbeddedUserStore::Open(Options(tmp.path()));
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::map<std::string, int> present;
+    for (int t = 0; t < 4; ++t) {
+      for (const UserEvent& e : (*store)->History(absl::StrCat("user", t), 100000)) {
+        ++present[e.item_id];
+      }
+    }
+    for (const auto& [seq, item] : acked) {
+      EXPECT_EQ(present.count(item), 1u) << "acknowledged seq " << seq << " (" << item
+                                         << ") lost";
+    }
+    EXPECT_GE((*store)->stats().last_seq, acked.rbegin()->first);
+  }
+  auto store = EmbeddedUserStore::Open(Options(tmp.path()));
+  ASSERT_TRUE(store.ok());
+  EXPECT_GE((*store)->stats().replayed_records, acked.size());
+}
+
+}  // namespace
+}  // namespace recsys::gateway

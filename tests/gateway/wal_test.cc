@@ -1,0 +1,542 @@
+#include "gateway/wal.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/bundle/array_file.h"
+#include "gateway/crc32c.h"
+#include "gtest/gtest.h"
+
+namespace recsys::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "wal_test.XXXXXX").string();
+    char* p = ::mkdtemp(tmpl.data());
+    EXPECT_NE(p, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const {
+    const std::string p = path_ + "/" + name;
+    fs::create_directories(p);
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+struct Replayed {
+  uint64_t seq;
+  WalEntry entry;
+};
+
+absl::StatusOr<std::unique_ptr<Wal>> OpenCollect(const std::string& dir, std::vector<Replayed>* out,
+                                                 WalOptions options = {}) {
+  out->clear();
+  return Wal::Open(dir, options, [out](uint64_t seq, const WalEntry& e) {
+    out->push_back({seq, e});
+    return absl::OkStatus();
+  });
+}
+
+WalEntry Entry(int i) {
+  return WalEntry{absl::StrCat("user-", i % 3), absl::StrCat("item-", i), 1600000000 + i,
+                  0.5f * static_cast<float>(i), i % 2 ? "click" : "view"};
+}
+
+void ExpectSameEntry(const WalEntry& a, const WalEntry& b) {
+  EXPECT_EQ(a.user_id, b.user_id);
+  EXPECT_EQ(a.item_id, b.item_id);
+  EXPECT_EQ(a.timestamp_s, b.timestamp_s);
+  EXPECT_EQ(a.weight, b.weight);
+  EXPECT_EQ(a.event, b.event);
+}
+
+std::vector<std::string> Files(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  ASSERT_TRUE(WriteFileDurably(path, bytes).ok());
+}
+
+// A log of `n` records written by the Wal itself, one batch per record:
+// returns the segment's bytes and each record's start offset.
+std::string MakeLog(const std::string& dir, int n, std::vector<size_t>* starts) {
+  std::vector<Replayed> unused;
+  auto wal = OpenCollect(dir, &unused);
+  EXPECT_TRUE(wal.ok()) << wal.status();
+  const std::string seg = dir + "/" + WalSegmentName(1);
+  for (int i = 1; i <= n; ++i) {
+    starts->push_back(fs::file_size(seg));
+    EXPECT_EQ(*(*wal)->Append(Entry(i)), static_cast<uint64_t>(i));
+  }
+  wal->reset();
+  return *ReadFile(seg);
+}
+
+// Published CRC-32C check values (RFC 3720 B.4 and the "123456789" check).
+TEST(Crc32cTest, KnownVectors) {
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(Crc32c(""), 0u);
+  EXPECT_EQ(Crc32c("a"), 0xC1D04330u);
+  std::string zeros(32, '\0'), ones(32, '\xff'), up(32, 0), down(32, 0);
+  for (int i = 0; i < 32; ++i) {
+    up[i] = static_cast<char>(i);
+    down[i] = static_cast<char>(31 - i);
+  }
+  EXPECT_EQ(Crc32c(zeros), 0x8A9136AAu);
+  EXPECT_EQ(Crc32c(ones), 0x62A8AB43u);
+  EXPECT_EQ(Crc32c(up), 0x46DD794Eu);
+  EXPECT_EQ(Crc32c(down), 0x113FDB5Cu);
+}
+
+// Checksumming in pieces (any split, unaligned) equals checksumming the whole.
+TEST(Crc32cTest, ExtendMatchesWhole) {
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data.push_back(static_cast<char>(i * 131 + 7));
+  const uint32_t whole = Crc32c(data);
+  for (size_t split : {0, 1, 3, 7, 8, 9, 500, 999, 1000}) {
+    const uint32_t a = Crc32c(data.data(), split);
+    EXPECT_EQ(Crc32cExtend(a, data.data() + split, data.size() - split), whole) << split;
+  }
+  // Unaligned start gives the same as a copy.
+  const std::string shifted = data.substr(3);
+  EXPECT_EQ(Crc32c(data.data() + 3, data.size() - 3), Crc32c(shifted));
+}
+
+// Appended records come back from replay in order with every field intact,
+// and numbering continues after a reopen.
+TEST(WalTest, AppendReplayRoundTrip) {
+  TempDir tmp;
+  std::vector<Replayed> got;
+  std::vector<WalEntry> sent;
+  {
+    auto wal = OpenCollect(tmp.path(), &got);
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    EXPECT_TRUE(got.empty());
+    for (int i = 1; i <= 20; ++i) {
+      WalEntry e = Entry(i);
+      if (i == 5) e.event = "";
+      if (i == 6) e.item_id = std::string(kMaxWalFieldBytes, 'x');
+      if (i == 7) e.user_id = "ünïcødé \n\t user";
+      if (i == 8) e.timestamp_s = -42;
+      sent.push_back(e);
+      auto seq = (*wal)->Append(e);
+      ASSERT_TRUE(seq.ok()) << seq.status();
+      EXPECT_EQ(*seq, static_cast<uint64_t>(i));
+    }
+    EXPECT_EQ((*wal)->stats().appends, 20u);
+    EXPECT_EQ((*wal)->stats().last_seq, 20u);
+  }
+  {
+    auto wal = OpenCollect(tmp.path(), &got);
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    ASSERT_EQ(got.size(), sent.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].seq, i + 1);
+      ExpectSameEntry(got[i].entry, sent[i]);
+    }
+    EXPECT_EQ((*wal)->stats().replayed_records, 20u);
+    EXPECT_EQ((*wal)->stats().truncated_bytes, 0u);
+    EXPECT_EQ(*(*wal)->Append(Entry(21)), 21u);
+  }
+  ASSERT_TRUE(OpenCollect(tmp.path(), &got).ok());
+  EXPECT_EQ(got.size(), 21u);
+}
+
+// A field over the limit is refused and consumes no sequence number.
+TEST(WalTest, OversizedFieldRejected) {
+  TempDir tmp;
+  std::vector<Replayed> got;
+  auto wal = OpenCollect(tmp.path(), &got);
+  ASSERT_TRUE(wal.ok());
+  WalEntry e = Entry(1);
+  e.event = std::string(kMaxWalFieldBytes + 1, 'e');
+  EXPECT_EQ((*wal)->Append(e).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*(*wal)->Append(Entry(1)), 1u);
+}
+
+// A crash cut the last record short (at several points inside it): replay
+// keeps every complete record, truncates the partial one, and the next append
+// takes its place and survives the next replay.
+TEST(WalTest, TornTailIsTruncatedAndAppendingContinues) {
+  TempDir tmp;
+  std::vector<size_t> starts;
+  const std::string pristine = MakeLog(tmp.Sub("pristine"), 5, &starts);
+  const size_t last = starts.back();
+  const size_t last_len = pristine.size() - last;
+  for (size_t cut : {size_t{1}, size_t{4}, size_t{7}, size_t{8}, size_t{9}, size_t{16},
+                     last_len / 2, last_len - 1}) {
+    SCOPED_TRACE(absl::StrCat("cut ", cut, " of ", last_len));
+    const std::string dir = tmp.Sub(absl::StrCat("cut", cut));
+    const std::string seg = dir + "/" + WalSegmentName(1);
+    WriteBytes(seg, pristine.substr(0, last + cut));
+    std::vector<Replayed> got;
+    {
+      auto wal = OpenCollect(dir, &got);
+      ASSERT_TRUE(wal.ok()) << wal.status();
+      ASSERT_EQ(got.size(), 4u);
+      EXPECT_EQ(got.back().seq, 4u);
+      EXPECT_EQ((*wal)->stats().truncated_bytes, cut);
+      EXPECT_EQ(fs::file_size(seg), last);
+      WalEntry fresh = Entry(99);
+      EXPECT_EQ(*(*wal)->Append(fresh), 5u);
+    }
+    auto wal = OpenCollect(dir, &got);
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    ASSERT_EQ(got.size(), 5u);
+    ExpectSameEntry(got[3].entry, Entry(4));
+    ExpectSameEntry(got[4].entry, Entry(99));
+    EXPECT_EQ((*wal)->stats().truncated_bytes, 0u);
+  }
+}
+
+// Garbage in the last record (checksum mismatch) or appended after it (e.g.
+// zero-filled blocks) is a torn tail too.
+TEST(WalTest, CorruptLastRecordOrTrailingGarbageIsTruncated) {
+  TempDir tmp;
+  std::vector<size_t> starts;
+  const std::string pristine = MakeLog(tmp.Sub("pristine"), 5, &starts);
+  {
+    std::string bad = pristine;
+    bad[bad.size() - 3] ^= 0x40;
+    const std::string dir = tmp.Sub("flip");
+    WriteBytes(dir + "/" + WalSegmentName(1), bad);
+    std::vector<Replayed> got;
+    auto wal = OpenCollect(dir, &got);
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    EXPECT_EQ(got.size(), 4u);
+    EXPECT_EQ((*wal)->stats().truncated_bytes, pristine.size() - starts.back());
+  }
+  {
+    const std::string dir = tmp.Sub("zeros");
+    WriteBytes(dir + "/" + WalSegmentName(1), pristine + std::string(4096, '\0'));
+    std::vector<Replayed> got;
+    auto wal = OpenCollect(dir, &got);
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    EXPECT_EQ(got.size(), 5u);
+    EXPECT_EQ((*wal)->stats().truncated_bytes, 4096u);
+  }
+}
+
+// Damage to a record that intact records follow is acknowledged data at
+// risk: Open fails with DataLoss naming the file and offset, and leaves the
+// file untouched.
+TEST(WalTest, CorruptMiddleRecordIsDataLoss) {
+  TempDir tmp;
+  std::vector<size_t> starts;
+  const std::string pristine = MakeLog(tmp.Sub("pristine"), 5, &starts);
+  struct Case {
+    const char* name;
+    size_t byte;  // offset of the flipped byte
+  };
+  for (const Case& c : {Case{"payload", starts[1] + 20}, Case{"length", starts[1] + 1},
+                        Case{"crc", starts[1] + 5}}) {
+    SCOPED_TRACE(c.name);
+    std::string bad = pristine;
+    bad[c.byte] ^= 0x5A;
+    const std::string dir = tmp.Sub(c.name);
+    const std::string seg = dir + "/" + WalSegmentName(1);
+    WriteBytes(seg, bad);
+    std::vector<Replayed> got;
+    auto wal = OpenCollect(dir, &got);
+    ASSERT_FALSE(wal.ok());
+    EXPECT_EQ(wal.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(wal.status().message().find(seg), std::string::npos) << wal.status();
+    EXPECT_NE(wal.status().message().find(absl::StrCat("offset ", starts[1])), std::string::npos)
+        << wal.status();
+    EXPECT_EQ(*ReadFile(seg), bad);  // not truncated
+  }
+}
+
+// Records with intact checksums but a hole in the sequence are lost
+// acknowledged data, not a torn tail.
+TEST(WalTest, SequenceGapIsDataLoss) {
+  TempDir tmp;
+  const std::string seg = tmp.path() + "/" + WalSegmentName(1);
+  WriteBytes(seg, EncodeWalRecord(1, Entry(1)) + EncodeWalRecord(2, Entry(2)) +
+                      EncodeWalRecord(4, Entry(4)));
+  std::vector<Replayed> got;
+  auto wal = OpenCollect(tmp.path(), &got);
+  ASSERT_FALSE(wal.ok());
+  EXPECT_EQ(wal.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(wal.status().message().find("expected 3"), std::string::npos) << wal.status();
+}
+
+// A last record whose checksum matches but whose payload does not decode was
+// written that way (not torn by a crash): DataLoss, not truncation.
+TEST(WalTest, MalformedRecordWithValidChecksumIsDataLoss) {
+  TempDir tmp;
+  std::string bad = EncodeWalRecord(2, Entry(2)) + "!";  // one byte past the event
+  const uint32_t len = static_cast<uint32_t>(bad.size() - 8);
+  const uint32_t crc = Crc32c(bad.data() + 8, len);
+  for (int i = 0; i < 4; ++i) {
+    bad[i] = static_cast<char>(len >> (8 * i));
+    bad[4 + i] = static_cast<char>(crc >> (8 * i));
+  }
+  const std::string seg = tmp.path() + "/" + WalSegmentName(1);
+  WriteBytes(seg, EncodeWalRecord(1, Entry(1)) + bad);
+  std::vector<Replayed> got;
+  auto wal = OpenCollect(tmp.path(), &got);
+  ASSERT_FALSE(wal.ok());
+  EXPECT_EQ(wal.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(wal.status().message().find("malformed"), std::string::npos) << wal.status();
+}
+
+// Small segments rotate; replay walks them in order and numbering continues.
+TEST(WalTest, SegmentsRotateAndReplayInOrder) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 300;
+  options.compact_after_segments = 0;
+  std::vector<Replayed> got;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 1; i <= 40; ++i) ASSERT_EQ(*(*wal)->Append(Entry(i)), static_cast<uint64_t>(i));
+    EXPECT_GT((*wal)->stats().segments, 5u);
+  }
+  const std::vector<std::string> segs = Files(tmp.path(), "wal-");
+  ASSERT_GT(segs.size(), 5u);
+  EXPECT_EQ(segs.front(), WalSegmentName(1));
+  auto wal = OpenCollect(tmp.path(), &got, options);
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  ASSERT_EQ(got.size(), 40u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].seq, i + 1);
+    ExpectSameEntry(got[i].entry, Entry(static_cast<int>(i + 1)));
+  }
+  EXPECT_EQ(*(*wal)->Append(Entry(41)), 41u);
+}
+
+// Only the last segment may end torn: a short earlier segment means records
+// that were acknowledged (the next segment exists) are missing.
+TEST(WalTest, DamagedEarlierSegmentIsDataLoss) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 300;
+  options.compact_after_segments = 0;
+  std::vector<Replayed> got;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 1; i <= 20; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+  }
+  const std::string first = tmp.path() + "/" + Files(tmp.path(), "wal-").front();
+  fs::resize_file(first, fs::file_size(first) - 3);
+  auto wal = OpenCollect(tmp.path(), &got, options);
+  ASSERT_FALSE(wal.ok());
+  EXPECT_EQ(wal.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(wal.status().message().find(first), std::string::npos) << wal.status();
+}
+
+// Two logs on one directory would interleave records: the second is refused.
+TEST(WalTest, SecondOpenOfSameDirectoryIsRefused) {
+  TempDir tmp;
+  std::vector<Replayed> a, b;
+  auto first = OpenCollect(tmp.path(), &a);
+  ASSERT_TRUE(first.ok());
+  auto second = OpenCollect(tmp.path(), &b);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  first->reset();
+  EXPECT_TRUE(OpenCollect(tmp.path(), &b).ok());
+}
+
+// 16 threads × 200 appends: every sequence number is unique, all are
+// replayed, and group commit makes fsyncs far fewer than appends.
+TEST(WalTest, GroupCommitSharesFsyncsAcrossConcurrentAppends) {
+  TempDir tmp;
+  constexpr int kThreads = 16, kPerThread = 200;
+  std::vector<std::vector<uint64_t>> seqs(kThreads);
+  WalStats stats;
+  {
+    std::vector<Replayed> unused;
+    auto wal = OpenCollect(tmp.path(), &unused);
+    ASSERT_TRUE(wal.ok());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          WalEntry e{absl::StrCat("u", t), absl::StrCat(t, "-", i), i, 1.0f, "click"};
+          auto seq = (*wal)->Append(e);
+          ASSERT_TRUE(seq.ok()) << seq.status();
+          seqs[t].push_back(*seq);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    stats = (*wal)->stats();
+  }
+  std::set<uint64_t> all;
+  for (const auto& v : seqs) {
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end()));
+    all.insert(v.begin(), v.end());
+  }
+  ASSERT_EQ(all.size(), size_t{kThreads * kPerThread});
+  EXPECT_EQ(*all.begin(), 1u);
+  EXPECT_EQ(*all.rbegin(), uint64_t{kThreads * kPerThread});
+  EXPECT_EQ(stats.appends, uint64_t{kThreads * kPerThread});
+  EXPECT_LT(stats.fsyncs, stats.appends);
+  std::cout << "[ group commit ] " << stats.appends << " appends, " << stats.fsyncs
+            << " fsyncs (" << static_cast<double>(stats.appends) / stats.fsyncs
+            << " appends per fsync), mean fsync "
+            << stats.total_fsync_micros / std::max<uint64_t>(stats.fsyncs, 1) << " us\n";
+
+  std::vector<Replayed> got;
+  ASSERT_TRUE(OpenCollect(tmp.path(), &got).ok());
+  ASSERT_EQ(got.size(), all.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].seq, i + 1);
+    // The record with this seq is the one its thread was told about.
+    const int t = std::stoi(got[i].entry.user_id.substr(1));
+    const int k = std::stoi(got[i].entry.item_id.substr(got[i].entry.item_id.find('-') + 1));
+    EXPECT_EQ(seqs[t][k], got[i].seq);
+  }
+}
+
+// Compaction folds closed segments into a snapshot keeping each user's most
+// recent events; replay = snapshot + later segments, numbering continues.
+TEST(WalTest, CompactionKeepsMostRecentPerUser) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 400;
+  options.compact_after_segments = 0;  // explicit Compact only
+  options.compact_keep_per_user = 3;
+  std::vector<Replayed> got;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 1; i <= 60; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+    ASSERT_TRUE((*wal)->Compact().ok());
+    const WalStats s = (*wal)->stats();
+    EXPECT_EQ(s.snapshots_written, 1u);
+    EXPECT_EQ(s.segments, 1u);
+    EXPECT_GT(s.snapshot_seq, 50u);
+    EXPECT_EQ(*(*wal)->Append(Entry(61)), 61u);
+  }
+  EXPECT_EQ(Files(tmp.path(), "snapshot-").size(), 1u);
+  EXPECT_EQ(Files(tmp.path(), "wal-").size(), 1u);
+  auto wal = OpenCollect(tmp.path(), &got, options);
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  const uint64_t snap = (*wal)->stats().snapshot_seq;
+  // Snapshot: 3 per user (3 users); then every record after it, in order.
+  std::vector<uint64_t> want;
+  for (uint64_t s = snap - 8; s <= snap; ++s) want.push_back(s);
+  for (uint64_t s = snap + 1; s <= 61; ++s) want.push_back(s);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].seq, want[i]);
+    ExpectSameEntry(got[i].entry, Entry(static_cast<int>(got[i].seq)));
+  }
+  EXPECT_EQ(*(*wal)->Append(Entry(62)), 62u);
+}
+
+// A compaction interrupted after its rename (old segments and a temp file
+// still present) recovers to the same state and cleans up.
+TEST(WalTest, InterruptedCompactionRecovers) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 400;
+  options.compact_after_segments = 0;
+  options.compact_keep_per_user = 1000;
+  const std::string saved = tmp.Sub("saved");
+  const std::string dir = tmp.Sub("state");
+  std::vector<Replayed> got;
+  {
+    auto wal = OpenCollect(dir, &got, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 1; i <= 30; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+    for (const std::string& f : Files(dir, "wal-")) fs::copy_file(dir + "/" + f, saved + "/" + f);
+    ASSERT_TRUE((*wal)->Compact().ok());
+  }
+  for (const std::string& f : Files(saved, "wal-")) {
+    fs::copy_file(saved + "/" + f, dir + "/" + f, fs::copy_options::skip_existing);
+  }
+  WriteBytes(dir + "/snapshot-00000000000000000099.bin.tmp", "half-written");
+  auto wal = OpenCollect(dir, &got, options);
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  ASSERT_EQ(got.size(), 30u);  // keep_per_user is large: nothing was dropped
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].seq, i + 1);
+  EXPECT_EQ(Files(dir, "wal-").size(), 1u);
+  EXPECT_TRUE(Files(dir, "snapshot-00000000000000000099").empty());
+  EXPECT_EQ(*(*wal)->Append(Entry(31)), 31u);
+}
+
+// A damaged snapshot is never skipped silently.
+TEST(WalTest, CorruptSnapshotIsDataLoss) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 400;
+  options.compact_after_segments = 0;
+  std::vector<Replayed> got;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 1; i <= 30; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+    ASSERT_TRUE((*wal)->Compact().ok());
+  }
+  const std::string snap = tmp.path() + "/" + Files(tmp.path(), "snapshot-").front();
+  std::string bytes = *ReadFile(snap);
+  bytes[bytes.size() / 2] ^= 1;
+  WriteBytes(snap, bytes);
+  auto wal = OpenCollect(tmp.path(), &got, options);
+  ASSERT_FALSE(wal.ok());
+  EXPECT_EQ(wal.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(wal.status().message().find(snap), std::string::npos) << wal.status();
+}
+
+// Automatic compaction runs in the background once enough segments closed,
+// without disturbing concurrent appends.
+TEST(WalTest, AutomaticCompactionDuringAppends) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 256;
+  options.compact_after_segments = 2;
+  options.compact_keep_per_user = 1000000;
+  options.fsync = false;
+  std::vector<Replayed> got;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 150; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+      });
+    }
+    for (auto& th : threads) th.join();
+    // Deterministic end state: fold whatever is still closed.
+    ASSERT_TRUE((*wal)->Compact().ok());
+    EXPECT_GE((*wal)->stats().snapshots_written, 1u);
+  }
+  auto wal = OpenCollect(tmp.path(), &got, options);
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  ASSERT_EQ(got.size(), 600u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].seq, i + 1);
+}
+
+}  // namespace
+}  // namespace recsys::gateway
