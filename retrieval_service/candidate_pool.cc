@@ -11,9 +11,12 @@ namespace recsys::retrieval {
 
 const char* SkipReasonName(SkipReason reason) {
   switch (reason) {
-    case SkipReason::kDeadline: return "deadline";
-    case SkipReason::kQueueFull: return "queue_full";
-    case SkipReason::kError: return "error";
+    case SkipReason::kDeadline:
+      return "deadline";
+    case SkipReason::kQueueFull:
+      return "queue_full";
+    case SkipReason::kError:
+      return "error";
   }
   return "error";
 }
@@ -92,8 +95,7 @@ void CandidatePool::Prepare(const std::shared_ptr<Job>& job) const {
   }
 
   const absl::Time start = absl::Now();
-  job->state = BuildUserState(bundle, std::move(request.history), request.as_of_s,
-                              request.exclude);
+  job->state = BuildUserState(bundle, std::move(request.history), request.as_of_s, request.exclude);
   result.user_state_elapsed = absl::Now() - start;
 
   for (int s = 0; s < kNumSources; ++s) {

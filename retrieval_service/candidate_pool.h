@@ -78,7 +78,7 @@ struct PoolResult {
   std::vector<PooledCandidate> pool;  // MergePool order
   std::array<SourceOutcome, kNumSources> sources;
   absl::Duration user_state_elapsed = absl::ZeroDuration();  // 0 when not built
-  bool cold_start = false;  // no known history: trending only
+  bool cold_start = false;                                   // no known history: trending only
 };
 
 struct CandidatePoolOptions {

@@ -33,7 +33,8 @@ absl::Status SearchItems(const ModelBundle& bundle, const v1::SearchRequest& req
   if (query.empty() || IsZero(query.data(), static_cast<int>(query.size()))) {
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<Neighbor>> nb = bundle.content_index.Search(query.data(), request.k(), {});
+  absl::StatusOr<std::vector<Neighbor>> nb =
+      bundle.content_index.Search(query.data(), request.k(), {});
   if (!nb.ok()) return nb.status();
   for (const Neighbor& n : *nb) {
     AddItem(bundle.catalogue, static_cast<ItemIndex>(n.id), n.score, response->mutable_items());

@@ -21,8 +21,7 @@ ABSL_FLAG(int, port, 50052, "gRPC port (0 picks a free one)");
 ABSL_FLAG(int, metrics_port, 9092, "Port of the Prometheus /metrics endpoint");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(10),
           "How often the registry's production alias is read for a new bundle");
-ABSL_FLAG(int, workers, 4,
-          "Worker threads running retrieval sources, Search and SimilarItems");
+ABSL_FLAG(int, workers, 4, "Worker threads running retrieval sources, Search and SimilarItems");
 ABSL_FLAG(int, queue_capacity, 256,
           "Tasks that may wait for a worker; beyond it sources are skipped and new requests "
           "get RESOURCE_EXHAUSTED");
@@ -104,7 +103,7 @@ int main(int argc, char** argv) {
   const int sig = recsys::WaitForTerminationSignal();
   LOG(INFO) << "received signal " << sig << ", draining for up to " << drain;
   (*server)->Shutdown(drain);
-  server->reset();   // the gRPC server and workers before the metrics they record into
+  server->reset();  // the gRPC server and workers before the metrics they record into
   metrics->reset();
   LOG(INFO) << "recsys-retrieval stopped";
   return 0;

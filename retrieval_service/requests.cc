@@ -18,8 +18,7 @@ absl::Status CheckK(int k, const RequestLimits& limits, absl::string_view field)
   return absl::OkStatus();
 }
 
-absl::Status CheckId(const std::string& id, const RequestLimits& limits,
-                     absl::string_view field) {
+absl::Status CheckId(const std::string& id, const RequestLimits& limits, absl::string_view field) {
   if (id.empty()) return Invalid(absl::StrCat(field, ": empty item id"));
   if (static_cast<int64_t>(id.size()) > limits.max_id_bytes) {
     return Invalid(absl::StrCat(field, ": item id of ", id.size(), " bytes (at most ",
@@ -62,8 +61,7 @@ absl::Status ValidateRetrieveRequest(const v1::RetrieveRequest& request,
       return Invalid(absl::StrCat(field, ": unknown source ", value));
     }
     if (seen & (1u << value)) {
-      return Invalid(absl::StrCat(field, ": source ", v1::Source_Name(q.source()),
-                                  " given twice"));
+      return Invalid(absl::StrCat(field, ": source ", v1::Source_Name(q.source()), " given twice"));
     }
     seen |= 1u << value;
     if (q.k() < 0 || q.k() > limits.max_k) {

@@ -10,8 +10,8 @@
 
 #include "absl/status/status.h"
 #include "common/bundle/model_bundle.h"
-#include "retrieval_service/candidate_pool.h"
 #include "recsys/v1/retrieval.pb.h"
+#include "retrieval_service/candidate_pool.h"
 
 namespace recsys::retrieval {
 

@@ -46,8 +46,7 @@ class ContentRetriever final : public Retriever {
  public:
   SourceId source() const override { return SourceId::kContent; }
   absl::StatusOr<std::vector<ScoredIndex>> Retrieve(const ModelBundle& bundle,
-                                                    const UserState& state,
-                                                    int k) const override;
+                                                    const UserState& state, int k) const override;
 };
 
 // Collaborative filtering, one instance per CF model: SourceId::kItemKnn
@@ -60,8 +59,7 @@ class CfRetriever final : public Retriever {
   explicit CfRetriever(SourceId model) : model_(model) {}
   SourceId source() const override { return model_; }
   absl::StatusOr<std::vector<ScoredIndex>> Retrieve(const ModelBundle& bundle,
-                                                    const UserState& state,
-                                                    int k) const override;
+                                                    const UserState& state, int k) const override;
 
  private:
   const SourceId model_;
@@ -73,8 +71,7 @@ class TrendingRetriever final : public Retriever {
  public:
   SourceId source() const override { return SourceId::kTrending; }
   absl::StatusOr<std::vector<ScoredIndex>> Retrieve(const ModelBundle& bundle,
-                                                    const UserState& state,
-                                                    int k) const override;
+                                                    const UserState& state, int k) const override;
 };
 
 // Markov transitions from the last items blended with content similarity to the
@@ -83,8 +80,7 @@ class SequenceRetriever final : public Retriever {
  public:
   SourceId source() const override { return SourceId::kSequence; }
   absl::StatusOr<std::vector<ScoredIndex>> Retrieve(const ModelBundle& bundle,
-                                                    const UserState& state,
-                                                    int k) const override;
+                                                    const UserState& state, int k) const override;
 };
 
 // EASE item-item regression; only bundles of small catalogues carry it.
@@ -93,8 +89,7 @@ class EaseRetriever final : public Retriever {
   SourceId source() const override { return SourceId::kEase; }
   bool Available(const ModelBundle& bundle) const override { return bundle.ease.has_value(); }
   absl::StatusOr<std::vector<ScoredIndex>> Retrieve(const ModelBundle& bundle,
-                                                    const UserState& state,
-                                                    int k) const override;
+                                                    const UserState& state, int k) const override;
 };
 
 // One retriever per source, indexed by SourceId.

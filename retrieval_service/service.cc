@@ -50,14 +50,15 @@ RetrievalMetrics::RetrievalMetrics(ServerMetrics& metrics) {
                          .Register(registry);
   auto& skipped = prometheus::BuildCounter()
                       .Name("recsys_retrieval_source_skipped_total")
-                      .Help("Retrieval sources skipped for a request, by reason (deadline: "
-                            "would start too close to the deadline; queue_full: worker queue "
-                            "full; error: the source failed).")
+                      .Help(
+                          "Retrieval sources skipped for a request, by reason (deadline: "
+                          "would start too close to the deadline; queue_full: worker queue "
+                          "full; error: the source failed).")
                       .Register(registry);
   for (int s = 0; s < kNumSources; ++s) {
     const std::string source = SourceName(static_cast<SourceId>(s));
-    source_seconds_[s] = &seconds.Add({{"source", source}},
-                                      prometheus::Histogram::BucketBoundaries(kSourceSecondsBuckets));
+    source_seconds_[s] = &seconds.Add(
+        {{"source", source}}, prometheus::Histogram::BucketBoundaries(kSourceSecondsBuckets));
     candidates_[s] = &candidates.Add(
         {{"source", source}}, prometheus::Histogram::BucketBoundaries(kCandidateCountBuckets));
     for (int r = 0; r < kNumSkipReasons; ++r) {
@@ -67,8 +68,9 @@ RetrievalMetrics::RetrievalMetrics(ServerMetrics& metrics) {
   }
   unknown_history_ = &prometheus::BuildCounter()
                           .Name("recsys_retrieval_unknown_history_items_total")
-                          .Help("History events whose item id the serving bundle does not know "
-                                "(ignored).")
+                          .Help(
+                              "History events whose item id the serving bundle does not know "
+                              "(ignored).")
                           .Register(registry)
                           .Add({});
 }
@@ -129,8 +131,7 @@ void RetrievalService::RetrieveAsync(const v1::RetrieveRequest& request,
   // `done` is shared with the completion: when Submit fails it was never called.
   auto shared_done = std::make_shared<std::function<void(absl::Status)>>(std::move(done));
   absl::Status submitted = pool_->Submit(
-      std::move(converted.pool),
-      [this, bundle, response, unknown, shared_done](PoolResult result) {
+      std::move(converted.pool), [this, bundle, response, unknown, shared_done](PoolResult result) {
         FillRetrieveResponse(*bundle, result, unknown, response);
         if (metrics_ != nullptr) metrics_->RecordPool(result);
         (*shared_done)(absl::OkStatus());
@@ -193,9 +194,9 @@ grpc::ServerUnaryReactor* RetrievalService::RunOnWorker(grpc::CallbackServerCont
     call->Finish(work());
   });
   if (!queued) {
-    call->Finish(absl::ResourceExhaustedError(
-        absl::StrCat("retrieval overloaded: worker queue full (", workers_->queue_capacity(),
-                     " tasks waiting)")));
+    call->Finish(
+        absl::ResourceExhaustedError(absl::StrCat("retrieval overloaded: worker queue full (",
+                                                  workers_->queue_capacity(), " tasks waiting)")));
   }
   return reactor;
 }
@@ -210,9 +211,8 @@ grpc::ServerUnaryReactor* RetrievalService::Search(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* RetrievalService::SimilarItems(grpc::CallbackServerContext* context,
                                                          const v1::SimilarItemsRequest* request,
                                                          v1::SimilarItemsResponse* response) {
-  return RunOnWorker(context, "SimilarItems", [this, request, response] {
-    return SimilarItemsOnce(*request, response);
-  });
+  return RunOnWorker(context, "SimilarItems",
+                     [this, request, response] { return SimilarItemsOnce(*request, response); });
 }
 
 absl::StatusOr<std::unique_ptr<RetrievalServer>> RetrievalServer::Start(

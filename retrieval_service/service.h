@@ -28,14 +28,14 @@
 //                                                       did not know (ignored)
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+
 #include <array>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
-#include <prometheus/counter.h>
-#include <prometheus/histogram.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -120,8 +120,7 @@ class RetrievalService final : public v1::Retrieval::CallbackService {
   void RetrieveAsync(const v1::RetrieveRequest& request, v1::RetrieveResponse* response,
                      absl::Time deadline, std::function<void(absl::Status)> done);
   // RetrieveAsync and wait. Tests and tools only: blocks the caller.
-  absl::Status RetrieveBlocking(const v1::RetrieveRequest& request,
-                                v1::RetrieveResponse* response,
+  absl::Status RetrieveBlocking(const v1::RetrieveRequest& request, v1::RetrieveResponse* response,
                                 absl::Time deadline = absl::InfiniteFuture());
   // The cores of Search / SimilarItems, run inline on the caller's thread.
   absl::Status SearchOnce(const v1::SearchRequest& request, v1::SearchResponse* response) const;
@@ -135,8 +134,8 @@ class RetrievalService final : public v1::Retrieval::CallbackService {
   // Runs `work` on a worker and finishes the call with its status (RED recorded):
   // DEADLINE_EXCEEDED if the deadline passed while queued, RESOURCE_EXHAUSTED if
   // the queue is full.
-  grpc::ServerUnaryReactor* RunOnWorker(grpc::CallbackServerContext* context,
-                                        const char* method, std::function<absl::Status()> work);
+  grpc::ServerUnaryReactor* RunOnWorker(grpc::CallbackServerContext* context, const char* method,
+                                        std::function<absl::Status()> work);
 
   const BundleSource bundles_;
   const RetrievalServiceOptions options_;

@@ -20,24 +20,22 @@ WorkerPool::WorkerPool(int threads, int queue_capacity) : capacity_(std::max(1, 
 
 WorkerPool::~WorkerPool() {
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
   for (std::thread& t : threads_) t.join();
 }
 
 bool WorkerPool::TrySchedule(std::function<void()> task) {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (stopping_ && current_pool != this) return false;
   if (static_cast<int>(queue_.size()) >= capacity_) return false;
   queue_.push_back(std::move(task));
-  cv_.notify_one();
   return true;
 }
 
 int WorkerPool::queued() const {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return static_cast<int>(queue_.size());
 }
 
@@ -46,8 +44,10 @@ void WorkerPool::Work() {
   while (true) {
     std::function<void()> task;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
+      mu_.Await(absl::Condition(&ready));
       // Exit only once drained: queued tasks finish requests in flight.
       if (queue_.empty()) return;
       task = std::move(queue_.front());

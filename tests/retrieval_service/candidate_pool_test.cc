@@ -1,13 +1,13 @@
 #include "retrieval_service/candidate_pool.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -166,11 +166,13 @@ TEST_F(CandidatePoolTest, SourcesStartingPastDeadlineMinusMarginAreSkipped) {
   ASSERT_TRUE(result.ok()) << result.status();
   for (int s = 0; s < kNumSources; ++s) {
     const SourceOutcome& o = result->sources[s];
-    const bool early = s == static_cast<int>(SourceId::kContent) ||
-                       s == static_cast<int>(SourceId::kItemKnn);
+    const bool early =
+        s == static_cast<int>(SourceId::kContent) || s == static_cast<int>(SourceId::kItemKnn);
     EXPECT_EQ(o.ran, early) << SourceName(static_cast<SourceId>(s));
     EXPECT_EQ(o.skipped.has_value(), !early);
-    if (!early) EXPECT_EQ(*o.skipped, SkipReason::kDeadline);
+    if (!early) {
+      EXPECT_EQ(*o.skipped, SkipReason::kDeadline);
+    }
   }
   ASSERT_FALSE(result->pool.empty());
   for (const PooledCandidate& p : result->pool) {
@@ -179,7 +181,8 @@ TEST_F(CandidatePoolTest, SourcesStartingPastDeadlineMinusMarginAreSkipped) {
   }
 }
 
-// When the worker queue fills up, sources that do not fit are skipped ("queue_full"), never waited for.
+// When the worker queue fills up, sources that do not fit are skipped ("queue_full"), never waited
+// for.
 TEST_F(CandidatePoolTest, FullQueueSkipsSourcesThatDoNotFit) {
   WorkerPool workers(1, 2);
   CandidatePool pool(&workers, MakeDefaultRetrievers(), {});
@@ -190,10 +193,12 @@ TEST_F(CandidatePoolTest, FullQueueSkipsSourcesThatDoNotFit) {
   }));
   started.WaitForNotification();
   PoolResult result;
-  ASSERT_TRUE(pool.Submit(Request(History("u3")), [&](PoolResult r) {
-                    result = std::move(r);
-                    finished.Notify();
-                  }).ok());
+  ASSERT_TRUE(pool.Submit(Request(History("u3")),
+                          [&](PoolResult r) {
+                            result = std::move(r);
+                            finished.Notify();
+                          })
+                  .ok());
   release.Notify();  // prepare runs alone: content and itemknn fit, the rest do not
   finished.WaitForNotification();
   for (int s = 0; s < kNumSources; ++s) {
@@ -239,7 +244,8 @@ TEST_F(CandidatePoolTest, FailingSourceIsReportedOthersServe) {
   EXPECT_EQ(*als.skipped, SkipReason::kError);
   EXPECT_EQ(als.error.message(), "index exploded");
   EXPECT_FALSE(result->pool.empty());
-  for (const PooledCandidate& p : result->pool) EXPECT_LT(p.rank[static_cast<int>(SourceId::kAls)], 0);
+  for (const PooledCandidate& p : result->pool)
+    EXPECT_LT(p.rank[static_cast<int>(SourceId::kAls)], 0);
 }
 
 // Quota 0 disables a source (not reported as skipped) and max_pool bounds the merged list.

@@ -1,6 +1,9 @@
 // Process-level tests of the recsys-retrieval binary (built into RECSYS_BIN_DIR by
 // the recsys-retrieval target; skipped when it has not been built).
 #include <arpa/inet.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,10 +14,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -146,8 +145,8 @@ TEST_F(RetrievalMainTest, ServesThenDrainsOnSigtermAndExitsZero) {
   ASSERT_TRUE(absl::SimpleAtoi(
       child.output().substr(start, child.output().find(',', start) - start), &port));
 
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
   {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));

@@ -2,16 +2,16 @@
 // over gRPC, must return for every leave-last-out case exactly the pool the
 // offline evaluator computes in-process (same ids, same order, same per-source
 // ranks and scores) — one code path.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/bundle/registry.h"
@@ -90,8 +90,8 @@ class ServedParityTest : public ::testing::Test {
     server_ = *std::move(server);
     ASSERT_TRUE(server_->holder().PollOnce().ok());
     ASSERT_EQ(server_->holder().version(), trained_->version);
-    stub_ = v1::Retrieval::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    stub_ = v1::Retrieval::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                                       grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override {

@@ -1,11 +1,11 @@
 #include "retrieval_service/requests.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "retrieval_service/item_search.h"
@@ -31,8 +31,8 @@ v1::RetrieveRequest WithHistory(std::initializer_list<const char*> ids) {
 
 void ExpectInvalid(const absl::Status& s, absl::string_view fragment) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
-  EXPECT_TRUE(absl::StrContains(s.message(), fragment)) << "message: " << s.message()
-                                                       << "\nexpected to contain: " << fragment;
+  EXPECT_TRUE(absl::StrContains(s.message(), fragment))
+      << "message: " << s.message() << "\nexpected to contain: " << fragment;
 }
 
 // A well-formed request (and an empty one: cold start) passes validation.

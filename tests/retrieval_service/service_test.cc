@@ -2,6 +2,10 @@
 // gRPC channel, and toy bundles trained and promoted into temp registries.
 #include "retrieval_service/service.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -10,10 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -84,7 +84,8 @@ grpc::Status Retrieve(Running& r, const v1::RetrieveRequest& request,
   return r.stub->Retrieve(&ctx, request, response);
 }
 
-grpc::health::v1::HealthCheckResponse::ServingStatus Health(Running& r, const std::string& service) {
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(Running& r,
+                                                            const std::string& service) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
   grpc::health::v1::HealthCheckRequest request;
@@ -165,16 +166,20 @@ TEST_F(RetrievalServiceTest, RetrieveKnownUserHasEverySourceWithRanks) {
     EXPECT_FALSE(history.contains(c.item_id())) << c.item_id() << " is in the history";
     EXPECT_TRUE(ids.insert(c.item_id()).second) << "duplicate " << c.item_id();
     EXPECT_GT(c.sources_size(), 0);
-    for (const v1::SourceScore& ss : c.sources()) by_source[ss.source()].push_back({ss.rank(), ss.score()});
+    for (const v1::SourceScore& ss : c.sources())
+      by_source[ss.source()].push_back({ss.rank(), ss.score()});
   }
   for (int s = 1; s <= kNumSources; ++s) {
     const v1::Source source = static_cast<v1::Source>(s);
     auto& list = by_source[source];
     ASSERT_FALSE(list.empty()) << v1::Source_Name(source) << " returned nothing";
-    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(list.begin(), list.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     for (size_t i = 0; i < list.size(); ++i) {
       EXPECT_EQ(list[i].first, static_cast<int>(i)) << v1::Source_Name(source);
-      if (i > 0) EXPECT_GE(list[i - 1].second, list[i].second) << v1::Source_Name(source);
+      if (i > 0) {
+        EXPECT_GE(list[i - 1].second, list[i].second) << v1::Source_Name(source);
+      }
     }
   }
 
@@ -200,14 +205,15 @@ TEST_F(RetrievalServiceTest, RetrieveKnownUserHasEverySourceWithRanks) {
   EXPECT_EQ(MetricValue(text, "grpc_server_handled_total",
                         {"grpc_method=\"Retrieve\"", "grpc_code=\"OK\""}),
             1);
-  EXPECT_EQ(MetricValue(text, "grpc_server_handling_seconds_count", {"grpc_method=\"Retrieve\""}), 1);
+  EXPECT_EQ(MetricValue(text, "grpc_server_handling_seconds_count", {"grpc_method=\"Retrieve\""}),
+            1);
   for (const char* source : {"content", "itemknn", "als", "trending", "sequence", "ease"}) {
     const std::string label = absl::StrCat("source=\"", source, "\"");
     EXPECT_EQ(MetricValue(text, "recsys_retrieval_source_seconds_count", {label}), 1) << source;
     EXPECT_EQ(MetricValue(text, "recsys_retrieval_candidates_count", {label}), 1) << source;
-    EXPECT_EQ(MetricValue(text, "recsys_retrieval_source_skipped_total",
-                          {label, "reason=\"deadline\""}),
-              0);
+    EXPECT_EQ(
+        MetricValue(text, "recsys_retrieval_source_skipped_total", {label, "reason=\"deadline\""}),
+        0);
   }
 }
 
@@ -300,7 +306,9 @@ TEST_F(RetrievalServiceTest, SearchReturnsSciFiFirst) {
     EXPECT_TRUE(absl::StartsWith(item.title(), "Movie ")) << item.title();
     ASSERT_EQ(item.categories_size(), 1) << item.item_id();
     EXPECT_EQ(item.categories(0), "SciFi") << item.item_id() << " at " << i;
-    if (i > 0) EXPECT_GE(response.items(i - 1).score(), item.score());
+    if (i > 0) {
+      EXPECT_GE(response.items(i - 1).score(), item.score());
+    }
   }
 }
 
@@ -412,8 +420,8 @@ TEST_F(RetrievalServiceTest, HotSwapDuringRequestStreamHasNoFailedCall) {
     EXPECT_EQ(last[t], v2->version) << "client " << t;
   }
   const std::string text = r.metrics->SerializeText();
-  EXPECT_EQ(MetricValue(text, "recsys_bundle_info", {absl::StrCat("version=\"", v2->version, "\"")}),
-            1);
+  EXPECT_EQ(
+      MetricValue(text, "recsys_bundle_info", {absl::StrCat("version=\"", v2->version, "\"")}), 1);
   EXPECT_EQ(MetricValue(text, "grpc_server_handled_total",
                         {"grpc_method=\"Retrieve\"", "grpc_code=\"OK\""}),
             calls.load());
@@ -457,11 +465,10 @@ TEST_F(RetrievalServiceTest, BrokenBundleIsRefusedOldKeepsServing) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(response.model_version(), toy->version);
   EXPECT_GT(response.candidates_size(), 0);
-  EXPECT_EQ(Health(r, kRetrievalServiceName),
-            grpc::health::v1::HealthCheckResponse::SERVING);
-  EXPECT_EQ(MetricValue(r.metrics->SerializeText(), "recsys_bundle_loads_total",
-                        {"result=\"error\""}),
-            1);
+  EXPECT_EQ(Health(r, kRetrievalServiceName), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(
+      MetricValue(r.metrics->SerializeText(), "recsys_bundle_loads_total", {"result=\"error\""}),
+      1);
   fs::remove_all(toy->root);
 }
 
@@ -501,7 +508,8 @@ TEST_F(RetrievalServiceTest, BadInputsAreInvalidArgumentWithMessages) {
   {
     v1::RetrieveRequest request;
     for (int i = 0; i < 10001; ++i) request.add_exclude_item_ids(absl::StrCat("m", i));
-    expect_invalid(Retrieve(r, request, &response), "exclude_item_ids has 10001 ids (at most 10000)");
+    expect_invalid(Retrieve(r, request, &response),
+                   "exclude_item_ids has 10001 ids (at most 10000)");
   }
   {
     v1::RetrieveRequest request;
@@ -511,8 +519,7 @@ TEST_F(RetrievalServiceTest, BadInputsAreInvalidArgumentWithMessages) {
     expect_invalid(Retrieve(r, request, &response), "k must be in 0..1000");
   }
   v1::SearchResponse search_response;
-  for (const auto& [query, k, fragment] :
-       std::vector<std::tuple<std::string, int, std::string>>{
+  for (const auto& [query, k, fragment] : std::vector<std::tuple<std::string, int, std::string>>{
            {"", 5, "query must not be empty"},
            {std::string(4097, 'q'), 5, "query of 4097 bytes (at most 4096)"},
            {"space", 0, "k must be in 1..1000, got 0"},

@@ -2,12 +2,12 @@
 // user histories (header-only: only *_test.cc files are compiled into the binary).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/status/statusor.h"
 #include "common/bundle/model_bundle.h"
@@ -36,7 +36,7 @@ struct ToyRegistry {
   std::string root;           // <tmp>/recsys_<name>_<pid>
   std::string registry_root;  // root + "/registry"
   std::string name = "toy";
-  std::string version;        // the promoted version
+  std::string version;  // the promoted version
   std::string bundle_dir;
 };
 

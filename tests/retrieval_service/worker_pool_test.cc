@@ -1,9 +1,9 @@
 #include "retrieval_service/worker_pool.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <memory>
-
-#include <gtest/gtest.h>
 
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
