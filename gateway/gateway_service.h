@@ -38,7 +38,7 @@ struct GatewayOptions {
   int max_k = 100;
   int max_history = 1000;        // most recent stored events sent downstream
   int max_exclusions = 10000;
-  int feedback_workers = 4;      // threads waiting on durable appends
+  int feedback_workers = 32;     // threads waiting on durable appends (group commit batches them)
   size_t feedback_queue = 4096;  // queued Feedback calls; more → RESOURCE_EXHAUSTED
 };
 

@@ -31,7 +31,8 @@ ABSL_FLAG(absl::Duration, margin, absl::Milliseconds(3),
 ABSL_FLAG(int, max_inflight, 512, "Concurrent Recommend calls before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_k, 100, "Largest k a caller may ask for");
 ABSL_FLAG(int, max_history, 1000, "Most recent history events sent downstream");
-ABSL_FLAG(int, feedback_workers, 4, "Threads waiting on durable Feedback appends");
+ABSL_FLAG(int, feedback_workers, 32,
+          "Threads waiting on durable Feedback appends; appends waiting together share one fsync");
 ABSL_FLAG(bool, fsync, true, "fsync the write-ahead log before acknowledging (off: tests only)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10), "Graceful-shutdown drain deadline");
 

@@ -29,14 +29,11 @@ absl::StatusOr<std::unique_ptr<EmbeddedUserStore>> EmbeddedUserStore::Open(
   WalOptions wal_options = options.wal;
   wal_options.compact_keep_per_user = std::max<size_t>(options.max_events_per_user, 1);
   EmbeddedUserStore* s = store.get();
-  ASSIGN_OR_RETURN(store->wal_,
-                   Wal::Open(options.state_dir, wal_options,
-                             [s](uint64_t seq, const WalEntry& e) {
-                               s->Insert(e.user_id, Stored{UserEvent{e.item_id, e.timestamp_s,
-                                                                     e.weight, e.event},
-                                                           seq});
-                               return absl::OkStatus();
-                             }));
+  ASSIGN_OR_RETURN(
+      store->wal_, Wal::Open(options.state_dir, wal_options, [s](uint64_t seq, const WalEntry& e) {
+        s->Insert(e.user_id, Stored{UserEvent{e.item_id, e.timestamp_s, e.weight, e.event}, seq});
+        return absl::OkStatus();
+      }));
   return store;
 }
 

@@ -25,21 +25,21 @@ struct UserEvent {
   std::string item_id;
   int64_t timestamp_s = 0;  // Unix seconds
   float weight = 1.0f;
-  std::string event;        // "train" for seeded history, "click", ...
+  std::string event;  // "train" for seeded history, "click", ...
 };
 
 struct UserStoreStats {
   int64_t users = 0;
-  uint64_t seeded_events = 0;      // from the seed (not logged)
-  uint64_t appends = 0;            // durable appends since Open
+  uint64_t seeded_events = 0;  // from the seed (not logged)
+  uint64_t appends = 0;        // durable appends since Open
   uint64_t fsyncs = 0;
-  uint64_t group_commits = 0;      // batches written (one write + one fsync each)
-  uint64_t bytes = 0;              // log bytes written since Open
+  uint64_t group_commits = 0;  // batches written (one write + one fsync each)
+  uint64_t bytes = 0;          // log bytes written since Open
   uint64_t last_fsync_micros = 0;
   uint64_t total_fsync_micros = 0;
-  uint64_t replayed_records = 0;   // log records replayed by Open
-  uint64_t truncated_bytes = 0;    // torn log tail removed by Open
-  uint64_t last_seq = 0;           // latest durable sequence number
+  uint64_t replayed_records = 0;  // log records replayed by Open
+  uint64_t truncated_bytes = 0;   // torn log tail removed by Open
+  uint64_t last_seq = 0;          // latest durable sequence number
 };
 
 // Thread-safe: any number of concurrent History / Append / stats calls.

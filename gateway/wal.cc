@@ -61,12 +61,14 @@ void StoreU64(char* p, uint64_t v) {
 }
 uint32_t LoadU32(const char* p) {
   uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 uint64_t LoadU64(const char* p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -116,8 +118,8 @@ bool DecodePayload(absl::string_view payload, uint64_t* seq, WalEntry* e) {
 struct Parsed {
   uint64_t seq = 0;
   WalEntry entry;
-  size_t size = 0;          // framed bytes
-  bool malformed = false;   // intact checksum, undecodable payload
+  size_t size = 0;         // framed bytes
+  bool malformed = false;  // intact checksum, undecodable payload
 };
 
 // Parses the record framed at data[off]. On failure returns why.
@@ -185,7 +187,8 @@ absl::Status ScanSegment(const std::string& path, absl::string_view data, uint64
       if (tail == TailPolicy::kStrict || intact.has_value() || rec.malformed) {
         std::string detail =
             intact.has_value()
-                ? absl::StrCat("; an intact record (seq ", later.seq, ") follows at offset ", *intact)
+                ? absl::StrCat("; an intact record (seq ", later.seq, ") follows at offset ",
+                               *intact)
                 : absl::StrCat("; ", data.size() - off, " bytes to the end of the file");
         return absl::DataLossError(absl::StrCat(path, ": corrupt record at offset ", off, ": ",
                                                 *why, detail,
@@ -293,7 +296,8 @@ std::optional<uint64_t> ParseNumbered(absl::string_view name, absl::string_view 
       !absl::EndsWith(name, suffix)) {
     return std::nullopt;
   }
-  absl::string_view digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  absl::string_view digits =
+      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
   if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return std::nullopt;
   }
@@ -307,9 +311,9 @@ std::string SnapshotName(uint64_t last_seq) {
 }
 
 uint64_t MicrosSince(std::chrono::steady_clock::time_point t0) {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::steady_clock::now() - t0)
-                                   .count());
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
 }
 
 }  // namespace
@@ -427,8 +431,8 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
     ASSIGN_OR_RETURN(const std::string data, ReadFile(segments[i].path));
     SegmentScan scan;
     RETURN_IF_ERROR(ScanSegment(segments[i].path, data, segments[i].first_seq, i == 0,
-                                last ? TailPolicy::kMayBeTorn : TailPolicy::kStrict, &chain,
-                                replay, &scan));
+                                last ? TailPolicy::kMayBeTorn : TailPolicy::kStrict, &chain, replay,
+                                &scan));
     if (!scan.damage.empty()) {
       truncated = data.size() - scan.good_end;
       RETURN_IF_ERROR(TruncateDurably(segments[i].path, scan.good_end));
@@ -447,6 +451,11 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
   const std::string& active = active_path_;
   fd_ = ::open(active.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) return absl::InternalError(absl::StrCat("open ", active, ": ", ErrnoText()));
+  // Replayed records may be in the page cache only (written, not yet synced,
+  // by a process that died): make what was just served durable.
+  if (options_.fsync && ::fdatasync(fd_) != 0) {
+    return absl::InternalError(absl::StrCat("fdatasync ", active, ": ", ErrnoText()));
+  }
   RETURN_IF_ERROR(SyncDirectory(dir_));  // the active segment's entry may be new
 
   absl::MutexLock lock(&mu_);
@@ -485,9 +494,7 @@ Wal::~Wal() {
 
 bool Wal::WriterHasWork() const { return !pending_.empty() || stopping_; }
 bool Wal::CompactorHasWork() const { return compact_requested_ || stopping_; }
-bool Wal::AppendDone(WaitArg* a) {
-  return a->wal->durable_seq_ >= a->seq || !a->wal->failed_.ok();
-}
+bool Wal::AppendDone(WaitArg* a) { return a->wal->durable_seq_ >= a->seq || !a->wal->failed_.ok(); }
 
 absl::StatusOr<uint64_t> Wal::Append(const WalEntry& entry) {
   if (entry.user_id.size() > kMaxWalFieldBytes || entry.item_id.size() > kMaxWalFieldBytes ||
@@ -536,7 +543,8 @@ void Wal::WriterLoop() {
     absl::Status s = [&]() -> absl::Status {
       if (segment_size_ >= options_.segment_bytes && segment_size_ > 0) {
         const std::string path = dir_ + "/" + WalSegmentName(batch.front().seq);
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+        const int fd =
+            ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) return absl::InternalError(absl::StrCat("create ", path, ": ", ErrnoText()));
         ::close(fd_);
         fd_ = fd;
@@ -668,8 +676,8 @@ absl::Status Wal::Compact() {
   for (const Segment& s : closed) RETURN_IF_ERROR(RemoveFile(s.path));
   RETURN_IF_ERROR(SyncDirectory(dir_));
   LOG(INFO) << "wal: compacted " << closed.size() << " segments into " << path << " ("
-            << kept.size() << " records for " << users.size() << " users, through seq "
-            << last_seq << ")";
+            << kept.size() << " records for " << users.size() << " users, through seq " << last_seq
+            << ")";
   return absl::OkStatus();
 }
 

@@ -29,6 +29,8 @@
 // logged with the byte count). Damage anywhere else - in an earlier segment, or
 // followed by any valid record, or a gap in the sequence numbers - is
 // DataLoss naming the file and offset, and nothing is modified.
+// Open syncs the active segment before returning, so nothing it replayed can
+// vanish later (a killed process may leave written but unsynced records).
 #pragma once
 
 #include <cstdint>
@@ -80,12 +82,12 @@ struct WalStats {
   uint64_t bytes_written = 0;      // record bytes written since Open
   uint64_t last_fsync_micros = 0;  // duration of the latest fdatasync
   uint64_t total_fsync_micros = 0;
-  uint64_t replayed_records = 0;   // records delivered by Open's replay
-  uint64_t truncated_bytes = 0;    // torn tail removed by Open
-  uint64_t last_seq = 0;           // latest durable sequence number
-  uint64_t segments = 0;           // segment files, the open one included
+  uint64_t replayed_records = 0;  // records delivered by Open's replay
+  uint64_t truncated_bytes = 0;   // torn tail removed by Open
+  uint64_t last_seq = 0;          // latest durable sequence number
+  uint64_t segments = 0;          // segment files, the open one included
   uint64_t snapshots_written = 0;
-  uint64_t snapshot_seq = 0;       // records <= this live in the snapshot
+  uint64_t snapshot_seq = 0;  // records <= this live in the snapshot
 };
 
 class Wal {
@@ -162,7 +164,7 @@ class Wal {
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool compact_requested_ ABSL_GUARDED_BY(mu_) = false;
-  int active_appends_ ABSL_GUARDED_BY(mu_) = 0;  // Appends inside Await
+  int active_appends_ ABSL_GUARDED_BY(mu_) = 0;         // Appends inside Await
   std::vector<Segment> segments_ ABSL_GUARDED_BY(mu_);  // by first_seq; last is open
   std::string snapshot_path_ ABSL_GUARDED_BY(mu_);      // empty = none
   WalStats stats_ ABSL_GUARDED_BY(mu_);

@@ -126,7 +126,9 @@ RankInput ToRankInput(const ModelBundle& bundle, const v1::RankRequest& request)
   for (const std::string& id : request.exclude_item_ids()) {
     if (auto item = ids.Find(id)) exclude.push_back(*item);
   }
-  in.state = BuildUserState(bundle, std::move(history), user.as_of_s(), exclude);
+  // Only the candidates' EASE scores are needed here: skip the dense vector.
+  in.state = BuildUserState(bundle, std::move(history), user.as_of_s(), exclude,
+                            /*dense_ease=*/false);
 
   in.pool.reserve(request.candidates_size());
   in.pool_request_index.reserve(request.candidates_size());

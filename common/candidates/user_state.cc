@@ -62,7 +62,8 @@ const char* SourceName(SourceId s) {
 }
 
 UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> history,
-                         int64_t as_of_s, std::span<const ItemIndex> extra_exclude) {
+                         int64_t as_of_s, std::span<const ItemIndex> extra_exclude,
+                         bool dense_ease) {
   UserState st;
   const int32_t n = bundle.num_items();
   history.erase(std::remove_if(history.begin(), history.end(),
@@ -102,8 +103,9 @@ UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> his
   bundle.itemknn.Score(items, RecencyWeights(items.size(), bundle.params.itemknn_recency),
                        &st.itemknn_scores);
   if (bundle.ease) {
-    bundle.ease->Score(items, RecencyWeights(items.size(), bundle.params.ease_recency),
-                       &st.ease_scores);
+    const std::vector<float> w = RecencyWeights(items.size(), bundle.params.ease_recency);
+    st.ease_items = bundle.ease->WeightedItems(items, w);
+    if (dense_ease) bundle.ease->Score(items, w, &st.ease_scores);
   }
   bundle.trending.ScoresAsOf(st.as_of_s, &st.trending_scores);
 

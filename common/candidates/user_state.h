@@ -27,15 +27,20 @@ struct UserState {
   std::vector<float> profile;     // content profile (dim), L2-normalised or zero
   std::vector<float> als_vector;  // ALS fold-in (factors)
   absl::flat_hash_map<ItemIndex, float> itemknn_scores;
-  std::vector<float> ease_scores;      // dense, empty without EASE
+  std::vector<float> ease_scores;      // dense; empty without EASE or when not asked for
+  std::vector<std::pair<ItemIndex, float>> ease_items;  // for per-item EASE scores
   std::vector<float> trending_scores;  // dense, as of as_of_s
   absl::flat_hash_map<ItemIndex, float> markov_scores;  // windowed transitions
   std::vector<float> category_share;   // per category: share of history items in it
 };
 
-// `as_of_s` 0 means "now" (just after the bundle's last event).
+// `as_of_s` 0 means "now" (just after the bundle's last event). `dense_ease`
+// computes EASE scores for every item (what the EASE source needs); the ranker
+// only needs its candidates' scores, which EaseModel::ScoreOne gives
+// bit-identically from `ease_items`.
 UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> history,
-                         int64_t as_of_s, std::span<const ItemIndex> extra_exclude);
+                         int64_t as_of_s, std::span<const ItemIndex> extra_exclude,
+                         bool dense_ease = true);
 
 // Best `k` candidates of one source, best first, never an excluded item.
 absl::StatusOr<std::vector<ScoredIndex>> SourceCandidates(const ModelBundle& bundle,

@@ -65,7 +65,7 @@ void ComputeFeatures(const ModelBundle& bundle, const UserState& st,
                      : 0.0f;
     auto knn = st.itemknn_scores.find(item);
     row(col++) = knn == st.itemknn_scores.end() ? 0.0f : knn->second;
-    row(col++) = known && !st.ease_scores.empty() ? st.ease_scores[item] : 0.0f;
+    row(col++) = known && bundle.ease ? bundle.ease->ScoreOne(st.ease_items, item) : 0.0f;
     auto markov = st.markov_scores.find(item);
     row(col++) = markov == st.markov_scores.end() ? 0.0f : markov->second;
     row(col++) = known && last_emb ? Dot(last_emb, bundle.content.item_embedding(item), d) : 0.0f;

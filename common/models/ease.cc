@@ -119,6 +119,27 @@ void EaseModel::Score(std::span<const ItemIndex> history, std::span<const float>
                       std::vector<float>* scores) const {
   const int64_t n = num_items_;
   scores->assign(static_cast<size_t>(n), 0.0f);
+  const std::vector<std::pair<ItemIndex, float>> items = WeightedItems(history, weights);
+  float* out = scores->data();
+  for (const auto& [i, w] : items) {
+    if (w == 0.0f) continue;
+    const float* row = weights_.data() + int64_t{i} * n;
+    for (int64_t j = 0; j < n; ++j) out[j] += w * row[j];
+  }
+}
+
+float EaseModel::ScoreOne(std::span<const std::pair<ItemIndex, float>> weighted, ItemIndex j) const {
+  if (j < 0 || j >= num_items_) return 0.0f;
+  float score = 0.0f;
+  for (const auto& [i, w] : weighted) {
+    if (w == 0.0f) continue;
+    score += w * weights_[int64_t{i} * num_items_ + j];
+  }
+  return score;
+}
+
+std::vector<std::pair<ItemIndex, float>> EaseModel::WeightedItems(
+    std::span<const ItemIndex> history, std::span<const float> weights) const {
   // Distinct known items with the largest weight among their occurrences.
   std::vector<std::pair<ItemIndex, float>> items;
   items.reserve(history.size());
@@ -132,12 +153,7 @@ void EaseModel::Score(std::span<const ItemIndex> history, std::span<const float>
   items.erase(std::unique(items.begin(), items.end(),
                           [](const auto& a, const auto& b) { return a.first == b.first; }),
               items.end());
-  float* out = scores->data();
-  for (const auto& [i, w] : items) {
-    if (w == 0.0f) continue;
-    const float* row = weights_.data() + int64_t{i} * n;
-    for (int64_t j = 0; j < n; ++j) out[j] += w * row[j];
-  }
+  return items;
 }
 
 absl::StatusOr<std::vector<std::string>> EaseModel::Save(const std::string& dir) const {

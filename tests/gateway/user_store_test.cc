@@ -117,7 +117,8 @@ TEST(EmbeddedUserStoreTest, PerUserCap) {
     auto store = EmbeddedUserStore::Open(options, seed);
     ASSERT_TRUE(store.ok());
     EXPECT_EQ(Items((*store)->History("u", 100)), (Strings{"s1", "s2", "s3", "s4"}));
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*store)->Append("u", Event(absl::StrCat("a", i))).ok());
+    for (int i = 0; i < 3; ++i)
+      ASSERT_TRUE((*store)->Append("u", Event(absl::StrCat("a", i))).ok());
     EXPECT_EQ(Items((*store)->History("u", 100)), (Strings{"s4", "a0", "a1", "a2"}));
   }
   auto store = EmbeddedUserStore::Open(options, seed);
@@ -280,8 +281,8 @@ TEST(EmbeddedUserStoreCrashTest, SigkillNeverLosesAcknowledgedEvents) {
     ASSERT_TRUE((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
                 (WIFEXITED(status) && WEXITSTATUS(status) == 0))
         << "child status " << status;
-    std::cout << "[ crash test ] round " << round << ": killed after " << kill_after
-              << " acks, " << seen << " acknowledged before death\n";
+    std::cout << "[ crash test ] round " << round << ": killed after " << kill_after << " acks, "
+              << seen << " acknowledged before death\n";
 
     // Every acknowledged event (this round and all before) survives.
     auto store = EmbeddedUserStore::Open(Options(tmp.path()));
@@ -293,8 +294,7 @@ TEST(EmbeddedUserStoreCrashTest, SigkillNeverLosesAcknowledgedEvents) {
       }
     }
     for (const auto& [seq, item] : acked) {
-      EXPECT_EQ(present.count(item), 1u) << "acknowledged seq " << seq << " (" << item
-                                         << ") lost";
+      EXPECT_EQ(present.count(item), 1u) << "acknowledged seq " << seq << " (" << item << ") lost";
     }
     EXPECT_GE((*store)->stats().last_seq, acked.rbegin()->first);
   }

@@ -400,8 +400,8 @@ TEST(WalTest, GroupCommitSharesFsyncsAcrossConcurrentAppends) {
   EXPECT_EQ(*all.rbegin(), uint64_t{kThreads * kPerThread});
   EXPECT_EQ(stats.appends, uint64_t{kThreads * kPerThread});
   EXPECT_LT(stats.fsyncs, stats.appends);
-  std::cout << "[ group commit ] " << stats.appends << " appends, " << stats.fsyncs
-            << " fsyncs (" << static_cast<double>(stats.appends) / stats.fsyncs
+  std::cout << "[ group commit ] " << stats.appends << " appends, " << stats.fsyncs << " fsyncs ("
+            << static_cast<double>(stats.appends) / stats.fsyncs
             << " appends per fsync), mean fsync "
             << stats.total_fsync_micros / std::max<uint64_t>(stats.fsyncs, 1) << " us\n";
 

@@ -108,5 +108,18 @@ TEST(Ease, SaveLoadRoundTrip) {
   EXPECT_NE(bad.status().message().find("ease.arr"), std::string::npos) << bad.status();
 }
 
+// Per-item scores equal the dense vector bit for bit (the ranker relies on it).
+TEST(Ease, ScoreOneMatchesDenseScore) {
+  const auto m = EaseModel::Fit(HandMade(), kUsers, kItems, kLambda);
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<ItemIndex> history = {3, 0, 3, 1, 99};
+  const std::vector<float> weights = {0.25f, 1.0f, 0.5f, 0.0f, 1.0f};
+  std::vector<float> dense;
+  m->Score(history, weights, &dense);
+  const auto weighted = m->WeightedItems(history, weights);
+  for (ItemIndex j = 0; j < kItems; ++j) EXPECT_EQ(m->ScoreOne(weighted, j), dense[j]) << j;
+  EXPECT_EQ(m->ScoreOne(weighted, -1), 0.0f);
+}
+
 }  // namespace
 }  // namespace recsys
