@@ -18,7 +18,7 @@ struct BudgetOptions {
   absl::Duration default_deadline = absl::Milliseconds(50);  // caller set none
   absl::Duration max_deadline = absl::Seconds(30);           // caps huge deadlines
   double retrieval_share = 0.6;                              // of the usable time
-  absl::Duration margin = absl::Milliseconds(3);             // gateway's own work
+  absl::Duration margin = absl::Milliseconds(8);             // gateway's own work
   // Below this much time left, ranking is skipped (retrieval order is served).
   absl::Duration min_ranking_time = absl::Milliseconds(1);
 };

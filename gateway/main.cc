@@ -26,7 +26,7 @@ ABSL_FLAG(absl::Duration, startup_timeout, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, default_deadline, absl::Milliseconds(50),
           "Budget of a Recommend call whose caller sent no deadline");
 ABSL_FLAG(double, retrieval_share, 0.6, "Share of the usable budget given to retrieval");
-ABSL_FLAG(absl::Duration, margin, absl::Milliseconds(3),
+ABSL_FLAG(absl::Duration, margin, absl::Milliseconds(8),
           "Budget kept for the gateway's own work after ranking");
 ABSL_FLAG(int, max_inflight, 512, "Concurrent Recommend calls before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_k, 100, "Largest k a caller may ask for");

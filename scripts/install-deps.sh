@@ -15,6 +15,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-grpc-tools grpc-proto
   prometheus curl procps
+  # deploy tests: YAML for the Prometheus checks, Node.js for the Kubernetes
+  # schema validator (its npm packages come from tests/deploy/k8s/package-lock.json)
+  python3-yaml nodejs
 )
 
 missing=()
@@ -23,6 +26,10 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# npm: Debian ships it as its own package; NodeSource's nodejs bundles it and
+# conflicts with Debian's npm. So: only if no npm command exists.
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
