@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <exception>
 #include <filesystem>
+#include <new>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define RECSYS_VECTOR_INDEX_LSAN 1
@@ -35,10 +37,10 @@ constexpr int kDefaultEfSearch = 64;
 // hnsw.efSearch (max(hnsw.efSearch, k)); the per-call SearchParametersHNSW
 // efSearch only sets the stopping rule (fixed upstream in faiss PR #3233).
 // So the index's knob is set once, before the index is shared (Build/Load),
-// to this ceiling, and per-call values up to max(ceiling, fetched k) take
-// effect. Measured on 5k x 32-d: a larger heap costs ~50% more time at
-// ef=64 (78 vs 52 us/query); recall at ef=64 is unchanged.
-constexpr int kEfSearchCeiling = 256;
+// to a ceiling (VectorIndexOptions::hnsw_ef_search_max, default 256), and
+// per-call values up to max(ceiling, fetched k) take effect. Measured on 5k x
+// 32-d: a larger heap costs ~50% more time at ef=64 (78 vs 52 us/query);
+// recall at ef=64 is unchanged.
 
 bool IsInnerProduct(const faiss::Index& index) {
   return index.metric_type == faiss::METRIC_INNER_PRODUCT;
@@ -59,6 +61,18 @@ std::vector<Neighbor> CollectNeighbors(const idx_t* labels, const float* scores,
   return out;
 }
 
+// The exact scan's copy of n x d vectors; an allocation failure is a status
+// (a bundle that does not fit must not take the serving process down).
+absl::StatusOr<std::unique_ptr<const ExactScan>> CopyForScan(const float* vectors, int64_t n,
+                                                             int d) {
+  try {
+    return std::make_unique<const ExactScan>(vectors, n, d);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("VectorIndex: no memory for ", n, " x ", d, " vectors"));
+  }
+}
+
 }  // namespace
 
 VectorIndex::VectorIndex() = default;
@@ -76,12 +90,17 @@ absl::StatusOr<VectorIndex> VectorIndex::Build(const std::vector<float>& vectors
                                                    " floats, expected n * d = ", n, " * ", d));
   }
   const bool flat = n <= options.flat_max_items;
-  if (!flat && (options.hnsw_m < 2 || options.hnsw_ef_construction < 1)) {
+  if (!flat &&
+      (options.hnsw_m < 2 || options.hnsw_ef_construction < 1 || options.hnsw_ef_search_max < 1)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("VectorIndex: bad HNSW options m=", options.hnsw_m,
-                     " efConstruction=", options.hnsw_ef_construction));
+        absl::StrCat("VectorIndex: bad HNSW options m=", options.hnsw_m, " efConstruction=",
+                     options.hnsw_ef_construction, " efSearch max=", options.hnsw_ef_search_max));
   }
   VectorIndex result;
+  if (flat && options.flat_search == FlatSearch::kExactScan) {
+    ASSIGN_OR_RETURN(result.scan_, CopyForScan(vectors.data(), n, d));
+    return result;
+  }
   try {
     if (flat) {
       result.index_ = std::make_unique<faiss::IndexFlatIP>(d);
@@ -89,7 +108,7 @@ absl::StatusOr<VectorIndex> VectorIndex::Build(const std::vector<float>& vectors
       auto hnsw =
           std::make_unique<faiss::IndexHNSWFlat>(d, options.hnsw_m, faiss::METRIC_INNER_PRODUCT);
       hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
-      hnsw->hnsw.efSearch = kEfSearchCeiling;
+      hnsw->hnsw.efSearch = options.hnsw_ef_search_max;
       result.index_ = std::move(hnsw);
     }
     if (n > 0) result.index_->add(n, vectors.data());
@@ -102,16 +121,26 @@ absl::StatusOr<VectorIndex> VectorIndex::Build(const std::vector<float>& vectors
 }
 
 absl::Status VectorIndex::Save(const std::string& path) const {
-  if (index_ == nullptr) return absl::FailedPreconditionError("VectorIndex::Save: no index");
+  if (index_ == nullptr && scan_ == nullptr) {
+    return absl::FailedPreconditionError("VectorIndex::Save: no index");
+  }
   try {
-    faiss::write_index(index_.get(), path.c_str());
+    if (scan_ != nullptr) {
+      // The same file a FAISS-searched flat index writes.
+      faiss::IndexFlatIP flat(scan_->dim());
+      if (scan_->size() > 0) flat.add(scan_->size(), scan_->data());
+      faiss::write_index(&flat, path.c_str());
+    } else {
+      faiss::write_index(index_.get(), path.c_str());
+    }
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("VectorIndex: writing ", path, " failed: ", e.what()));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<VectorIndex> VectorIndex::Load(const std::string& path) {
+absl::StatusOr<VectorIndex> VectorIndex::Load(const std::string& path,
+                                              const VectorIndexOptions& options) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     return absl::NotFoundError(absl::StrCat("VectorIndex: no index file ", path));
@@ -135,7 +164,8 @@ absl::StatusOr<VectorIndex> VectorIndex::Load(const std::string& path) {
   }
   // Only the two kinds Build makes are accepted: search code relies on scores
   // being inner products and on SearchParametersHNSW applying.
-  const bool flat = dynamic_cast<const faiss::IndexFlat*>(index.get()) != nullptr;
+  const auto* flat_index = dynamic_cast<const faiss::IndexFlat*>(index.get());
+  const bool flat = flat_index != nullptr;
   auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(index.get());
   if (!flat && hnsw == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -150,14 +180,20 @@ absl::StatusOr<VectorIndex> VectorIndex::Load(const std::string& path) {
         absl::StrCat("VectorIndex: ", path, ": HNSW storage is not inner-product"));
   }
   if (hnsw != nullptr) {
-    // Not yet shared: see kEfSearchCeiling.
-    hnsw->hnsw.efSearch = kEfSearchCeiling;
+    // Not yet shared: see hnsw_ef_search_max.
+    hnsw->hnsw.efSearch = std::max(1, options.hnsw_ef_search_max);
   }
   if (index->d < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("VectorIndex: ", path, ": dimension ", index->d));
   }
   VectorIndex result;
+  if (flat && options.flat_search == FlatSearch::kExactScan) {
+    // Keep our own aligned copy; the FAISS index is freed on return.
+    ASSIGN_OR_RETURN(result.scan_, CopyForScan(flat_index->get_xb(), flat_index->ntotal,
+                                               static_cast<int>(flat_index->d)));
+    return result;
+  }
   result.index_ = std::move(index);
   return result;
 }
@@ -168,10 +204,13 @@ absl::StatusOr<std::vector<Neighbor>> VectorIndex::Search(const float* query, in
   if (query == nullptr) return absl::InvalidArgumentError("VectorIndex::Search: null query");
   if (k < 1)
     return absl::InvalidArgumentError(absl::StrCat("VectorIndex::Search: k = ", k, " < 1"));
-  if (index_ == nullptr) return absl::FailedPreconditionError("VectorIndex::Search: no index");
+  if (index_ == nullptr && scan_ == nullptr) {
+    return absl::FailedPreconditionError("VectorIndex::Search: no index");
+  }
   if (!std::is_sorted(exclude.begin(), exclude.end())) {
     return absl::InvalidArgumentError("VectorIndex::Search: exclude must be sorted ascending");
   }
+  if (scan_ != nullptr) return scan_->Search(query, k, exclude);
   const int64_t ntotal = index_->ntotal;
   if (ntotal == 0) return std::vector<Neighbor>();
   // Over-fetch so that k survive the exclusion; never more than the index holds.
@@ -201,10 +240,13 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> VectorIndex::SearchBatch(
   if (k < 1) {
     return absl::InvalidArgumentError(absl::StrCat("VectorIndex::SearchBatch: k = ", k, " < 1"));
   }
-  if (index_ == nullptr) return absl::FailedPreconditionError("VectorIndex::SearchBatch: no index");
+  if (index_ == nullptr && scan_ == nullptr) {
+    return absl::FailedPreconditionError("VectorIndex::SearchBatch: no index");
+  }
   if (nq == 0) return std::vector<std::vector<Neighbor>>();
   if (queries == nullptr)
     return absl::InvalidArgumentError("VectorIndex::SearchBatch: null queries");
+  if (scan_ != nullptr) return scan_->SearchBatch(queries, nq, k);
   std::vector<std::vector<Neighbor>> out(nq);
   const int64_t fetch = std::min<int64_t>(index_->ntotal, k);
   if (fetch == 0) return out;
@@ -230,12 +272,24 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> VectorIndex::SearchBatch(
   return out;
 }
 
-int VectorIndex::dim() const { return index_ == nullptr ? 0 : static_cast<int>(index_->d); }
+int VectorIndex::dim() const {
+  if (scan_ != nullptr) return scan_->dim();
+  return index_ == nullptr ? 0 : static_cast<int>(index_->d);
+}
 
-int64_t VectorIndex::size() const { return index_ == nullptr ? 0 : index_->ntotal; }
+int64_t VectorIndex::size() const {
+  if (scan_ != nullptr) return scan_->size();
+  return index_ == nullptr ? 0 : index_->ntotal;
+}
 
 bool VectorIndex::is_exact() const {
-  return dynamic_cast<const faiss::IndexFlat*>(index_.get()) != nullptr;
+  return scan_ != nullptr || dynamic_cast<const faiss::IndexFlat*>(index_.get()) != nullptr;
+}
+
+std::string VectorIndex::search_kind() const {
+  if (scan_ != nullptr) return absl::StrCat("exact_scan/", ScanKernelName());
+  if (index_ == nullptr) return "";
+  return is_exact() ? "faiss_flat" : "faiss_hnsw";
 }
 
 }  // namespace recsys

@@ -1,6 +1,18 @@
 // The one class that calls FAISS. Wraps an inner-product index over L2-normalised
 // or raw vectors; every FAISS exception becomes an absl::Status here.
 //
+// Exact (flat) indexes are searched by default with our own vectorised scan
+// (exact_scan.h) over a row-major copy of the vectors that VectorIndex keeps;
+// the FAISS flat index then exists only transiently, to read and write FAISS's
+// file format. Why: Debian's libfaiss is built for baseline x86-64 and its
+// single-query flat search of 1M x 64 floats is 2.6-3.7x the memory-bandwidth
+// floor; the scan is within ~1.1x of it (docs/benchmarks.md; 6-7x faster than
+// FAISS on the 9.7k-item ml-latest-small indexes). Results equal
+// FAISS's IndexFlatIP in ids and order except among equal (or, through
+// rounding, nearly equal) scores: equal scores are listed smaller id first
+// (FAISS lists them larger id first), deterministically.
+// FlatSearch::kFaiss keeps the FAISS path (benchmarks, comparisons).
+//
 // Thread-safety: Search is const and safe to call concurrently (per-call search
 // parameters, never mutation of the shared index).
 #pragma once
@@ -12,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/index/exact_scan.h"  // Neighbor
 
 namespace faiss {
 struct Index;
@@ -19,22 +32,30 @@ struct Index;
 
 namespace recsys {
 
+// Who searches an exact (flat) index.
+enum class FlatSearch {
+  kExactScan,  // ExactScan over VectorIndex's own copy (default; see above)
+  kFaiss,      // faiss::IndexFlatIP::search (per query below 20 queries, BLAS above)
+};
+
 struct VectorIndexOptions {
   // Catalogues with at most this many vectors use an exact flat index; larger
   // ones use HNSW (approximate).
   int64_t flat_max_items = 200000;
+  FlatSearch flat_search = FlatSearch::kExactScan;
   int hnsw_m = 32;
   int hnsw_ef_construction = 80;
+  // HNSW: the largest per-call ef_search that fully takes effect (FAISS 1.7.3
+  // sizes the search heap from the index's own efSearch, set to this at Build
+  // and Load). Larger costs time at every ef (~50% at ef 64 for 256 vs 64).
+  int hnsw_ef_search_max = 256;
 };
 
 struct SearchParams {
-  // HNSW only: candidate list size at search time (>= k). 0 = max(k, 64).
+  // HNSW only: candidate list size at search time; max(k + |exclude|, this)
+  // is used, so values below k change nothing. 0 = 64. Fully honoured up to
+  // VectorIndexOptions::hnsw_ef_search_max.
   int ef_search = 0;
-};
-
-struct Neighbor {
-  int64_t id;   // row of the vector (dense item index)
-  float score;  // inner product
 };
 
 class VectorIndex {
@@ -48,27 +69,41 @@ class VectorIndex {
   // (`vectors` has size n * d). Row i gets id i.
   static absl::StatusOr<VectorIndex> Build(const std::vector<float>& vectors, int64_t n, int d,
                                            const VectorIndexOptions& options);
-  // FAISS's own file format.
+  // FAISS's own file format (a flat index is written as faiss::IndexFlatIP
+  // whichever FlatSearch serves it). Save of an exact-scan index briefly holds
+  // a second copy of the vectors.
   absl::Status Save(const std::string& path) const;
-  static absl::StatusOr<VectorIndex> Load(const std::string& path);
+  // Of `options`, only flat_search (flat files) and hnsw_ef_search_max (HNSW
+  // files) apply.
+  static absl::StatusOr<VectorIndex> Load(const std::string& path,
+                                          const VectorIndexOptions& options = {});
 
   // Top-k rows by inner product with `query` (size d), best first. Results
-  // with ids in `exclude` (sorted ascending, may be empty) are dropped; the
-  // search over-fetches by |exclude| so k results come back when available.
+  // with ids in `exclude` (sorted ascending, may be empty) are dropped; k
+  // results come back when available (HNSW over-fetches by |exclude|; the exact
+  // scan skips excluded rows as it goes). Exact: ties by smaller id; rows
+  // scoring NaN or -inf (non-finite inputs only) are not returned.
   absl::StatusOr<std::vector<Neighbor>> Search(const float* query, int k,
                                                const std::vector<int64_t>& exclude,
                                                const SearchParams& params = {}) const;
-  // Batched form: `queries` is nq * d; one result list per query.
-  absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(const float* queries, int64_t nq,
-                                                                 int k,
-                                                                 const SearchParams& params = {}) const;
+  // Batched form: `queries` is nq * d; one result list per query, equal to
+  // Search's. Exact scan: one pass over the vectors per batch, on the caller's
+  // thread (FAISS's flat batch uses OpenMP threads and, from 20 queries, BLAS).
+  absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
+      const float* queries, int64_t nq, int k, const SearchParams& params = {}) const;
 
   int dim() const;
   int64_t size() const;
   bool is_exact() const;
+  // The search path: "exact_scan/avx2+fma", "exact_scan/portable", "faiss_flat"
+  // or "faiss_hnsw" ("" when empty).
+  std::string search_kind() const;
 
  private:
+  // Exactly one is set once built or loaded: scan_ for a flat index searched
+  // by ExactScan; index_ for HNSW or a flat index searched by FAISS.
   std::unique_ptr<faiss::Index> index_;
+  std::unique_ptr<const ExactScan> scan_;
 };
 
 }  // namespace recsys
