@@ -484,7 +484,7 @@ grpc::ServerUnaryReactor* GatewayService::Feedback(grpc::CallbackServerContext* 
   const std::string user = request->user_id();
   const absl::Time received = absl::Now();
   // The durable append waits for an fsync: run it off the callback thread.
-  const bool queued = feedback_pool_.TrySubmit([this, user, event, response, finish, received] {
+  const bool queued = feedback_pool_.TrySchedule([this, user, event, response, finish, received] {
     absl::StatusOr<uint64_t> seq = store_->Append(user, event);
     if (seq.ok()) {
       response->set_sequence(*seq);

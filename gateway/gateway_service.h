@@ -22,7 +22,7 @@
 #include "common/server/metrics.h"
 #include "gateway/budget.h"
 #include "gateway/user_store.h"
-#include "gateway/worker_pool.h"
+#include "common/server/worker_pool.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -39,7 +39,7 @@ struct GatewayOptions {
   int max_history = 1000;        // most recent stored events sent downstream
   int max_exclusions = 10000;
   int feedback_workers = 32;     // threads waiting on durable appends (group commit batches them)
-  size_t feedback_queue = 4096;  // queued Feedback calls; more → RESOURCE_EXHAUSTED
+  int feedback_queue = 4096;     // queued Feedback calls; more → RESOURCE_EXHAUSTED
 };
 
 // A channel to a backend: round_robin over every address a dns:/// target

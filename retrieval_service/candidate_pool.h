@@ -38,7 +38,7 @@
 #include "common/bundle/model_bundle.h"
 #include "common/candidates/user_state.h"
 #include "retrieval_service/retrievers.h"
-#include "retrieval_service/worker_pool.h"
+#include "common/server/worker_pool.h"
 
 namespace recsys::retrieval {
 

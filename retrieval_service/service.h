@@ -49,7 +49,7 @@
 #include "recsys/v1/retrieval.grpc.pb.h"
 #include "retrieval_service/candidate_pool.h"
 #include "retrieval_service/requests.h"
-#include "retrieval_service/worker_pool.h"
+#include "common/server/worker_pool.h"
 
 namespace recsys::retrieval {
 

@@ -1,11 +1,7 @@
 #include "gateway/budget.h"
 
-#include <atomic>
-
 #include <gtest/gtest.h>
 
-#include "absl/synchronization/notification.h"
-#include "gateway/worker_pool.h"
 
 namespace recsys::gateway {
 namespace {
@@ -39,28 +35,6 @@ TEST(Budget, CallerDeadlineAndCaps) {
   EXPECT_EQ(spent.retrieval, kNow);
   EXPECT_GE(spent.ranking, spent.retrieval);
   EXPECT_FALSE(RankingWorthStarting(kNow, spent, o));
-}
-
-// The worker pool runs every accepted task and refuses work beyond its queue.
-TEST(WorkerPool, BoundedQueue) {
-  std::atomic<int> ran{0};
-  absl::Notification release;
-  int accepted = 1;
-  {
-    WorkerPool pool(1, 2);
-    ASSERT_TRUE(pool.TrySubmit([&] {
-      release.WaitForNotification();
-      ++ran;
-    }));
-    // The worker may or may not have taken the first task yet: fill the queue.
-    while (pool.TrySubmit([&] { ++ran; })) ++accepted;
-    // Queue of 2, plus the task the worker may already have taken.
-    EXPECT_GE(accepted, 2);
-    EXPECT_LE(accepted, 3);
-    EXPECT_FALSE(pool.TrySubmit([&] { ++ran; }));
-    release.Notify();
-  }  // destruction drains the queue
-  EXPECT_EQ(ran.load(), accepted);
 }
 
 }  // namespace

@@ -22,7 +22,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
-namespace recsys::retrieval {
+namespace recsys {
 
 class WorkerPool {
  public:
@@ -53,4 +53,4 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace recsys::retrieval
+}  // namespace recsys

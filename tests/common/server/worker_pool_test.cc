@@ -1,4 +1,4 @@
-#include "retrieval_service/worker_pool.h"
+#include "common/server/worker_pool.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
 
-namespace recsys::retrieval {
+namespace recsys {
 namespace {
 
 // Every scheduled task runs exactly once, on the pool's threads.
@@ -74,5 +74,27 @@ TEST(WorkerPoolTest, ClampsDegenerateSizes) {
   EXPECT_EQ(pool.queue_capacity(), 1);
 }
 
+// The worker pool runs every accepted task and refuses work beyond its queue.
+TEST(WorkerPoolTest, BoundedQueueRunsEveryAcceptedTask) {
+  std::atomic<int> ran{0};
+  absl::Notification release;
+  int accepted = 1;
+  {
+    WorkerPool pool(1, 2);
+    ASSERT_TRUE(pool.TrySchedule([&] {
+      release.WaitForNotification();
+      ++ran;
+    }));
+    // The worker may or may not have taken the first task yet: fill the queue.
+    while (pool.TrySchedule([&] { ++ran; })) ++accepted;
+    // Queue of 2, plus the task the worker may already have taken.
+    EXPECT_GE(accepted, 2);
+    EXPECT_LE(accepted, 3);
+    EXPECT_FALSE(pool.TrySchedule([&] { ++ran; }));
+    release.Notify();
+  }  // destruction drains the queue
+  EXPECT_EQ(ran.load(), accepted);
+}
+
 }  // namespace
-}  // namespace recsys::retrieval
+}  // namespace recsys

@@ -1,9 +1,9 @@
-#include "retrieval_service/worker_pool.h"
+#include "common/server/worker_pool.h"
 
 #include <algorithm>
 #include <utility>
 
-namespace recsys::retrieval {
+namespace recsys {
 namespace {
 
 // Set while a thread runs a pool task: tasks may schedule follow-ups during
@@ -57,4 +57,4 @@ void WorkerPool::Work() {
   }
 }
 
-}  // namespace recsys::retrieval
+}  // namespace recsys
