@@ -246,6 +246,9 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
       Finish(v1::PATH_COLD_START, "");
       return;
     }
+    // Retrieval computes the ranking signals from the user state it already
+    // holds, so ranking need not rebuild it (checked by RankSignals).
+    retrieve_request_.set_with_signals(true);
     retrieve_ctx_ = grpc::ClientContext::FromCallbackServerContext(*server_ctx_);
     retrieve_ctx_->set_deadline(absl::ToChronoTime(deadlines_.retrieval));
     retrieval_start_ = absl::Now();
@@ -278,8 +281,12 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
       Finish(v1::PATH_RETRIEVAL_ONLY, "ranking:BUDGET");
       return;
     }
-    *rank_request_.mutable_user() = retrieve_request_.user();
+    // The retrieve request is finished with: move its user context over.
+    rank_request_.mutable_user()->Swap(retrieve_request_.mutable_user());
     rank_request_.mutable_candidates()->Swap(retrieve_response_.mutable_candidates());
+    if (retrieve_response_.has_signals()) {
+      rank_request_.mutable_signals()->Swap(retrieve_response_.mutable_signals());
+    }
     rank_request_.set_k(request_->k());
     for (const std::string& id : request_->exclude_item_ids()) *rank_request_.add_exclude_item_ids() = id;
     rank_ctx_ = grpc::ClientContext::FromCallbackServerContext(*server_ctx_);

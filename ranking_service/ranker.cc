@@ -93,6 +93,22 @@ absl::Status Ranker::Validate(const v1::RankRequest& request) const {
       }
     }
   }
+  if (request.signals().schema() == kSignalsSchema) {
+    for (int i = 0; i < request.candidates_size(); ++i) {
+      const v1::Candidate& c = request.candidates(i);
+      if (c.signals_size() != kNumSignals) {
+        return Invalid(absl::StrCat("candidates[", i, "] (", c.item_id(), "): ", c.signals_size(),
+                                    " signals, expected ", kNumSignals, " (signals schema ",
+                                    kSignalsSchema, ")"));
+      }
+      for (int j = 0; j < kNumSignals; ++j) {
+        if (!std::isfinite(c.signals(j))) {
+          return Invalid(absl::StrCat("candidates[", i, "] (", c.item_id(), "): signal ",
+                                      SignalNames()[j], " is not finite"));
+        }
+      }
+    }
+  }
   for (int i = 0; i < request.exclude_item_ids_size(); ++i) {
     if (request.exclude_item_ids(i).empty()) {
       return Invalid(absl::StrCat("exclude_item_ids[", i, "]: empty item id"));
@@ -126,9 +142,17 @@ RankInput ToRankInput(const ModelBundle& bundle, const v1::RankRequest& request)
   for (const std::string& id : request.exclude_item_ids()) {
     if (auto item = ids.Find(id)) exclude.push_back(*item);
   }
-  // Only the candidates' EASE scores are needed here: skip the dense vector.
-  in.state = BuildUserState(bundle, std::move(history), user.as_of_s(), exclude,
-                            /*dense_ease=*/false);
+  in.signals_verdict = CheckRankSignals(request.signals(), bundle.manifest.version(), user);
+  const bool use_signals = in.signals_verdict == SignalsVerdict::kUse;
+  UserState state;
+  if (use_signals) {
+    in.context = FeatureContext{as_of, history.size()};
+  } else {
+    // Only the candidates' EASE scores are needed here: skip the dense vector.
+    state = BuildUserState(bundle, std::move(history), user.as_of_s(), exclude,
+                           /*dense_ease=*/false);
+    in.context = ContextOf(state);
+  }
 
   in.pool.reserve(request.candidates_size());
   in.pool_request_index.reserve(request.candidates_size());
@@ -155,6 +179,13 @@ RankInput ToRankInput(const ModelBundle& bundle, const v1::RankRequest& request)
     }
     in.pool.push_back(p);
     in.pool_request_index.push_back(i);
+    if (use_signals) {
+      CandidateSignals sig;
+      std::copy(c.signals().begin(), c.signals().end(), sig.begin());
+      in.signals.push_back(sig);
+    } else {
+      in.signals.push_back(ComputeSignals(bundle, state, p.item));
+    }
   }
   return in;
 }
@@ -224,8 +255,9 @@ absl::Status Ranker::Rank(const ModelBundle& bundle, const v1::RankRequest& requ
   RankInput in = ToRankInput(bundle, request);
   const absl::Time converted = absl::Now();
   std::vector<float> logits;
-  if (!in.pool.empty()) ScorePool(bundle, in.state, in.pool, &logits);
+  if (!in.pool.empty()) ScorePool(bundle, in.context, in.pool, in.signals, &logits);
   stats->user_state = converted - start;
+  stats->signals_verdict = in.signals_verdict;
   stats->scoring = absl::Now() - converted;
   stats->unknown_candidates = in.unknown_candidates;
   response->set_unknown_candidates(in.unknown_candidates);

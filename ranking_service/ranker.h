@@ -29,9 +29,9 @@
 // The response score is the click probability sigmoid(logit) in [0,1]; with
 // MMR the order is MMR's and the score is still the model's probability.
 //
-// Threading: const methods are safe to call concurrently. Cost: O(history x
-// model work) for the user state (EASE scores the whole catalogue), O(n x
-// features) for scoring n candidates, O(k x n x dim) for MMR.
+// Threading: const methods are safe to call concurrently. Cost: with usable
+// retrieval signals O(n x features) for scoring n candidates; otherwise plus
+// O(history x model work) for the user state; O(k x n x dim) for MMR.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +44,8 @@
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
 #include "common/candidates/user_state.h"
+#include "common/features/features.h"
+#include "common/server/rank_signals.h"
 #include "recsys/v1/ranking.pb.h"
 
 namespace recsys::ranking {
@@ -59,7 +61,13 @@ struct RankerOptions {
 
 // A request in the model's terms (see the pipeline above).
 struct RankInput {
-  UserState state;
+  // Whether the request's Candidate.signals were used (kUse) or the user
+  // state was rebuilt here (any other verdict).
+  SignalsVerdict signals_verdict = SignalsVerdict::kAbsent;
+  // The user-level feature inputs (as-of time, known history length).
+  FeatureContext context;
+  // signals[i] belongs to pool[i]: from the request, or computed here.
+  std::vector<CandidateSignals> signals;
   // Known, non-excluded candidates in request order.
   std::vector<PooledCandidate> pool;
   // Index into request.candidates() of pool[i].
@@ -78,16 +86,20 @@ struct RankInput {
 struct RankStats {
   int candidates = 0;
   int unknown_candidates = 0;
-  // Request conversion + BuildUserState (history → profile, fold-ins, trending,
-  // EASE scores: grows with the history length).
+  // Request conversion + (without usable signals) BuildUserState and the
+  // candidates' signals: grows with the history length.
   absl::Duration user_state = absl::ZeroDuration();
+  SignalsVerdict signals_verdict = SignalsVerdict::kAbsent;
   // ScorePool: features of the pool + the model's batch mat-vec.
   absl::Duration scoring = absl::ZeroDuration();
 };
 
 // Converts a request that passed Validate() into the model's terms. The
 // user's as_of_s 0 means the bundle's "now" (BuildUserState's rule); history
-// events with timestamp 0 are placed at that as-of time.
+// events with timestamp 0 are placed at that as-of time. The candidates'
+// signals are taken from the request when its RankSignals context matches
+// the bundle and user (CheckRankSignals), else computed from a fresh
+// BuildUserState — the features are bit-identical either way.
 RankInput ToRankInput(const ModelBundle& bundle, const v1::RankRequest& request);
 
 // Indices into `items` (given best first) of the `k` picks of Maximal Marginal
@@ -107,7 +119,9 @@ class Ranker {
   // too many candidates or history events, empty or duplicate candidate ids,
   // a source score or history weight that is NaN/inf (or a weight < 0), a
   // source value outside the Source enum, a negative source rank, the same
-  // source twice on one candidate, mmr_lambda outside [0,1], negative times.
+  // source twice on one candidate, mmr_lambda outside [0,1], negative times,
+  // and — when the signals context has this build's schema — candidate
+  // signals that are not exactly kNumSignals finite values (or absent).
   absl::Status Validate(const v1::RankRequest& request) const;
 
   // Validates, then ranks `request` against `bundle` into `response`

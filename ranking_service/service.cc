@@ -32,7 +32,19 @@ RankingMetrics::RankingMetrics(ServerMetrics& metrics)
                               .Help("Rank candidates whose id the serving bundle does not know "
                                     "(kept out of the model, placed last).")
                               .Register(metrics.registry())
-                              .Add({})) {}
+                              .Add({})) {
+  auto& family = prometheus::BuildCounter()
+                     .Name("recsys_ranking_signals_total")
+                     .Help("Rank requests by what happened to retrieval's candidate signals: "
+                           "used, absent, or ignored (other_model / other_user / other_schema) "
+                           "and the user state rebuilt.")
+                     .Register(metrics.registry());
+  for (SignalsVerdict v : {SignalsVerdict::kUse, SignalsVerdict::kAbsent,
+                           SignalsVerdict::kOtherSchema, SignalsVerdict::kOtherModel,
+                           SignalsVerdict::kOtherUser}) {
+    signals_[static_cast<int>(v)] = &family.Add({{"verdict", SignalsVerdictName(v)}});
+  }
+}
 
 void RankingMetrics::Record(const RankStats& stats) {
   batch_size_.Observe(stats.candidates);
@@ -41,6 +53,7 @@ void RankingMetrics::Record(const RankStats& stats) {
     scoring_seconds_.Observe(absl::ToDoubleSeconds(stats.scoring));
   }
   if (stats.unknown_candidates > 0) unknown_candidates_.Increment(stats.unknown_candidates);
+  if (stats.candidates > 0) signals_[static_cast<int>(stats.signals_verdict)]->Increment();
 }
 
 RankingService::RankingService(BundleSource bundles, RankerOptions options, ServerMetrics* metrics)

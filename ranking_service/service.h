@@ -20,6 +20,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -56,6 +57,8 @@ class RankingMetrics {
   prometheus::Histogram& user_state_seconds_;
   prometheus::Histogram& scoring_seconds_;
   prometheus::Counter& unknown_candidates_;
+  // Per SignalsVerdict: whether retrieval's signals were used.
+  std::array<prometheus::Counter*, 5> signals_{};
 };
 
 // Returns the bundle to serve a request with (null = none loaded yet).

@@ -28,6 +28,7 @@ struct CandidatePool::Job {
   PoolRequest request;
   Done done;
   UserState state;  // written by Prepare before any source task is queued
+  bool state_built = false;
   std::array<std::vector<ScoredIndex>, kNumSources> lists;
   PoolResult result;
   // Outstanding source tasks + 1 for Prepare itself.
@@ -97,6 +98,7 @@ void CandidatePool::Prepare(const std::shared_ptr<Job>& job) const {
   const absl::Time start = absl::Now();
   job->state = BuildUserState(bundle, std::move(request.history), request.as_of_s, request.exclude);
   result.user_state_elapsed = absl::Now() - start;
+  job->state_built = true;
 
   for (int s = 0; s < kNumSources; ++s) {
     SourceOutcome& o = result.sources[s];
@@ -138,6 +140,9 @@ void CandidatePool::RunSource(const std::shared_ptr<Job>& job, int s) const {
 void CandidatePool::Release(const std::shared_ptr<Job>& job) const {
   if (job->pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   job->result.pool = MergePool(job->lists, job->request.max_pool);
+  if (job->request.with_signals && job->state_built) {
+    ComputeSignals(*job->request.bundle, job->state, job->result.pool, &job->result.signals);
+  }
   Done done = std::move(job->done);
   done(std::move(job->result));
 }

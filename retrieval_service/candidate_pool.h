@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
 #include "common/candidates/user_state.h"
+#include "common/features/features.h"
 #include "retrieval_service/retrievers.h"
 #include "common/server/worker_pool.h"
 
@@ -62,6 +63,8 @@ struct PoolRequest {
   int max_pool = 0;
   // Sources do not start after deadline - deadline_margin.
   absl::Time deadline = absl::InfiniteFuture();
+  // Also compute each pooled candidate's ranking signals (ComputeSignals).
+  bool with_signals = false;
 };
 
 // What happened to one source of a request.
@@ -79,6 +82,8 @@ struct PoolResult {
   std::array<SourceOutcome, kNumSources> sources;
   absl::Duration user_state_elapsed = absl::ZeroDuration();  // 0 when not built
   bool cold_start = false;                                   // no known history: trending only
+  // signals[i] for pool[i] when asked for and the user state was built; else empty.
+  std::vector<CandidateSignals> signals;
 };
 
 struct CandidatePoolOptions {

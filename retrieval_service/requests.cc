@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/server/rank_signals.h"
 
 namespace recsys::retrieval {
 namespace {
@@ -130,17 +131,25 @@ ConvertedRetrieve ConvertRetrieveRequest(std::shared_ptr<const ModelBundle> bund
   }
   out.pool.max_pool =
       request.max_candidates() > 0 ? request.max_candidates() : bundle->params.max_pool;
+  out.pool.with_signals = request.with_signals();
+  if (request.with_signals()) out.user_fingerprint = UserFingerprint(user);
   out.pool.bundle = std::move(bundle);
   return out;
 }
 
 void FillRetrieveResponse(const ModelBundle& bundle, const PoolResult& result,
-                          int unknown_history_items, v1::RetrieveResponse* response) {
+                          int unknown_history_items, uint64_t user_fingerprint,
+                          v1::RetrieveResponse* response) {
   const IdMap& ids = bundle.catalogue.ids;
+  const bool with_signals = !result.signals.empty() && result.signals.size() == result.pool.size();
   response->mutable_candidates()->Reserve(static_cast<int>(result.pool.size()));
-  for (const PooledCandidate& p : result.pool) {
+  for (size_t i = 0; i < result.pool.size(); ++i) {
+    const PooledCandidate& p = result.pool[i];
     v1::Candidate* c = response->add_candidates();
     c->set_item_id(ids.Name(p.item));
+    if (with_signals) {
+      c->mutable_signals()->Add(result.signals[i].begin(), result.signals[i].end());
+    }
     for (int s = 0; s < kNumSources; ++s) {
       if (p.rank[s] < 0) continue;
       v1::SourceScore* score = c->add_sources();
@@ -159,6 +168,12 @@ void FillRetrieveResponse(const ModelBundle& bundle, const PoolResult& result,
                             : SkipReasonName(*o.skipped));
   }
   response->set_model_version(bundle.manifest.version());
+  if (with_signals) {
+    v1::RankSignals* signals = response->mutable_signals();
+    signals->set_schema(kSignalsSchema);
+    signals->set_model_version(bundle.manifest.version());
+    signals->set_user_fingerprint(user_fingerprint);
+  }
   response->set_unknown_history_items(unknown_history_items);
   if (result.user_state_elapsed > absl::ZeroDuration()) {
     v1::StageTiming* t = response->add_timings();

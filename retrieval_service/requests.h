@@ -45,6 +45,8 @@ struct ConvertedRetrieve {
   PoolRequest pool;
   // History events whose item id the bundle does not know (dropped).
   int unknown_history_items = 0;
+  // UserFingerprint(request.user()) when signals were asked for, else 0.
+  uint64_t user_fingerprint = 0;
 };
 
 // A validated request in bundle item indices. Unknown history ids are dropped and
@@ -59,7 +61,10 @@ ConvertedRetrieve ConvertRetrieveRequest(std::shared_ptr<const ModelBundle> bund
 // Fills candidates (external ids, one SourceScore per source that retrieved the
 // item, proto Source = SourceId + 1), skipped sources, model_version,
 // unknown_history_items and timings ("user_state", then each source that ran).
+// When the result carries signals: Candidate.signals and the RankSignals
+// context (schema, model version, `user_fingerprint`).
 void FillRetrieveResponse(const ModelBundle& bundle, const PoolResult& result,
-                          int unknown_history_items, v1::RetrieveResponse* response);
+                          int unknown_history_items, uint64_t user_fingerprint,
+                          v1::RetrieveResponse* response);
 
 }  // namespace recsys::retrieval

@@ -127,12 +127,13 @@ void RetrievalService::RetrieveAsync(const v1::RetrieveRequest& request,
   ConvertedRetrieve converted = ConvertRetrieveRequest(bundle, request);
   converted.pool.deadline = deadline;
   const int unknown = converted.unknown_history_items;
+  const uint64_t fingerprint = converted.user_fingerprint;
   if (metrics_ != nullptr) metrics_->RecordUnknownHistoryItems(unknown);
   // `done` is shared with the completion: when Submit fails it was never called.
   auto shared_done = std::make_shared<std::function<void(absl::Status)>>(std::move(done));
   absl::Status submitted = pool_->Submit(
-      std::move(converted.pool), [this, bundle, response, unknown, shared_done](PoolResult result) {
-        FillRetrieveResponse(*bundle, result, unknown, response);
+      std::move(converted.pool), [this, bundle, response, unknown, fingerprint, shared_done](PoolResult result) {
+        FillRetrieveResponse(*bundle, result, unknown, fingerprint, response);
         if (metrics_ != nullptr) metrics_->RecordPool(result);
         (*shared_done)(absl::OkStatus());
       });

@@ -37,16 +37,73 @@ const std::vector<std::string>& FeatureNames() {
   return *names;
 }
 
-void ComputeFeatures(const ModelBundle& bundle, const UserState& st,
-                     std::span<const PooledCandidate> candidates, FeatureMatrix* out) {
-  out->resize(static_cast<Eigen::Index>(candidates.size()), kNumFeatures);
+const std::vector<std::string>& SignalNames() {
+  static const std::vector<std::string>* names = new std::vector<std::string>{
+      "content_cos", "als_dot", "itemknn", "ease", "markov", "last_cos", "log_trend",
+      "cat_affinity"};
+  return *names;
+}
+
+CandidateSignals ComputeSignals(const ModelBundle& bundle, const UserState& st, ItemIndex item) {
+  CandidateSignals out{};
+  if (item < 0 || item >= bundle.num_items()) return out;
+  const float* emb = bundle.content.item_embedding(item);
   const int d = bundle.content.dim();
-  const int f = bundle.als.factors();
-  const float* last_emb =
-      st.history.empty() ? nullptr : bundle.content.item_embedding(st.history.back().item);
-  const float log_hist = std::log1p(static_cast<float>(st.history.size()));
+  out[0] = Dot(st.profile.data(), emb, d);
+  out[1] = st.als_vector.empty()
+               ? 0.0f
+               : Dot(st.als_vector.data(), bundle.als.item_factor(item), bundle.als.factors());
+  auto knn = st.itemknn_scores.find(item);
+  out[2] = knn == st.itemknn_scores.end() ? 0.0f : knn->second;
+  if (bundle.ease) {
+    // The dense vector, when retrieval computed it, holds the same bits.
+    out[3] = st.ease_scores.empty() ? bundle.ease->ScoreOne(st.ease_items, item)
+                                    : st.ease_scores[item];
+  }
+  auto markov = st.markov_scores.find(item);
+  out[4] = markov == st.markov_scores.end() ? 0.0f : markov->second;
+  out[5] = st.history.empty()
+               ? 0.0f
+               : Dot(bundle.content.item_embedding(st.history.back().item), emb, d);
+  out[6] = std::log1p(st.trending_scores[item]);
+  float affinity = 0;
+  const auto& cats = bundle.catalogue.categories[item];
+  if (!cats.empty()) {
+    for (int32_t cat : cats) affinity += st.category_share[cat];
+    affinity /= static_cast<float>(cats.size());
+  }
+  out[7] = affinity;
+  return out;
+}
+
+void ComputeSignals(const ModelBundle& bundle, const UserState& state,
+                    std::span<const PooledCandidate> candidates,
+                    std::vector<CandidateSignals>* out) {
+  out->resize(candidates.size());
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    (*out)[i] = ComputeSignals(bundle, state, candidates[i].item);
+  }
+}
+
+FeatureContext ContextOf(const UserState& state) {
+  return FeatureContext{state.as_of_s, state.history.size()};
+}
+
+void ComputeFeatures(const ModelBundle& bundle, const UserState& state,
+                     std::span<const PooledCandidate> candidates, FeatureMatrix* out) {
+  std::vector<CandidateSignals> signals;
+  ComputeSignals(bundle, state, candidates, &signals);
+  ComputeFeatures(bundle, ContextOf(state), candidates, signals, out);
+}
+
+void ComputeFeatures(const ModelBundle& bundle, const FeatureContext& context,
+                     std::span<const PooledCandidate> candidates,
+                     std::span<const CandidateSignals> signals, FeatureMatrix* out) {
+  out->resize(static_cast<Eigen::Index>(candidates.size()), kNumFeatures);
+  const float log_hist = std::log1p(static_cast<float>(context.history_size));
   for (size_t r = 0; r < candidates.size(); ++r) {
     const PooledCandidate& c = candidates[r];
+    const CandidateSignals& sig = signals[r];
     const ItemIndex item = c.item;
     auto row = out->row(static_cast<Eigen::Index>(r));
     int col = 0;
@@ -59,28 +116,14 @@ void ComputeFeatures(const ModelBundle& bundle, const UserState& st,
     }
     row(col++) = static_cast<float>(sources);
     const bool known = item >= 0 && item < bundle.num_items();
-    row(col++) = known ? Dot(st.profile.data(), bundle.content.item_embedding(item), d) : 0.0f;
-    row(col++) = known && !st.als_vector.empty()
-                     ? Dot(st.als_vector.data(), bundle.als.item_factor(item), f)
-                     : 0.0f;
-    auto knn = st.itemknn_scores.find(item);
-    row(col++) = knn == st.itemknn_scores.end() ? 0.0f : knn->second;
-    row(col++) = known && bundle.ease ? bundle.ease->ScoreOne(st.ease_items, item) : 0.0f;
-    auto markov = st.markov_scores.find(item);
-    row(col++) = markov == st.markov_scores.end() ? 0.0f : markov->second;
-    row(col++) = known && last_emb ? Dot(last_emb, bundle.content.item_embedding(item), d) : 0.0f;
+    for (int k = 0; k < 6; ++k) row(col++) = known ? sig[k] : 0.0f;  // content_cos .. last_cos
     row(col++) = known ? std::log1p(bundle.catalogue.popularity[item]) : 0.0f;
-    row(col++) = known ? std::log1p(st.trending_scores[item]) : 0.0f;
-    float affinity = 0;
-    if (known && !bundle.catalogue.categories[item].empty()) {
-      for (int32_t cat : bundle.catalogue.categories[item]) affinity += st.category_share[cat];
-      affinity /= static_cast<float>(bundle.catalogue.categories[item].size());
-    }
-    row(col++) = affinity;
+    row(col++) = known ? sig[6] : 0.0f;  // log_trend
+    row(col++) = known ? sig[7] : 0.0f;  // cat_affinity
     row(col++) = log_hist;
     const int64_t release = known ? bundle.catalogue.release_time_s[item] : 0;
     if (release != 0) {
-      const float years = static_cast<float>(st.as_of_s - release) / (365.25f * 86400.0f);
+      const float years = static_cast<float>(context.as_of_s - release) / (365.25f * 86400.0f);
       row(col++) = std::clamp(years, 0.0f, 100.0f);
       row(col++) = 0.0f;
     } else {
@@ -119,6 +162,14 @@ void ScorePool(const ModelBundle& bundle, const UserState& state,
                std::span<const PooledCandidate> pool, std::vector<float>* scores) {
   FeatureMatrix x;
   ComputeFeatures(bundle, state, pool, &x);
+  bundle.ranker.Margins(x, scores);
+}
+
+void ScorePool(const ModelBundle& bundle, const FeatureContext& context,
+               std::span<const PooledCandidate> pool, std::span<const CandidateSignals> signals,
+               std::vector<float>* scores) {
+  FeatureMatrix x;
+  ComputeFeatures(bundle, context, pool, signals, &x);
   bundle.ranker.Margins(x, scores);
 }
 

@@ -22,6 +22,7 @@
 //   so users with different score scales become comparable
 #pragma once
 
+#include <array>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,7 +36,38 @@ inline constexpr int kNumPoolRelative = 7;
 inline constexpr int kNumFeatures = 2 * kNumSources + 13 + kNumPoolRelative;
 const std::vector<std::string>& FeatureNames();
 
-// Fills `out` (candidates.size() x kNumFeatures). Every value is finite.
+// The per-candidate values that need the user state (everything else comes
+// from the candidate's source scores, the catalogue and two scalars), in this
+// order: content_cos, als_dot, itemknn, ease, markov, last_cos, log_trend,
+// cat_affinity. Retrieval already holds the user state, so it can compute
+// these for its pool and the ranking service can skip rebuilding the state.
+// kSignalsSchema changes whenever this list changes.
+inline constexpr int kNumSignals = 8;
+inline constexpr int kSignalsSchema = 1;
+using CandidateSignals = std::array<float, kNumSignals>;
+const std::vector<std::string>& SignalNames();
+
+// Zeros for an item the bundle does not know.
+CandidateSignals ComputeSignals(const ModelBundle& bundle, const UserState& state, ItemIndex item);
+void ComputeSignals(const ModelBundle& bundle, const UserState& state,
+                    std::span<const PooledCandidate> candidates,
+                    std::vector<CandidateSignals>* out);
+
+// The user-level scalars the features need besides the signals.
+struct FeatureContext {
+  int64_t as_of_s = 0;       // UserState::as_of_s
+  size_t history_size = 0;   // UserState::history.size() (known items)
+};
+FeatureContext ContextOf(const UserState& state);
+
+// Fills `out` (candidates.size() x kNumFeatures) from precomputed signals
+// (signals[i] belongs to candidates[i]). Every value is finite. Equal, bit for
+// bit, to the UserState overload when the signals come from ComputeSignals
+// on that state.
+void ComputeFeatures(const ModelBundle& bundle, const FeatureContext& context,
+                     std::span<const PooledCandidate> candidates,
+                     std::span<const CandidateSignals> signals, FeatureMatrix* out);
+// Same, computing the signals from `state`.
 void ComputeFeatures(const ModelBundle& bundle, const UserState& state,
                      std::span<const PooledCandidate> candidates, FeatureMatrix* out);
 
@@ -47,6 +79,10 @@ namespace recsys {
 // click probability is 1 / (1 + exp(-logit)).
 void ScorePool(const ModelBundle& bundle, const UserState& state,
                std::span<const PooledCandidate> pool, std::vector<float>* scores);
+// Same from precomputed signals (see ComputeFeatures).
+void ScorePool(const ModelBundle& bundle, const FeatureContext& context,
+               std::span<const PooledCandidate> pool, std::span<const CandidateSignals> signals,
+               std::vector<float>* scores);
 
 // The two-stage list: pool scored by the ranker, best `k` by logit (ties by
 // item index); ScoredIndex::score holds the logit.

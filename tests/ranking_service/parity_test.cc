@@ -12,6 +12,7 @@
 #include "common/eval/metrics.h"
 #include "common/eval/split.h"
 #include "common/features/features.h"
+#include "common/server/rank_signals.h"
 #include "offline/trainer.h"
 #include "ranking_service/service.h"
 #include "tests/ranking_service/ranking_test_util.h"
@@ -113,7 +114,7 @@ TEST_F(ParityTest, ServedListsEqualOfflineTwoStageForEveryTestUser) {
   const auto& cases = split_->cases(SplitName::kTest);
   ASSERT_EQ(cases.size(), 610u);
   MetricAccumulator offline(kK, b.num_items()), served(kK, b.num_items());
-  int mismatches = 0;
+  int mismatches = 0, signal_mismatches = 0;
   for (const EvalCase& c : cases) {
     const Interaction& target = split_->target(c);
     auto h = split_->history(c);
@@ -134,6 +135,32 @@ TEST_F(ParityTest, ServedListsEqualOfflineTwoStageForEveryTestUser) {
                     << ": served list differs from RankPool";
     }
 
+    // The same request carrying retrieval's signals (this user state, dense
+    // EASE vector included) ranks bit-identically without rebuilding it.
+    v1::RankRequest with_signals = request;
+    std::vector<CandidateSignals> signals;
+    ComputeSignals(b, st, pool, &signals);
+    for (size_t i = 0; i < pool.size(); ++i) {
+      with_signals.mutable_candidates(static_cast<int>(i))
+          ->mutable_signals()
+          ->Add(signals[i].begin(), signals[i].end());
+    }
+    FillRankSignals(with_signals.user(), b.manifest.version(), with_signals.mutable_signals());
+    v1::RankResponse signalled;
+    grpc::ClientContext ctx2;
+    ctx2.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    status = stub->Rank(&ctx2, with_signals, &signalled);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    bool same = signalled.items_size() == response.items_size();
+    for (int i = 0; same && i < response.items_size(); ++i) {
+      same = signalled.items(i).item_id() == response.items(i).item_id() &&
+             signalled.items(i).score() == response.items(i).score();
+    }
+    if (!same && ++signal_mismatches <= 5) {
+      ADD_FAILURE() << "user " << data_->users.Name(c.user)
+                    << ": ranking with retrieval's signals differs";
+    }
+
     const ItemIndex relevant[1] = {target.item};
     std::vector<ItemIndex> offline_items, served_items;
     for (const ScoredIndex& s : expected) offline_items.push_back(s.item);
@@ -144,6 +171,7 @@ TEST_F(ParityTest, ServedListsEqualOfflineTwoStageForEveryTestUser) {
     served.Add(served_items, relevant);
   }
   EXPECT_EQ(mismatches, 0);
+  EXPECT_EQ(signal_mismatches, 0);
   EXPECT_EQ(served.users(), 610);
   EXPECT_EQ(served.recall(), offline.recall());
   EXPECT_EQ(served.ndcg(), offline.ndcg());

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -119,10 +120,12 @@ TEST_F(RankerTest, FeaturesMatchHandComputedValues) {
 
   RankInput in = ToRankInput(b, request);
   EXPECT_EQ(in.unknown_history, 1);
-  ASSERT_EQ(in.state.history.size(), 4u);
+  EXPECT_EQ(in.signals_verdict, SignalsVerdict::kAbsent);
+  ASSERT_EQ(in.context.history_size, 4u);
   ASSERT_EQ(in.pool.size(), 3u);
+  ASSERT_EQ(in.signals.size(), 3u);
   FeatureMatrix x;
-  ComputeFeatures(b, in.state, in.pool, &x);
+  ComputeFeatures(b, in.context, in.pool, in.signals, &x);
   ASSERT_EQ(x.rows(), 3);
 
   // Source columns: the request's score and 1 / (1 + rank), 0 where absent.
@@ -192,6 +195,122 @@ TEST_F(RankerTest, MmrLambdaOneEqualsModelOrder) {
       EXPECT_EQ(response.unknown_candidates(), 0);
     }
   }
+}
+
+// Signals computed by retrieval replace the user-state rebuild bit for bit; a
+// context for another model, user or layout makes the ranker ignore them.
+TEST_F(RankerTest, RetrievalSignalsRankBitIdenticallyAndAreCheckedAgainstTheRequest) {
+  const ModelBundle& b = bundle();
+  const auto history = SciFiHistory(b, 6);
+  const int64_t as_of = kT0 + 3600;
+  const UserState st = BuildUserState(b, history, as_of, {});
+  const auto pool = PoolFor(b, st);
+  ASSERT_GE(pool.size(), 20u);
+  const int k = static_cast<int>(pool.size());
+  const v1::RankRequest plain = RequestFor(b, history, as_of, pool, k);
+  v1::RankResponse expected;
+  RankStats stats;
+  ASSERT_TRUE(ranker_.Rank(b, plain, &expected, &stats).ok());
+  EXPECT_EQ(stats.signals_verdict, SignalsVerdict::kAbsent);
+
+  v1::RankRequest with = plain;
+  std::vector<CandidateSignals> signals;
+  ComputeSignals(b, st, pool, &signals);
+  for (size_t i = 0; i < pool.size(); ++i) {
+    for (float v : signals[i]) with.mutable_candidates(static_cast<int>(i))->add_signals(v);
+  }
+  FillRankSignals(with.user(), b.manifest.version(), with.mutable_signals());
+  v1::RankResponse got;
+  ASSERT_TRUE(ranker_.Rank(b, with, &got, &stats).ok());
+  EXPECT_EQ(stats.signals_verdict, SignalsVerdict::kUse);
+  ASSERT_EQ(Ids(got), Ids(expected));
+  for (int i = 0; i < got.items_size(); ++i) {
+    EXPECT_EQ(std::bit_cast<uint32_t>(got.items(i).score()),
+              std::bit_cast<uint32_t>(expected.items(i).score()))
+        << i;
+  }
+
+  // Garbage signals: used under a matching context (the order changes), ignored otherwise.
+  v1::RankRequest garbage = with;
+  for (int i = 0; i < garbage.candidates_size(); ++i) {
+    for (int j = 0; j < kNumSignals; ++j) {
+      garbage.mutable_candidates(i)->set_signals(j, static_cast<float>((i * 7919) % 13));
+    }
+  }
+  ASSERT_TRUE(ranker_.Rank(b, garbage, &got, &stats).ok());
+  EXPECT_EQ(stats.signals_verdict, SignalsVerdict::kUse);
+  EXPECT_NE(Ids(got), Ids(expected));
+
+  auto ranks_as_rebuilt = [&](v1::RankRequest request, SignalsVerdict verdict) {
+    v1::RankResponse r;
+    ASSERT_TRUE(ranker_.Rank(b, request, &r, &stats).ok());
+    EXPECT_EQ(stats.signals_verdict, verdict) << SignalsVerdictName(verdict);
+    EXPECT_EQ(Ids(r), Ids(expected)) << SignalsVerdictName(verdict);
+  };
+  v1::RankRequest other_model = garbage;
+  other_model.mutable_signals()->set_model_version("another-version");
+  ranks_as_rebuilt(other_model, SignalsVerdict::kOtherModel);
+  v1::RankRequest other_schema = garbage;
+  other_schema.mutable_signals()->set_schema(kSignalsSchema + 1);
+  ranks_as_rebuilt(other_schema, SignalsVerdict::kOtherSchema);
+  // Same user, one event's weight changed after retrieval: another user state.
+  v1::RankRequest other_user = garbage;
+  other_user.mutable_user()->mutable_history(0)->set_weight(
+      other_user.user().history(0).weight() + 1.0f);
+  v1::RankResponse r;
+  ASSERT_TRUE(ranker_.Rank(b, other_user, &r, &stats).ok());
+  EXPECT_EQ(stats.signals_verdict, SignalsVerdict::kOtherUser);
+
+  // Under this build's schema the signals must be complete and finite.
+  v1::RankRequest short_signals = with;
+  short_signals.mutable_candidates(3)->mutable_signals()->RemoveLast();
+  absl::Status s = ranker_.Validate(short_signals);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("candidates[3]"), std::string::npos) << s;
+  v1::RankRequest nan_signal = with;
+  nan_signal.mutable_candidates(0)->set_signals(1, std::numeric_limits<float>::quiet_NaN());
+  s = ranker_.Validate(nan_signal);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("als_dot"), std::string::npos) << s;
+}
+
+// The fingerprint covers every input of the user state.
+TEST(UserFingerprintTest, ChangesWithEveryUserStateInput) {
+  v1::UserContext u;
+  u.set_as_of_s(100);
+  auto* e = u.add_history();
+  e->set_item_id("a");
+  e->set_timestamp_s(5);
+  e->set_weight(1.0f);
+  const uint64_t base = UserFingerprint(u);
+  EXPECT_EQ(UserFingerprint(u), base);
+  v1::UserContext v = u;
+  v.set_as_of_s(101);
+  EXPECT_NE(UserFingerprint(v), base);
+  v = u;
+  v.mutable_history(0)->set_item_id("b");
+  EXPECT_NE(UserFingerprint(v), base);
+  v = u;
+  v.mutable_history(0)->set_timestamp_s(6);
+  EXPECT_NE(UserFingerprint(v), base);
+  v = u;
+  v.mutable_history(0)->set_weight(2.0f);
+  EXPECT_NE(UserFingerprint(v), base);
+  v = u;
+  v.add_history()->set_item_id("");
+  EXPECT_NE(UserFingerprint(v), base);
+  // Ids are length-prefixed: "ab" + "c" differs from "a" + "bc".
+  v1::UserContext x, y;
+  x.add_history()->set_item_id("ab");
+  x.add_history()->set_item_id("c");
+  y.add_history()->set_item_id("a");
+  y.add_history()->set_item_id("bc");
+  EXPECT_NE(UserFingerprint(x), UserFingerprint(y));
+  // The user id and category hints do not enter the user state.
+  v = u;
+  v.set_user_id("someone");
+  v.add_categories("Comedy");
+  EXPECT_EQ(UserFingerprint(v), base);
 }
 
 // MMR on hand-made embeddings: lambda 1 keeps the order, lambda 0.5 demotes a near-duplicate.

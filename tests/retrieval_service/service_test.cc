@@ -21,6 +21,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "common/features/features.h"
+#include "common/server/rank_signals.h"
 #include "recsys/v1/retrieval.grpc.pb.h"
 #include "tests/retrieval_service/toy_fixture.h"
 
@@ -214,6 +216,44 @@ TEST_F(RetrievalServiceTest, RetrieveKnownUserHasEverySourceWithRanks) {
     EXPECT_EQ(
         MetricValue(text, "recsys_retrieval_source_skipped_total", {label, "reason=\"deadline\""}),
         0);
+  }
+}
+
+// Signals only when asked for: then every candidate carries ComputeSignals of
+// the request's user state, and the RankSignals context names this model and user.
+TEST_F(RetrievalServiceTest, SignalsWhenAskedEqualTheOfflineComputation) {
+  Running r = StartServer(*toy_);
+  v1::RetrieveRequest request = RequestFor(ToyUserEvents(*toy_, "u0"));
+  v1::RetrieveResponse plain;
+  ASSERT_TRUE(Retrieve(r, request, &plain).ok());
+  EXPECT_FALSE(plain.has_signals());
+  for (const v1::Candidate& c : plain.candidates()) EXPECT_EQ(c.signals_size(), 0);
+
+  request.set_with_signals(true);
+  v1::RetrieveResponse response;
+  ASSERT_TRUE(Retrieve(r, request, &response).ok());
+  ASSERT_TRUE(response.has_signals());
+  EXPECT_EQ(response.signals().schema(), kSignalsSchema);
+  EXPECT_EQ(response.signals().model_version(), toy_->version);
+  EXPECT_EQ(response.signals().user_fingerprint(), UserFingerprint(request.user()));
+  EXPECT_EQ(CheckRankSignals(response.signals(), toy_->version, request.user()),
+            SignalsVerdict::kUse);
+
+  auto bundle = ModelBundle::Load(toy_->bundle_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const ModelBundle& b = **bundle;
+  std::vector<Interaction> h;
+  for (const auto& e : request.user().history()) {
+    h.push_back(Interaction{0, *b.catalogue.ids.Find(e.item_id()), e.timestamp_s(), 1});
+  }
+  const UserState st = BuildUserState(b, h, request.user().as_of_s(), {});
+  ASSERT_EQ(response.candidates_size(), plain.candidates_size());
+  for (const v1::Candidate& c : response.candidates()) {
+    ASSERT_EQ(c.signals_size(), kNumSignals) << c.item_id();
+    const CandidateSignals expected = ComputeSignals(b, st, *b.catalogue.ids.Find(c.item_id()));
+    for (int j = 0; j < kNumSignals; ++j) {
+      EXPECT_EQ(c.signals(j), expected[j]) << c.item_id() << " " << SignalNames()[j];
+    }
   }
 }
 
