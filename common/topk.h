@@ -32,12 +32,17 @@ std::vector<ScoredIndex> TopKDense(std::span<const float> scores, int k, SkipFn&
   auto worse = [](const ScoredIndex& a, const ScoredIndex& b) { return RanksBefore(a, b); };
   for (ItemIndex i = 0; i < static_cast<ItemIndex>(scores.size()); ++i) {
     const float s = scores[i];
-    if (std::isnan(s) || s == -INFINITY || skip(i)) continue;
+    if (std::isnan(s) || s == -INFINITY) continue;
     ScoredIndex e{i, s};
-    if (static_cast<int>(heap.size()) < k) {
+    const bool full = static_cast<int>(heap.size()) >= k;
+    // The cheap comparison first: most items lose to the current k-th best,
+    // and skip() (a hash lookup) is then never asked.
+    if (full && !RanksBefore(e, heap.front())) continue;
+    if (skip(i)) continue;
+    if (!full) {
       heap.push_back(e);
       std::push_heap(heap.begin(), heap.end(), worse);
-    } else if (RanksBefore(e, heap.front())) {
+    } else {
       std::pop_heap(heap.begin(), heap.end(), worse);
       heap.back() = e;
       std::push_heap(heap.begin(), heap.end(), worse);

@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "common/server/arena_allocator.h"
 #include "common/server/bundle_holder.h"
 #include "common/server/metrics.h"
 #include "gateway/budget.h"
@@ -98,6 +99,8 @@ class GatewayService final : public v1::Recommender::CallbackService {
   std::unique_ptr<v1::Retrieval::Stub> retrieval_;
   std::unique_ptr<v1::Ranking::Stub> ranking_;
   ServerMetrics* const metrics_;
+  // Each Recommend call's request and response on one arena.
+  ArenaMessageAllocator<v1::RecommendRequest, v1::RecommendResponse> recommend_allocator_;
   std::atomic<int> inflight_{0};
   WorkerPool feedback_pool_;
 

@@ -62,6 +62,7 @@ RankingService::RankingService(BundleSource bundles, RankerOptions options, Serv
       server_metrics_(metrics),
       metrics_(metrics ? std::make_unique<RankingMetrics>(*metrics) : nullptr) {
   if (server_metrics_ != nullptr) server_metrics_->Method(kRankingServiceName, "Rank");
+  SetMessageAllocatorFor_Rank(&allocator_);
 }
 
 absl::Status RankingService::RankOnce(const v1::RankRequest& request, v1::RankResponse* response) {

@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/bundle/model_bundle.h"
+#include "common/server/arena_allocator.h"
 #include "common/server/bundle_holder.h"
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
@@ -92,6 +93,8 @@ class RankingService final : public v1::Ranking::CallbackService {
   const Ranker ranker_;
   ServerMetrics* const server_metrics_;
   std::unique_ptr<RankingMetrics> metrics_;  // null without server_metrics_
+  // Each Rank call's request and response on one arena.
+  ArenaMessageAllocator<v1::RankRequest, v1::RankResponse> allocator_;
 };
 
 struct RankingServerOptions {

@@ -105,6 +105,7 @@ RetrievalService::RetrievalService(BundleSource bundles, RetrievalServiceOptions
       server_metrics_->Method(kRetrievalServiceName, method);  // series exist at 0
     }
   }
+  SetMessageAllocatorFor_Retrieve(&allocator_);
 }
 
 RetrievalService::~RetrievalService() {

@@ -43,6 +43,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
+#include "common/server/arena_allocator.h"
 #include "common/server/bundle_holder.h"
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
@@ -137,6 +138,9 @@ class RetrievalService final : public v1::Retrieval::CallbackService {
   grpc::ServerUnaryReactor* RunOnWorker(grpc::CallbackServerContext* context, const char* method,
                                         std::function<absl::Status()> work);
 
+  // Each Retrieve call's request and response on one arena. Declared first:
+  // gRPC holds the pointer until the server is gone.
+  ArenaMessageAllocator<v1::RetrieveRequest, v1::RetrieveResponse> allocator_;
   const BundleSource bundles_;
   const RetrievalServiceOptions options_;
   ServerMetrics* const server_metrics_;

@@ -4,15 +4,10 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/dot.h"
 
 namespace recsys {
 namespace {
-
-float Dot(const float* a, const float* b, int d) {
-  float s = 0;
-  for (int i = 0; i < d; ++i) s += a[i] * b[i];
-  return s;
-}
 
 std::vector<ScoredIndex> TopOfMap(const absl::flat_hash_map<ItemIndex, float>& scores, int k,
                                   const absl::flat_hash_set<ItemIndex>& exclude) {

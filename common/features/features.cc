@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/dot.h"
+
 namespace recsys {
 namespace {
-
-float Dot(const float* a, const float* b, int d) {
-  float s = 0;
-  for (int i = 0; i < d; ++i) s += a[i] * b[i];
-  return s;
-}
 
 float Finite(float x) { return std::isfinite(x) ? x : 0.0f; }
 
