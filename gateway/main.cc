@@ -38,6 +38,7 @@ ABSL_FLAG(absl::Duration, drain, absl::Seconds(10), "Graceful-shutdown drain dea
 
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread starts
+  recsys::ConfigureServingProcess();
   absl::SetProgramUsageMessage("recsys gateway: the public Recommender API");
   absl::ParseCommandLine(argc, argv);
   using namespace recsys;  // NOLINT: a thin main

@@ -27,6 +27,7 @@ ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
 
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
+  recsys::ConfigureServingProcess();
   absl::SetProgramUsageMessage("Serve recsys.v1.Ranking from a model registry");
   absl::ParseCommandLine(argc, argv);
 

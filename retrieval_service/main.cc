@@ -37,6 +37,7 @@ ABSL_FLAG(int, omp_threads, 1,
 
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
+  recsys::ConfigureServingProcess();
   absl::SetProgramUsageMessage("Serve recsys.v1.Retrieval from a model registry");
   absl::ParseCommandLine(argc, argv);
 

@@ -13,6 +13,7 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 
 namespace recsys {
@@ -82,6 +83,10 @@ void SetServing(grpc::Server* server, const std::string& service, bool serving) 
   if (health == nullptr) return;
   health->SetServingStatus("", serving);
   if (!service.empty()) health->SetServingStatus(service, serving);
+}
+
+void ConfigureServingProcess() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 void BlockTerminationSignals() {

@@ -85,6 +85,12 @@ void SetServing(grpc::Server* server, const std::string& service, bool serving);
 // holder start threads; a thread created earlier could take the signal and die.
 void BlockTerminationSignals();
 
+// Process settings for serving, called at the start of each service main():
+// turns off absl::Mutex deadlock detection, which Debian's Abseil build leaves
+// on — it updates a global lock graph on every acquisition (a measurable share
+// of the gateway's CPU under load). Tests keep detection on.
+void ConfigureServingProcess();
+
 // Blocks until SIGTERM or SIGINT is delivered (sigwait; nothing runs in a signal
 // handler) and returns the signal number. Requires BlockTerminationSignals().
 int WaitForTerminationSignal();
