@@ -4,7 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/fingerprint.h"
 #include "common/log.h"
+#include "common/server/rank_signals.h"
 #include "common/server/grpc_status.h"
 #include "common/topk.h"
 #include "google/protobuf/arena.h"
@@ -79,7 +81,8 @@ GatewayService::GatewayService(GatewayOptions options, BundleHolder* bundles, Us
       retrieval_(v1::Retrieval::NewStub(retrieval)),
       ranking_(v1::Ranking::NewStub(ranking)),
       metrics_(metrics),
-      feedback_pool_(options.feedback_workers, options.feedback_queue) {
+      feedback_pool_(options.feedback_workers, options.feedback_queue),
+      cache_(options.cache) {
   SetMessageAllocatorFor_Recommend(&recommend_allocator_);
   if (metrics_ != nullptr) {
     auto& r = metrics_->registry();
@@ -95,6 +98,13 @@ GatewayService::GatewayService(GatewayOptions options, BundleHolder* bundles, Us
                           .Name("recsys_gateway_stage_seconds")
                           .Help("Time spent per Recommend stage (retrieval, ranking, total)")
                           .Register(r);
+    auto& cache = prometheus::BuildCounter()
+                      .Name("recsys_gateway_cache_lookups_total")
+                      .Help("Recommend answer-cache lookups by result (hit, miss); requests "
+                            "that cannot be cached (debug, cold start, cache off) are not counted")
+                      .Register(r);
+    cache_hits_ = &cache.Add({{"result", "hit"}});
+    cache_misses_ = &cache.Add({{"result", "miss"}});
     rejected_ = &prometheus::BuildCounter()
                      .Name("recsys_gateway_rejected_total")
                      .Help("Calls refused by admission control (RESOURCE_EXHAUSTED)")
@@ -242,6 +252,25 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
       *retrieve_request_.add_exclude_item_ids() = id;
       if (auto i = bundle_->catalogue.ids.Find(id)) exclude_.insert(*i);
     }
+    if (!user->history().empty() && service_->cache_.enabled() && !request_->debug()) {
+      // Everything the answer depends on besides the user id (compared verbatim).
+      Fingerprint64 f;
+      f.Value<uint64_t>(UserFingerprint(*user))
+          .String(bundle_->manifest.version())
+          .Value<int32_t>(request_->k());
+      f.Value<int32_t>(request_->exclude_item_ids_size());
+      for (const std::string& id : request_->exclude_item_ids()) f.String(id);
+      f.Value<int32_t>(request_->context_categories_size());
+      for (const std::string& c : request_->context_categories()) f.String(c);
+      cache_key_ = ResponseCacheKey{request_->user_id(), f.value()};
+      use_cache_ = true;
+      if (service_->cache_.Lookup(cache_key_, absl::Now(), response_)) {
+        if (service_->cache_hits_) service_->cache_hits_->Increment();
+        Finish(v1::PATH_FULL, "");
+        return;
+      }
+      if (service_->cache_misses_) service_->cache_misses_->Increment();
+    }
     if (user->history().empty()) {
       service_->FillTrending(*bundle_, request_->as_of_s(), exclude_,
                              request_->context_categories(), request_->k(), response_);
@@ -362,6 +391,14 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
       if (!retrieval_version_.empty()) response_->add_notes("retrieval model " + retrieval_version_);
       if (!ranking_version_.empty()) response_->add_notes("ranking model " + ranking_version_);
     }
+    // Only complete answers are cached: full path, every retrieval source ran,
+    // both stages on the gateway's model version (see response_cache.h).
+    if (use_cache_ && path == v1::PATH_FULL && !degraded && !ranking_version_.empty() &&
+        retrieve_response_.skipped_size() == 0 &&
+        retrieval_version_ == bundle_->manifest.version() &&
+        ranking_version_ == bundle_->manifest.version()) {
+      service_->cache_.Insert(cache_key_, absl::Now(), *response_);
+    }
     service_->CountAnswer(path, degraded, degraded_reason);
     service_->inflight_.fetch_sub(1);
     if (service_->inflight_gauge_) service_->inflight_gauge_->Decrement();
@@ -402,6 +439,8 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
   absl::Time retrieval_start_, ranking_start_;
   absl::Duration retrieval_time_ = absl::ZeroDuration(), ranking_time_ = absl::ZeroDuration();
   std::string retrieval_version_, ranking_version_;
+  bool use_cache_ = false;
+  ResponseCacheKey cache_key_;
 };
 
 grpc::ServerUnaryReactor* GatewayService::Recommend(grpc::CallbackServerContext* ctx,

@@ -22,6 +22,7 @@
 #include "common/server/bundle_holder.h"
 #include "common/server/metrics.h"
 #include "gateway/budget.h"
+#include "gateway/response_cache.h"
 #include "gateway/user_store.h"
 #include "common/server/worker_pool.h"
 #include "prometheus/counter.h"
@@ -41,6 +42,7 @@ struct GatewayOptions {
   int max_exclusions = 10000;
   int feedback_workers = 32;     // threads waiting on durable appends (group commit batches them)
   int feedback_queue = 4096;     // queued Feedback calls; more → RESOURCE_EXHAUSTED
+  ResponseCacheOptions cache;    // exact answer cache (max_entries 0 disables)
 };
 
 // A channel to a backend: round_robin over every address a dns:/// target
@@ -99,6 +101,9 @@ class GatewayService final : public v1::Recommender::CallbackService {
   std::unique_ptr<v1::Retrieval::Stub> retrieval_;
   std::unique_ptr<v1::Ranking::Stub> ranking_;
   ServerMetrics* const metrics_;
+  ResponseCache cache_;
+  prometheus::Counter* cache_hits_ = nullptr;
+  prometheus::Counter* cache_misses_ = nullptr;
   // Each Recommend call's request and response on one arena.
   ArenaMessageAllocator<v1::RecommendRequest, v1::RecommendResponse> recommend_allocator_;
   std::atomic<int> inflight_{0};

@@ -2,6 +2,8 @@
 //   recsys-gateway --registry registry --name movielens \
 //     --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 \
 //     --port 50051 --metrics_port 9091 --state_dir state/
+#include <algorithm>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -33,6 +35,11 @@ ABSL_FLAG(int, max_k, 100, "Largest k a caller may ask for");
 ABSL_FLAG(int, max_history, 1000, "Most recent history events sent downstream");
 ABSL_FLAG(int, feedback_workers, 32,
           "Threads waiting on durable Feedback appends; appends waiting together share one fsync");
+ABSL_FLAG(int, cache_entries, 50000,
+          "Recommend answers kept in the exact answer cache (0 disables it)");
+ABSL_FLAG(absl::Duration, cache_ttl, absl::Seconds(60),
+          "Longest a cached answer is served (the key already covers history, options "
+          "and model version)");
 ABSL_FLAG(bool, fsync, true, "fsync the write-ahead log before acknowledging (off: tests only)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10), "Graceful-shutdown drain deadline");
 
@@ -98,6 +105,8 @@ int main(int argc, char** argv) {
   options.max_k = absl::GetFlag(FLAGS_max_k);
   options.max_history = absl::GetFlag(FLAGS_max_history);
   options.feedback_workers = absl::GetFlag(FLAGS_feedback_workers);
+  options.cache.max_entries = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_cache_entries)));
+  options.cache.ttl = absl::GetFlag(FLAGS_cache_ttl);
   gateway::GatewayService service(options, &holder, store->get(),
                                   gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval)),
                                   gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking)),

@@ -103,6 +103,12 @@ void ItemKnnModel::Score(std::span<const ItemIndex> history,
 void ItemKnnModel::Score(std::span<const ItemIndex> history, std::span<const float> weights,
                          absl::flat_hash_map<ItemIndex, float>* scores) const {
   const int32_t n = neighbors_.rows();
+  // One allocation up front instead of rehashing as the votes arrive.
+  size_t votes = 0;
+  for (ItemIndex i : history) {
+    if (i >= 0 && i < n) votes += neighbors_.row_ids(i).size();
+  }
+  scores->reserve(scores->size() + std::min<size_t>(votes, static_cast<size_t>(n)));
   for (size_t h = 0; h < history.size(); ++h) {
     const ItemIndex i = history[h];
     const float w = h < weights.size() ? weights[h] : 1.0f;

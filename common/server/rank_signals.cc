@@ -1,42 +1,21 @@
 #include "common/server/rank_signals.h"
 
 #include <bit>
-#include <cstring>
 
 #include "common/features/features.h"
+#include "common/fingerprint.h"
 
 namespace recsys {
-namespace {
-
-constexpr uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
-
-void Mix(uint64_t* h, const void* data, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < n; ++i) {
-    *h ^= p[i];
-    *h *= kFnvPrime;
-  }
-}
-
-template <typename T>
-void MixValue(uint64_t* h, T v) {
-  Mix(h, &v, sizeof(v));
-}
-
-}  // namespace
 
 uint64_t UserFingerprint(const v1::UserContext& user) {
-  uint64_t h = kFnvOffset;
-  MixValue<int64_t>(&h, user.as_of_s());
-  MixValue<int64_t>(&h, user.history_size());
+  Fingerprint64 f;
+  f.Value<int64_t>(user.as_of_s()).Value<int64_t>(user.history_size());
   for (const v1::HistoryEvent& e : user.history()) {
-    MixValue<uint64_t>(&h, e.item_id().size());  // length-prefixed: no ambiguity
-    Mix(&h, e.item_id().data(), e.item_id().size());
-    MixValue<int64_t>(&h, e.timestamp_s());
-    MixValue<uint32_t>(&h, std::bit_cast<uint32_t>(e.weight()));
+    f.String(e.item_id())
+        .Value<int64_t>(e.timestamp_s())
+        .Value<uint32_t>(std::bit_cast<uint32_t>(e.weight()));
   }
-  return h;
+  return f.value();
 }
 
 void FillRankSignals(const v1::UserContext& user, absl::string_view model_version,

@@ -226,18 +226,29 @@ TEST_F(EndToEnd, RecommendFeedbackAndDegradation) {
   v1::RecommendResponse bad;
   EXPECT_EQ(Recommend("u0", &bad, 0).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
-  // Ranking down → retrieval order, degraded but OK.
+  // The same request again: the exact answer cache returns the same answer.
+  v1::RecommendResponse again;
+  ASSERT_TRUE(Recommend("u0", &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), after.SerializeAsString());
+
+  // Ranking down → retrieval order, degraded but OK (u1 was never answered,
+  // so nothing is cached for it) ...
   ranking_->Kill(SIGKILL);
   v1::RecommendResponse no_ranking;
-  ASSERT_TRUE(Recommend("u0", &no_ranking).ok());
+  ASSERT_TRUE(Recommend("u1", &no_ranking).ok());
   EXPECT_EQ(no_ranking.path(), v1::PATH_RETRIEVAL_ONLY);
   EXPECT_TRUE(no_ranking.degraded());
   EXPECT_EQ(no_ranking.items_size(), 5);
+  // ... while u0's complete answer, still exact for its unchanged history, is served.
+  v1::RecommendResponse cached;
+  ASSERT_TRUE(Recommend("u0", &cached).ok());
+  EXPECT_EQ(cached.SerializeAsString(), after.SerializeAsString());
 
-  // Retrieval down too → the gateway's trending, still OK.
+  // Retrieval down too → the gateway's trending, still OK. Degraded answers
+  // are never cached: u1 gets trending now.
   retrieval_->Kill(SIGKILL);
   v1::RecommendResponse none;
-  ASSERT_TRUE(Recommend("u0", &none).ok());
+  ASSERT_TRUE(Recommend("u1", &none).ok());
   EXPECT_EQ(none.path(), v1::PATH_TRENDING_FALLBACK);
   EXPECT_TRUE(none.degraded());
   EXPECT_EQ(none.items_size(), 5);
@@ -247,7 +258,7 @@ TEST_F(EndToEnd, RecommendFeedbackAndDegradation) {
   StartRanking();
   ASSERT_TRUE(WaitServing(retrieval_port_, absl::Seconds(30)));
   ASSERT_TRUE(WaitServing(ranking_port_, absl::Seconds(30)));
-  v1::RecommendResponse recovered = RecommendUntil("u0", v1::PATH_FULL);
+  v1::RecommendResponse recovered = RecommendUntil("u1", v1::PATH_FULL);
   EXPECT_EQ(recovered.path(), v1::PATH_FULL) << Logs();
   EXPECT_FALSE(recovered.degraded());
 }
