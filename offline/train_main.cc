@@ -25,6 +25,8 @@ ABSL_FLAG(int, als_factors, 64, "ALS factors (starting value; tuning may change 
 ABSL_FLAG(int, als_iterations, 15, "ALS iterations");
 ABSL_FLAG(bool, ease, true, "Fit EASE when the catalogue is small enough");
 ABSL_FLAG(int, ease_max_items, 20000, "Largest catalogue EASE is fit on (dense n^2 floats)");
+ABSL_FLAG(int, ease_keep, recsys::offline::TrainOptions{}.ease_keep,
+          "EASE entries kept per item row (largest |weight|, stored sparse); 0 keeps B dense");
 ABSL_FLAG(absl::Duration, trending_half_life, absl::Hours(24 * 7),
           "Trending half-life (starting value; tuning may change it)");
 ABSL_FLAG(int, max_pool, 400, "Largest candidate pool the ranker sees");
@@ -75,15 +77,16 @@ int main(int argc, char** argv) {
   o.itemknn.threads = o.threads;
   o.ease = absl::GetFlag(FLAGS_ease);
   o.ease_max_items = absl::GetFlag(FLAGS_ease_max_items);
+  o.ease_keep = absl::GetFlag(FLAGS_ease_keep);
   o.serving.trending_half_life_s = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_trending_half_life));
   o.serving.max_pool = absl::GetFlag(FLAGS_max_pool);
   o.tune_budget = absl::GetFlag(FLAGS_tune_budget);
   o.publish = absl::GetFlag(FLAGS_publish);
   o.json_path = absl::GetFlag(FLAGS_json);
   if (o.k < 1 || o.k > 1000 || o.threads < 1 || o.content.dim < 2 || o.als.factors < 2 ||
-      o.serving.max_pool < o.k || o.serving.trending_half_life_s <= 0) {
+      o.serving.max_pool < o.k || o.serving.trending_half_life_s <= 0 || o.ease_keep < 0) {
     LOG(ERROR) << "invalid flags: need 1 <= k <= 1000, threads >= 1, content_dim >= 2, "
-                  "als_factors >= 2, max_pool >= k, trending_half_life > 0";
+                  "als_factors >= 2, max_pool >= k, trending_half_life > 0, ease_keep >= 0";
     return 2;
   }
   auto result = recsys::offline::Train(o);

@@ -201,6 +201,7 @@ void RecordParams(const TrainOptions& o, v1::BundleManifest* m) {
   p["als.iterations"] = absl::StrCat(o.als.iterations);
   p["ease.enabled"] = o.ease ? "1" : "0";
   p["ease.lambda"] = absl::StrCat(o.ease_lambda);
+  p["ease.keep"] = absl::StrCat(o.ease_keep);
   p["markov.top_n"] = absl::StrCat(o.markov_top_n);
   p["ranker.l2"] = absl::StrCat(o.ranker.l2);
   p["tune_budget_s"] = absl::StrCat(absl::ToDoubleSeconds(o.tune_budget));
@@ -233,7 +234,8 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
   LOG(INFO) << "fit als (" << absl::FormatDuration(absl::Now() - t0) << ")";
   if (options.ease && n <= options.ease_max_items) {
     t0 = absl::Now();
-    ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Fit(events, users, n, options.ease_lambda));
+    ASSIGN_OR_RETURN(EaseModel ease,
+                     EaseModel::Fit(events, users, n, options.ease_lambda, options.ease_keep));
     b->ease = std::move(ease);
     LOG(INFO) << "fit ease (" << absl::FormatDuration(absl::Now() - t0) << ")";
   }

@@ -34,6 +34,9 @@ struct TrainOptions {
   bool ease = true;
   double ease_lambda = 100.0;  // fixed: each EASE fit costs seconds (see docs/evaluation.md)
   int32_t ease_max_items = 20000;  // EASE only for catalogues up to this size
+  // Entries kept per row of B (largest |value|, stored sparse); 0 = dense.
+  // See docs/evaluation.md, "EASE pruning".
+  int ease_keep = 256;
   int markov_top_n = 100;
   ServingParams serving;           // starting values; tuning overwrites them
   absl::Duration tune_budget = absl::Seconds(30);  // zero disables tuning

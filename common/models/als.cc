@@ -28,7 +28,7 @@ constexpr int kMaxFactors = 4096;
 using VecF = Eigen::VectorXf;
 using MapVecF = Eigen::Map<Eigen::VectorXf>;
 using ConstMapVecF = Eigen::Map<const Eigen::VectorXf>;
-using RowMatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // CSR rows -> sorted distinct columns with their event counts.
 struct WeightedCsr {
@@ -180,6 +180,13 @@ double Loss(const WeightedCsr& user_items, const std::vector<float>& xs,
   return loss + reg * ynorm;
 }
 
+// YtY + reg I in float, the constant part of every fold-in's normal equations.
+std::vector<float> NormalBase(const Eigen::MatrixXd& yty, double reg) {
+  const Eigen::MatrixXf base =
+      (yty + reg * Eigen::MatrixXd::Identity(yty.rows(), yty.cols())).cast<float>();
+  return std::vector<float>(base.data(), base.data() + base.size());
+}
+
 std::string JoinPath(const std::string& dir, const char* name) {
   return absl::StrCat(dir, "/", name);
 }
@@ -249,7 +256,7 @@ AlsModel AlsModel::Fit(std::span<const Interaction> events, int32_t num_users, i
   model.alpha_ = params.alpha;
   model.reg_ = params.reg;
   model.item_factors_ = std::move(ys);
-  model.gram_.assign(yty.data(), yty.data() + int64_t{f} * f);  // symmetric: layout-free
+  model.normal_base_ = NormalBase(yty, params.reg);
   if (info != nullptr) {
     info->user_factors = std::move(xs);
     info->loss = std::move(losses);
@@ -277,21 +284,36 @@ std::vector<float> AlsModel::FoldIn(std::span<const ItemIndex> history,
   if (items.empty() || f == 0) return out;
   std::sort(items.begin(), items.end());
 
-  Eigen::MatrixXd a = Eigen::Map<const Eigen::MatrixXd>(gram_.data(), f, f);
-  a.diagonal().array() += reg_;
-  Eigen::VectorXd b = Eigen::VectorXd::Zero(f);
+  // One row per distinct item: y_i in `rows`, its confidence c_i in `c`.
+  RowMatF rows(static_cast<Eigen::Index>(items.size()), f);
+  VecF c(static_cast<Eigen::Index>(items.size()));
+  Eigen::Index n = 0;
   for (size_t k = 0; k < items.size();) {
     size_t end = k;
     double weight = 0.0;
     while (end < items.size() && items[end].first == items[k].first) weight += items[end++].second;
-    const Eigen::VectorXd y = ConstMapVecF(item_factor(items[k].first), f).cast<double>();
-    const double c = 1.0 + alpha_ * weight;
-    a.selfadjointView<Eigen::Lower>().rankUpdate(y, c - 1.0);
-    b += c * y;
+    rows.row(n) = ConstMapVecF(item_factor(items[k].first), f).transpose();
+    c[n] = static_cast<float>(1.0 + alpha_ * weight);
+    ++n;
     k = end;
   }
-  const Eigen::VectorXd x = a.selfadjointView<Eigen::Lower>().ldlt().solve(b);
-  for (int j = 0; j < f; ++j) out[j] = static_cast<float>(x[j]);
+  const auto y = rows.topRows(n);
+  const VecF b = y.transpose() * c.head(n);  // Yt C p, p = 1
+  // A = YtY + reg I + sum_i (c_i - 1) y_i y_i^T = base + Mt M with the rows
+  // of M = sqrt(c_i - 1) y_i: one blocked symmetric rank-n update.
+  rows.topRows(n).array().colwise() *= (c.head(n).array() - 1.0f).max(0.0f).sqrt();
+  Eigen::MatrixXf a = Eigen::Map<const Eigen::MatrixXf>(normal_base_.data(), f, f);
+  a.selfadjointView<Eigen::Lower>().rankUpdate(rows.topRows(n).transpose());
+  const Eigen::LLT<Eigen::MatrixXf, Eigen::Lower> llt(a);
+  if (llt.info() == Eigen::Success) {
+    MapVecF(out.data(), f) = llt.solve(b);
+  } else {
+    // Only when A is singular (reg = 0 with too few item factors): the
+    // pivoted factorisation gives a least-squares answer instead.
+    const Eigen::MatrixXd ad = a.cast<double>();
+    const Eigen::VectorXd x = ad.selfadjointView<Eigen::Lower>().ldlt().solve(b.cast<double>());
+    for (int j = 0; j < f; ++j) out[j] = static_cast<float>(x[j]);
+  }
   return out;
 }
 
@@ -339,7 +361,7 @@ absl::StatusOr<AlsModel> AlsModel::Load(const std::string& dir) {
   const Eigen::MatrixXd yty =
       Gram(model.item_factors_.data(), num_items, model.factors_,
            static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  model.gram_.assign(yty.data(), yty.data() + factors * factors);
+  model.normal_base_ = NormalBase(yty, reg);
   return model;
 }
 

@@ -2,11 +2,14 @@
 //
 // Memory: one num_items^2 float buffer, worked on in place: XtX + lambda I is
 // built in it, factored and inverted by LAPACK (spotrf + spotri, threaded by
-// OpenBLAS), mirrored to a full symmetric matrix and scaled column-wise into B.
+// OpenBLAS), mirrored to a full symmetric matrix and scaled column-wise into B;
+// pruning then copies the kept entries out and frees the buffer.
 // Cost O(sum_u |items_u|^2 + num_items^3): ~9.7k items take seconds.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -27,13 +30,16 @@ namespace recsys {
 namespace {
 
 constexpr char kEaseFile[] = "ease.arr";
+constexpr char kOffsetsFile[] = "ease.offsets.arr";
+constexpr char kColsFile[] = "ease.cols.arr";
+constexpr char kValuesFile[] = "ease.values.arr";
 // 30000^2 floats = 3.6 GB: beyond that EASE is the wrong model.
 constexpr int32_t kMaxEaseItems = 30000;
 
 }  // namespace
 
 absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, int32_t num_users,
-                                         int32_t num_items, double lambda) {
+                                         int32_t num_items, double lambda, int keep) {
   if (num_items < 0 || num_users < 0) {
     return absl::InvalidArgumentError("EASE: negative num_users or num_items");
   }
@@ -43,6 +49,9 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
   }
   if (!std::isfinite(lambda) || lambda <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("EASE: lambda must be > 0, got ", lambda));
+  }
+  if (keep < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("EASE: keep must be >= 0, got ", keep));
   }
   const absl::Time start = absl::Now();
   const int64_t n = num_items;
@@ -105,9 +114,66 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
     for (int64_t j = 0; j < n; ++j) row[j] *= neg_inv_diag[j];
     row[i] = 0.0f;
   }
-  LOG(INFO) << "EASE: " << n << " items, lambda " << lambda << ", fit in "
+  if (keep > 0) {
+    // Row by row: the `keep` largest |B_ij| among the non-zero entries (ties:
+    // lower column), written out in column order.
+    model.row_offsets_.reserve(static_cast<size_t>(n) + 1);
+    model.row_offsets_.push_back(0);
+    model.cols_.reserve(static_cast<size_t>(n) * std::min<int64_t>(keep, n));
+    model.values_.reserve(model.cols_.capacity());
+    std::vector<int32_t> row_cols;
+    row_cols.reserve(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float* row = g.data() + i * n;
+      row_cols.clear();
+      for (int32_t j = 0; j < n; ++j) {
+        if (row[j] != 0.0f) row_cols.push_back(j);
+      }
+      if (row_cols.size() > static_cast<size_t>(keep)) {
+        auto larger = [row](int32_t a, int32_t b) {
+          const float fa = std::fabs(row[a]), fb = std::fabs(row[b]);
+          return fa > fb || (fa == fb && a < b);
+        };
+        std::nth_element(row_cols.begin(), row_cols.begin() + keep, row_cols.end(), larger);
+        row_cols.resize(keep);
+        std::sort(row_cols.begin(), row_cols.end());
+      }
+      for (int32_t j : row_cols) {
+        model.cols_.push_back(j);
+        model.values_.push_back(row[j]);
+      }
+      model.row_offsets_.push_back(static_cast<int64_t>(model.cols_.size()));
+    }
+    std::vector<float>().swap(g);
+    model.BuildIndex();
+  }
+  LOG(INFO) << "EASE: " << n << " items, lambda " << lambda << ", keep "
+            << (keep > 0 ? absl::StrCat(keep, " per row") : "all (dense)") << ", "
+            << model.num_entries() << " entries, fit in "
             << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)));
   return model;
+}
+
+void EaseModel::BuildIndex() {
+  words_ = (int64_t{num_items_} + 63) / 64;
+  bits_.assign(static_cast<size_t>(num_items_ * words_), 0);
+  ranks_.assign(bits_.size(), 0);
+  for (int32_t i = 0; i < num_items_; ++i) {
+    uint64_t* bits = bits_.data() + int64_t{i} * words_;
+    uint16_t* ranks = ranks_.data() + int64_t{i} * words_;
+    for (int64_t k = row_offsets_[i]; k < row_offsets_[i + 1]; ++k) {
+      bits[cols_[k] >> 6] |= uint64_t{1} << (cols_[k] & 63);
+    }
+    int rank = 0;
+    for (int64_t w = 0; w < words_; ++w) {
+      ranks[w] = static_cast<uint16_t>(rank);
+      rank += std::popcount(bits[w]);
+    }
+  }
+}
+
+int64_t EaseModel::num_entries() const {
+  return sparse() ? static_cast<int64_t>(cols_.size()) : int64_t{num_items_} * num_items_;
 }
 
 void EaseModel::Score(std::span<const ItemIndex> history, std::vector<float>* scores) const {
@@ -123,14 +189,32 @@ void EaseModel::Score(std::span<const ItemIndex> history, std::span<const float>
   float* out = scores->data();
   for (const auto& [i, w] : items) {
     if (w == 0.0f) continue;
-    const float* row = weights_.data() + int64_t{i} * n;
-    for (int64_t j = 0; j < n; ++j) out[j] += w * row[j];
+    if (sparse()) {
+      const int64_t end = row_offsets_[i + 1];
+      for (int64_t k = row_offsets_[i]; k < end; ++k) out[cols_[k]] += w * values_[k];
+    } else {
+      const float* row = weights_.data() + int64_t{i} * n;
+      for (int64_t j = 0; j < n; ++j) out[j] += w * row[j];
+    }
   }
 }
 
 float EaseModel::ScoreOne(std::span<const std::pair<ItemIndex, float>> weighted, ItemIndex j) const {
   if (j < 0 || j >= num_items_) return 0.0f;
+  // The same terms in the same order as Score(), so the float sum is the same.
   float score = 0.0f;
+  if (sparse()) {
+    const int64_t word = j >> 6;
+    const uint64_t bit = uint64_t{1} << (j & 63);
+    for (const auto& [i, w] : weighted) {
+      const int64_t at = int64_t{i} * words_ + word;
+      const uint64_t bits = bits_[at];
+      if (w == 0.0f || (bits & bit) == 0) continue;
+      const int64_t k = row_offsets_[i] + ranks_[at] + std::popcount(bits & (bit - 1));
+      score += w * values_[k];
+    }
+    return score;
+  }
   for (const auto& [i, w] : weighted) {
     if (w == 0.0f) continue;
     score += w * weights_[int64_t{i} * num_items_ + j];
@@ -157,12 +241,54 @@ std::vector<std::pair<ItemIndex, float>> EaseModel::WeightedItems(
 }
 
 absl::StatusOr<std::vector<std::string>> EaseModel::Save(const std::string& dir) const {
+  if (sparse()) {
+    RETURN_IF_ERROR(WriteInt64Array(absl::StrCat(dir, "/", kOffsetsFile), {row_offsets_.size()},
+                                    row_offsets_.data()));
+    RETURN_IF_ERROR(
+        WriteInt32Array(absl::StrCat(dir, "/", kColsFile), {cols_.size()}, cols_.data()));
+    RETURN_IF_ERROR(
+        WriteFloatArray(absl::StrCat(dir, "/", kValuesFile), {values_.size()}, values_.data()));
+    return std::vector<std::string>{kOffsetsFile, kColsFile, kValuesFile};
+  }
   const uint64_t n = static_cast<uint64_t>(num_items_);
   RETURN_IF_ERROR(WriteFloatArray(absl::StrCat(dir, "/", kEaseFile), {n, n}, weights_.data()));
   return std::vector<std::string>{kEaseFile};
 }
 
 absl::StatusOr<EaseModel> EaseModel::Load(const std::string& dir) {
+  const std::string offsets_path = absl::StrCat(dir, "/", kOffsetsFile);
+  std::error_code ec;
+  if (std::filesystem::exists(offsets_path, ec)) {
+    const std::string cols_path = absl::StrCat(dir, "/", kColsFile);
+    ASSIGN_OR_RETURN(Array<int64_t> offsets, ReadInt64Array(offsets_path));
+    ASSIGN_OR_RETURN(Array<int32_t> cols, ReadInt32Array(cols_path));
+    ASSIGN_OR_RETURN(Array<float> values, ReadFloatArray(absl::StrCat(dir, "/", kValuesFile)));
+    const std::vector<int64_t>& o = offsets.values;
+    if (offsets.dims.size() != 1 || cols.dims.size() != 1 || values.dims.size() != 1 ||
+        o.empty() || o.size() - 1 > static_cast<size_t>(kMaxEaseItems) || o.front() != 0 ||
+        o.back() != static_cast<int64_t>(cols.values.size()) ||
+        cols.values.size() != values.values.size() || !std::is_sorted(o.begin(), o.end())) {
+      return absl::DataLossError(
+          absl::StrCat(dir, "/ease.*.arr: inconsistent sparse EASE arrays"));
+    }
+    const int32_t n = static_cast<int32_t>(o.size() - 1);
+    for (int32_t i = 0; i < n; ++i) {
+      for (int64_t k = o[i]; k < o[i + 1]; ++k) {
+        const int32_t j = cols.values[k];
+        if (j < 0 || j >= n || (k > o[i] && j <= cols.values[k - 1])) {
+          return absl::DataLossError(absl::StrCat(
+              cols_path, ": row ", i, " has an out-of-range or unsorted column index"));
+        }
+      }
+    }
+    EaseModel model;
+    model.num_items_ = n;
+    model.row_offsets_ = std::move(offsets.values);
+    model.cols_ = std::move(cols.values);
+    model.values_ = std::move(values.values);
+    model.BuildIndex();
+    return model;
+  }
   const std::string path = absl::StrCat(dir, "/", kEaseFile);
   ASSIGN_OR_RETURN(Array<float> b, ReadFloatArray(path));
   if (b.dims.size() != 2 || b.dims[0] != b.dims[1]) {

@@ -96,6 +96,36 @@ TEST(Trainer, CorruptBundleIsRefused) {
   fs::remove_all(root);
 }
 
+// --ease_keep publishes a pruned, sparse EASE that reloads to the in-memory scores.
+TEST(Trainer, PrunedEaseRoundTrips) {
+  const std::string root = TempDir("ease_keep");
+  TrainOptions o = SmallOptions(root);
+  o.ease_keep = 4;
+  auto result = Train(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto bundle = ModelBundle::Load(result->bundle_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const ModelBundle& b = **bundle;
+  ASSERT_TRUE(b.ease.has_value());
+  EXPECT_TRUE(b.ease->sparse());
+  EXPECT_LE(b.ease->num_entries(), 60 * 4);
+  EXPECT_EQ(b.manifest.parameters().at("ease.keep"), "4");
+  EXPECT_TRUE(fs::exists(result->bundle_dir + "/ease.cols.arr"));
+  EXPECT_FALSE(fs::exists(result->bundle_dir + "/ease.arr"));
+
+  auto data = LoadDataset(o.data_dir, o.load);
+  ASSERT_TRUE(data.ok());
+  LeaveLastOutSplit split(*data);
+  auto fresh = FitBundle(*data, split.train(), o, b.params);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  const std::vector<ItemIndex> history = {0, 3, 6, 7, 31};
+  std::vector<float> served, offline;
+  b.ease->Score(history, &served);
+  (*fresh)->ease->Score(history, &offline);
+  EXPECT_EQ(served, offline);
+  fs::remove_all(root);
+}
+
 // The same seed gives the same leaderboard twice.
 TEST(Trainer, DeterministicForFixedSeed) {
   const std::string root = TempDir("determinism");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -126,6 +128,68 @@ TEST(Als, FoldInMatchesTrainedUser) {
   for (UserIndex u : {0, 17, 123, 299}) {
     const std::vector<float> x = m.FoldIn(histories[u]);
     EXPECT_GT(Cosine(x.data(), info.user_factors.data() + u * f, f), 0.99) << "user " << u;
+  }
+}
+
+// Fold-in by a textbook double-precision solve of the header's normal
+// equations: A = YtY + reg I + sum_i (c_i - 1) y_i y_i^T, b = sum_i c_i y_i,
+// c_i = 1 + alpha * (sum of item i's positive weights), with A built entry by
+// entry and solved by full-pivot LU (no shared code path with FoldIn).
+std::vector<double> ReferenceFoldIn(const AlsModel& m, const std::vector<ItemIndex>& history,
+                                    const std::vector<float>& weights) {
+  const int f = m.factors();
+  std::vector<double> weight(m.num_items(), 0.0);
+  for (size_t k = 0; k < history.size(); ++k) {
+    const ItemIndex i = history[k];
+    if (i >= 0 && i < m.num_items() && weights[k] > 0) weight[i] += weights[k];
+  }
+  Eigen::MatrixXd a = Eigen::MatrixXd::Identity(f, f) * m.reg();
+  Eigen::VectorXd b = Eigen::VectorXd::Zero(f);
+  for (ItemIndex i = 0; i < m.num_items(); ++i) {
+    const float* y = m.item_factor(i);
+    const double c = 1.0 + m.alpha() * weight[i];
+    for (int r = 0; r < f; ++r) {
+      if (weight[i] > 0) b[r] += c * y[r];
+      for (int s = 0; s < f; ++s) a(r, s) += (weight[i] > 0 ? c : 1.0) * double{y[r]} * y[s];
+    }
+  }
+  const Eigen::VectorXd x = a.fullPivLu().solve(b);
+  return std::vector<double>(x.data(), x.data() + f);
+}
+
+// FoldIn solves the same normal equations as the reference, to float accuracy,
+// with repeats, unknown items and non-positive weights in the history.
+TEST(Als, FoldInMatchesReferenceSolve) {
+  for (const int factors : {8, 48}) {
+    AlsParams p = SmallParams();
+    p.factors = factors;
+    p.alpha = 2.0;
+    p.reg = 0.5;
+    p.iterations = 5;
+    const AlsModel m = AlsModel::Fit(RandomEvents(), 300, 120, p);
+    std::mt19937_64 rng(11);
+    for (int trial = 0; trial < 5; ++trial) {
+      std::vector<ItemIndex> history;
+      std::vector<float> weights;
+      const int n = 1 + trial * 40;
+      for (int k = 0; k < n; ++k) {
+        history.push_back(static_cast<ItemIndex>(rng() % 130) - 5);  // some unknown
+        weights.push_back(k % 17 == 3 ? 0.0f
+                                      : std::uniform_real_distribution<float>(0.05f, 2.0f)(rng));
+      }
+      history.push_back(history.front());  // a repeat adds to the same item
+      weights.push_back(1.0f);
+      const std::vector<double> expected = ReferenceFoldIn(m, history, weights);
+      const std::vector<float> x = m.FoldIn(history, weights);
+      ASSERT_EQ(x.size(), static_cast<size_t>(factors));
+      double err = 0, norm = 0;
+      for (int j = 0; j < factors; ++j) {
+        err += (x[j] - expected[j]) * (x[j] - expected[j]);
+        norm += expected[j] * expected[j];
+      }
+      ASSERT_GT(norm, 0.0);
+      EXPECT_LT(std::sqrt(err / norm), 1e-4) << "factors " << factors << ", trial " << trial;
+    }
   }
 }
 

@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -84,6 +88,8 @@ TEST(Ease, RefusesBadArguments) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(EaseModel::Fit(HandMade(), kUsers, kItems, 0.0).status().code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EaseModel::Fit(HandMade(), kUsers, kItems, kLambda, -1).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // Save then Load gives the same scores; a non-square file is refused by name.
@@ -108,17 +114,130 @@ TEST(Ease, SaveLoadRoundTrip) {
   EXPECT_NE(bad.status().message().find("ease.arr"), std::string::npos) << bad.status();
 }
 
-// Per-item scores equal the dense vector bit for bit (the ranker relies on it).
+// Per-item scores equal the dense vector bit for bit (the ranker relies on
+// it), for dense and pruned B.
 TEST(Ease, ScoreOneMatchesDenseScore) {
-  const auto m = EaseModel::Fit(HandMade(), kUsers, kItems, kLambda);
+  for (const int keep : {0, 2}) {
+    const auto m = EaseModel::Fit(HandMade(), kUsers, kItems, kLambda, keep);
+    ASSERT_TRUE(m.ok()) << m.status();
+    const std::vector<ItemIndex> history = {3, 0, 3, 1, 99};
+    const std::vector<float> weights = {0.25f, 1.0f, 0.5f, 0.0f, 1.0f};
+    std::vector<float> dense;
+    m->Score(history, weights, &dense);
+    const auto weighted = m->WeightedItems(history, weights);
+    for (ItemIndex j = 0; j < kItems; ++j) {
+      EXPECT_EQ(m->ScoreOne(weighted, j), dense[j]) << "keep " << keep << ", item " << j;
+    }
+    EXPECT_EQ(m->ScoreOne(weighted, -1), 0.0f);
+    EXPECT_EQ(m->ScoreOne(weighted, kItems), 0.0f);
+  }
+}
+
+// 150 users over 80 items with popular low indices: dense enough that long
+// histories sum many terms, so a different summation order would show.
+std::vector<Interaction> RandomEvents() {
+  std::mt19937_64 rng(5);
+  std::vector<Interaction> events;
+  for (UserIndex u = 0; u < 150; ++u) {
+    const int n = 3 + static_cast<int>(rng() % 30);
+    for (int k = 0; k < n; ++k) {
+      const double r = std::uniform_real_distribution<double>(0, 1)(rng);
+      events.push_back({u, static_cast<ItemIndex>(80 * r * r), k, 1.0f});
+    }
+  }
+  return events;
+}
+
+// On long weighted histories, ScoreOne stays bit-identical to Score for
+// dense B and for every pruning level.
+TEST(Ease, ScoreOneMatchesScoreOnLongHistories) {
+  std::mt19937_64 rng(9);
+  std::vector<ItemIndex> history;
+  std::vector<float> weights;
+  for (int k = 0; k < 120; ++k) {
+    history.push_back(static_cast<ItemIndex>(rng() % 85) - 2);
+    weights.push_back(k % 11 == 0 ? 0.0f : std::uniform_real_distribution<float>(0, 1)(rng));
+  }
+  for (const int keep : {0, 1, 7, 32, 200}) {
+    const auto m = EaseModel::Fit(RandomEvents(), 150, 80, 10.0, keep);
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_EQ(m->sparse(), keep > 0);
+    std::vector<float> dense;
+    m->Score(history, weights, &dense);
+    const auto weighted = m->WeightedItems(history, weights);
+    for (ItemIndex j = 0; j < 80; ++j) {
+      ASSERT_EQ(m->ScoreOne(weighted, j), dense[j]) << "keep " << keep << ", item " << j;
+    }
+  }
+}
+
+// Pruning keeps, per row, the `keep` largest-|value| entries of the dense B
+// with their exact values and zeroes the rest; a keep that covers whole rows
+// scores like dense B.
+TEST(Ease, PruningKeepsLargestEntries) {
+  const auto full = EaseModel::Fit(RandomEvents(), 150, 80, 10.0);
+  ASSERT_TRUE(full.ok()) << full.status();
+  constexpr int kKeep = 7;
+  const auto pruned = EaseModel::Fit(RandomEvents(), 150, 80, 10.0, kKeep);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_LE(pruned->num_entries(), 80 * kKeep);
+  EXPECT_EQ(full->num_entries(), 80 * 80);
+  for (ItemIndex i = 0; i < 80; ++i) {
+    const std::vector<float> d = Row(*full, i), p = Row(*pruned, i);
+    int kept = 0, nonzero = 0;
+    float smallest_kept = INFINITY, largest_dropped = 0.0f;
+    for (ItemIndex j = 0; j < 80; ++j) {
+      nonzero += d[j] != 0.0f;
+      if (p[j] != 0.0f) {
+        EXPECT_EQ(p[j], d[j]) << i << "," << j;
+        ++kept;
+        smallest_kept = std::min(smallest_kept, std::fabs(p[j]));
+      } else {
+        largest_dropped = std::max(largest_dropped, std::fabs(d[j]));
+      }
+    }
+    EXPECT_EQ(kept, std::min(kKeep, nonzero)) << "row " << i;
+    if (kept > 0) {
+      EXPECT_LE(largest_dropped, smallest_kept) << "row " << i;
+    }
+  }
+  const auto covering = EaseModel::Fit(RandomEvents(), 150, 80, 10.0, 80);
+  ASSERT_TRUE(covering.ok()) << covering.status();
+  EXPECT_TRUE(covering->sparse());
+  std::vector<float> a, b;
+  const std::vector<ItemIndex> history = {0, 5, 17, 42, 79};
+  full->Score(history, &a);
+  covering->Score(history, &b);
+  EXPECT_EQ(a, b);
+}
+
+// A pruned model saves as three CSR arrays and loads back to the same
+// scores; an unsorted row is refused, naming the file.
+TEST(Ease, SparseSaveLoadRoundTrip) {
+  const auto m = EaseModel::Fit(RandomEvents(), 150, 80, 10.0, 5);
   ASSERT_TRUE(m.ok()) << m.status();
-  const std::vector<ItemIndex> history = {3, 0, 3, 1, 99};
-  const std::vector<float> weights = {0.25f, 1.0f, 0.5f, 0.0f, 1.0f};
-  std::vector<float> dense;
-  m->Score(history, weights, &dense);
-  const auto weighted = m->WeightedItems(history, weights);
-  for (ItemIndex j = 0; j < kItems; ++j) EXPECT_EQ(m->ScoreOne(weighted, j), dense[j]) << j;
-  EXPECT_EQ(m->ScoreOne(weighted, -1), 0.0f);
+  const std::string dir = testing::TempDir() + "/ease_test_sparse";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto files = m->Save(dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ(*files,
+            (std::vector<std::string>{"ease.offsets.arr", "ease.cols.arr", "ease.values.arr"}));
+  const auto loaded = EaseModel::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(loaded->sparse());
+  EXPECT_EQ(loaded->num_items(), 80);
+  EXPECT_EQ(loaded->num_entries(), m->num_entries());
+  for (ItemIndex i = 0; i < 80; ++i) EXPECT_EQ(Row(*loaded, i), Row(*m, i));
+
+  auto cols = ReadInt32Array(dir + "/ease.cols.arr");
+  ASSERT_TRUE(cols.ok()) << cols.status();
+  std::swap(cols->values[0], cols->values[1]);  // row 0 out of order
+  ASSERT_TRUE(
+      WriteInt32Array(dir + "/ease.cols.arr", cols->dims, cols->values.data()).ok());
+  const auto bad = EaseModel::Load(dir);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("ease.cols.arr"), std::string::npos) << bad.status();
 }
 
 }  // namespace
