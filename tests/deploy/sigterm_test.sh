@@ -22,7 +22,10 @@ source "$(dirname "$0")/lib.sh"
 DEPLOY_TEST_TIMEOUT=${DEPLOY_TEST_TIMEOUT:-120}
 deploy_test_init sigterm
 make_toy_registry
-start_services --drain=5s
+# The answer cache off: this test needs Recommend calls in flight behind the
+# stalled ranking process while the gateway drains (cached answers would
+# return at once and never reach ranking).
+start_services --drain=5s --cache_entries=0
 
 # run_once NAME: load + SIGTERM against the running gateway; leaves
 # $WORK/NAME.{json,prom,verdict} and returns the analysis' exit code.
