@@ -47,6 +47,13 @@ wait_healthy() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# "hits misses" of the gateway's answer cache so far.
+cache_counts() {
+  curl -fsS "http://localhost:9091/metrics" 2>/dev/null | awk '
+    /^recsys_gateway_cache_lookups_total\{result="hit"\}/ { h = $2 }
+    /^recsys_gateway_cache_lookups_total\{result="miss"\}/ { m = $2 }
+    END { print h + 0, m + 0 }'
+}
 
 start() {  # $1 = gateway cache entries
   common=(--registry "$REGISTRY" --name "$NAME" --max_history 5000)
@@ -63,7 +70,7 @@ start() {  # $1 = gateway cache entries
 }
 
 hz=$(getconf CLK_TCK)
-printf '%-6s %-5s %9s %9s %9s %9s %7s  %s\n' cache conc rps p50_ms p99_ms errors load1 \
+printf '%-6s %-5s %9s %9s %9s %9s %7s %5s  %s\n' cache conc rps p50_ms p99_ms errors load1 hits \
   "CPU ms/request: gateway retrieval ranking = total"
 for cache in $CACHE; do
   entries=0
@@ -81,26 +88,30 @@ for cache in $CACHE; do
       --duration "$WARMUP" >/dev/null 2>&1
     before=()
     for pid in "${pids[@]}"; do before+=("$(cpu_ticks "$pid")"); done
+    read -r hits0 misses0 < <(cache_counts)
     json="$OUT/load_cache-${cache}_c${c}.json"
     $BIN/recsys-load --target localhost:50051 --data "$DATA" --concurrency "$c" \
       --duration "$DURATION" --json "$json" >"$OUT/load_cache-${cache}_c${c}.txt" 2>&1
     after=()
     for pid in "${pids[@]}"; do after+=("$(cpu_ticks "$pid")"); done
+    read -r hits1 misses1 < <(cache_counts)
+    lookups=$(( ${hits1%.*} + ${misses1%.*} - ${hits0%.*} - ${misses0%.*} ))
+    hit_ratio=$(awk -v h=$(( ${hits1%.*} - ${hits0%.*} )) -v n=$lookups 'BEGIN { printf "%.2f", n ? h / n : 0 }')
     [ -n "$fb_pid" ] && { kill "$fb_pid" 2>/dev/null || true; wait "$fb_pid" 2>/dev/null || true; }
-    python3 - "$json" "$hz" "${before[@]}" "${after[@]}" "$(cut -d' ' -f1 /proc/loadavg)" "$cache" "$c" <<'PY'
+    python3 - "$json" "$hz" "${before[@]}" "${after[@]}" "$(cut -d' ' -f1 /proc/loadavg)" "$cache" "$c" "$hit_ratio" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 hz = float(sys.argv[2])
 b = [float(x) for x in sys.argv[3:6]]
 a = [float(x) for x in sys.argv[6:9]]
-load1, cache, c = sys.argv[9], sys.argv[10], sys.argv[11]
+load1, cache, c, hits = sys.argv[9], sys.argv[10], sys.argv[11], sys.argv[12]
 calls = report["count"]
 lat = {d["percentage"]: d["latency"] / 1e6 for d in report["latencyDistribution"]}
 errors = sum(v for k, v in report["statusCodeDistribution"].items() if k != "OK")
 ms = [(a[i] - b[i]) / hz * 1000 / max(calls, 1) for i in range(3)]
 # pids order: retrieval, ranking, gateway
 print(f"{cache:<6} {c:<5} {report['rps']:9.0f} {lat.get(50, 0):9.2f} {lat.get(99, 0):9.2f} "
-      f"{errors:9d} {load1:>7}  {ms[2]:.3f} {ms[0]:.3f} {ms[1]:.3f} = {sum(ms):.3f}")
+      f"{errors:9d} {load1:>7} {hits:>5}  {ms[2]:.3f} {ms[0]:.3f} {ms[1]:.3f} = {sum(ms):.3f}")
 PY
   done
   stop

@@ -95,8 +95,8 @@ UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> his
   }
 
   st.als_vector = bundle.als.FoldIn(items, RecencyWeights(items.size(), bundle.params.als_recency));
-  bundle.itemknn.Score(items, RecencyWeights(items.size(), bundle.params.itemknn_recency),
-                       &st.itemknn_scores);
+  bundle.itemknn.ScoreDense(items, RecencyWeights(items.size(), bundle.params.itemknn_recency),
+                            &st.itemknn_scores, &st.itemknn_voted);
   if (bundle.ease) {
     const std::vector<float> w = RecencyWeights(items.size(), bundle.params.ease_recency);
     st.ease_items = bundle.ease->WeightedItems(items, w);
@@ -137,8 +137,15 @@ absl::StatusOr<std::vector<ScoredIndex>> SourceCandidates(const ModelBundle& bun
       if (!nb.ok()) return nb.status();
       return FromNeighbors(*nb);
     }
-    case SourceId::kItemKnn:
-      return TopOfMap(st.itemknn_scores, k, st.exclude);
+    case SourceId::kItemKnn: {
+      std::vector<ScoredIndex> list;
+      list.reserve(st.itemknn_voted.size());
+      for (ItemIndex item : st.itemknn_voted) {
+        if (!st.exclude.contains(item)) list.push_back(ScoredIndex{item, st.itemknn_scores[item]});
+      }
+      SortAndTruncate(&list, k);
+      return list;
+    }
     case SourceId::kAls: {
       if (st.history.empty() || IsZero(st.als_vector)) return std::vector<ScoredIndex>{};
       auto nb = bundle.als_index.Search(st.als_vector.data(), k, st.exclude_sorted);

@@ -26,7 +26,9 @@ struct UserState {
 
   std::vector<float> profile;     // content profile (dim), L2-normalised or zero
   std::vector<float> als_vector;  // ALS fold-in (factors)
-  absl::flat_hash_map<ItemIndex, float> itemknn_scores;
+  // Item-kNN neighbour votes: dense (0 where nobody voted) + the voted items.
+  std::vector<float> itemknn_scores;
+  std::vector<ItemIndex> itemknn_voted;
   std::vector<float> ease_scores;      // dense; empty without EASE or when not asked for
   std::vector<std::pair<ItemIndex, float>> ease_items;  // for per-item EASE scores
   std::vector<float> trending_scores;  // dense, as of as_of_s

@@ -49,8 +49,7 @@ CandidateSignals ComputeSignals(const ModelBundle& bundle, const UserState& st, 
   out[1] = st.als_vector.empty()
                ? 0.0f
                : Dot(st.als_vector.data(), bundle.als.item_factor(item), bundle.als.factors());
-  auto knn = st.itemknn_scores.find(item);
-  out[2] = knn == st.itemknn_scores.end() ? 0.0f : knn->second;
+  out[2] = st.itemknn_scores.empty() ? 0.0f : st.itemknn_scores[item];
   if (bundle.ease) {
     // The dense vector, when retrieval computed it, holds the same bits.
     out[3] = st.ease_scores.empty() ? bundle.ease->ScoreOne(st.ease_items, item)

@@ -56,6 +56,12 @@ class ItemKnnModel {
   // Weighted votes: item history[k] votes with weights[k] * sim.
   void Score(std::span<const ItemIndex> history, std::span<const float> weights,
              absl::flat_hash_map<ItemIndex, float>* scores) const;
+  // The same votes, summed in the same order, into a dense vector: `scores`
+  // is resized to num_items() (zeros where nobody voted) and `voted` lists
+  // each item that received a vote once, in first-vote order. The serving
+  // path: no hashing, one 4-bytes-per-item array that stays in cache.
+  void ScoreDense(std::span<const ItemIndex> history, std::span<const float> weights,
+                  std::vector<float>* scores, std::vector<ItemIndex>* voted) const;
   const SparseNeighbors& neighbors() const { return neighbors_; }
   int32_t num_items() const { return neighbors_.rows(); }
 

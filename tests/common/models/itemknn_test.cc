@@ -1,0 +1,66 @@
+#include "common/models/itemknn.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <random>
+#include <set>
+
+namespace recsys {
+namespace {
+
+// A random neighbour graph: every item lists up to 12 distinct others.
+SparseNeighbors RandomNeighbors(int32_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  SparseNeighbors nb;
+  nb.offsets.push_back(0);
+  for (int32_t i = 0; i < n; ++i) {
+    std::set<ItemIndex> row;
+    const int len = static_cast<int>(rng() % 13);
+    while (static_cast<int>(row.size()) < len) {
+      const ItemIndex j = static_cast<ItemIndex>(rng() % n);
+      if (j != i) row.insert(j);
+    }
+    for (ItemIndex j : row) {
+      nb.ids.push_back(j);
+      nb.values.push_back(std::uniform_real_distribution<float>(-0.2f, 1.0f)(rng));
+    }
+    nb.offsets.push_back(static_cast<int64_t>(nb.ids.size()));
+  }
+  return nb;
+}
+
+// The dense serving form sums the same votes in the same order as the map form:
+// bit-identical scores, and exactly the voted items (each once).
+TEST(ItemKnn, ScoreDenseEqualsTheMapForm) {
+  const int32_t n = 300;
+  const ItemKnnModel model(RandomNeighbors(n, 7));
+  std::mt19937 rng(11);
+  for (int round = 0; round < 50; ++round) {
+    std::vector<ItemIndex> history;
+    std::vector<float> weights;
+    const int len = 1 + static_cast<int>(rng() % 40);
+    for (int k = 0; k < len; ++k) {
+      history.push_back(static_cast<ItemIndex>(rng() % (n + 5)) - 2);  // a few unknown ids
+      weights.push_back(k % 7 == 3 ? 0.0f : std::uniform_real_distribution<float>(0.1f, 1.0f)(rng));
+    }
+    absl::flat_hash_map<ItemIndex, float> map;
+    model.Score(history, weights, &map);
+    std::vector<float> dense;
+    std::vector<ItemIndex> voted;
+    model.ScoreDense(history, weights, &dense, &voted);
+    ASSERT_EQ(dense.size(), static_cast<size_t>(n));
+    ASSERT_EQ(voted.size(), map.size());
+    EXPECT_EQ(std::set<ItemIndex>(voted.begin(), voted.end()).size(), voted.size());
+    for (ItemIndex j : voted) {
+      ASSERT_TRUE(map.contains(j)) << j;
+      EXPECT_EQ(std::bit_cast<uint32_t>(dense[j]), std::bit_cast<uint32_t>(map.at(j))) << j;
+    }
+    for (ItemIndex j = 0; j < n; ++j) {
+      if (!map.contains(j)) EXPECT_EQ(dense[j], 0.0f) << j;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace recsys
