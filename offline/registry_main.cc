@@ -3,6 +3,7 @@
 //   recsys-registry promote 20261129T034500Z-1a2b3c [--force]
 //   recsys-registry rollback
 //   recsys-registry compare A B
+//   recsys-registry gc [--keep 5] [--dry_run]
 #include <iostream>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "common/bundle/registry.h"
 #include "common/log.h"
 #include "google/protobuf/util/json_util.h"
@@ -20,6 +22,13 @@ ABSL_FLAG(std::string, name, "movielens", "Model name (sub-directory of --regist
 ABSL_FLAG(bool, force, false,
           "promote: skip the metric gate (promote even if test NDCG@10 is lower than "
           "production's)");
+
+ABSL_FLAG(int, keep, 5,
+          "gc: newest versions kept (besides production and this many earlier productions "
+          "that rollback can return to)");
+ABSL_FLAG(bool, dry_run, false, "gc: list what would be removed, remove nothing");
+ABSL_FLAG(absl::Duration, staging_age, absl::Hours(24),
+          "gc: staging directories (unfinished training runs) untouched this long are removed");
 
 namespace recsys {
 namespace {
@@ -33,7 +42,9 @@ constexpr char kUsage[] =
     "  production         the production version\n"
     "  promote VERSION    verify the bundle and make it production (--force skips the gate)\n"
     "  rollback           move production back to the previous production version\n"
-    "  compare A B        parameters and leaderboards of two versions side by side";
+    "  compare A B        parameters and leaderboards of two versions side by side\n"
+    "  gc                 delete old versions (--keep N newest + production + N rollback "
+    "targets; --dry_run)";
 
 int Fail(const absl::Status& s) {
   std::cerr << "recsys-registry: " << s.message() << "\n";
@@ -109,6 +120,19 @@ int Run(const std::vector<std::string>& args) {
     absl::StatusOr<std::string> table = reg.Compare(args[1], args[2]);
     if (!table.ok()) return Fail(table.status());
     std::cout << *table;
+    return 0;
+  }
+  if (cmd == "gc" && want_args(0)) {
+    const bool dry_run = absl::GetFlag(FLAGS_dry_run);
+    absl::StatusOr<Registry::GcResult> r =
+        reg.Gc(absl::GetFlag(FLAGS_keep), absl::GetFlag(FLAGS_staging_age), dry_run);
+    if (!r.ok()) return Fail(r.status());
+    for (const std::string& v : r->removed) {
+      std::cout << (dry_run ? "would remove " : "removed ") << v << "\n";
+    }
+    std::cout << absl::StrFormat("%s %d, kept %d, %.1f MB %s\n",
+                                 dry_run ? "would remove" : "removed", r->removed.size(),
+                                 r->kept.size(), r->bytes / 1e6, dry_run ? "to free" : "freed");
     return 0;
   }
   return Usage("bad command line: '" + cmd + "' with " + std::to_string(args.size() - 1) +

@@ -116,6 +116,20 @@ class Registry {
   // verifying that bundle) and returns it. FailedPrecondition if there is none.
   absl::StatusOr<std::string> Rollback() const;
 
+  // Deletes old versions: keeps the `keep` newest committed versions, the
+  // production version and the `keep` most recent earlier productions that
+  // `rollback` can return to; removes every other committed version, and
+  // staging directories (abandoned training runs) not modified for
+  // `staging_age`. Holds the registry lock (no promote or rollback runs
+  // meanwhile); each version is renamed aside first, so no reader ever sees a
+  // half-deleted bundle. `dry_run` only reports. InvalidArgument for keep < 1.
+  struct GcResult {
+    std::vector<std::string> kept;     // versions, sorted
+    std::vector<std::string> removed;  // versions and staging directories
+    uint64_t bytes = 0;                // size of what was (or would be) removed
+  };
+  absl::StatusOr<GcResult> Gc(int keep, absl::Duration staging_age, bool dry_run) const;
+
   // Appends `manifest` without its file list as one line of runs.jsonl.
   absl::Status AppendRunRecord(const v1::BundleManifest& manifest) const;
   // Run records in file order (an unparsable line is an error naming it).
@@ -130,6 +144,9 @@ class Registry {
   absl::StatusOr<v1::BundleManifest> RunRecordOrManifest(const std::string& version) const;
   // Loads and verifies a version for becoming production.
   absl::StatusOr<v1::BundleManifest> LoadVerified(const std::string& version) const;
+  // Production versions in promotion order as `rollback` walks them (the last
+  // is the current one). Requires the lock.
+  absl::StatusOr<std::vector<std::string>> ProductionStackLocked(const std::string& current) const;
   // Both require the lock to be held.
   absl::Status WriteAliasLocked(const std::string& version) const;
   absl::Status AppendHistoryLocked(const std::string& action, const std::string& version) const;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -305,6 +306,53 @@ TEST_F(RegistryTest, PromoteAndRollback) {
   EXPECT_EQ(*reg_->Rollback(), "v1");
   EXPECT_EQ(HistoryLines().size(), 8u);  // 5 promotions + 3 rollbacks
   EXPECT_NE(HistoryLines().back().find("\trollback\tv1"), std::string::npos);
+}
+
+// gc keeps the newest versions, production and its rollback targets, removes
+// the rest and old staging directories; rollback still works afterwards.
+TEST_F(RegistryTest, GcKeepsNewestProductionAndRollbackTargets) {
+  ScopedLogSeverity quiet(LogSeverity::kWarning);
+  for (int i = 1; i <= 8; ++i) Commit(absl::StrCat("v", i), 0.30 + 0.001 * i);
+  ASSERT_TRUE(reg_->Promote("v1", false).ok());
+  ASSERT_TRUE(reg_->Promote("v2", false).ok());
+  ASSERT_TRUE(reg_->Promote("v3", false).ok());
+  // An abandoned training run and a fresh one still being written.
+  auto old_staging = reg_->BeginVersion();
+  auto new_staging = reg_->BeginVersion();
+  ASSERT_TRUE(old_staging.ok() && new_staging.ok());
+  fs::last_write_time(*old_staging,
+                      fs::file_time_type::clock::now() - std::chrono::hours(48));
+
+  EXPECT_TRUE(absl::IsInvalidArgument(reg_->Gc(0, absl::Hours(24), false).status()));
+
+  auto dry = reg_->Gc(2, absl::Hours(24), /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  // Kept: v7, v8 (newest), v3 (production), v2 and v1 (its two rollback targets).
+  EXPECT_EQ(dry->kept, (std::vector<std::string>{"v1", "v2", "v3", "v7", "v8"}));
+  ASSERT_EQ(dry->removed.size(), 4u);  // v4 v5 v6 + the old staging directory
+  EXPECT_GT(dry->bytes, 0u);
+  EXPECT_TRUE(fs::exists(reg_->VersionDir("v4")));  // dry run: nothing removed
+
+  auto done = reg_->Gc(2, absl::Hours(24), false);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->removed, dry->removed);
+  for (const char* v : {"v4", "v5", "v6"}) EXPECT_FALSE(fs::exists(reg_->VersionDir(v))) << v;
+  EXPECT_FALSE(fs::exists(*old_staging));
+  EXPECT_TRUE(fs::exists(*new_staging));
+  const auto versions = reg_->List();
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  std::vector<std::string> listed;
+  for (const auto& m : *versions) listed.push_back(m.version());
+  EXPECT_EQ(listed, dry->kept);
+
+  // Idempotent: a second pass finds nothing more to remove.
+  auto again = reg_->Gc(2, absl::Hours(24), false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->removed.empty());
+
+  // Both rollback targets survived.
+  EXPECT_EQ(*reg_->Rollback(), "v2");
+  EXPECT_EQ(*reg_->Rollback(), "v1");
 }
 
 // Rollback refuses a previous version whose bundle no longer verifies.
