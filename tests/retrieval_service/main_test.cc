@@ -137,7 +137,10 @@ TEST_F(RetrievalMainTest, ServesThenDrainsOnSigtermAndExitsZero) {
   Child child({"--registry=" + toy->registry_root, "--name=toy", "--port=0", "--metrics_port=0",
                "--workers=2", "--drain=5s"});
   ASSERT_TRUE(child.ReadUntil("health SERVING")) << child.output();
+  // The bundle can load (and log SERVING) before main logs the port: wait for
+  // that line too, up to the text after the number.
   const std::string marker = "gRPC on port ";
+  ASSERT_TRUE(child.ReadUntil(", /metrics on port")) << child.output();
   const size_t at = child.output().find(marker);
   ASSERT_NE(at, std::string::npos) << child.output();
   int port = 0;
