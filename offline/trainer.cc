@@ -207,6 +207,19 @@ void RecordParams(const TrainOptions& o, v1::BundleManifest* m) {
   p["tune_budget_s"] = absl::StrCat(absl::ToDoubleSeconds(o.tune_budget));
 }
 
+// One pseudo-document per item: a token per training user who consumed it.
+std::vector<ItemInfo> CoConsumptionDocuments(int32_t num_items,
+                                             std::span<const Interaction> events) {
+  std::vector<ItemInfo> docs(static_cast<size_t>(num_items));
+  for (const Interaction& e : events) {
+    if (e.item < 0 || e.item >= num_items) continue;
+    ItemInfo& d = docs[e.item];
+    absl::StrAppend(&d.text, d.text.empty() ? "" : " ", "user", e.user);
+    d.has_metadata = true;
+  }
+  return docs;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
@@ -219,7 +232,21 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
   const int32_t n = b->num_items();
   const int32_t users = data.num_users();
   absl::Time t0 = absl::Now();
-  ASSIGN_OR_RETURN(b->content, ContentModel::Fit(data.item_info, options.content));
+  // Without any item text (e.g. the generic layout without items.csv) the
+  // content model describes each item by who consumed it in training instead:
+  // LSA of the item x user matrix, a collaborative embedding. The content and
+  // sequence sources and their features keep working; Search finds nothing.
+  const bool any_metadata =
+      std::any_of(data.item_info.begin(), data.item_info.end(),
+                  [](const ItemInfo& info) { return info.has_metadata; });
+  if (!any_metadata) {
+    LOG(WARNING) << "no item metadata: content model built from co-consumption "
+                    "(item x user LSA); Search will return nothing";
+  }
+  ASSIGN_OR_RETURN(b->content,
+                   ContentModel::Fit(any_metadata ? data.item_info
+                                                  : CoConsumptionDocuments(n, events),
+                                     options.content));
   ASSIGN_OR_RETURN(b->content_index, VectorIndex::Build(b->content.item_embeddings(), n,
                                                         b->content.dim(), VectorIndexOptions{}));
   LOG(INFO) << "fit content: dim " << b->content.dim() << ", vocabulary "

@@ -1,5 +1,6 @@
 #include "offline/trainer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -74,6 +75,31 @@ TEST(Trainer, PublishesBundleThatRoundTrips) {
   fs::remove_all(root);
 }
 
+
+// Data without any item metadata (generic layout, no items.csv) still trains:
+// the content model is built from co-consumption and its source beats random.
+TEST(Trainer, TrainsWithoutItemMetadata) {
+  const std::string root = TempDir("no_metadata");
+  TrainOptions o = SmallOptions(root);
+  fs::remove(o.data_dir + "/items.csv");
+  auto result = Train(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto bundle = ModelBundle::Load(result->bundle_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  EXPECT_GT((*bundle)->content.dim(), 0);
+  // No text vocabulary: a text query embeds to zero (Search finds nothing).
+  const std::vector<float> query = (*bundle)->content.EmbedText("Movie 3 part 0");
+  EXPECT_TRUE(std::all_of(query.begin(), query.end(), [](float x) { return x == 0.0f; }));
+  double content = -1, random = -1;
+  for (const auto& row : result->leaderboard) {
+    if (row.split != "test") continue;
+    if (row.model == "content") content = row.recall;
+    if (row.model == "random") random = row.recall;
+  }
+  ASSERT_GE(content, 0.0);
+  EXPECT_GT(content, random);
+  fs::remove_all(root);
+}
 // One flipped byte in an artefact makes the load fail with the file's name.
 TEST(Trainer, CorruptBundleIsRefused) {
   const std::string root = TempDir("corrupt");
