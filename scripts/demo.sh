@@ -21,6 +21,9 @@ $BIN/recsys-train --data data/ml-latest-small --registry "$REGISTRY" --name "$NA
 version=$(awk '/^version /{print $2}' out/train.txt | tail -n 1)
 $BIN/recsys-registry --registry "$REGISTRY" --name "$NAME" promote "$version" ||
   echo "promotion refused (see above); production unchanged"
+# Keep the registry bounded across repeated runs (production and its rollback
+# targets are never removed).
+$BIN/recsys-registry --registry "$REGISTRY" --name "$NAME" gc --keep 3
 $BIN/recsys-registry --registry "$REGISTRY" --name "$NAME" list
 
 echo "== starting services =="
