@@ -109,14 +109,7 @@ void ItemKnnModel::Score(std::span<const ItemIndex> history, std::span<const flo
     if (i >= 0 && i < n) votes += neighbors_.row_ids(i).size();
   }
   scores->reserve(scores->size() + std::min<size_t>(votes, static_cast<size_t>(n)));
-  for (size_t h = 0; h < history.size(); ++h) {
-    const ItemIndex i = history[h];
-    const float w = h < weights.size() ? weights[h] : 1.0f;
-    if (i < 0 || i >= n || w == 0.0f) continue;
-    auto ids = neighbors_.row_ids(i);
-    auto values = neighbors_.row_values(i);
-    for (size_t k = 0; k < ids.size(); ++k) (*scores)[ids[k]] += w * values[k];
-  }
+  ForEachVote(history, weights, [scores](ItemIndex j, float vote) { (*scores)[j] += vote; });
 }
 
 void ItemKnnModel::ScoreDense(std::span<const ItemIndex> history, std::span<const float> weights,
@@ -125,21 +118,13 @@ void ItemKnnModel::ScoreDense(std::span<const ItemIndex> history, std::span<cons
   scores->assign(static_cast<size_t>(n), 0.0f);
   voted->clear();
   std::vector<uint8_t> seen(static_cast<size_t>(n), 0);
-  for (size_t h = 0; h < history.size(); ++h) {
-    const ItemIndex i = history[h];
-    const float w = h < weights.size() ? weights[h] : 1.0f;
-    if (i < 0 || i >= n || w == 0.0f) continue;
-    auto ids = neighbors_.row_ids(i);
-    auto values = neighbors_.row_values(i);
-    for (size_t k = 0; k < ids.size(); ++k) {
-      const ItemIndex j = ids[k];
-      (*scores)[j] += w * values[k];
-      if (!seen[j]) {
-        seen[j] = 1;
-        voted->push_back(j);
-      }
+  ForEachVote(history, weights, [&](ItemIndex j, float vote) {
+    (*scores)[j] += vote;
+    if (!seen[j]) {
+      seen[j] = 1;
+      voted->push_back(j);
     }
-  }
+  });
 }
 
 SparseNeighbors FitMarkovTransitions(std::span<const Interaction> events, int32_t num_users,

@@ -66,6 +66,23 @@ class ItemKnnModel {
   int32_t num_items() const { return neighbors_.rows(); }
 
  private:
+  // Calls vote(j, weight * sim) for every neighbour j of every known history
+  // item with a non-zero weight, in history order then neighbour order (the
+  // summation order both Score forms share).
+  template <typename VoteFn>
+  void ForEachVote(std::span<const ItemIndex> history, std::span<const float> weights,
+                   VoteFn&& vote) const {
+    const int32_t n = neighbors_.rows();
+    for (size_t h = 0; h < history.size(); ++h) {
+      const ItemIndex i = history[h];
+      const float w = h < weights.size() ? weights[h] : 1.0f;
+      if (i < 0 || i >= n || w == 0.0f) continue;
+      auto ids = neighbors_.row_ids(i);
+      auto values = neighbors_.row_values(i);
+      for (size_t k = 0; k < ids.size(); ++k) vote(ids[k], w * values[k]);
+    }
+  }
+
   SparseNeighbors neighbors_;
 };
 

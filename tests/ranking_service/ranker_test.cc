@@ -87,6 +87,22 @@ class RankerTest : public ::testing::Test {
     return RetrievePool(b, st, b.params.quotas, b.params.max_pool, nullptr);
   }
 
+  // A sci-fi user of `n` events, as of an hour after the toy data starts,
+  // with its user state and retrieval pool.
+  struct SciFiCase {
+    std::vector<Interaction> history;
+    int64_t as_of = kT0 + 3600;
+    UserState state;
+    std::vector<PooledCandidate> pool;
+  };
+  static SciFiCase SciFiUser(const ModelBundle& b, int n) {
+    SciFiCase c;
+    c.history = SciFiHistory(b, n);
+    c.state = BuildUserState(b, c.history, c.as_of, {});
+    c.pool = PoolFor(b, c.state);
+    return c;
+  }
+
   inline static std::shared_ptr<const ModelBundle> bundle_;
   inline static std::shared_ptr<const ModelBundle> dup_bundle_;
   Ranker ranker_{RankerOptions{}};
@@ -174,10 +190,8 @@ TEST_F(RankerTest, FeaturesMatchHandComputedValues) {
 // With lambda = 1 (explicit or the bundle default) the order, scores and cut are RankPool's.
 TEST_F(RankerTest, MmrLambdaOneEqualsModelOrder) {
   const ModelBundle& b = bundle();
-  const auto history = SciFiHistory(b, 6);
-  const int64_t as_of = kT0 + 3600;
-  const UserState st = BuildUserState(b, history, as_of, {});
-  const auto pool = PoolFor(b, st);
+  const SciFiCase user = SciFiUser(b, 6);
+  const auto& [history, as_of, st, pool] = user;
   ASSERT_GE(pool.size(), 20u);
   for (int k : {1, 10, static_cast<int>(pool.size())}) {
     for (bool explicit_lambda : {true, false}) {
@@ -201,10 +215,8 @@ TEST_F(RankerTest, MmrLambdaOneEqualsModelOrder) {
 // context for another model, user or layout makes the ranker ignore them.
 TEST_F(RankerTest, RetrievalSignalsRankBitIdenticallyAndAreCheckedAgainstTheRequest) {
   const ModelBundle& b = bundle();
-  const auto history = SciFiHistory(b, 6);
-  const int64_t as_of = kT0 + 3600;
-  const UserState st = BuildUserState(b, history, as_of, {});
-  const auto pool = PoolFor(b, st);
+  const SciFiCase user = SciFiUser(b, 6);
+  const auto& [history, as_of, st, pool] = user;
   ASSERT_GE(pool.size(), 20u);
   const int k = static_cast<int>(pool.size());
   const v1::RankRequest plain = RequestFor(b, history, as_of, pool, k);
