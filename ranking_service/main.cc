@@ -1,6 +1,5 @@
 // recsys-ranking: serves recsys.v1.Ranking from the registry's production bundle.
 //   recsys-ranking --registry registry --name movielens --port 50053 --metrics_port 9093
-#include <filesystem>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -42,27 +41,17 @@ int main(int argc, char** argv) {
   const int port = absl::GetFlag(FLAGS_port);
   const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain);
-  std::string bad_flag;
-  if (o.bundle.model_name.empty() || o.bundle.model_name.find('/') != std::string::npos) {
-    bad_flag = "--name must be a plain non-empty name";
-  } else if (port < 0 || port > 65535 || metrics_port < 0 || metrics_port > 65535) {
-    bad_flag = "--port and --metrics_port must be in 0..65535";
-  } else if (o.bundle.poll_interval <= absl::ZeroDuration()) {
-    bad_flag = "--poll_interval must be positive";
-  } else if (o.ranker.max_k < 1 || o.ranker.max_candidates < 1 || o.ranker.max_history < 0) {
+  std::string bad_flag = recsys::CommonServiceFlagError(o.bundle.model_name, port, metrics_port,
+                                                        o.bundle.poll_interval, drain);
+  if (bad_flag.empty() &&
+      (o.ranker.max_k < 1 || o.ranker.max_candidates < 1 || o.ranker.max_history < 0)) {
     bad_flag = "--max_k and --max_candidates must be >= 1, --max_history >= 0";
-  } else if (drain < absl::ZeroDuration()) {
-    bad_flag = "--drain must not be negative";
   }
   if (!bad_flag.empty()) {
     LOG(ERROR) << bad_flag;
     return 2;
   }
-  std::error_code ec;
-  if (!std::filesystem::is_directory(o.bundle.registry_root, ec)) {
-    LOG(ERROR) << "--registry " << o.bundle.registry_root << " is not a directory";
-    return 1;
-  }
+  if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
 
   auto metrics = recsys::ServerMetrics::Create(absl::StrCat("0.0.0.0:", metrics_port));
   if (!metrics.ok()) {
@@ -78,11 +67,6 @@ int main(int argc, char** argv) {
   LOG(INFO) << "recsys-ranking: gRPC on port " << (*server)->port() << ", /metrics on port "
             << (*metrics)->port() << "; NOT_SERVING until a bundle loads";
 
-  const int sig = recsys::WaitForTerminationSignal();
-  LOG(INFO) << "received signal " << sig << ", draining for up to " << drain;
-  (*server)->Shutdown(drain);
-  server->reset();  // the gRPC server before the metrics it records into
-  metrics->reset();
-  LOG(INFO) << "recsys-ranking stopped";
-  return 0;
+  return recsys::ServeUntilTerminated(*std::move(server), *std::move(metrics), drain,
+                                      "recsys-ranking");
 }

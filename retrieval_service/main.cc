@@ -2,7 +2,6 @@
 //   recsys-retrieval --registry registry --name movielens --port 50052 --metrics_port 9092
 #include <omp.h>
 
-#include <filesystem>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -55,13 +54,10 @@ int main(int argc, char** argv) {
   const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain);
   const int omp_threads = absl::GetFlag(FLAGS_omp_threads);
-  std::string bad_flag;
-  if (o.bundle.model_name.empty() || o.bundle.model_name.find('/') != std::string::npos) {
-    bad_flag = "--name must be a plain non-empty name";
-  } else if (port < 0 || port > 65535 || metrics_port < 0 || metrics_port > 65535) {
-    bad_flag = "--port and --metrics_port must be in 0..65535";
-  } else if (o.bundle.poll_interval <= absl::ZeroDuration()) {
-    bad_flag = "--poll_interval must be positive";
+  std::string bad_flag = recsys::CommonServiceFlagError(o.bundle.model_name, port, metrics_port,
+                                                        o.bundle.poll_interval, drain);
+  if (!bad_flag.empty()) {
+    // reported below
   } else if (o.service.workers < 1 || o.service.workers > 1024) {
     bad_flag = "--workers must be in 1..1024";
   } else if (o.service.queue_capacity < 1) {
@@ -70,8 +66,6 @@ int main(int argc, char** argv) {
     bad_flag = "--deadline_margin must not be negative";
   } else if (o.service.limits.max_k < 1 || o.service.limits.max_history < 0) {
     bad_flag = "--max_k must be >= 1 and --max_history >= 0";
-  } else if (drain < absl::ZeroDuration()) {
-    bad_flag = "--drain must not be negative";
   } else if (omp_threads < 1) {
     bad_flag = "--omp_threads must be >= 1";
   }
@@ -79,11 +73,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << bad_flag;
     return 2;
   }
-  std::error_code ec;
-  if (!std::filesystem::is_directory(o.bundle.registry_root, ec)) {
-    LOG(ERROR) << "--registry " << o.bundle.registry_root << " is not a directory";
-    return 1;
-  }
+  if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
   omp_set_num_threads(omp_threads);
 
   auto metrics = recsys::ServerMetrics::Create(absl::StrCat("0.0.0.0:", metrics_port));
@@ -101,11 +91,6 @@ int main(int argc, char** argv) {
             << (*metrics)->port() << ", " << absl::GetFlag(FLAGS_workers) << " workers, "
             << omp_threads << " OpenMP thread(s); NOT_SERVING until a bundle loads";
 
-  const int sig = recsys::WaitForTerminationSignal();
-  LOG(INFO) << "received signal " << sig << ", draining for up to " << drain;
-  (*server)->Shutdown(drain);
-  server->reset();  // the gRPC server and workers before the metrics they record into
-  metrics->reset();
-  LOG(INFO) << "recsys-retrieval stopped";
-  return 0;
+  return recsys::ServeUntilTerminated(*std::move(server), *std::move(metrics), drain,
+                                      "recsys-retrieval");
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <filesystem>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -84,6 +85,32 @@ void SetServing(grpc::Server* server, const std::string& service, bool serving) 
   health->SetServingStatus("", serving);
   if (!service.empty()) health->SetServingStatus(service, serving);
 }
+
+std::string CommonServiceFlagError(const std::string& name, int port, int metrics_port,
+                                   absl::Duration poll_interval, absl::Duration drain) {
+  if (name.empty() || name.find('/') != std::string::npos) {
+    return "--name must be a plain non-empty name";
+  }
+  if (port < 0 || port > 65535 || metrics_port < 0 || metrics_port > 65535) {
+    return "--port and --metrics_port must be in 0..65535";
+  }
+  if (poll_interval <= absl::ZeroDuration()) return "--poll_interval must be positive";
+  if (drain < absl::ZeroDuration()) return "--drain must not be negative";
+  return "";
+}
+
+bool RegistryDirectoryExists(const std::string& registry) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(registry, ec)) return true;
+  LOG(ERROR) << "--registry " << registry << " is not a directory";
+  return false;
+}
+
+void LogTerminationSignal(int sig, absl::Duration drain) {
+  LOG(INFO) << "received signal " << sig << ", draining for up to " << drain;
+}
+
+void LogStopped(const std::string& binary) { LOG(INFO) << binary << " stopped"; }
 
 void ConfigureServingProcess() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

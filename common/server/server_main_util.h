@@ -85,6 +85,16 @@ void SetServing(grpc::Server* server, const std::string& service, bool serving);
 // holder start threads; a thread created earlier could take the signal and die.
 void BlockTerminationSignals();
 
+// The flag checks every registry-backed service binary shares: --name is a
+// plain non-empty name, --port and --metrics_port in 0..65535, --poll_interval
+// positive, --drain not negative. Returns what is wrong ("" when all hold);
+// main() logs it and exits 2.
+std::string CommonServiceFlagError(const std::string& name, int port, int metrics_port,
+                                   absl::Duration poll_interval, absl::Duration drain);
+// True if --registry is an existing directory; logs why not (main exits 1).
+bool RegistryDirectoryExists(const std::string& registry);
+
+
 // Process settings for serving, called at the start of each service main():
 // turns off absl::Mutex deadlock detection, which Debian's Abseil build leaves
 // on — it updates a global lock graph on every acquisition (a measurable share
@@ -103,5 +113,24 @@ void ShutdownGracefully(grpc::Server* server, absl::Duration drain);
 // WaitForTerminationSignal() then ShutdownGracefully(); returns the signal. main()
 // then stops its own threads and returns 0.
 int WaitForTerminationAndShutdown(grpc::Server* server, absl::Duration drain);
+
+// Used by ServeUntilTerminated.
+void LogTerminationSignal(int sig, absl::Duration drain);
+void LogStopped(const std::string& binary);
+
+// A service main()'s end: waits for SIGTERM/SIGINT, drains `server` for up to
+// `drain`, destroys it before the metrics it records into, logs "`binary`
+// stopped" and returns main's exit code (0).
+template <typename Server, typename Metrics>
+int ServeUntilTerminated(std::unique_ptr<Server> server, std::unique_ptr<Metrics> metrics,
+                         absl::Duration drain, const std::string& binary) {
+  const int sig = WaitForTerminationSignal();
+  LogTerminationSignal(sig, drain);
+  server->Shutdown(drain);
+  server.reset();  // the gRPC server (and its workers) before the metrics
+  metrics.reset();
+  LogStopped(binary);
+  return 0;
+}
 
 }  // namespace recsys
