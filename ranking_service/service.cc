@@ -100,42 +100,15 @@ grpc::ServerUnaryReactor* RankingService::Rank(grpc::CallbackServerContext* cont
 absl::StatusOr<std::unique_ptr<RankingServer>> RankingServer::Start(RankingServerOptions options,
                                                                     ServerMetrics* metrics) {
   std::unique_ptr<RankingServer> self(new RankingServer());
-  RankingServer* raw = self.get();
-  BundleHolderOptions holder_options = std::move(options.bundle);
-  holder_options.metrics = metrics;
-  std::function<void(const std::string&)> user_on_change = std::move(holder_options.on_change);
-  // Runs on the polling thread, which starts only once server_ is set.
-  holder_options.on_change = [raw, user_on_change](const std::string& version) {
-    SetServing(raw->server_.get(), kRankingServiceName, true);
-    LOG(INFO) << "ranking: serving bundle version " << version << ", health SERVING";
-    if (user_on_change) user_on_change(version);
-  };
-  self->holder_ = std::make_unique<BundleHolder>(std::move(holder_options));
-  BundleHolder* holder = self->holder_.get();
-  self->service_ = std::make_unique<RankingService>([holder] { return holder->Current(); },
-                                                    options.ranker, metrics);
-
-  ServerOptions server_options = options.server;
-  server_options.health_service = kRankingServiceName;
-  absl::StatusOr<StartedServer> started =
-      BuildAndStartServer(server_options, {self->service_.get()});
-  if (!started.ok()) return started.status();
-  self->server_ = std::move(started->server);
-  self->port_ = started->port;
-  if (options.start_polling) {
-    if (absl::Status s = self->holder_->Start(); !s.ok()) return s;
-  }
+  const RankerOptions ranker = options.ranker;
+  absl::Status s = self->Init(std::move(options.server), std::move(options.bundle),
+                              options.start_polling, kRankingServiceName, "ranking", metrics,
+                              [&](BundleSource bundles) {
+                                return std::make_unique<RankingService>(std::move(bundles), ranker,
+                                                                        metrics);
+                              });
+  if (!s.ok()) return s;
   return self;
-}
-
-RankingServer::~RankingServer() { Shutdown(absl::ZeroDuration()); }
-
-void RankingServer::Shutdown(absl::Duration drain) {
-  absl::MutexLock lock(&shutdown_mu_);
-  if (shut_down_) return;
-  shut_down_ = true;
-  if (server_ != nullptr) ShutdownGracefully(server_.get(), drain);
-  if (holder_ != nullptr) holder_->Stop();
 }
 
 }  // namespace recsys::ranking

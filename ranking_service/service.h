@@ -31,6 +31,7 @@
 #include "common/bundle/model_bundle.h"
 #include "common/server/arena_allocator.h"
 #include "common/server/bundle_holder.h"
+#include "common/server/bundle_server.h"
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
 #include "ranking_service/ranker.h"
@@ -61,9 +62,6 @@ class RankingMetrics {
   // Per SignalsVerdict: whether retrieval's signals were used.
   std::array<prometheus::Counter*, 5> signals_{};
 };
-
-// Returns the bundle to serve a request with (null = none loaded yet).
-using BundleSource = std::function<std::shared_ptr<const ModelBundle>()>;
 
 class RankingService final : public v1::Ranking::CallbackService {
  public:
@@ -111,34 +109,15 @@ struct RankingServerOptions {
 
 // One ranking server: owns the bundle holder, the service and the gRPC server.
 // Health is NOT_SERVING until the first bundle loads, then SERVING.
-class RankingServer {
+class RankingServer : public BundleServer<RankingService> {
  public:
   // `metrics` (not owned, may be null) must outlive the server. Unavailable if
   // the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<RankingServer>> Start(RankingServerOptions options,
                                                               ServerMetrics* metrics);
-  // Shutdown(ZeroDuration()) if not done.
-  ~RankingServer();
-
-  int port() const { return port_; }
-  grpc::Server* grpc_server() { return server_.get(); }
-  BundleHolder& holder() { return *holder_; }
-  RankingService& service() { return *service_; }
-
-  // Health NOT_SERVING, drains in-flight calls for up to `drain`, cancels the
-  // rest, stops bundle polling. Idempotent.
-  void Shutdown(absl::Duration drain);
 
  private:
   RankingServer() = default;
-
-  // Declaration order = reverse destruction order: the server goes first.
-  std::unique_ptr<BundleHolder> holder_;
-  std::unique_ptr<RankingService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
-  absl::Mutex shutdown_mu_;
-  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
 
 }  // namespace recsys::ranking

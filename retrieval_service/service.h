@@ -45,6 +45,7 @@
 #include "common/bundle/model_bundle.h"
 #include "common/server/arena_allocator.h"
 #include "common/server/bundle_holder.h"
+#include "common/server/bundle_server.h"
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
 #include "recsys/v1/retrieval.grpc.pb.h"
@@ -78,9 +79,6 @@ class RetrievalMetrics {
   std::array<std::array<prometheus::Counter*, kNumSkipReasons>, kNumSources> skipped_{};
   prometheus::Counter* unknown_history_ = nullptr;
 };
-
-// Returns the bundle to serve a request with (null = none loaded yet).
-using BundleSource = std::function<std::shared_ptr<const ModelBundle>()>;
 
 struct RetrievalServiceOptions {
   RequestLimits limits;
@@ -164,35 +162,15 @@ struct RetrievalServerOptions {
 
 // One retrieval server: owns the bundle holder, the service and the gRPC server.
 // Health is NOT_SERVING until the first bundle loads, then SERVING.
-class RetrievalServer {
+class RetrievalServer : public BundleServer<RetrievalService> {
  public:
   // `metrics` (not owned, may be null) must outlive the server. Unavailable if
   // the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<RetrievalServer>> Start(RetrievalServerOptions options,
                                                                 ServerMetrics* metrics);
-  // Shutdown(ZeroDuration()) if not done.
-  ~RetrievalServer();
-
-  int port() const { return port_; }
-  grpc::Server* grpc_server() { return server_.get(); }
-  BundleHolder& holder() { return *holder_; }
-  RetrievalService& service() { return *service_; }
-
-  // Health NOT_SERVING, drains in-flight calls for up to `drain`, cancels the
-  // rest, stops bundle polling. Idempotent.
-  void Shutdown(absl::Duration drain);
 
  private:
   RetrievalServer() = default;
-
-  // Declaration order = reverse destruction order: the server goes first, then the
-  // service (draining its workers), then the holder.
-  std::unique_ptr<BundleHolder> holder_;
-  std::unique_ptr<RetrievalService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
-  absl::Mutex shutdown_mu_;
-  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
 
 }  // namespace recsys::retrieval
