@@ -8,28 +8,20 @@
 // also state_p50_us / state_p99_us (request → UserState) and scoring_p50_us /
 // scoring_p99_us (ScorePool: features + model over the pool).
 //
-// The bundle: RECSYS_BENCH_REGISTRY=<registry root> (+ RECSYS_BENCH_MODEL, default
-// "movielens") serves that registry's production version; otherwise the bundle
-// is trained here (no tuning, ~15 s) into a temp registry. The data set for the
-// users' histories: RECSYS_BENCH_DATA (default data/ml-latest-small).
+// The bundle and the data set: RECSYS_BENCH_REGISTRY / RECSYS_BENCH_MODEL /
+// RECSYS_BENCH_DATA, see bench/bench_util.h (without a registry the bundle is
+// trained here, ~15 s, into a temp registry).
 //   ./build/bin/recsys_bench_rank   (from the repository root)
 #include <benchmark/benchmark.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstdlib>
-#include <filesystem>
 #include <map>
+#include <optional>
 
-#include "absl/strings/str_cat.h"
-#include "common/bundle/registry.h"
+#include "bench/bench_util.h"
 #include "common/data/loader.h"
 #include "common/eval/split.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "offline/trainer.h"
 #include "ranking_service/service.h"
 
 namespace recsys::ranking {
@@ -37,11 +29,6 @@ namespace {
 
 constexpr int kK = 10;
 constexpr int kUsers = 200;  // distinct requests per pool size, cycled
-
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
 
 struct Env {
   std::unique_ptr<ServerMetrics> metrics;
@@ -79,34 +66,16 @@ v1::RankRequest MakeRequest(const ModelBundle& b, std::span<const Interaction> h
 }
 
 absl::Status SetUp(Env* env) {
-  const std::string data_dir = EnvOr("RECSYS_BENCH_DATA", "data/ml-latest-small");
-  std::string registry = EnvOr("RECSYS_BENCH_REGISTRY", "");
-  std::string name = EnvOr("RECSYS_BENCH_MODEL", "movielens");
-  if (registry.empty()) {
-    registry = (std::filesystem::temp_directory_path() / "recsys_rank_bench").string();
-    std::filesystem::remove_all(registry);
-    offline::TrainOptions o;
-    o.data_dir = data_dir;
-    o.registry = registry;
-    o.name = name;
-    o.tune_budget = absl::ZeroDuration();
-    ASSIGN_OR_RETURN(offline::TrainResult trained, offline::Train(o));
-    RETURN_IF_ERROR(Registry(registry, name).Promote(trained.version, /*force=*/true));
-  }
+  ASSIGN_OR_RETURN(const bench::BenchBundle bundle, bench::PrepareBundle("recsys_rank_bench"));
   env->metrics = ServerMetrics::CreateWithoutExposer();
   RankingServerOptions so;
-  so.server.address = "127.0.0.1:0";
-  so.bundle.registry_root = registry;
-  so.bundle.model_name = name;
   so.ranker.max_history = 1 << 20;  // heavy MovieLens users have thousands of events
-  so.start_polling = false;
-  ASSIGN_OR_RETURN(env->server, RankingServer::Start(std::move(so), env->metrics.get()));
-  RETURN_IF_ERROR(env->server->holder().PollOnce());
+  ASSIGN_OR_RETURN(env->server, bench::StartLoopbackServer<RankingServer>(std::move(so), bundle,
+                                                                          env->metrics.get()));
   env->bundle = env->server->holder().Current();
-  env->stub = v1::Ranking::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", env->server->port()), grpc::InsecureChannelCredentials()));
+  env->stub = v1::Ranking::NewStub(bench::LoopbackChannel(env->server->port()));
 
-  ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_dir, LoadOptions{}));
+  ASSIGN_OR_RETURN(Dataset data, LoadDataset(bundle.data_dir, LoadOptions{}));
   LeaveLastOutSplit split(data);
   const ModelBundle& b = *env->bundle;
   std::array<int, kNumSources> quotas = {250, 250, 250, 150, 250, 250};
@@ -136,18 +105,6 @@ absl::Status SetUp(Env* env) {
   return absl::OkStatus();
 }
 
-void ReportPercentiles(benchmark::State& state, std::vector<double>* micros, const char* prefix,
-                       bool p90) {
-  if (micros->empty()) return;
-  std::sort(micros->begin(), micros->end());
-  auto at = [&](double q) {
-    return (*micros)[std::min(micros->size() - 1, static_cast<size_t>(q * micros->size()))];
-  };
-  state.counters[absl::StrCat(prefix, "p50_us")] = at(0.50);
-  if (p90) state.counters[absl::StrCat(prefix, "p90_us")] = at(0.90);
-  state.counters[absl::StrCat(prefix, "p99_us")] = at(0.99);
-}
-
 void BM_RankInProcess(benchmark::State& state) {
   const auto& requests = g_env->requests.at(static_cast<int>(state.range(0)));
   Ranker ranker(RankerOptions{.max_history = 1 << 20});
@@ -157,20 +114,16 @@ void BM_RankInProcess(benchmark::State& state) {
   for (auto _ : state) {
     const v1::RankRequest& request = requests[i++ % requests.size()];
     RankStats stats;
-    const auto start = std::chrono::steady_clock::now();
-    absl::Status s = ranker.Rank(*g_env->bundle, request, &response, &stats);
-    const auto end = std::chrono::steady_clock::now();
-    if (!s.ok()) {
-      state.SkipWithError(s.ToString().c_str());
-      break;
-    }
-    total.push_back(std::chrono::duration<double, std::micro>(end - start).count());
+    const std::optional<double> micros = bench::TimedCall(
+        state, [&] { return ranker.Rank(*g_env->bundle, request, &response, &stats); });
+    if (!micros) break;
+    total.push_back(*micros);
     user_state.push_back(absl::ToDoubleMicroseconds(stats.user_state));
     scoring.push_back(absl::ToDoubleMicroseconds(stats.scoring));
   }
-  ReportPercentiles(state, &total, "", /*p90=*/true);
-  ReportPercentiles(state, &user_state, "state_", /*p90=*/false);
-  ReportPercentiles(state, &scoring, "scoring_", /*p90=*/false);
+  bench::ReportPercentiles(state, &total, "", /*p90=*/true);
+  bench::ReportPercentiles(state, &user_state, "state_", /*p90=*/false);
+  bench::ReportPercentiles(state, &scoring, "scoring_", /*p90=*/false);
 }
 
 void BM_RankGrpc(benchmark::State& state) {
@@ -180,18 +133,12 @@ void BM_RankGrpc(benchmark::State& state) {
   for (auto _ : state) {
     const v1::RankRequest& request = requests[i++ % requests.size()];
     v1::RankResponse response;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    const auto start = std::chrono::steady_clock::now();
-    grpc::Status s = g_env->stub->Rank(&ctx, request, &response);
-    const auto end = std::chrono::steady_clock::now();
-    if (!s.ok()) {
-      state.SkipWithError(s.error_message().c_str());
-      break;
-    }
-    total.push_back(std::chrono::duration<double, std::micro>(end - start).count());
+    const std::optional<double> micros =
+        bench::TimedRpc(state, *g_env->stub, &v1::Ranking::Stub::Rank, request, &response);
+    if (!micros) break;
+    total.push_back(*micros);
   }
-  ReportPercentiles(state, &total, "", /*p90=*/true);
+  bench::ReportPercentiles(state, &total, "", /*p90=*/true);
 }
 
 BENCHMARK(BM_RankInProcess)->Arg(300)->Arg(500)->Iterations(2000)->Unit(benchmark::kMicrosecond);
@@ -201,17 +148,9 @@ BENCHMARK(BM_RankGrpc)->Arg(300)->Arg(500)->Iterations(2000)->Unit(benchmark::kM
 }  // namespace recsys::ranking
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   recsys::ranking::Env env;
   recsys::ranking::g_env = &env;
-  if (absl::Status s = recsys::ranking::SetUp(&env); !s.ok()) {
-    LOG(ERROR) << "benchmark set-up failed: " << s;
-    return 1;
-  }
-  recsys::SetMinLogSeverity(recsys::LogSeverity::kWarning);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  env.server->Shutdown(absl::Seconds(1));
-  return 0;
+  return recsys::bench::RunBenchmarks(
+      argc, argv, [&] { return recsys::ranking::SetUp(&env); },
+      [&] { env.server->Shutdown(absl::Seconds(1)); });
 }

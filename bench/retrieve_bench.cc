@@ -24,38 +24,31 @@
 // OpenMP is capped at 1 thread, as recsys-retrieval does by default
 // (--omp_threads).
 //
-// The bundle: RECSYS_BENCH_REGISTRY=<registry root> (+ RECSYS_BENCH_MODEL, default
-// "movielens") serves that registry's production version; otherwise the bundle
-// is trained here (no tuning, ~15 s) into a temp registry. The data set for the
-// users' histories: RECSYS_BENCH_DATA (default data/ml-latest-small).
+// The bundle and the data set: RECSYS_BENCH_REGISTRY / RECSYS_BENCH_MODEL /
+// RECSYS_BENCH_DATA, see bench/bench_util.h (without a registry the bundle is
+// trained here, ~15 s, into a temp registry).
 //   ./build/bin/recsys_bench_retrieve   (from the repository root)
 #include <benchmark/benchmark.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_util.h"
 #include "common/bundle/registry.h"
 #include "common/data/loader.h"
 #include "common/eval/split.h"
 #include "common/index/vector_index.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "offline/trainer.h"
 #include "retrieval_service/service.h"
 
 namespace recsys::retrieval {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 const char* const kSearchQueries[] = {
     "comedy",         "drama romance",  "star wars",         "toy story",  "horror",
@@ -64,19 +57,12 @@ const char* const kSearchQueries[] = {
     "zombie",
 };
 
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
-
 double Load1() {
   std::ifstream in("/proc/loadavg");
   double l = -1;
   in >> l;
   return l;
 }
-
-double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
 struct Env {
   std::unique_ptr<ServerMetrics> metrics;
@@ -96,34 +82,17 @@ struct Env {
 Env* g_env = nullptr;
 
 absl::Status SetUp(Env* env) {
-  const std::string data_dir = EnvOr("RECSYS_BENCH_DATA", "data/ml-latest-small");
-  std::string registry = EnvOr("RECSYS_BENCH_REGISTRY", "");
-  std::string name = EnvOr("RECSYS_BENCH_MODEL", "movielens");
-  if (registry.empty()) {
-    registry = (std::filesystem::temp_directory_path() / "recsys_retrieve_bench").string();
-    std::filesystem::remove_all(registry);
-    offline::TrainOptions o;
-    o.data_dir = data_dir;
-    o.registry = registry;
-    o.name = name;
-    o.tune_budget = absl::ZeroDuration();
-    ASSIGN_OR_RETURN(offline::TrainResult trained, offline::Train(o));
-    RETURN_IF_ERROR(Registry(registry, name).Promote(trained.version, /*force=*/true));
-  }
+  ASSIGN_OR_RETURN(const bench::BenchBundle bundle, bench::PrepareBundle("recsys_retrieve_bench"));
   env->metrics = ServerMetrics::CreateWithoutExposer();
   RetrievalServerOptions so;
-  so.server.address = "127.0.0.1:0";
-  so.bundle.registry_root = registry;
-  so.bundle.model_name = name;
   so.service.limits.max_history = 1 << 20;  // heavy MovieLens users have thousands of events
-  so.start_polling = false;
-  ASSIGN_OR_RETURN(env->server, RetrievalServer::Start(std::move(so), env->metrics.get()));
-  RETURN_IF_ERROR(env->server->holder().PollOnce());
+  ASSIGN_OR_RETURN(env->server, bench::StartLoopbackServer<RetrievalServer>(std::move(so), bundle,
+                                                                            env->metrics.get()));
   env->bundle = env->server->holder().Current();
-  env->stub = v1::Retrieval::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", env->server->port()), grpc::InsecureChannelCredentials()));
+  env->stub = v1::Retrieval::NewStub(bench::LoopbackChannel(env->server->port()));
 
-  ASSIGN_OR_RETURN(const std::string bundle_dir, Registry(registry, name).ProductionDir());
+  ASSIGN_OR_RETURN(const std::string bundle_dir,
+                   Registry(bundle.registry_root, bundle.model_name).ProductionDir());
   VectorIndexOptions faiss_flat;
   faiss_flat.flat_search = FlatSearch::kFaiss;
   ASSIGN_OR_RETURN(env->content_faiss,
@@ -145,7 +114,7 @@ absl::Status SetUp(Env* env) {
                                                             options, /*metrics=*/nullptr);
   }
 
-  ASSIGN_OR_RETURN(Dataset data, LoadDataset(data_dir, LoadOptions{}));
+  ASSIGN_OR_RETURN(Dataset data, LoadDataset(bundle.data_dir, LoadOptions{}));
   LeaveLastOutSplit split(data);
   int64_t events = 0;
   std::vector<std::string> targets;  // held-out item id per request
@@ -195,16 +164,24 @@ absl::Status SetUp(Env* env) {
   return absl::OkStatus();
 }
 
-void ReportPercentiles(benchmark::State& state, std::vector<double>* micros, const char* prefix,
-                       bool p90) {
-  if (micros->empty()) return;
-  std::sort(micros->begin(), micros->end());
-  auto at = [&](double q) {
-    return (*micros)[std::min(micros->size() - 1, static_cast<size_t>(q * micros->size()))];
-  };
-  state.counters[absl::StrCat(prefix, "p50_us")] = at(0.50);
-  if (p90) state.counters[absl::StrCat(prefix, "p90_us")] = at(0.90);
-  state.counters[absl::StrCat(prefix, "p99_us")] = at(0.99);
+// The loop every benchmark here runs: `call(i)` makes the i-th call (i = 0, 1,
+// ...) and returns its wall time in us (bench::TimedCall / TimedRpc), or
+// nullopt to end a failed run. Sets the counters p50_us / p90_us / p99_us of
+// those times and load1 (the 1-minute load average when the run started).
+// Returns the number of calls made.
+template <typename Call>
+size_t MeasureCalls(benchmark::State& state, Call&& call) {
+  const double load1 = Load1();
+  std::vector<double> total;
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::optional<double> micros = call(i++);
+    if (!micros) break;
+    total.push_back(*micros);
+  }
+  bench::ReportPercentiles(state, &total, "", /*p90=*/true);
+  state.counters["load1"] = load1;
+  return i;
 }
 
 // The "user_state" stage timing the service reports in the response, in us.
@@ -216,53 +193,35 @@ double UserStateMicros(const v1::RetrieveResponse& response) {
 }
 
 void BM_RetrieveInProcess(benchmark::State& state) {
-  const double load1 = Load1();
   RetrievalService& service =
       state.range(0) == 0 ? g_env->server->service() : *g_env->faiss_service;
   state.SetLabel(state.range(0) == 0 ? "served bundle (ExactScan)" : "FAISS flat search");
-  std::vector<double> total, user_state;
+  std::vector<double> user_state;
   int64_t candidates = 0;
-  size_t i = 0;
-  for (auto _ : state) {
-    const v1::RetrieveRequest& request = g_env->requests[i++ % g_env->requests.size()];
+  const size_t calls = MeasureCalls(state, [&](size_t i) -> std::optional<double> {
+    const v1::RetrieveRequest& request = g_env->requests[i % g_env->requests.size()];
     v1::RetrieveResponse response;
-    const auto start = Clock::now();
-    absl::Status s = service.RetrieveBlocking(request, &response);
-    const auto end = Clock::now();
-    if (!s.ok() || response.skipped_size() > 0) {
-      state.SkipWithError(s.ok() ? "a source was skipped" : s.ToString().c_str());
-      break;
+    const std::optional<double> micros =
+        bench::TimedCall(state, [&] { return service.RetrieveBlocking(request, &response); });
+    if (!micros) return std::nullopt;
+    if (response.skipped_size() > 0) {
+      state.SkipWithError("a source was skipped");
+      return std::nullopt;
     }
-    total.push_back(Micros(end - start));
     user_state.push_back(UserStateMicros(response));
     candidates += response.candidates_size();
-  }
-  ReportPercentiles(state, &total, "", /*p90=*/true);
-  ReportPercentiles(state, &user_state, "state_", /*p90=*/false);
-  state.counters["pool"] = static_cast<double>(candidates) / std::max<size_t>(1, i);
-  state.counters["load1"] = load1;
+    return micros;
+  });
+  bench::ReportPercentiles(state, &user_state, "state_", /*p90=*/false);
+  state.counters["pool"] = static_cast<double>(candidates) / std::max<size_t>(1, calls);
 }
 
 void BM_RetrieveGrpc(benchmark::State& state) {
-  const double load1 = Load1();
-  std::vector<double> total;
-  size_t i = 0;
-  for (auto _ : state) {
-    const v1::RetrieveRequest& request = g_env->requests[i++ % g_env->requests.size()];
+  MeasureCalls(state, [&](size_t i) {
+    const v1::RetrieveRequest& request = g_env->requests[i % g_env->requests.size()];
     v1::RetrieveResponse response;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    const auto start = Clock::now();
-    grpc::Status s = g_env->stub->Retrieve(&ctx, request, &response);
-    const auto end = Clock::now();
-    if (!s.ok()) {
-      state.SkipWithError(s.error_message().c_str());
-      break;
-    }
-    total.push_back(Micros(end - start));
-  }
-  ReportPercentiles(state, &total, "", /*p90=*/true);
-  state.counters["load1"] = load1;
+    return bench::TimedRpc(state, *g_env->stub, &v1::Retrieval::Stub::Retrieve, request, &response);
+  });
 }
 
 v1::SearchRequest SearchRequest(size_t i, int k) {
@@ -273,51 +232,25 @@ v1::SearchRequest SearchRequest(size_t i, int k) {
 }
 
 void BM_SearchInProcess(benchmark::State& state) {
-  const double load1 = Load1();
   const int k = static_cast<int>(state.range(0));
-  std::vector<double> total;
-  size_t i = 0;
-  for (auto _ : state) {
-    const v1::SearchRequest request = SearchRequest(i++, k);
+  MeasureCalls(state, [&](size_t i) {
+    const v1::SearchRequest request = SearchRequest(i, k);
     v1::SearchResponse response;
-    const auto start = Clock::now();
-    absl::Status s = g_env->server->service().SearchOnce(request, &response);
-    const auto end = Clock::now();
-    if (!s.ok()) {
-      state.SkipWithError(s.ToString().c_str());
-      break;
-    }
-    total.push_back(Micros(end - start));
-  }
-  ReportPercentiles(state, &total, "", /*p90=*/true);
-  state.counters["load1"] = load1;
+    return bench::TimedCall(
+        state, [&] { return g_env->server->service().SearchOnce(request, &response); });
+  });
 }
 
 void BM_SearchGrpc(benchmark::State& state) {
-  const double load1 = Load1();
   const int k = static_cast<int>(state.range(0));
-  std::vector<double> total;
-  size_t i = 0;
-  for (auto _ : state) {
-    const v1::SearchRequest request = SearchRequest(i++, k);
+  MeasureCalls(state, [&](size_t i) {
+    const v1::SearchRequest request = SearchRequest(i, k);
     v1::SearchResponse response;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    const auto start = Clock::now();
-    grpc::Status s = g_env->stub->Search(&ctx, request, &response);
-    const auto end = Clock::now();
-    if (!s.ok()) {
-      state.SkipWithError(s.error_message().c_str());
-      break;
-    }
-    total.push_back(Micros(end - start));
-  }
-  ReportPercentiles(state, &total, "", /*p90=*/true);
-  state.counters["load1"] = load1;
+    return bench::TimedRpc(state, *g_env->stub, &v1::Retrieval::Stub::Search, request, &response);
+  });
 }
 
 void BM_IndexSearch(benchmark::State& state) {
-  const double load1 = Load1();
   const ModelBundle& b = *g_env->bundle;
   const bool content = state.range(0) == 0;
   const bool faiss = state.range(1) == 1;
@@ -326,23 +259,13 @@ void BM_IndexSearch(benchmark::State& state) {
   state.SetLabel(absl::StrCat(content ? "content " : "als ", index.size(), "x", index.dim(), " ",
                               index.search_kind()));
   const int64_t n = index.size();
-  std::vector<double> total;
   int64_t row = 0;
-  for (auto _ : state) {
+  MeasureCalls(state, [&](size_t) {
     row = (row + 7919) % n;  // item vectors as queries, spread over the catalogue
     const float* query = content ? b.content.item_embedding(static_cast<ItemIndex>(row))
                                  : b.als.item_factor(static_cast<ItemIndex>(row));
-    const auto start = Clock::now();
-    auto got = index.Search(query, 100, {});
-    const auto end = Clock::now();
-    if (!got.ok()) {
-      state.SkipWithError(got.status().ToString().c_str());
-      break;
-    }
-    total.push_back(Micros(end - start));
-  }
-  ReportPercentiles(state, &total, "", /*p90=*/true);
-  state.counters["load1"] = load1;
+    return bench::TimedCall(state, [&] { return index.Search(query, 100, {}); });
+  });
 }
 
 BENCHMARK(BM_RetrieveInProcess)->Arg(0)->Arg(1)->Iterations(2000)->Unit(benchmark::kMicrosecond);
@@ -361,19 +284,13 @@ BENCHMARK(BM_IndexSearch)
 }  // namespace recsys::retrieval
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  omp_set_num_threads(1);
+  omp_set_num_threads(1);  // before set-up, which trains and loads the bundle
   recsys::retrieval::Env env;
   recsys::retrieval::g_env = &env;
-  if (absl::Status s = recsys::retrieval::SetUp(&env); !s.ok()) {
-    LOG(ERROR) << "benchmark set-up failed: " << s;
-    return 1;
-  }
-  recsys::SetMinLogSeverity(recsys::LogSeverity::kWarning);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  env.server->Shutdown(absl::Seconds(1));
-  env.faiss_service.reset();
-  return 0;
+  return recsys::bench::RunBenchmarks(
+      argc, argv, [&] { return recsys::retrieval::SetUp(&env); },
+      [&] {
+        env.server->Shutdown(absl::Seconds(1));
+        env.faiss_service.reset();
+      });
 }
