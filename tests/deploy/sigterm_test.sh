@@ -96,7 +96,7 @@ summary=$(grep VERDICT "$WORK/drain5s.verdict" | sed 's/^VERDICT OK: //')
 log "negative control: --drain=100ms (the in-flight calls outlive it)"
 mv "$WORK/logs/gateway.log" "$WORK/logs/gateway-run1.log"
 GATEWAY_PORT=$(free_port); GATEWAY_METRICS=$(free_port)
-start_gateway --drain=100ms
+start_gateway --drain=100ms --cache_entries=0
 wait_serving "$GATEWAY_PORT" recsys.v1.Recommender 30 || fail "control gateway not SERVING"
 control=0
 run_once drain100ms 0.1 || control=$?
