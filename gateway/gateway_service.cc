@@ -132,7 +132,12 @@ GatewayService::GatewayService(GatewayOptions options, BundleHolder* bundles, Us
   }
 }
 
-GatewayService::~GatewayService() = default;
+GatewayService::~GatewayService() {
+  if (cache_.enabled()) {
+    LOG(INFO) << "answer cache: " << cache_.size() << " answers in "
+              << static_cast<double>(cache_.bytes()) / (1 << 20) << " MiB";
+  }
+}
 
 void GatewayService::CountAnswer(v1::Path path, bool degraded, const std::string& reason) {
   if (answers_ == nullptr) return;

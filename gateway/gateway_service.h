@@ -42,7 +42,7 @@ struct GatewayOptions {
   int max_exclusions = 10000;
   int feedback_workers = 32;     // threads waiting on durable appends (group commit batches them)
   int feedback_queue = 4096;     // queued Feedback calls; more → RESOURCE_EXHAUSTED
-  ResponseCacheOptions cache;    // exact answer cache (max_entries 0 disables)
+  ResponseCacheOptions cache;    // exact answer cache (max_bytes 0 disables)
 };
 
 // A channel to a backend: round_robin over every address a dns:/// target

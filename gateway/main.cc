@@ -35,8 +35,8 @@ ABSL_FLAG(int, max_k, 100, "Largest k a caller may ask for");
 ABSL_FLAG(int, max_history, 1000, "Most recent history events sent downstream");
 ABSL_FLAG(int, feedback_workers, 32,
           "Threads waiting on durable Feedback appends; appends waiting together share one fsync");
-ABSL_FLAG(int, cache_entries, 50000,
-          "Recommend answers kept in the exact answer cache (0 disables it)");
+ABSL_FLAG(int, cache_mb, 128,
+          "Memory for the exact answer cache of Recommend, MiB (0 disables it)");
 ABSL_FLAG(absl::Duration, cache_ttl, absl::Seconds(60),
           "Longest a cached answer is served (the key already covers history, options "
           "and model version)");
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   options.max_k = absl::GetFlag(FLAGS_max_k);
   options.max_history = absl::GetFlag(FLAGS_max_history);
   options.feedback_workers = absl::GetFlag(FLAGS_feedback_workers);
-  options.cache.max_entries = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_cache_entries)));
+  options.cache.max_bytes = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20;
   options.cache.ttl = absl::GetFlag(FLAGS_cache_ttl);
   gateway::GatewayService service(options, &holder, store->get(),
                                   gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval)),

@@ -10,7 +10,9 @@
 // retrieval source, every stage on the gateway's model version); entries also
 // expire after a TTL, for backend flag changes the key cannot see.
 //
-// Bounded: at most `max_entries` answers (least recently used evicted), spread
+// Bounded by memory: the answers' in-memory size (protobuf SpaceUsedLong plus
+// the key and bookkeeping) stays within `max_bytes`, least recently used
+// evicted first; an answer larger than a shard's budget is not stored. Spread
 // over shards with their own lock. Thread-safe.
 #pragma once
 
@@ -28,7 +30,7 @@
 namespace recsys::gateway {
 
 struct ResponseCacheOptions {
-  size_t max_entries = 50000;  // 0 disables the cache
+  size_t max_bytes = 128 << 20;  // 0 disables the cache
   absl::Duration ttl = absl::Seconds(60);
   int shards = 16;
 };
@@ -53,20 +55,28 @@ class ResponseCache {
   bool Lookup(const ResponseCacheKey& key, absl::Time now, v1::RecommendResponse* out);
   void Insert(const ResponseCacheKey& key, absl::Time now, const v1::RecommendResponse& answer);
 
-  bool enabled() const { return options_.max_entries > 0; }
-  size_t size() const;
+  bool enabled() const { return options_.max_bytes > 0; }
+  // Bytes an entry is accounted for: the answer's SpaceUsedLong, the key and
+  // the bookkeeping.
+  static size_t Cost(const ResponseCacheKey& key, const v1::RecommendResponse& answer);
+  size_t size() const;   // entries
+  size_t bytes() const;  // accounted bytes of all entries
 
  private:
   struct Entry {
     ResponseCacheKey key;
     absl::Time expires;
     v1::RecommendResponse answer;
+    size_t bytes = 0;
   };
   struct Shard {
     mutable absl::Mutex mu;
     std::list<Entry> lru ABSL_GUARDED_BY(mu);  // most recently used first
     absl::flat_hash_map<ResponseCacheKey, std::list<Entry>::iterator> index ABSL_GUARDED_BY(mu);
+    size_t bytes ABSL_GUARDED_BY(mu) = 0;
   };
+  // Drops the entry `it` points at. Requires shard.mu.
+  static void Erase(Shard& shard, std::list<Entry>::iterator it);
   Shard& ShardFor(const ResponseCacheKey& key);
 
   const ResponseCacheOptions options_;

@@ -55,7 +55,7 @@ cache_counts() {
     END { print h + 0, m + 0 }'
 }
 
-start() {  # $1 = gateway cache entries
+start() {  # $1 = gateway answer cache, MiB
   common=(--registry "$REGISTRY" --name "$NAME" --max_history 5000)
   $BIN/recsys-retrieval "${common[@]}" --port 50052 --metrics_port 9092 >"$OUT/logs/retrieval.log" 2>&1 &
   pids+=($!)
@@ -63,7 +63,7 @@ start() {  # $1 = gateway cache entries
   pids+=($!)
   rm -rf "$STATE"/*
   $BIN/recsys-gateway "${common[@]}" --port 50051 --metrics_port 9091 --state_dir "$STATE" \
-    --cache_entries "$1" --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 \
+    --cache_mb "$1" --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 \
     >"$OUT/logs/gateway.log" 2>&1 &
   pids+=($!)
   for port in 50052 50053 50051; do wait_healthy $port; done
@@ -73,9 +73,9 @@ hz=$(getconf CLK_TCK)
 printf '%-6s %-5s %9s %9s %9s %9s %7s %5s  %s\n' cache conc rps p50_ms p99_ms errors load1 hits \
   "CPU ms/request: gateway retrieval ranking = total"
 for cache in $CACHE; do
-  entries=0
-  [ "$cache" = on ] && entries=50000
-  start $entries
+  cache_mb=0
+  [ "$cache" = on ] && cache_mb=128
+  start $cache_mb
   for c in $CONCURRENCY; do
     fb_pid=""
     if [ "$FEEDBACK_RATE" != 0 ]; then

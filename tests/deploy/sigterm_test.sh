@@ -25,7 +25,7 @@ make_toy_registry
 # The answer cache off: this test needs Recommend calls in flight behind the
 # stalled ranking process while the gateway drains (cached answers would
 # return at once and never reach ranking).
-start_services --drain=5s --cache_entries=0
+start_services --drain=5s --cache_mb=0
 
 # run_once NAME: load + SIGTERM against the running gateway; leaves
 # $WORK/NAME.{json,prom,verdict} and returns the analysis' exit code.
@@ -96,7 +96,7 @@ summary=$(grep VERDICT "$WORK/drain5s.verdict" | sed 's/^VERDICT OK: //')
 log "negative control: --drain=100ms (the in-flight calls outlive it)"
 mv "$WORK/logs/gateway.log" "$WORK/logs/gateway-run1.log"
 GATEWAY_PORT=$(free_port); GATEWAY_METRICS=$(free_port)
-start_gateway --drain=100ms --cache_entries=0
+start_gateway --drain=100ms --cache_mb=0
 wait_serving "$GATEWAY_PORT" recsys.v1.Recommender 30 || fail "control gateway not SERVING"
 control=0
 run_once drain100ms 0.1 || control=$?
