@@ -100,6 +100,15 @@ UserHistories UserHistories::FromEvents(const Dataset& data, std::span<const Int
   return h;
 }
 
+void Catalogue::IndexCategories() {
+  category_offsets.assign(1, 0);
+  category_flat.clear();
+  for (const std::vector<int32_t>& cats : categories) {
+    category_flat.insert(category_flat.end(), cats.begin(), cats.end());
+    category_offsets.push_back(static_cast<int64_t>(category_flat.size()));
+  }
+}
+
 Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train) {
   Catalogue c;
   absl::flat_hash_map<std::string, int32_t> category_index;
@@ -120,6 +129,7 @@ Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train
     }
   }
   c.popularity = PopularityCounts(train, n);
+  c.IndexCategories();
   return c;
 }
 
@@ -224,6 +234,7 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   }
   c.release_time_s = std::move(release.values);
   c.popularity = std::move(popularity.values);
+  c.IndexCategories();
 
   if (serving) {
     ASSIGN_OR_RETURN(b->content, ContentModel::Load(dir));

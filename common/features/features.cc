@@ -62,7 +62,7 @@ CandidateSignals ComputeSignals(const ModelBundle& bundle, const UserState& st, 
                : Dot(bundle.content.item_embedding(st.history.back().item), emb, d);
   out[6] = std::log1p(st.trending_scores[item]);
   float affinity = 0;
-  const auto& cats = bundle.catalogue.categories[item];
+  const std::span<const int32_t> cats = bundle.catalogue.item_categories(item);
   if (!cats.empty()) {
     for (int32_t cat : cats) affinity += st.category_share[cat];
     affinity /= static_cast<float>(cats.size());

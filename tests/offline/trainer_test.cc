@@ -48,6 +48,14 @@ TEST(Trainer, PublishesBundleThatRoundTrips) {
   EXPECT_EQ((*fresh)->markov.ids, b.markov.ids);
   EXPECT_EQ((*fresh)->catalogue.titles, b.catalogue.titles);
   EXPECT_EQ((*fresh)->catalogue.popularity, b.catalogue.popularity);
+  // The flat category index agrees with the per-item lists, built or loaded.
+  for (const Catalogue* c : {&b.catalogue, static_cast<const Catalogue*>(&(*fresh)->catalogue)}) {
+    ASSERT_EQ(c->category_offsets.size(), c->categories.size() + 1);
+    for (ItemIndex i = 0; i < c->size(); ++i) {
+      const std::span<const int32_t> flat = c->item_categories(i);
+      EXPECT_EQ(std::vector<int32_t>(flat.begin(), flat.end()), c->categories[i]) << i;
+    }
+  }
   ASSERT_TRUE(b.ease.has_value());
   // The gateway's partial load carries the training histories and no models.
   auto lite = ModelBundle::Load(result->bundle_dir, BundleParts::kGateway);
