@@ -42,12 +42,17 @@ pids+=($!)
 $BIN/recsys-gateway "${common[@]}" --port 50051 --metrics_port 9091 --state_dir "$STATE" \
   --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 >out/logs/gateway.log 2>&1 &
 pids+=($!)
-for port in 50052 50053 50051; do
+# Each service's own health status (the overall "" one reads SERVING for an
+# instant at start-up, before the server marks itself NOT_SERVING).
+for target in 50052=recsys.v1.Retrieval 50053=recsys.v1.Ranking 50051=recsys.v1.Recommender; do
+  port=${target%%=*} service=${target#*=}
   for _ in $(seq 1 120); do
-    if $BIN/recsys-cli --target "localhost:$port" health >/dev/null 2>&1; then break; fi
+    if $BIN/recsys-cli --target "localhost:$port" --service "$service" health >/dev/null 2>&1; then
+      break
+    fi
     sleep 0.5
   done
-  $BIN/recsys-cli --target "localhost:$port" health >/dev/null || {
+  $BIN/recsys-cli --target "localhost:$port" --service "$service" health >/dev/null || {
     echo "service on port $port did not become healthy; logs in out/logs/"; exit 1; }
 done
 echo "all three services SERVING (logs in out/logs/, metrics on :9091-9093/metrics)"

@@ -37,9 +37,11 @@ stop() {
 }
 trap 'stop; rm -rf "$STATE"' EXIT
 
-wait_healthy() {
+wait_healthy() {  # PORT SERVICE (the service's own status, not the overall "")
   for _ in $(seq 1 240); do
-    if $BIN/recsys-cli --target "localhost:$1" health >/dev/null 2>&1; then return 0; fi
+    if $BIN/recsys-cli --target "localhost:$1" --service "$2" health >/dev/null 2>&1; then
+      return 0
+    fi
     sleep 0.5
   done
   echo "service on port $1 did not become healthy (logs in $OUT/logs)" >&2
@@ -66,7 +68,9 @@ start() {  # $1 = gateway answer cache, MiB
     --cache_mb "$1" --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 \
     >"$OUT/logs/gateway.log" 2>&1 &
   pids+=($!)
-  for port in 50052 50053 50051; do wait_healthy $port; done
+  wait_healthy 50052 recsys.v1.Retrieval
+  wait_healthy 50053 recsys.v1.Ranking
+  wait_healthy 50051 recsys.v1.Recommender
 }
 
 hz=$(getconf CLK_TCK)

@@ -71,6 +71,9 @@ struct StartedServer {
 // `services` (not owned; they must outlive the server), runs `customize` (extra
 // builder settings, may be empty), starts the server and sets health NOT_SERVING
 // for "" and options.health_service. Unavailable if the address cannot be bound.
+// gRPC's health service starts with "" SERVING, so a check of "" that lands
+// between the start and this call reads SERVING for an instant: readiness
+// checks must name the service (the Kubernetes probes, demo and tests do).
 absl::StatusOr<StartedServer> BuildAndStartServer(
     const ServerOptions& options, const std::vector<grpc::Service*>& services,
     const std::function<void(grpc::ServerBuilder&)>& customize = {});

@@ -77,8 +77,10 @@ class Process {
   int exit_status_ = -1;
 };
 
-// Polls grpc.health.v1 until SERVING or the timeout.
-bool WaitServing(int port, absl::Duration timeout) {
+// Polls grpc.health.v1 for `service` until SERVING or the timeout. (Not the
+// overall "" status: gRPC reports it SERVING for an instant at start-up,
+// before the server marks itself NOT_SERVING until its bundle loads.)
+bool WaitServing(int port, const std::string& service, absl::Duration timeout) {
   auto channel = grpc::CreateChannel(absl::StrCat("localhost:", port), grpc::InsecureChannelCredentials());
   auto health = grpc::health::v1::Health::NewStub(channel);
   const absl::Time end = absl::Now() + timeout;
@@ -86,7 +88,9 @@ bool WaitServing(int port, absl::Duration timeout) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
     grpc::health::v1::HealthCheckResponse resp;
-    if (health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok() &&
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    if (health->Check(&ctx, req, &resp).ok() &&
         resp.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
       return true;
     }
@@ -108,9 +112,9 @@ class EndToEnd : public ::testing::Test {
     StartRetrieval();
     StartRanking();
     StartGateway();
-    ASSERT_TRUE(WaitServing(retrieval_port_, absl::Seconds(30))) << Logs();
-    ASSERT_TRUE(WaitServing(ranking_port_, absl::Seconds(30))) << Logs();
-    ASSERT_TRUE(WaitServing(gateway_port_, absl::Seconds(30))) << Logs();
+    ASSERT_TRUE(WaitServing(retrieval_port_, "recsys.v1.Retrieval", absl::Seconds(30))) << Logs();
+    ASSERT_TRUE(WaitServing(ranking_port_, "recsys.v1.Ranking", absl::Seconds(30))) << Logs();
+    ASSERT_TRUE(WaitServing(gateway_port_, "recsys.v1.Recommender", absl::Seconds(30))) << Logs();
     stub_ = v1::Recommender::NewStub(grpc::CreateChannel(absl::StrCat("localhost:", gateway_port_),
                                                          grpc::InsecureChannelCredentials()));
   }
@@ -256,8 +260,8 @@ TEST_F(EndToEnd, RecommendFeedbackAndDegradation) {
   // Both back → the full path again.
   StartRetrieval();
   StartRanking();
-  ASSERT_TRUE(WaitServing(retrieval_port_, absl::Seconds(30)));
-  ASSERT_TRUE(WaitServing(ranking_port_, absl::Seconds(30)));
+  ASSERT_TRUE(WaitServing(retrieval_port_, "recsys.v1.Retrieval", absl::Seconds(30)));
+  ASSERT_TRUE(WaitServing(ranking_port_, "recsys.v1.Ranking", absl::Seconds(30)));
   v1::RecommendResponse recovered = RecommendUntil("u1", v1::PATH_FULL);
   EXPECT_EQ(recovered.path(), v1::PATH_FULL) << Logs();
   EXPECT_FALSE(recovered.degraded());
@@ -274,7 +278,7 @@ TEST_F(EndToEnd, AcknowledgedFeedbackSurvivesSigkill) {
   }
   gateway_->Kill(SIGKILL);
   StartGateway();
-  ASSERT_TRUE(WaitServing(gateway_port_, absl::Seconds(30))) << Logs();
+  ASSERT_TRUE(WaitServing(gateway_port_, "recsys.v1.Recommender", absl::Seconds(30))) << Logs();
   const std::vector<std::string> history = History("u1");
   ASSERT_EQ(history.size(), seeded.size() + acked.size());
   EXPECT_TRUE(std::equal(acked.begin(), acked.end(), history.end() - acked.size()));
