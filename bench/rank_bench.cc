@@ -21,6 +21,7 @@
 #include "common/data/loader.h"
 #include "common/eval/split.h"
 #include "common/log.h"
+#include "common/server/candidate_proto.h"
 #include "common/status.h"
 #include "ranking_service/service.h"
 
@@ -51,17 +52,7 @@ v1::RankRequest MakeRequest(const ModelBundle& b, std::span<const Interaction> h
     h->set_timestamp_s(e.timestamp_s);
     h->set_weight(e.weight);
   }
-  for (const PooledCandidate& p : pool) {
-    v1::Candidate* c = request.add_candidates();
-    c->set_item_id(b.catalogue.ids.Name(p.item));
-    for (int s = 0; s < kNumSources; ++s) {
-      if (p.rank[s] < 0) continue;
-      v1::SourceScore* out = c->add_sources();
-      out->set_source(static_cast<v1::Source>(s + 1));
-      out->set_score(p.score[s]);
-      out->set_rank(p.rank[s]);
-    }
-  }
+  for (const PooledCandidate& p : pool) ToProtoCandidate(b, p, request.add_candidates());
   return request;
 }
 

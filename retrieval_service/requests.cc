@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/server/candidate_proto.h"
 #include "common/server/rank_signals.h"
 
 namespace recsys::retrieval {
@@ -140,22 +141,14 @@ ConvertedRetrieve ConvertRetrieveRequest(std::shared_ptr<const ModelBundle> bund
 void FillRetrieveResponse(const ModelBundle& bundle, const PoolResult& result,
                           int unknown_history_items, uint64_t user_fingerprint,
                           v1::RetrieveResponse* response) {
-  const IdMap& ids = bundle.catalogue.ids;
   const bool with_signals = !result.signals.empty() && result.signals.size() == result.pool.size();
   response->mutable_candidates()->Reserve(static_cast<int>(result.pool.size()));
   for (size_t i = 0; i < result.pool.size(); ++i) {
     const PooledCandidate& p = result.pool[i];
     v1::Candidate* c = response->add_candidates();
-    c->set_item_id(ids.Name(p.item));
+    ToProtoCandidate(bundle, p, c);
     if (with_signals) {
       c->mutable_signals()->Add(result.signals[i].begin(), result.signals[i].end());
-    }
-    for (int s = 0; s < kNumSources; ++s) {
-      if (p.rank[s] < 0) continue;
-      v1::SourceScore* score = c->add_sources();
-      score->set_source(static_cast<v1::Source>(s + 1));
-      score->set_score(p.score[s]);
-      score->set_rank(p.rank[s]);
     }
   }
   for (int s = 0; s < kNumSources; ++s) {

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "common/bundle/model_bundle.h"
 #include "common/candidates/user_state.h"
+#include "common/server/candidate_proto.h"
 #include "common/topk.h"
 #include "recsys/v1/ranking.pb.h"
 
@@ -63,17 +64,7 @@ inline v1::RankRequest RequestFor(const ModelBundle& bundle, std::span<const Int
   for (const Interaction& e : history) {
     AddHistory(&request, bundle.catalogue.ids.Name(e.item), e.timestamp_s, e.weight);
   }
-  for (const PooledCandidate& p : pool) {
-    v1::Candidate* c = request.add_candidates();
-    c->set_item_id(bundle.catalogue.ids.Name(p.item));
-    for (int s = 0; s < kNumSources; ++s) {
-      if (p.rank[s] < 0) continue;
-      v1::SourceScore* out = c->add_sources();
-      out->set_source(static_cast<v1::Source>(s + 1));
-      out->set_score(p.score[s]);
-      out->set_rank(p.rank[s]);
-    }
-  }
+  for (const PooledCandidate& p : pool) ToProtoCandidate(bundle, p, request.add_candidates());
   return request;
 }
 
