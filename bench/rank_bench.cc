@@ -81,7 +81,8 @@ absl::Status SetUp(Env* env) {
     }
     const UserState st = BuildUserState(b, history, target.timestamp_s, {});
     for (int n : {300, 500}) {
-      const auto pool = RetrievePool(b, st, quotas, n, nullptr);
+      const auto pool =
+          retrieval::RetrievePool(retrieval::DefaultRetrievers(), b, st, quotas, n, nullptr);
       if (static_cast<int>(pool.size()) < n) continue;
       env->requests[n].push_back(MakeRequest(b, history, target.timestamp_s, pool));
     }

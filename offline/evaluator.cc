@@ -1,7 +1,5 @@
 #include "offline/evaluator.h"
 
-#include <thread>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/eval/metrics.h"
@@ -20,34 +18,33 @@ LeaderboardRow Evaluate(const EvalModel& model, const LeaveLastOutSplit& split, 
   const std::vector<EvalCase>& cases = split.cases(which);
   const int threads = std::max(1, options.threads);
   std::vector<MetricAccumulator> parts(threads, MetricAccumulator(options.k, num_items));
-  auto work = [&](int t) {
-    for (size_t i = t; i < cases.size(); i += threads) {
-      const EvalCase& c = cases[i];
-      const Interaction& target = split.target(c);
-      Query q{c.user, split.history(c), target.timestamp_s};
-      const SeenSet seen = SeenItems(q.history);
-      std::vector<ScoredIndex> list = model.Recommend(q, options.k, seen);
-      std::vector<ItemIndex> ranked;
-      ranked.reserve(list.size());
-      for (const ScoredIndex& s : list) ranked.push_back(s.item);
-      const ItemIndex relevant[1] = {target.item};
-      parts[t].Add(ranked, relevant);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
-  work(0);
-  for (auto& th : pool) th.join();
+  ParallelCases(cases.size(), threads, [&](size_t i, int t) {
+    const EvalCase& c = cases[i];
+    const Interaction& target = split.target(c);
+    Query q{c.user, split.history(c), target.timestamp_s};
+    const SeenSet seen = SeenItems(q.history);
+    std::vector<ScoredIndex> list = model.Recommend(q, options.k, seen);
+    std::vector<ItemIndex> ranked;
+    ranked.reserve(list.size());
+    for (const ScoredIndex& s : list) ranked.push_back(s.item);
+    const ItemIndex relevant[1] = {target.item};
+    parts[t].Add(ranked, relevant);
+  });
   for (int t = 1; t < threads; ++t) parts[0].Merge(parts[t]);
+  return MakeRow(which, model.name(), options.k, parts[0]);
+}
+
+LeaderboardRow MakeRow(SplitName split, const std::string& model, int k,
+                       const MetricAccumulator& metrics) {
   LeaderboardRow row;
-  row.split = SplitNameString(which);
-  row.model = model.name();
-  row.k = options.k;
-  row.recall = parts[0].recall();
-  row.ndcg = parts[0].ndcg();
-  row.map = parts[0].map();
-  row.coverage = parts[0].coverage();
-  row.users = parts[0].users();
+  row.split = SplitNameString(split);
+  row.model = model;
+  row.k = k;
+  row.recall = metrics.recall();
+  row.ndcg = metrics.ndcg();
+  row.map = metrics.map();
+  row.coverage = metrics.coverage();
+  row.users = metrics.users();
   return row;
 }
 

@@ -2,11 +2,15 @@
 // accumulates recall/NDCG/MAP/coverage at k (DESIGN §8 protocol).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "common/eval/metrics.h"
 #include "common/eval/split.h"
 #include "common/topk.h"
 
@@ -39,6 +43,25 @@ struct LeaderboardRow {
   double recall = 0, ndcg = 0, map = 0, coverage = 0;
   int64_t users = 0;
 };
+
+// A row from an accumulator of `split`'s cases.
+LeaderboardRow MakeRow(SplitName split, const std::string& model, int k,
+                       const MetricAccumulator& metrics);
+
+// Runs fn(case_index, thread) for case_index in [0, n): case i on thread
+// i % threads, the calling thread being thread 0. Returns when all are done.
+template <typename Fn>
+void ParallelCases(size_t n, int threads, Fn&& fn) {
+  threads = std::max(1, threads);
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (size_t i = t; i < n; i += threads) fn(i, t);
+    });
+  }
+  for (size_t i = 0; i < n; i += threads) fn(i, 0);
+  for (auto& th : pool) th.join();
+}
 
 struct EvalOptions {
   int k = 10;

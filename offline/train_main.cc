@@ -5,11 +5,13 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
 #include "common/log.h"
 #include "offline/trainer.h"
 
 ABSL_FLAG(std::string, data, "data/ml-latest-small", "Data set directory");
-ABSL_FLAG(std::string, format, "auto", "Data layout: auto, movielens, movielens-100k, mind, generic");
+ABSL_FLAG(std::string, format, "auto",
+          "Data layout: auto, movielens, movielens-100k, mind, generic");
 ABSL_FLAG(std::string, on_bad_line, "fail",
           "Malformed input line: fail (error naming file and line) or skip (skip and count)");
 ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
@@ -52,7 +54,8 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "--on_bad_line must be fail or skip";
     return 2;
   }
-  o.load.on_bad_line = policy == "skip" ? recsys::BadLinePolicy::kSkip : recsys::BadLinePolicy::kFail;
+  o.load.on_bad_line =
+      policy == "skip" ? recsys::BadLinePolicy::kSkip : recsys::BadLinePolicy::kFail;
   const std::string holdout = absl::GetFlag(FLAGS_holdout);
   if (holdout != "last" && holdout != "none") {
     LOG(ERROR) << "--holdout must be last or none";
@@ -94,6 +97,8 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "training failed: " << result.status();
     return 1;
   }
+  std::cout << recsys::offline::FormatLeaderboard(result->leaderboard);
+  std::cout << absl::StrFormat("ranker held-out AUC %.4f\n", result->ranker_auc);
   std::cout << "version " << result->version << " in " << result->seconds << " s";
   if (!result->bundle_dir.empty()) std::cout << " -> " << result->bundle_dir;
   std::cout << "\n";

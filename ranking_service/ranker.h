@@ -43,7 +43,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
-#include "common/candidates/user_state.h"
+#include "common/retrieval/pool.h"
 #include "common/features/features.h"
 #include "common/server/rank_signals.h"
 #include "recsys/v1/ranking.pb.h"

@@ -29,7 +29,7 @@ struct CandidatePool::Job {
   Done done;
   UserState state;  // written by Prepare before any source task is queued
   bool state_built = false;
-  std::array<std::vector<ScoredIndex>, kNumSources> lists;
+  SourceLists lists;
   PoolResult result;
   // Outstanding source tasks + 1 for Prepare itself.
   std::atomic<int> pending{1};
@@ -73,17 +73,11 @@ void CandidatePool::Prepare(const std::shared_ptr<Job>& job) const {
   PoolRequest& request = job->request;
   PoolResult& result = job->result;
   const ModelBundle& bundle = *request.bundle;
-  // Every other source needs history; without any, trending alone answers.
-  result.cold_start = request.history.empty();
-  for (int s = 0; s < kNumSources; ++s) {
-    const Retriever* r = retrievers_[s].get();
-    result.sources[s].attempted =
-        r != nullptr && request.quotas[s] > 0 && r->Available(bundle) &&
-        (!result.cold_start || static_cast<SourceId>(s) == SourceId::kTrending);
-  }
-  bool any = false;
-  for (const SourceOutcome& o : result.sources) any = any || o.attempted;
-  if (!any) {  // every source disabled: nothing to compute
+  const SourcePlan plan =
+      PlanSources(retrievers_, bundle, request.quotas, !request.history.empty());
+  result.cold_start = plan.cold_start;
+  for (int s = 0; s < kNumSources; ++s) result.sources[s].attempted = plan.runs(s);
+  if (!plan.any()) {  // every source disabled: nothing to compute
     Release(job);
     return;
   }
@@ -139,7 +133,7 @@ void CandidatePool::RunSource(const std::shared_ptr<Job>& job, int s) const {
 
 void CandidatePool::Release(const std::shared_ptr<Job>& job) const {
   if (job->pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  job->result.pool = MergePool(job->lists, job->request.max_pool);
+  job->result.pool = PoolCandidates(job->lists, job->request.quotas, job->request.max_pool);
   if (job->request.with_signals && job->state_built) {
     ComputeSignals(*job->request.bundle, job->state, job->result.pool, &job->result.signals);
   }

@@ -1,7 +1,8 @@
-// CandidatePool: runs the enabled retrievers of one request in parallel on a
-// WorkerPool and merges their lists with the shared MergePool, so the pool a
-// client gets equals the offline evaluator's (BuildUserState, then per source
-// SourceCandidates(quota), then MergePool(lists, max_pool)).
+// CandidatePool: the scheduling of the retrieval library (common/retrieval/) for
+// the service. It runs the planned retrievers of one request in parallel on a
+// WorkerPool, with deadlines, and pools their lists with the library's
+// PlanSources / PoolCandidates, so the pool a client gets equals the trainer's
+// and the evaluator's (which run the same steps sequentially).
 //
 //   CandidatePool pool(&workers, MakeDefaultRetrievers(), {});
 //   PoolRequest r; r.bundle = holder.Current(); r.history = ...; r.quotas = ...;
@@ -18,8 +19,8 @@
 //   - a source that fails is skipped (kError) with its status;
 //   - when even the prepare task does not fit, Submit answers ResourceExhausted and
 //     `done` is never called.
-// Cold start: with no known history item, only trending runs (every other source
-// would return nothing); the others are not reported as skipped.
+// Which sources run (quota, model present, cold start) is PlanSources' rule;
+// sources it leaves out are not reported as skipped.
 //
 // Threading: Submit is safe from any thread; `done` runs exactly once on a worker
 // thread (after a successful Submit) and may Finish a gRPC reactor. The bundle is
@@ -36,9 +37,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
-#include "common/candidates/user_state.h"
 #include "common/features/features.h"
-#include "retrieval_service/retrievers.h"
+#include "common/retrieval/pool.h"
+#include "common/retrieval/retriever.h"
+#include "common/retrieval/user_state.h"
 #include "common/server/worker_pool.h"
 
 namespace recsys::retrieval {
@@ -59,7 +61,7 @@ struct PoolRequest {
   std::vector<ItemIndex> exclude;
   // Candidates per source (0 disables it), indexed by SourceId.
   std::array<int, kNumSources> quotas{};
-  // Pool size bound passed to MergePool (<= 0: no bound).
+  // Pool size bound passed to PoolCandidates (<= 0: no bound).
   int max_pool = 0;
   // Sources do not start after deadline - deadline_margin.
   absl::Time deadline = absl::InfiniteFuture();
@@ -69,19 +71,19 @@ struct PoolRequest {
 
 // What happened to one source of a request.
 struct SourceOutcome {
-  bool attempted = false;  // enabled for this request (quota > 0, model present, ...)
-  bool ran = false;        // produced a list (possibly empty)
-  int candidates = 0;      // list size when it ran
+  bool attempted = false;                         // planned for this request (PlanSources)
+  bool ran = false;                               // produced a list (possibly empty)
+  int candidates = 0;                             // list size when it ran
   absl::Duration elapsed = absl::ZeroDuration();  // wall time of Retrieve when it ran
   std::optional<SkipReason> skipped;
   absl::Status error;  // the failure for kError
 };
 
 struct PoolResult {
-  std::vector<PooledCandidate> pool;  // MergePool order
+  std::vector<PooledCandidate> pool;  // PoolCandidates order
   std::array<SourceOutcome, kNumSources> sources;
   absl::Duration user_state_elapsed = absl::ZeroDuration();  // 0 when not built
-  bool cold_start = false;                                   // no known history: trending only
+  bool cold_start = false;  // no known history: only cold-start sources ran
   // signals[i] for pool[i] when asked for and the user state was built; else empty.
   std::vector<CandidateSignals> signals;
 };

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "common/candidates/user_state.h"
+#include "common/retrieval/pool.h"
 #include "common/models/ranker.h"
 
 namespace recsys {

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "common/bundle/model_bundle.h"
-#include "common/candidates/user_state.h"
+#include "common/retrieval/pool.h"
 #include "recsys/v1/common.pb.h"
 
 namespace recsys {

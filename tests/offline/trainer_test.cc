@@ -1,15 +1,15 @@
 #include "offline/trainer.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
-#include <gtest/gtest.h>
-
 #include "common/bundle/registry.h"
-#include "common/candidates/user_state.h"
 #include "common/features/features.h"
+#include "common/retrieval/pool.h"
 #include "tests/testing/toy_registry.h"
 
 namespace recsys::offline {
@@ -68,9 +68,12 @@ TEST(Trainer, PublishesBundleThatRoundTrips) {
   EXPECT_EQ((*lite)->content.dim(), 0);
   // The loaded bundle serves: a cluster-0 history gets cluster-0 candidates.
   std::vector<Interaction> history;
-  for (int i : {0, 3, 6}) history.push_back(Interaction{0, *b.catalogue.ids.Find("m" + std::to_string(i)), 1500000000, 1});
+  for (int i : {0, 3, 6})
+    history.push_back(
+        Interaction{0, *b.catalogue.ids.Find("m" + std::to_string(i)), 1500000000, 1});
   UserState st = BuildUserState(b, history, 0, {});
-  auto pool = RetrievePool(b, st, b.params.quotas, b.params.max_pool, nullptr);
+  auto pool = retrieval::RetrievePool(retrieval::DefaultRetrievers(), b, st, b.params.quotas,
+                                      b.params.max_pool, nullptr);
   ASSERT_FALSE(pool.empty());
   auto top = RankPool(b, st, pool, 5);
   ASSERT_EQ(top.size(), 5u);
@@ -82,7 +85,6 @@ TEST(Trainer, PublishesBundleThatRoundTrips) {
   EXPECT_GE(same_cluster, 4);
   fs::remove_all(root);
 }
-
 
 // Data without any item metadata (generic layout, no items.csv) still trains:
 // the content model is built from co-consumption and its source beats random.

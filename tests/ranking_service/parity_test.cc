@@ -76,17 +76,13 @@ class ParityTest : public ::testing::Test {
   // The trainer's pool for one case, exactly as offline/trainer.cc EvaluatePass
   // builds it: per source max(quota, k) candidates cut to the quota, merged.
   static std::vector<PooledCandidate> OfflinePool(const ModelBundle& bundle, const UserState& st) {
-    std::array<std::vector<ScoredIndex>, kNumSources> lists;
-    for (int s = 0; s < kNumSources; ++s) {
-      const SourceId id = static_cast<SourceId>(s);
-      if (id == SourceId::kEase && !bundle.ease) continue;
-      auto list = SourceCandidates(bundle, st, id, std::max(bundle.params.quotas[s], kK));
-      if (list.ok()) lists[s] = std::move(*list);
-      if (static_cast<int>(lists[s].size()) > bundle.params.quotas[s]) {
-        lists[s].resize(std::max(bundle.params.quotas[s], 0));
-      }
-    }
-    return MergePool(lists, bundle.params.max_pool);
+    retrieval::SourceCounts fetch;
+    for (int s = 0; s < kNumSources; ++s) fetch[s] = std::max(bundle.params.quotas[s], kK);
+    const retrieval::RetrieverSet& all = retrieval::DefaultRetrievers();
+    const retrieval::SourcePlan plan =
+        retrieval::PlanSources(all, bundle, fetch, !st.history.empty());
+    return retrieval::PoolCandidates(retrieval::RetrieveSources(all, bundle, st, plan, nullptr),
+                                     bundle.params.quotas, bundle.params.max_pool);
   }
 
   static const offline::LeaderboardRow* Row(const std::string& split, const std::string& model) {

@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/bundle/model_bundle.h"
-#include "common/candidates/user_state.h"
+#include "common/retrieval/pool.h"
 #include "common/server/candidate_proto.h"
 #include "common/topk.h"
 #include "recsys/v1/ranking.pb.h"

@@ -117,7 +117,8 @@ TEST_F(RankingServerToyTest, RankOverGrpcEqualsRankPool) {
     }
     const int64_t as_of = kT0 + 86400;
     const UserState st = BuildUserState(b, history, as_of, {});
-    const auto pool = RetrievePool(b, st, b.params.quotas, b.params.max_pool, nullptr);
+    const auto pool = retrieval::RetrievePool(retrieval::DefaultRetrievers(), b, st,
+                                              b.params.quotas, b.params.max_pool, nullptr);
     ASSERT_GT(pool.size(), 10u);
     v1::RankRequest request = RequestFor(b, history, as_of, pool, 10);
     v1::RankResponse response;

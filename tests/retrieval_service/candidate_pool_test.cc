@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "retrieval_service/retrievers.h"
+#include "common/retrieval/retriever.h"
 #include "tests/retrieval_service/toy_fixture.h"
 
 namespace recsys::retrieval {
@@ -266,24 +266,6 @@ TEST_F(CandidatePoolTest, ZeroQuotaDisablesSourceAndMaxPoolBounds) {
   for (const PooledCandidate& p : result->pool) {
     EXPECT_LT(p.rank[static_cast<int>(SourceId::kItemKnn)], 0);
   }
-}
-
-// Each retriever is a thin wrapper: same list as SourceCandidates for its source.
-TEST_F(CandidatePoolTest, RetrieversMatchSourceCandidates) {
-  const RetrieverSet retrievers = MakeDefaultRetrievers();
-  const UserState state = BuildUserState(bundle(), History("u7"), 0, {});
-  for (int s = 0; s < kNumSources; ++s) {
-    const SourceId id = static_cast<SourceId>(s);
-    ASSERT_EQ(retrievers[s]->source(), id);
-    EXPECT_STREQ(retrievers[s]->name(), SourceName(id));
-    EXPECT_TRUE(retrievers[s]->Available(bundle()));
-    auto got = retrievers[s]->Retrieve(bundle(), state, 15);
-    auto want = SourceCandidates(bundle(), state, id, 15);
-    ASSERT_TRUE(got.ok() && want.ok());
-    ASSERT_EQ(got->size(), want->size()) << SourceName(id);
-    for (size_t i = 0; i < got->size(); ++i) EXPECT_EQ((*got)[i].item, (*want)[i].item);
-  }
-  EXPECT_FALSE(CfRetriever(SourceId::kTrending).Retrieve(bundle(), state, 5).ok());
 }
 
 }  // namespace

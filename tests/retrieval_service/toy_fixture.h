@@ -12,10 +12,10 @@
 #include "absl/status/statusor.h"
 #include "common/bundle/model_bundle.h"
 #include "common/bundle/registry.h"
-#include "common/candidates/user_state.h"
 #include "common/data/loader.h"
 #include "common/eval/split.h"
 #include "common/log.h"
+#include "common/retrieval/pool.h"
 #include "tests/testing/toy_registry.h"
 
 namespace recsys::retrieval::testing {
@@ -83,22 +83,17 @@ inline std::vector<ToyEvent> ToyUserEvents(const ToyRegistry& t, const std::stri
   return out;
 }
 
-// The offline evaluator's pool for a history in bundle item indices: BuildUserState,
-// per source SourceCandidates(bundle quota), MergePool(bundle max_pool).
+// The trainer's sequential pool for a history in bundle item indices: the
+// retrieval library's RetrievePool with the bundle's quotas and max_pool.
 inline std::vector<PooledCandidate> OfflinePool(const ModelBundle& bundle,
                                                 std::vector<Interaction> history, int64_t as_of_s,
                                                 std::span<const ItemIndex> exclude = {}) {
   UserState state = BuildUserState(bundle, std::move(history), as_of_s, exclude);
-  std::array<std::vector<ScoredIndex>, kNumSources> lists;
-  for (int s = 0; s < kNumSources; ++s) {
-    const SourceId id = static_cast<SourceId>(s);
-    if (id == SourceId::kEase && !bundle.ease) continue;
-    absl::StatusOr<std::vector<ScoredIndex>> list =
-        SourceCandidates(bundle, state, id, bundle.params.quotas[s]);
-    EXPECT_TRUE(list.ok()) << SourceName(id) << ": " << list.status();
-    if (list.ok()) lists[s] = *std::move(list);
-  }
-  return MergePool(lists, bundle.params.max_pool);
+  std::vector<std::pair<SourceId, absl::Status>> failed;
+  std::vector<PooledCandidate> pool = RetrievePool(
+      DefaultRetrievers(), bundle, state, bundle.params.quotas, bundle.params.max_pool, &failed);
+  for (const auto& [id, status] : failed) ADD_FAILURE() << SourceName(id) << ": " << status;
+  return pool;
 }
 
 }  // namespace recsys::retrieval::testing

@@ -1,0 +1,18 @@
+// EASE source: the closed-form item-item regression's dense scores for the
+// history. Only bundles of catalogues up to the trainer's --ease_max_items carry it.
+// Cost: O(items log k) over the dense score vector built in BuildUserState.
+#pragma once
+
+#include "common/retrieval/retriever.h"
+
+namespace recsys::retrieval {
+
+class EaseRetriever final : public Retriever {
+ public:
+  SourceId source() const override { return SourceId::kEase; }
+  bool Available(const ModelBundle& bundle) const override { return bundle.ease.has_value(); }
+  absl::StatusOr<std::vector<ScoredIndex>> Retrieve(const ModelBundle& bundle,
+                                                    const UserState& state, int k) const override;
+};
+
+}  // namespace recsys::retrieval

@@ -1,0 +1,13 @@
+#include "common/retrieval/sources/trending.h"
+
+namespace recsys::retrieval {
+
+absl::StatusOr<std::vector<ScoredIndex>> TrendingRetriever::Retrieve(const ModelBundle& bundle,
+                                                                     const UserState& state,
+                                                                     int k) const {
+  if (k <= 0) return std::vector<ScoredIndex>{};
+  return TopKDense(state.trending_scores, k,
+                   [&](ItemIndex i) { return state.exclude.contains(i); });
+}
+
+}  // namespace recsys::retrieval

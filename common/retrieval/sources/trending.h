@@ -1,0 +1,18 @@
+// Trending source: time-decayed popularity as of the request time, minus
+// excluded items. The only source that answers without history (cold start).
+// Cost: O(items log k) over the dense score vector built in BuildUserState.
+#pragma once
+
+#include "common/retrieval/retriever.h"
+
+namespace recsys::retrieval {
+
+class TrendingRetriever final : public Retriever {
+ public:
+  SourceId source() const override { return SourceId::kTrending; }
+  bool AnswersColdStart() const override { return true; }
+  absl::StatusOr<std::vector<ScoredIndex>> Retrieve(const ModelBundle& bundle,
+                                                    const UserState& state, int k) const override;
+};
+
+}  // namespace recsys::retrieval

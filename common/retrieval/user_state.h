@@ -1,0 +1,49 @@
+// Per-request user state, computed once from (bundle, history, as-of time) and
+// shared by every retrieval source and by the ranker's features. The retrieval
+// service, the ranking service (when retrieval's signals are missing), the
+// trainer and the evaluator all build it with this one function, so served
+// results equal offline ones.
+//
+// Cost: O(history * (dim + factors^2 + neighbours)) plus the dense vectors below
+// (O(items) each). Threading: a UserState is built by one thread and then only
+// read; reading it from several threads at once is safe.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "common/bundle/model_bundle.h"
+
+namespace recsys {
+
+struct UserState {
+  // Known history items, oldest first (unknown ids already dropped).
+  std::vector<Interaction> history;
+  int64_t as_of_s = 0;
+  // Never returned: history items plus explicit exclusions.
+  absl::flat_hash_set<ItemIndex> exclude;
+  std::vector<int64_t> exclude_sorted;  // same set, sorted (for FAISS filtering)
+
+  std::vector<float> profile;     // content profile (dim), L2-normalised or zero
+  std::vector<float> als_vector;  // ALS fold-in (factors)
+  // Item-kNN neighbour votes: dense (0 where nobody voted) + the voted items.
+  std::vector<float> itemknn_scores;
+  std::vector<ItemIndex> itemknn_voted;
+  std::vector<float> ease_scores;  // dense; empty without EASE or when not asked for
+  std::vector<std::pair<ItemIndex, float>> ease_items;  // for per-item EASE scores
+  std::vector<float> trending_scores;                   // dense, as of as_of_s
+  absl::flat_hash_map<ItemIndex, float> markov_scores;  // windowed transitions
+  std::vector<float> category_share;  // per category: share of history items in it
+};
+
+// `as_of_s` 0 means "now" (just after the bundle's last event). `dense_ease`
+// computes EASE scores for every item (what the EASE source needs); the ranker
+// only needs its candidates' scores, which EaseModel::ScoreOne gives
+// bit-identically from `ease_items`.
+UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> history,
+                         int64_t as_of_s, std::span<const ItemIndex> extra_exclude,
+                         bool dense_ease = true);
+
+}  // namespace recsys

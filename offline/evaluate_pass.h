@@ -1,0 +1,37 @@
+// One evaluation pass of a bundle over a split, through the retrieval library
+// exactly as the retrieval service runs it (sequentially here): every source
+// alone, the pool, and the two-stage list; optionally the ranker's training
+// rows from the pools.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/bundle/model_bundle.h"
+#include "common/eval/split.h"
+#include "common/features/features.h"
+#include "offline/evaluator.h"
+
+namespace recsys::offline {
+
+struct PassOutput {
+  // Ranker training rows gathered from the pools (features + labels), only
+  // for cases whose target is in the pool; group[i] = case of row i.
+  FeatureMatrix features;
+  std::vector<uint8_t> labels;
+  std::vector<int32_t> group;
+};
+
+// Appends to `rows` one row per source the bundle has (each asked for
+// max(quota, k) candidates), the pool row (recall at the pool's size) and, with
+// `with_ranker`, the two-stage row. With `collect_rows`, returns the ranker's
+// training rows (label 1 = the case's target). Uses `threads` threads.
+PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& split, SplitName which,
+                        int k, int threads, bool with_ranker, bool collect_rows,
+                        std::vector<LeaderboardRow>* rows);
+
+// Validation NDCG@k of one source alone (the tuning objective).
+double SourceValidationNdcg(const ModelBundle& bundle, const LeaveLastOutSplit& split,
+                            SourceId source, int k, int threads);
+
+}  // namespace recsys::offline

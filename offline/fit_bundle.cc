@@ -1,0 +1,77 @@
+#include "offline/fit_bundle.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace recsys::offline {
+namespace {
+
+// One pseudo-document per item: a token per training user who consumed it.
+std::vector<ItemInfo> CoConsumptionDocuments(int32_t num_items,
+                                             std::span<const Interaction> events) {
+  std::vector<ItemInfo> docs(static_cast<size_t>(num_items));
+  for (const Interaction& e : events) {
+    if (e.item < 0 || e.item >= num_items) continue;
+    ItemInfo& d = docs[e.item];
+    absl::StrAppend(&d.text, d.text.empty() ? "" : " ", "user", e.user);
+    d.has_metadata = true;
+  }
+  return docs;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
+                                                       std::span<const Interaction> events,
+                                                       const TrainOptions& options,
+                                                       const ServingParams& serving) {
+  auto b = std::make_unique<ModelBundle>();
+  b->params = serving;
+  b->catalogue = BuildCatalogue(data, events);
+  const int32_t n = b->num_items();
+  const int32_t users = data.num_users();
+  absl::Time t0 = absl::Now();
+  // Without any item text (e.g. the generic layout without items.csv) the
+  // content model describes each item by who consumed it in training instead:
+  // LSA of the item x user matrix, a collaborative embedding. The content and
+  // sequence sources and their features keep working; Search finds nothing.
+  const bool any_metadata = std::any_of(data.item_info.begin(), data.item_info.end(),
+                                        [](const ItemInfo& info) { return info.has_metadata; });
+  if (!any_metadata) {
+    LOG(WARNING) << "no item metadata: content model built from co-consumption "
+                    "(item x user LSA); Search will return nothing";
+  }
+  ASSIGN_OR_RETURN(b->content, ContentModel::Fit(any_metadata ? data.item_info
+                                                              : CoConsumptionDocuments(n, events),
+                                                 options.content));
+  ASSIGN_OR_RETURN(b->content_index, VectorIndex::Build(b->content.item_embeddings(), n,
+                                                        b->content.dim(), VectorIndexOptions{}));
+  LOG(INFO) << "fit content: dim " << b->content.dim() << ", vocabulary "
+            << b->content.vocabulary_size() << " (" << absl::FormatDuration(absl::Now() - t0)
+            << ")";
+  t0 = absl::Now();
+  b->itemknn = ItemKnnModel::Fit(events, users, n, options.itemknn);
+  LOG(INFO) << "fit itemknn (" << absl::FormatDuration(absl::Now() - t0) << ")";
+  t0 = absl::Now();
+  b->als = AlsModel::Fit(events, users, n, options.als);
+  ASSIGN_OR_RETURN(b->als_index, VectorIndex::Build(b->als.item_factors(), n, b->als.factors(),
+                                                    VectorIndexOptions{}));
+  LOG(INFO) << "fit als (" << absl::FormatDuration(absl::Now() - t0) << ")";
+  if (options.ease && n <= options.ease_max_items) {
+    t0 = absl::Now();
+    ASSIGN_OR_RETURN(EaseModel ease,
+                     EaseModel::Fit(events, users, n, options.ease_lambda, options.ease_keep));
+    b->ease = std::move(ease);
+    LOG(INFO) << "fit ease (" << absl::FormatDuration(absl::Now() - t0) << ")";
+  }
+  b->trending = TrendingModel(events, n, serving.trending_half_life_s);
+  b->markov = FitMarkovTransitions(events, users, n, options.markov_top_n);
+  b->histories = UserHistories::FromEvents(data, events);
+  return b;
+}
+
+}  // namespace recsys::offline

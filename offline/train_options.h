@@ -1,0 +1,43 @@
+// Everything the trainer is told: data, registry, model hyper-parameters,
+// serving-parameter starting values, tuning budget and ranker settings.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "common/bundle/model_bundle.h"
+#include "common/data/loader.h"
+#include "common/models/ranker.h"
+
+namespace recsys::offline {
+
+struct TrainOptions {
+  std::string data_dir = "data/ml-latest-small";
+  LoadOptions load;
+  std::string registry = "registry";
+  std::string name = "movielens";
+  // false: evaluation bundle (fit without the held-out events);
+  // true: evaluate the same way, then refit on every event before publishing.
+  bool production = false;
+  bool publish = true;
+  int k = 10;
+  uint64_t seed = 42;
+  int threads = 2;
+  ContentParams content;
+  ItemKnnParams itemknn;
+  AlsParams als;
+  bool ease = true;
+  double ease_lambda = 100.0;      // fixed: each EASE fit costs seconds (see docs/evaluation.md)
+  int32_t ease_max_items = 20000;  // EASE only for catalogues up to this size
+  // Entries kept per row of B (largest |value|, stored sparse); 0 = dense.
+  // See docs/evaluation.md, "EASE pruning".
+  int ease_keep = 256;
+  int markov_top_n = 100;
+  ServingParams serving;                           // starting values; tuning overwrites them
+  absl::Duration tune_budget = absl::Seconds(30);  // zero disables tuning
+  RankerParams ranker;
+  std::string json_path;  // leaderboard JSON, if set
+};
+
+}  // namespace recsys::offline
