@@ -151,8 +151,9 @@ void BM_Floor(benchmark::State& state) {
   state.counters["load1"] = load1;
 }
 
-// One query per call through `index`.
-void RunSingle(benchmark::State& state, const VectorIndex& index, SearchParams params = {}) {
+// One query per call: `search(query)` answers whether it returned kK results.
+template <typename SearchFn>
+void RunQueries(benchmark::State& state, SearchFn&& search) {
   const double load1 = Load1();
   const double floor_ms = FloorMs(5);
   std::vector<double> ms;
@@ -160,14 +161,22 @@ void RunSingle(benchmark::State& state, const VectorIndex& index, SearchParams p
   for (auto _ : state) {
     const float* query = g_env->queries.data() + (q++ % kNumQueries) * kDim;
     const auto start = Clock::now();
-    auto got = index.Search(query, kK, {}, params);
+    const bool ok = search(query);
     ms.push_back(Ms(Clock::now() - start));
-    if (!got.ok() || got->size() != static_cast<size_t>(kK)) {
+    if (!ok) {
       state.SkipWithError("search failed");
       return;
     }
   }
   Report(state, ms, floor_ms, load1);
+}
+
+// One query per call through `index`.
+void RunSingle(benchmark::State& state, const VectorIndex& index, SearchParams params = {}) {
+  RunQueries(state, [&](const float* query) {
+    auto got = index.Search(query, kK, {}, params);
+    return got.ok() && got->size() == static_cast<size_t>(kK);
+  });
 }
 
 void BM_FaissFlat(benchmark::State& state) { RunSingle(state, *g_env->faiss_flat); }
@@ -180,18 +189,11 @@ void BM_ExactScan(benchmark::State& state) {
   }
   const ScanKernel kernel = state.range(0) == 1 ? ScanKernel::kPortable : ScanKernel::kAvx2;
   state.SetLabel(absl::StrCat("ExactTopK/", ScanKernelName(kernel), " on the bench's array"));
-  const double load1 = Load1();
-  const double floor_ms = FloorMs(5);
-  std::vector<double> ms;
-  size_t q = 0;
-  for (auto _ : state) {
-    const float* query = g_env->queries.data() + (q++ % kNumQueries) * kDim;
-    const auto start = Clock::now();
+  RunQueries(state, [&](const float* query) {
     auto got = ExactTopK(g_env->data.data(), g_env->n, kDim, query, kK, {}, kernel);
-    ms.push_back(Ms(Clock::now() - start));
     benchmark::DoNotOptimize(got.data());
-  }
-  Report(state, ms, floor_ms, load1);
+    return true;
+  });
 }
 
 // A batch of `nq` queries per call; reports the time per query.
