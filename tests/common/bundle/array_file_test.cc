@@ -178,26 +178,5 @@ TEST(ArrayFile, TooManyDimensionsAreRefused) {
   EXPECT_FALSE(WriteFloatArray(path, {}, values.data()).ok());
 }
 
-// SHA-256 of "" and "abc" equal the FIPS 180-2 test vectors.
-TEST(Sha256, FipsVectors) {
-  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(Sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-}
-
-// Hashing a file (one million 'a', crossing many internal buffers) matches the
-// FIPS vector and Sha256Hex of the same bytes.
-TEST(Sha256, FileMatchesBytes) {
-  const std::string path = MakeTempDir() + "/million_a";
-  const std::string bytes(1000000, 'a');
-  ASSERT_TRUE(WriteFileDurably(path, bytes).ok());
-  auto sha = Sha256File(path);
-  ASSERT_TRUE(sha.ok()) << sha.status();
-  EXPECT_EQ(*sha, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-  EXPECT_EQ(*sha, Sha256Hex(bytes));
-  EXPECT_FALSE(Sha256File(path + ".missing").ok());
-}
-
 }  // namespace
 }  // namespace recsys
