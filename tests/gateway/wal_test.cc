@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/bundle/array_file.h"
-#include "gateway/crc32c.h"
+#include "common/io/crc32c.h"
+#include "common/io/file.h"
 #include "gtest/gtest.h"
 
 namespace recsys::gateway {
@@ -95,36 +95,6 @@ std::string MakeLog(const std::string& dir, int n, std::vector<size_t>* starts) 
   }
   wal->reset();
   return *ReadFile(seg);
-}
-
-// Published CRC-32C check values (RFC 3720 B.4 and the "123456789" check).
-TEST(Crc32cTest, KnownVectors) {
-  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
-  EXPECT_EQ(Crc32c(""), 0u);
-  EXPECT_EQ(Crc32c("a"), 0xC1D04330u);
-  std::string zeros(32, '\0'), ones(32, '\xff'), up(32, 0), down(32, 0);
-  for (int i = 0; i < 32; ++i) {
-    up[i] = static_cast<char>(i);
-    down[i] = static_cast<char>(31 - i);
-  }
-  EXPECT_EQ(Crc32c(zeros), 0x8A9136AAu);
-  EXPECT_EQ(Crc32c(ones), 0x62A8AB43u);
-  EXPECT_EQ(Crc32c(up), 0x46DD794Eu);
-  EXPECT_EQ(Crc32c(down), 0x113FDB5Cu);
-}
-
-// Checksumming in pieces (any split, unaligned) equals checksumming the whole.
-TEST(Crc32cTest, ExtendMatchesWhole) {
-  std::string data;
-  for (int i = 0; i < 1000; ++i) data.push_back(static_cast<char>(i * 131 + 7));
-  const uint32_t whole = Crc32c(data);
-  for (size_t split : {0, 1, 3, 7, 8, 9, 500, 999, 1000}) {
-    const uint32_t a = Crc32c(data.data(), split);
-    EXPECT_EQ(Crc32cExtend(a, data.data() + split, data.size() - split), whole) << split;
-  }
-  // Unaligned start gives the same as a copy.
-  const std::string shifted = data.substr(3);
-  EXPECT_EQ(Crc32c(data.data() + 3, data.size() - 3), Crc32c(shifted));
 }
 
 // Appended records come back from replay in order with every field intact,
