@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/io/crc32c.h"
 #include "common/io/file.h"
@@ -95,6 +96,37 @@ std::string MakeLog(const std::string& dir, int n, std::vector<size_t>* starts) 
   }
   wal->reset();
   return *ReadFile(seg);
+}
+
+// The on-disk bytes are fixed: segment records and the snapshot equal
+// reference encodings computed independently of this code (CRC-32C included).
+TEST(WalTest, BytesOnDiskAreFixed) {
+  const std::string rec1 = absl::HexStringToBytes(
+      "310000008ecbc763010000000000000006000000757365722d31060000006974656d2d3101105e5f0000"
+      "00000000003f05000000636c69636b");
+  const std::string rec2 = absl::HexStringToBytes(
+      "30000000c4f890fc020000000000000006000000757365722d32060000006974656d2d3202105e5f0000"
+      "00000000803f0400000076696577");
+  const std::string snapshot =
+      absl::HexStringToBytes("52535953534e415001000000000000000200000000000000020000000000"
+                             "0000") +
+      rec1 + rec2 + absl::HexStringToBytes("c5f25729");
+  EXPECT_EQ(EncodeWalRecord(1, Entry(1)), rec1);
+  EXPECT_EQ(EncodeWalRecord(2, Entry(2)), rec2);
+
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 1;  // every batch starts a new segment
+  options.compact_after_segments = 0;
+  std::vector<Replayed> got;
+  auto wal = OpenCollect(tmp.path(), &got, options);
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+  EXPECT_EQ(*ReadFile(tmp.path() + "/" + WalSegmentName(1)), rec1);
+  EXPECT_EQ(*ReadFile(tmp.path() + "/" + WalSegmentName(2)), rec2);
+  ASSERT_TRUE((*wal)->Compact().ok());
+  EXPECT_EQ(*ReadFile(tmp.path() + "/snapshot-00000000000000000002.bin"), snapshot);
+  EXPECT_EQ(Files(tmp.path(), "wal-"), std::vector<std::string>{WalSegmentName(3)});
 }
 
 // Appended records come back from replay in order with every field intact,

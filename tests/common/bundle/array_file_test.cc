@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/escaping.h"
+
 namespace recsys {
 namespace {
 
@@ -176,6 +178,24 @@ TEST(ArrayFile, TooManyDimensionsAreRefused) {
   const std::vector<float> values(1, 0.0f);
   EXPECT_FALSE(WriteFloatArray(path, {1, 1, 1, 1, 1}, values.data()).ok());
   EXPECT_FALSE(WriteFloatArray(path, {}, values.data()).ok());
+}
+
+// The on-disk bytes are fixed: header and payload equal reference encodings.
+TEST(ArrayFile, BytesOnDiskAreFixed) {
+  const std::string dir = MakeTempDir();
+  const std::vector<float> f = {1.0f, -2.5f};
+  ASSERT_TRUE(WriteFloatArray(dir + "/f.arr", {2}, f.data()).ok());
+  ASSERT_TRUE(WriteStringArray(dir + "/s.arr", {"ab", ""}).ok());
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(slurp(dir + "/f.arr"),
+            absl::HexStringToBytes("525359534152520001000000010000000100000002000000000000000000"
+                                   "803f000020c0"));
+  EXPECT_EQ(slurp(dir + "/s.arr"),
+            absl::HexStringToBytes("525359534152520001000000040000000100000002000000000000000200"
+                                   "0000616200000000"));
 }
 
 }  // namespace
