@@ -1,7 +1,5 @@
 #include "common/bundle/registry.h"
 
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -200,24 +198,13 @@ absl::Status Registry::CommitVersion(const std::string& staging_dir,
   const std::string target = VersionDir(manifest.version());
   {
     ASSIGN_OR_RETURN(FileLock lock, LockModelDir(ModelDir()));
-    // rename() would silently replace an empty directory: refuse any existing target.
-    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
-      if (errno == EEXIST || errno == ENOTEMPTY) {
-        return absl::AlreadyExistsError(absl::StrCat("version ", target, " already exists"));
-      }
-      if (errno != EINVAL && errno != ENOSYS) {
-        return absl::InternalError(
-            absl::StrCat("rename ", staging, " -> ", target, ": ", ErrnoText()));
-      }
-      // The file system lacks RENAME_NOREPLACE; committers are serialized by the lock.
-      if (fs::exists(target, ec)) {
-        return absl::AlreadyExistsError(absl::StrCat("version ", target, " already exists"));
-      }
-      if (::rename(staging.c_str(), target.c_str()) != 0) {
-        return absl::InternalError(
-            absl::StrCat("rename ", staging, " -> ", target, ": ", ErrnoText()));
-      }
+    // rename() would silently replace an empty directory: refuse any existing
+    // target. The lock serializes committers where RENAME_NOREPLACE is missing.
+    const absl::Status renamed = RenameNoReplace(staging, target);
+    if (absl::IsAlreadyExists(renamed)) {
+      return absl::AlreadyExistsError(absl::StrCat("version ", target, " already exists"));
     }
+    RETURN_IF_ERROR(renamed);
   }
   RETURN_IF_ERROR(SyncDirectory(ModelDir()));
   LOG(INFO) << "registry: committed " << target << " (" << manifest.files_size() << " files)";

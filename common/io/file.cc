@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -122,6 +123,24 @@ absl::Status TruncateFileDurably(const std::string& path, uint64_t size) {
   if (!fd.valid()) return ErrnoError("open", path);
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return ErrnoError("ftruncate", path);
   return SyncFd(fd.get(), path);
+}
+
+absl::Status RenameNoReplace(const std::string& from, const std::string& to) {
+  auto exists = [&to] {
+    return absl::AlreadyExistsError(absl::StrCat("rename ", to, ": already exists"));
+  };
+  auto failed = [&from, &to] {
+    return absl::InternalError(absl::StrCat("rename ", from, " -> ", to, ": ", ErrnoText()));
+  };
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
+    return absl::OkStatus();
+  }
+  if (errno == EEXIST || errno == ENOTEMPTY) return exists();
+  if (errno != EINVAL && errno != ENOSYS) return failed();
+  struct stat st;
+  if (::stat(to.c_str(), &st) == 0) return exists();
+  if (::rename(from.c_str(), to.c_str()) != 0) return failed();
+  return absl::OkStatus();
 }
 
 absl::Status RemoveFile(const std::string& path) {

@@ -79,6 +79,12 @@ absl::Status AppendFileDurably(const std::string& path, absl::string_view data);
 // Truncates `path` to `size` bytes and fsyncs it.
 absl::Status TruncateFileDurably(const std::string& path, uint64_t size);
 
+// Renames `from` to `to` (files or directories) unless `to` exists:
+// AlreadyExists then, and nothing changes. Atomic with renameat2(RENAME_NOREPLACE);
+// on file systems without it, falls back to check-then-rename, which is safe
+// only when the caller serializes everyone creating `to` (e.g. with a FileLock).
+absl::Status RenameNoReplace(const std::string& from, const std::string& to);
+
 // unlink(); a file that is already gone is not an error.
 absl::Status RemoveFile(const std::string& path);
 

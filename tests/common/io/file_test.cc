@@ -149,6 +149,32 @@ TEST_F(FileTest, TruncateFileDurably) {
   EXPECT_NE(s.message().find(dir_ + "/missing"), std::string::npos) << s;
 }
 
+// RenameNoReplace moves files and directories but never replaces an existing
+// target, not even an empty directory; errors name the paths.
+TEST_F(FileTest, RenameNoReplace) {
+  const std::string from = dir_ + "/staging";
+  const std::string to = dir_ + "/v1";
+  fs::create_directories(from);
+  ASSERT_TRUE(WriteFileDurably(from + "/a", "x").ok());
+  ASSERT_TRUE(RenameNoReplace(from, to).ok());
+  EXPECT_EQ(Slurp(to + "/a"), "x");
+  EXPECT_FALSE(fs::exists(from));
+
+  fs::create_directories(from);
+  fs::create_directories(dir_ + "/empty");
+  const absl::Status s = RenameNoReplace(from, dir_ + "/empty");
+  EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
+  EXPECT_TRUE(fs::exists(from));
+  ASSERT_TRUE(WriteFileDurably(dir_ + "/f1", "1").ok());
+  ASSERT_TRUE(WriteFileDurably(dir_ + "/f2", "2").ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(RenameNoReplace(dir_ + "/f1", dir_ + "/f2")));
+  EXPECT_EQ(Slurp(dir_ + "/f2"), "2");
+
+  const absl::Status missing = RenameNoReplace(dir_ + "/missing", dir_ + "/other");
+  EXPECT_TRUE(absl::IsInternal(missing)) << missing;
+  EXPECT_NE(missing.message().find(dir_ + "/missing"), std::string::npos) << missing;
+}
+
 // RemoveFile deletes, and a file that is already gone is fine.
 TEST_F(FileTest, RemoveFile) {
   const std::string path = dir_ + "/gone";
