@@ -43,7 +43,7 @@ inline uint32_t LoadLe32(const unsigned char* p) {
 // and final inversion. Unaligned 8-byte loads are fine on x86; the leading
 // bytes are consumed one at a time only to keep the main loop's loads aligned.
 __attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc, const unsigned char* p,
-                                                        size_t n) {
+                                                       size_t n) {
   uint64_t c = static_cast<uint32_t>(~crc);
   while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0) {
     c = _mm_crc32_u8(static_cast<uint32_t>(c), *p++);
@@ -98,7 +98,8 @@ uint32_t Crc32cExtendHardware(uint32_t crc, const void* data, size_t n) {
 }
 
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
-  return Crc32cHardwareAvailable() ? Crc32cExtendHardware(crc, data, n) : Crc32cExtendPortable(crc, data, n);
+  return Crc32cHardwareAvailable() ? Crc32cExtendHardware(crc, data, n)
+                                   : Crc32cExtendPortable(crc, data, n);
 }
 
 }  // namespace recsys

@@ -85,8 +85,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-absl::Status WriteFileDurably(const std::string& path,
-                              absl::Span<const absl::string_view> pieces) {
+absl::Status WriteFileDurably(const std::string& path, absl::Span<const absl::string_view> pieces) {
   const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoError("create", path);
   for (absl::string_view piece : pieces) {
@@ -107,8 +106,8 @@ absl::Status ReplaceFileDurably(const std::string& path, absl::string_view conte
     return absl::InternalError(absl::StrCat("rename ", tmp, " -> ", path, ": ", ErrnoText()));
   }
   const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  return SyncDirectory(dir);
+  if (slash == std::string::npos) return SyncDirectory(".");
+  return SyncDirectory(slash == 0 ? "/" : path.substr(0, slash));
 }
 
 absl::Status AppendFileDurably(const std::string& path, absl::string_view data) {

@@ -140,10 +140,8 @@ TEST(RegistryFormat, VersionList) {
   EXPECT_EQ(lines[0],
             "  VERSION                    KIND        CREATED                   TEST two_stage "
             "NDCG@10");
-  EXPECT_EQ(lines[1],
-            "* v1                         evaluation  2026-11-29T03:45:00Z      0.3123");
-  EXPECT_EQ(lines[2],
-            "  v2                         -           -                         -");
+  EXPECT_EQ(lines[1], "* v1                         evaluation  2026-11-29T03:45:00Z      0.3123");
+  EXPECT_EQ(lines[2], "  v2                         -           -                         -");
   EXPECT_TRUE(absl::EndsWith(FormatVersionList({}, "", "reg/ml"), "(no versions in reg/ml)\n"));
 }
 
