@@ -1,12 +1,6 @@
 #include "gateway/wal.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -20,10 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "common/bundle/array_file.h"
+#include "common/io/crc32c.h"
+#include "common/io/file.h"
+#include "common/io/file_lock.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "gateway/crc32c.h"
 
 namespace recsys::gateway {
 namespace {
@@ -36,8 +31,6 @@ constexpr size_t kMaxPayload = kMinPayload + 3 * kMaxWalFieldBytes;
 constexpr char kSnapshotMagic[8] = {'R', 'S', 'Y', 'S', 'S', 'N', 'A', 'P'};
 constexpr uint32_t kSnapshotVersion = 1;
 constexpr size_t kSnapshotHeaderBytes = 8 + 4 + 4 + 8 + 8;
-
-std::string ErrnoText() { return std::strerror(errno); }
 
 void PutU32(std::string* out, uint32_t v) {
   char b[4];
@@ -256,39 +249,6 @@ absl::StatusOr<uint64_t> ReadSnapshot(const std::string& path, const Wal::Replay
   return last_seq;
 }
 
-absl::Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat("write ", path, ": ", ErrnoText()));
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status TruncateDurably(const std::string& path, size_t size) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", ErrnoText()));
-  absl::Status s;
-  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-    s = absl::InternalError(absl::StrCat("ftruncate ", path, ": ", ErrnoText()));
-  } else if (::fsync(fd) != 0) {
-    s = absl::InternalError(absl::StrCat("fsync ", path, ": ", ErrnoText()));
-  }
-  ::close(fd);
-  return s;
-}
-
-absl::Status RemoveFile(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::InternalError(absl::StrCat("unlink ", path, ": ", ErrnoText()));
-  }
-  return absl::OkStatus();
-}
-
 // Parses "<prefix><digits><suffix>".
 std::optional<uint64_t> ParseNumbered(absl::string_view name, absl::string_view prefix,
                                       absl::string_view suffix) {
@@ -375,9 +335,8 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
   if (ec) return absl::InternalError(absl::StrCat("create state dir ", dir_, ": ", ec.message()));
 
   const std::string lock_path = dir_ + "/LOCK";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) return absl::InternalError(absl::StrCat("open ", lock_path, ": ", ErrnoText()));
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  ASSIGN_OR_RETURN(lock_, FileLock::TryAcquire(lock_path));
+  if (!lock_.has_value()) {
     return absl::FailedPreconditionError(
         absl::StrCat(dir_, " is in use by another process (", lock_path, " is locked)"));
   }
@@ -435,7 +394,7 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
                                 &scan));
     if (!scan.damage.empty()) {
       truncated = data.size() - scan.good_end;
-      RETURN_IF_ERROR(TruncateDurably(segments[i].path, scan.good_end));
+      RETURN_IF_ERROR(TruncateFileDurably(segments[i].path, scan.good_end));
       LOG(WARNING) << "wal: truncated a torn tail of " << truncated << " bytes at offset "
                    << scan.good_end << " of " << segments[i].path << " (" << scan.damage << ")";
     }
@@ -448,14 +407,10 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
     segment_size_ = 0;
   }
   active_path_ = segments.back().path;
-  const std::string& active = active_path_;
-  fd_ = ::open(active.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) return absl::InternalError(absl::StrCat("open ", active, ": ", ErrnoText()));
+  ASSIGN_OR_RETURN(fd_, OpenForAppend(active_path_));
   // Replayed records may be in the page cache only (written, not yet synced,
   // by a process that died): make what was just served durable.
-  if (options_.fsync && ::fdatasync(fd_) != 0) {
-    return absl::InternalError(absl::StrCat("fdatasync ", active, ": ", ErrnoText()));
-  }
+  if (options_.fsync) RETURN_IF_ERROR(DataSyncFd(fd_.get(), active_path_));
   RETURN_IF_ERROR(SyncDirectory(dir_));  // the active segment's entry may be new
 
   absl::MutexLock lock(&mu_);
@@ -488,8 +443,8 @@ Wal::~Wal() {
     mu_.Await(absl::Condition(
         +[](int* n) { return *n == 0; }, &active_appends_));
   }
-  if (fd_ >= 0) ::close(fd_);
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+  fd_.Reset();
+  lock_.reset();  // releases the flock
 }
 
 bool Wal::WriterHasWork() const { return !pending_.empty() || stopping_; }
@@ -543,11 +498,7 @@ void Wal::WriterLoop() {
     absl::Status s = [&]() -> absl::Status {
       if (segment_size_ >= options_.segment_bytes && segment_size_ > 0) {
         const std::string path = dir_ + "/" + WalSegmentName(batch.front().seq);
-        const int fd =
-            ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) return absl::InternalError(absl::StrCat("create ", path, ": ", ErrnoText()));
-        ::close(fd_);
-        fd_ = fd;
+        ASSIGN_OR_RETURN(fd_, OpenForAppend(path, CreateMode::kExclusive));
         active_path_ = path;
         segment_size_ = 0;
         RETURN_IF_ERROR(SyncDirectory(dir_));
@@ -559,13 +510,11 @@ void Wal::WriterLoop() {
       // On a failed or short write the segment may end in a partial record;
       // the log is poisoned from here, so only recovery will see it (and
       // truncate it).
-      RETURN_IF_ERROR(WriteAll(fd_, bytes.data(), bytes.size(), active_path_));
+      RETURN_IF_ERROR(WriteAll(fd_.get(), bytes, active_path_));
       segment_size_ += bytes.size();
       if (options_.fsync) {
         const auto t0 = std::chrono::steady_clock::now();
-        if (::fdatasync(fd_) != 0) {
-          return absl::InternalError(absl::StrCat("fdatasync ", active_path_, ": ", ErrnoText()));
-        }
+        RETURN_IF_ERROR(DataSyncFd(fd_.get(), active_path_));
         fsync_micros = MicrosSince(t0);
       }
       return absl::OkStatus();
@@ -656,12 +605,7 @@ absl::Status Wal::Compact() {
   PutU32(&out, Crc32c(out));
 
   const std::string path = dir_ + "/" + SnapshotName(last_seq);
-  const std::string tmp = path + ".tmp";
-  RETURN_IF_ERROR(WriteFileDurably(tmp, out));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("rename ", tmp, " -> ", path, ": ", ErrnoText()));
-  }
-  RETURN_IF_ERROR(SyncDirectory(dir_));
+  RETURN_IF_ERROR(ReplaceFileDurably(path, out, path + ".tmp"));
   // From here the snapshot is authoritative; a crash before the deletions
   // below leaves files that Open recognizes as superseded and removes.
   {

@@ -37,6 +37,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +46,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/io/file.h"
+#include "common/io/file_lock.h"
 
 namespace recsys::gateway {
 
@@ -150,10 +153,10 @@ class Wal {
 
   const std::string dir_;
   const WalOptions options_;
-  int lock_fd_ = -1;
+  std::optional<FileLock> lock_;  // held from Open to destruction
 
   // Owned by the writer thread once it runs (by Open before).
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string active_path_;
   uint64_t segment_size_ = 0;
 

@@ -1,8 +1,8 @@
 #include "offline/bundle_manifest.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/bundle/array_file.h"
 #include "common/bundle/registry.h"
+#include "common/io/sha256.h"
 
 namespace recsys::offline {
 namespace {

@@ -11,11 +11,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/bundle/registry.h"
 #include "common/log.h"
 #include "google/protobuf/util/json_util.h"
+#include "offline/registry_format.h"
 
 ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
 ABSL_FLAG(std::string, name, "movielens", "Model name (sub-directory of --registry)");
@@ -63,17 +63,7 @@ int List(const Registry& reg) {
   if (!prod.ok() && !absl::IsNotFound(prod.status())) {
     std::cerr << "recsys-registry: warning: " << prod.status().message() << "\n";
   }
-  std::cout << absl::StrFormat("  %-26s %-11s %-25s %s\n", "VERSION", "KIND", "CREATED",
-                               "TEST two_stage NDCG@10");
-  for (const v1::BundleManifest& m : *versions) {
-    const std::optional<double> ndcg = LeaderboardNdcg(m, kGateModel);
-    const bool is_prod = prod.ok() && *prod == m.version();
-    std::cout << absl::StrFormat("%s %-26s %-11s %-25s %s\n", is_prod ? "*" : " ", m.version(),
-                                 m.kind().empty() ? "-" : m.kind(),
-                                 m.created_at().empty() ? "-" : m.created_at(),
-                                 ndcg ? absl::StrFormat("%.4f", *ndcg) : "-");
-  }
-  if (versions->empty()) std::cout << "(no versions in " << reg.ModelDir() << ")\n";
+  std::cout << offline::FormatVersionList(*versions, prod.ok() ? *prod : "", reg.ModelDir());
   return 0;
 }
 
@@ -117,7 +107,7 @@ int Run(const std::vector<std::string>& args) {
     return 0;
   }
   if (cmd == "compare" && want_args(2)) {
-    absl::StatusOr<std::string> table = reg.Compare(args[1], args[2]);
+    absl::StatusOr<std::string> table = offline::CompareVersions(reg, args[1], args[2]);
     if (!table.ok()) return Fail(table.status());
     std::cout << *table;
     return 0;
@@ -127,12 +117,7 @@ int Run(const std::vector<std::string>& args) {
     absl::StatusOr<Registry::GcResult> r =
         reg.Gc(absl::GetFlag(FLAGS_keep), absl::GetFlag(FLAGS_staging_age), dry_run);
     if (!r.ok()) return Fail(r.status());
-    for (const std::string& v : r->removed) {
-      std::cout << (dry_run ? "would remove " : "removed ") << v << "\n";
-    }
-    std::cout << absl::StrFormat("%s %d, kept %d, %.1f MB %s\n",
-                                 dry_run ? "would remove" : "removed", r->removed.size(),
-                                 r->kept.size(), r->bytes / 1e6, dry_run ? "to free" : "freed");
+    std::cout << offline::FormatGcResult(*r, dry_run);
     return 0;
   }
   return Usage("bad command line: '" + cmd + "' with " + std::to_string(args.size() - 1) +

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/bundle/array_file.h"
+#include "common/io/file.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "offline/baselines.h"

@@ -11,6 +11,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libfaiss-dev libabsl-dev libeigen3-dev prometheus-cpp-dev
   libopenblas-dev libopenblas0-pthread
+  # SHA-256 for bundle checksums (libcrypto)
+  libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-grpc-tools grpc-proto

@@ -1,16 +1,13 @@
 #include "common/bundle/array_file.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <numeric>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/io/file.h"
 #include "common/status.h"
 
 namespace recsys {
@@ -22,32 +19,6 @@ static_assert(std::endian::native == std::endian::little,
 constexpr char kMagic[8] = {'R', 'S', 'Y', 'S', 'A', 'R', 'R', '\0'};
 constexpr uint32_t kMaxDims = 4;
 constexpr uint64_t kMaxElements = uint64_t{1} << 36;
-
-std::string ErrnoText() { return std::strerror(errno); }
-
-absl::Status WriteAll(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat("write ", path, ": ", ErrnoText()));
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status WriteDurably(const std::string& path, const std::string& header, const char* payload,
-                          size_t payload_size) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("create ", path, ": ", ErrnoText()));
-  absl::Status s = WriteAll(fd, header.data(), header.size(), path);
-  if (s.ok() && payload_size > 0) s = WriteAll(fd, payload, payload_size, path);
-  if (s.ok() && ::fsync(fd) != 0) s = absl::InternalError(absl::StrCat("fsync ", path, ": ", ErrnoText()));
-  ::close(fd);
-  return s;
-}
 
 template <typename T>
 void AppendPod(std::string* out, T v) {
@@ -73,8 +44,9 @@ absl::Status WriteTyped(const std::string& path, DType dtype, const std::vector<
   if (dims.empty() || dims.size() > kMaxDims) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": 1..4 dimensions required"));
   }
-  return WriteDurably(path, Header(dtype, dims), reinterpret_cast<const char*>(data),
-                      Product(dims) * sizeof(T));
+  const std::string header = Header(dtype, dims);
+  const absl::string_view payload(reinterpret_cast<const char*>(data), Product(dims) * sizeof(T));
+  return WriteFileDurably(path, {header, payload});
 }
 
 // Reads and checks the header; returns dims and leaves `in` at the payload.
@@ -157,8 +129,8 @@ absl::Status WriteStringArray(const std::string& path, const std::vector<std::st
     AppendPod<uint32_t>(&payload, static_cast<uint32_t>(v.size()));
     payload.append(v);
   }
-  return WriteDurably(path, Header(DType::kString, {values.size()}), payload.data(),
-                      payload.size());
+  const std::string header = Header(DType::kString, {values.size()});
+  return WriteFileDurably(path, {header, payload});
 }
 
 absl::StatusOr<Array<float>> ReadFloatArray(const std::string& path) {
@@ -187,27 +159,6 @@ absl::StatusOr<std::vector<std::string>> ReadStringArray(const std::string& path
   }
   RETURN_IF_ERROR(ExpectEnd(in, path));
   return out;
-}
-
-absl::Status WriteFileDurably(const std::string& path, const std::string& contents) {
-  return WriteDurably(path, contents, nullptr, 0);
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-absl::Status SyncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open dir ", dir, ": ", ErrnoText()));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return absl::InternalError(absl::StrCat("fsync dir ", dir, ": ", ErrnoText()));
-  return absl::OkStatus();
 }
 
 }  // namespace recsys

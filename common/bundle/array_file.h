@@ -31,7 +31,8 @@ struct Array {
   std::vector<T> values;  // row-major, size prod(dims)
 };
 
-// Writers create `path` (truncating) and fsync it before returning.
+// Writers create `path` (truncating) and fsync it before returning
+// (WriteFileDurably in common/io/file.h).
 absl::Status WriteFloatArray(const std::string& path, const std::vector<uint64_t>& dims,
                              const float* data);
 absl::Status WriteInt32Array(const std::string& path, const std::vector<uint64_t>& dims,
@@ -44,15 +45,5 @@ absl::StatusOr<Array<float>> ReadFloatArray(const std::string& path);
 absl::StatusOr<Array<int32_t>> ReadInt32Array(const std::string& path);
 absl::StatusOr<Array<int64_t>> ReadInt64Array(const std::string& path);
 absl::StatusOr<std::vector<std::string>> ReadStringArray(const std::string& path);
-
-// Writes `contents` to `path` and fsyncs it.
-absl::Status WriteFileDurably(const std::string& path, const std::string& contents);
-absl::StatusOr<std::string> ReadFile(const std::string& path);
-// fsync of a directory (makes renames and new entries durable).
-absl::Status SyncDirectory(const std::string& dir);
-
-// Lower-case hex SHA-256 of a file's contents / of bytes.
-absl::StatusOr<std::string> Sha256File(const std::string& path);
-std::string Sha256Hex(const std::string& bytes);
 
 }  // namespace recsys

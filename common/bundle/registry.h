@@ -9,7 +9,7 @@
 //   <root>/<name>/production.history    one line per alias move: "<time>\t<action>\t<version>"
 //                                       (action: promote | promote-forced | rollback)
 //   <root>/<name>/runs.jsonl            one JSON BundleManifest (without files) per run
-//   <root>/<name>/.lock                 flock(LOCK_EX) around every read-modify-write
+//   <root>/<name>/.lock                 FileLock (flock(LOCK_EX)) around every read-modify-write
 //
 //   Registry reg("registry", "movielens");
 //   ASSIGN_OR_RETURN(std::string staging, reg.BeginVersion());
@@ -22,6 +22,10 @@
 // concurrently from threads or processes (the alias, history and runs file are
 // guarded by the flock, versions are published by rename()).
 // Cost: VerifyBundle / Promote / Rollback read and hash every artefact (O(bundle size)).
+//
+// Policy lives here (registry.cc: versions and run records; registry_manifest.cc:
+// manifests and verification; registry_promotion.cc: gate, promote, rollback;
+// registry_gc.cc: what gc deletes); file mechanics come from common/io/.
 #pragma once
 
 #include <cstdint>
@@ -135,13 +139,11 @@ class Registry {
   // Run records in file order (an unparsable line is an error naming it).
   absl::StatusOr<std::vector<v1::BundleManifest>> RunRecords() const;
 
-  // Human-readable side-by-side table of two versions: scalar fields and
-  // parameters (differences marked '*'), then every leaderboard row with
-  // A, B and B−A. Reads the last run record of each version, else its manifest.
-  absl::StatusOr<std::string> Compare(const std::string& a, const std::string& b) const;
+  // The last run record of `version`, else its manifest (NotFound if neither).
+  // An unreadable runs file is logged and skipped.
+  absl::StatusOr<v1::BundleManifest> RunRecordOrManifest(const std::string& version) const;
 
  private:
-  absl::StatusOr<v1::BundleManifest> RunRecordOrManifest(const std::string& version) const;
   // Loads and verifies a version for becoming production.
   absl::StatusOr<v1::BundleManifest> LoadVerified(const std::string& version) const;
   // Production versions in promotion order as `rollback` walks them (the last

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/escaping.h"
+
 namespace recsys {
 namespace {
 
@@ -178,25 +180,22 @@ TEST(ArrayFile, TooManyDimensionsAreRefused) {
   EXPECT_FALSE(WriteFloatArray(path, {}, values.data()).ok());
 }
 
-// SHA-256 of "" and "abc" equal the FIPS 180-2 test vectors.
-TEST(Sha256, FipsVectors) {
-  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(Sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-}
-
-// Hashing a file (one million 'a', crossing many internal buffers) matches the
-// FIPS vector and Sha256Hex of the same bytes.
-TEST(Sha256, FileMatchesBytes) {
-  const std::string path = MakeTempDir() + "/million_a";
-  const std::string bytes(1000000, 'a');
-  ASSERT_TRUE(WriteFileDurably(path, bytes).ok());
-  auto sha = Sha256File(path);
-  ASSERT_TRUE(sha.ok()) << sha.status();
-  EXPECT_EQ(*sha, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-  EXPECT_EQ(*sha, Sha256Hex(bytes));
-  EXPECT_FALSE(Sha256File(path + ".missing").ok());
+// The on-disk bytes are fixed: header and payload equal reference encodings.
+TEST(ArrayFile, BytesOnDiskAreFixed) {
+  const std::string dir = MakeTempDir();
+  const std::vector<float> f = {1.0f, -2.5f};
+  ASSERT_TRUE(WriteFloatArray(dir + "/f.arr", {2}, f.data()).ok());
+  ASSERT_TRUE(WriteStringArray(dir + "/s.arr", {"ab", ""}).ok());
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(slurp(dir + "/f.arr"),
+            absl::HexStringToBytes("525359534152520001000000010000000100000002000000000000000000"
+                                   "803f000020c0"));
+  EXPECT_EQ(slurp(dir + "/s.arr"),
+            absl::HexStringToBytes("525359534152520001000000040000000100000002000000000000000200"
+                                   "0000616200000000"));
 }
 
 }  // namespace

@@ -20,6 +20,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/bundle/array_file.h"
+#include "common/io/file.h"
+#include "common/io/sha256.h"
 #include "common/log.h"
 
 namespace recsys {
@@ -479,17 +481,16 @@ TEST_F(RegistryTest, ConcurrentPromotesFromProcesses) {
   EXPECT_TRUE(fs::is_directory(reg_->VersionDir(*prod)));
 }
 
-// Run records append one line each; Compare shows parameter differences and metric deltas.
-TEST_F(RegistryTest, RunRecordsAndCompare) {
+// Run records append one line each, without file lists (the comparison table
+// built from them is tested in tests/offline/registry_format_test.cc).
+TEST_F(RegistryTest, RunRecordsAppendOneLinePerRun) {
   Commit("v1", 0.30);
   Commit("v2", 0.31);
   v1::BundleManifest r1 = *reg_->Show("v1");
   r1.mutable_parameters()->insert({"als_factors", "64"});
-  r1.mutable_parameters()->insert({"seed", "42"});
   ASSERT_TRUE(reg_->AppendRunRecord(r1).ok());
   v1::BundleManifest r2 = *reg_->Show("v2");
   r2.mutable_parameters()->insert({"als_factors", "128"});
-  r2.mutable_parameters()->insert({"seed", "42"});
   ASSERT_TRUE(reg_->AppendRunRecord(r2).ok());
 
   auto runs = reg_->RunRecords();
@@ -500,32 +501,11 @@ TEST_F(RegistryTest, RunRecordsAndCompare) {
   const std::string runs_text = ReadText(reg_->ModelDir() + "/runs.jsonl");
   EXPECT_EQ(std::count(runs_text.begin(), runs_text.end(), '\n'), 2);  // one line per run
 
-  auto table = reg_->Compare("v1", "v2");
-  ASSERT_TRUE(table.ok()) << table.status();
-  bool factors_marked = false, seed_unmarked = false;
-  for (absl::string_view line : absl::StrSplit(*table, '\n')) {
-    if (absl::StrContains(line, "param als_factors")) {
-      factors_marked = absl::StrContains(line, "64") && absl::StrContains(line, "128") &&
-                       absl::EndsWith(line, "*");
-    }
-    if (absl::StrContains(line, "param seed")) seed_unmarked = !absl::EndsWith(line, "*");
-  }
-  EXPECT_TRUE(factors_marked) << *table;
-  EXPECT_TRUE(seed_unmarked) << *table;
-  EXPECT_NE(table->find("two_stage"), std::string::npos) << *table;
-  EXPECT_NE(table->find("+0.0100"), std::string::npos) << *table;
-
-  EXPECT_TRUE(absl::IsNotFound(reg_->Compare("v1", "v9").status()));
-}
-
-// Without run records Compare falls back to the manifests.
-TEST_F(RegistryTest, CompareFromManifests) {
-  Commit("v1", 0.30);
-  Commit("v2", 0.25, /*als=*/0.2);
-  auto table = reg_->Compare("v1", "v2");
-  ASSERT_TRUE(table.ok()) << table.status();
-  EXPECT_NE(table->find("-0.0500"), std::string::npos) << *table;
-  EXPECT_NE(table->find("als"), std::string::npos) << *table;
+  // The run record wins over the manifest; without either it is NotFound.
+  auto latest = reg_->RunRecordOrManifest("v1");
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->parameters().at("als_factors"), "64");
+  EXPECT_TRUE(absl::IsNotFound(reg_->RunRecordOrManifest("v9").status()));
 }
 
 }  // namespace
