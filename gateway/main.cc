@@ -12,6 +12,7 @@
 #include "common/server/bundle_holder.h"
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
+#include "gateway/backend_channel.h"
 #include "gateway/gateway_service.h"
 #include "gateway/user_store.h"
 
@@ -102,18 +103,18 @@ int main(int argc, char** argv) {
   options.budget.retrieval_share = absl::GetFlag(FLAGS_retrieval_share);
   options.budget.margin = absl::GetFlag(FLAGS_margin);
   options.max_inflight = absl::GetFlag(FLAGS_max_inflight);
-  options.max_k = absl::GetFlag(FLAGS_max_k);
-  options.max_history = absl::GetFlag(FLAGS_max_history);
+  options.limits.max_k = absl::GetFlag(FLAGS_max_k);
+  options.limits.max_history = absl::GetFlag(FLAGS_max_history);
   options.feedback_workers = absl::GetFlag(FLAGS_feedback_workers);
   options.cache.max_bytes = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20;
   options.cache.ttl = absl::GetFlag(FLAGS_cache_ttl);
-  gateway::GatewayService service(options, &holder, store->get(),
+  gateway::GatewayService service(options, [&holder] { return holder.Current(); }, store->get(),
                                   gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval)),
                                   gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking)),
                                   metrics->get());
   ServerOptions server_options;
   server_options.address = absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_port));
-  server_options.health_service = "recsys.v1.Recommender";
+  server_options.health_service = gateway::kGatewayServiceName;
   auto started = BuildAndStartServer(server_options, {&service});
   if (!started.ok()) {
     LOG(ERROR) << started.status();
