@@ -208,6 +208,7 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
   v1::RecommendResponse* const response_;
   const std::shared_ptr<const ModelBundle> bundle_;
   const StageDeadlines deadlines_;
+  // Declared before the downstream contexts: destroyed after them (see Run).
   absl::AnyInvocable<void()> done_;
   const absl::Time start_;
   absl::flat_hash_set<ItemIndex> exclude_;

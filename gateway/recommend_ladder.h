@@ -79,8 +79,10 @@ class RecommendLadder {
   // Always produces an answer: path, degraded, model_version, items, notes
   // (and timings when request.debug). `done` runs exactly once, when the
   // response is complete; `request` and `response` must stay valid until then
-  // and are not touched afterwards. `parent` (may be null) is the caller's
-  // server context: its cancellation and deadline propagate downstream.
+  // and are not touched afterwards. `done` itself (with what it captures) is
+  // destroyed with the call, after the call released its downstream contexts.
+  // `parent` (may be null) is the caller's server context: its cancellation
+  // and deadline propagate downstream.
   void Run(const v1::RecommendRequest* request, v1::RecommendResponse* response,
            std::shared_ptr<const ModelBundle> bundle, const StageDeadlines& deadlines,
            grpc::CallbackServerContext* parent, absl::AnyInvocable<void()> done);

@@ -229,13 +229,21 @@ class RecommendLadderTest : public ::testing::Test {
     return r;
   }
 
-  // Runs one call to completion.
+  // Runs one call to completion and waits until the call is released too (its
+  // `done` is destroyed after its downstream contexts). gRPC 1.51 must not see
+  // a channel's last reference dropped on its callback thread, so the channels
+  // are released here, on the test's thread, with the ladder.
   v1::RecommendResponse Run(RecommendLadder& ladder, const v1::RecommendRequest& request,
                             const StageDeadlines& deadlines) {
     v1::RecommendResponse response;
     auto done = std::make_shared<absl::Notification>();
-    ladder.Run(&request, &response, bundle_, deadlines, nullptr, [done] { done->Notify(); });
+    auto released = std::make_shared<absl::Notification>();
+    std::shared_ptr<void> on_release(nullptr, [released](void*) { released->Notify(); });
+    ladder.Run(&request, &response, bundle_, deadlines, nullptr,
+               [done, on_release = std::move(on_release)] { done->Notify(); });
     EXPECT_TRUE(done->WaitForNotificationWithTimeout(absl::Seconds(60))) << "call never finished";
+    EXPECT_TRUE(released->WaitForNotificationWithTimeout(absl::Seconds(60)))
+        << "call never released";
     return response;
   }
   v1::RecommendResponse Run(RecommendLadder& ladder, const std::string& user) {
