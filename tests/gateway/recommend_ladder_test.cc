@@ -272,7 +272,8 @@ class RecommendLadderTest : public ::testing::Test {
   absl::Time now_;
 };
 
-// Both stages answer: the ranker's order with catalogue details, not degraded.
+// Both stages answer: the ranker's order with catalogue details, not degraded;
+// with debug, the stage timings and backend versions too.
 TEST_F(RecommendLadderTest, FullPathServesTheRankedOrder) {
   auto ladder = InProcessLadder();
   const v1::RecommendResponse r = Run(*ladder, "alice");
@@ -291,6 +292,15 @@ TEST_F(RecommendLadderTest, FullPathServesTheRankedOrder) {
   EXPECT_FALSE(Exposes("recsys_gateway_degraded_total{"));
   EXPECT_EQ(ladder->backend_versions().retrieval, "v1");
   EXPECT_EQ(ladder->backend_versions().ranking, "v1");
+
+  // debug: per-stage timings and the backends' model versions in the answer.
+  v1::RecommendRequest debug = Request("alice");
+  debug.set_debug(true);
+  const v1::RecommendResponse d = Run(*ladder, debug, Deadlines());
+  ASSERT_FALSE(d.timings().empty());
+  EXPECT_EQ(d.timings(d.timings_size() - 1).stage(), "total");
+  EXPECT_EQ(std::vector<std::string>(d.notes().begin(), d.notes().end()),
+            (Strings{"retrieval model v1", "ranking model v1"}));
 }
 
 // What goes downstream: stored then extra history (the most recent max_history),
@@ -484,20 +494,6 @@ TEST_F(RecommendLadderTest, CompleteAnswersAreCachedDegradedOnesNot) {
   EXPECT_EQ(Run(*ladder, "bob").path(), v1::PATH_RETRIEVAL_ONLY);
   EXPECT_EQ(retrieval_.calls(), 3);
   EXPECT_EQ(cache.size(), 1u);
-}
-
-// debug: per-stage timings and the backends' model versions in the answer.
-TEST_F(RecommendLadderTest, DebugAddsTimingsAndVersions) {
-  auto ladder = InProcessLadder();
-  v1::RecommendRequest request = Request("alice");
-  request.set_debug(true);
-  const v1::RecommendResponse r = Run(*ladder, request, Deadlines());
-  ASSERT_EQ(r.path(), v1::PATH_FULL);
-  ASSERT_FALSE(r.timings().empty());
-  EXPECT_EQ(r.timings(r.timings_size() - 1).stage(), "total");
-  EXPECT_EQ(r.notes_size(), 2);
-  EXPECT_EQ(r.notes(0), "retrieval model v1");
-  EXPECT_EQ(r.notes(1), "ranking model v1");
 }
 
 }  // namespace
