@@ -3,12 +3,25 @@
 #include <algorithm>
 
 namespace recsys::gateway {
+namespace {
+
+absl::Time Overall(absl::Time now, std::optional<absl::Time> caller_deadline,
+                   const BudgetOptions& options) {
+  return caller_deadline ? std::min(*caller_deadline, now + options.max_deadline)
+                         : now + options.default_deadline;
+}
+
+}  // namespace
+
+std::optional<absl::Time> CallerDeadline(absl::Time raw, absl::Time now) {
+  if (raw > now + absl::Hours(24 * 365)) return std::nullopt;
+  return raw;
+}
 
 StageDeadlines PlanBudget(absl::Time now, std::optional<absl::Time> caller_deadline,
                           const BudgetOptions& options) {
   StageDeadlines d;
-  d.overall = caller_deadline ? std::min(*caller_deadline, now + options.max_deadline)
-                              : now + options.default_deadline;
+  d.overall = Overall(now, caller_deadline, options);
   const absl::Duration usable = std::max(absl::ZeroDuration(), d.overall - options.margin - now);
   const double share = std::clamp(options.retrieval_share, 0.0, 1.0);
   d.retrieval = now + usable * share;
@@ -18,6 +31,11 @@ StageDeadlines PlanBudget(absl::Time now, std::optional<absl::Time> caller_deadl
 
 bool RankingWorthStarting(absl::Time now, const StageDeadlines& d, const BudgetOptions& options) {
   return d.ranking - now >= options.min_ranking_time;
+}
+
+absl::Time PlanLookupDeadline(absl::Time now, std::optional<absl::Time> caller_deadline,
+                              const BudgetOptions& options) {
+  return std::max(now, Overall(now, caller_deadline, options) - options.margin);
 }
 
 }  // namespace recsys::gateway

@@ -1,11 +1,16 @@
-// The latency budget: how a Recommend call's deadline is split between the two
-// stages. Pure functions of times, so they are tested without clocks.
+// The latency budget: the deadlines of one gateway call, fixed when it
+// arrives. Pure functions of times, so they are tested without clocks.
 //
+// Recommend (two stages):
 //   overall   = min(caller's deadline, now + max_deadline), or now + default
 //   retrieval = now + retrieval_share * (overall - margin - now)
 //   ranking   = overall - margin     (ranking gets whatever retrieval left)
-// The margin is kept for the gateway's own work (fallback, response assembly),
-// so the answer leaves before the caller's deadline even on the degraded path.
+// Search and SimilarItems (one pass-through call to retrieval, nothing held
+// back for ranking):
+//   lookup    = max(now, overall - margin)
+// The margin is kept for the gateway's own work (fallback, response assembly,
+// the answer's way back), so the answer leaves before the caller's deadline
+// even on the degraded path.
 #pragma once
 
 #include <optional>
@@ -29,11 +34,22 @@ struct StageDeadlines {
   absl::Time ranking;
 };
 
+// The caller's deadline as gRPC reports it (`raw`), or nullopt when the caller
+// sent none: gRPC then reports an "infinite" time, so anything more than a
+// year after `now` counts as none.
+std::optional<absl::Time> CallerDeadline(absl::Time raw, absl::Time now);
+
 // `caller_deadline` is nullopt when the caller sent no deadline.
 StageDeadlines PlanBudget(absl::Time now, std::optional<absl::Time> caller_deadline,
                           const BudgetOptions& options);
 
 // Whether ranking is still worth starting at `now`.
 bool RankingWorthStarting(absl::Time now, const StageDeadlines& d, const BudgetOptions& options);
+
+// The deadline of a Search or SimilarItems call's one downstream call (see
+// above): never before `now`, so a spent budget fails at once downstream
+// (DEADLINE_EXCEEDED) rather than never.
+absl::Time PlanLookupDeadline(absl::Time now, std::optional<absl::Time> caller_deadline,
+                              const BudgetOptions& options);
 
 }  // namespace recsys::gateway

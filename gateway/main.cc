@@ -3,16 +3,18 @@
 //     --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 \
 //     --port 50051 --metrics_port 9091 --state_dir state/
 #include <algorithm>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/log.h"
-#include "common/server/bundle_holder.h"
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
-#include "gateway/gateway_service.h"
+#include "gateway/backend_channel.h"
+#include "gateway/gateway_server.h"
 #include "gateway/user_store.h"
 
 ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
@@ -44,86 +46,75 @@ ABSL_FLAG(bool, fsync, true, "fsync the write-ahead log before acknowledging (of
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10), "Graceful-shutdown drain deadline");
 
 int main(int argc, char** argv) {
-  recsys::BlockTerminationSignals();  // before any thread starts
+  recsys::BlockTerminationSignals();  // before any thread exists
   recsys::ConfigureServingProcess();
   absl::SetProgramUsageMessage("recsys gateway: the public Recommender API");
   absl::ParseCommandLine(argc, argv);
-  using namespace recsys;  // NOLINT: a thin main
 
-  auto metrics = ServerMetrics::Create(absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_metrics_port)));
-  if (!metrics.ok()) {
-    LOG(ERROR) << "metrics endpoint: " << metrics.status();
-    return 1;
-  }
-  BundleHolderOptions holder_options;
-  holder_options.registry_root = absl::GetFlag(FLAGS_registry);
-  holder_options.model_name = absl::GetFlag(FLAGS_name);
-  holder_options.poll_interval = absl::GetFlag(FLAGS_poll_interval);
-  holder_options.metrics = metrics->get();
-  holder_options.loader = [](const std::string& dir) {
-    return ModelBundle::Load(dir, BundleParts::kGateway);
-  };
-  BundleHolder holder(holder_options);
-  if (auto s = holder.Start(); !s.ok()) {
-    LOG(ERROR) << s;
-    return 1;
-  }
-  if (!holder.WaitForBundle(absl::GetFlag(FLAGS_startup_timeout))) {
-    LOG(ERROR) << "no loadable production bundle for '" << holder_options.model_name << "' in "
-               << holder_options.registry_root << " within --startup_timeout";
-    return 1;
-  }
-  // The store is seeded from the first bundle's training histories, then the
-  // write-ahead log (every acknowledged Feedback) is replayed on top.
-  std::shared_ptr<const ModelBundle> first = holder.Current();
+  namespace gateway = recsys::gateway;
+  gateway::GatewayServerOptions o;
+  o.bundle.registry_root = absl::GetFlag(FLAGS_registry);
+  o.bundle.model_name = absl::GetFlag(FLAGS_name);
+  o.bundle.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  o.service.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
+  o.service.budget.retrieval_share = absl::GetFlag(FLAGS_retrieval_share);
+  o.service.budget.margin = absl::GetFlag(FLAGS_margin);
+  o.service.max_inflight = absl::GetFlag(FLAGS_max_inflight);
+  o.service.limits.max_k = absl::GetFlag(FLAGS_max_k);
+  o.service.limits.max_history = absl::GetFlag(FLAGS_max_history);
+  o.service.feedback_workers = absl::GetFlag(FLAGS_feedback_workers);
+  o.service.cache.max_bytes = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20;
+  o.service.cache.ttl = absl::GetFlag(FLAGS_cache_ttl);
   gateway::EmbeddedUserStoreOptions store_options;
   store_options.state_dir = absl::GetFlag(FLAGS_state_dir);
   store_options.wal.fsync = absl::GetFlag(FLAGS_fsync);
-  auto store = gateway::EmbeddedUserStore::Open(
-      store_options, [&first](gateway::EmbeddedUserStore::SeedSink& sink) {
-        const UserHistories& h = first->histories;
-        for (int32_t u = 0; u < h.users.size(); ++u) {
-          std::vector<gateway::UserEvent> events;
-          for (int64_t k = h.offsets[u]; k < h.offsets[u + 1]; ++k) {
-            events.push_back(gateway::UserEvent{first->catalogue.ids.Name(h.items[k]), h.times_s[k],
-                                                1.0f, "train"});
-          }
-          sink.Seed(h.users.Name(u), std::move(events));
-        }
-      });
+  const int port = absl::GetFlag(FLAGS_port);
+  const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  const absl::Duration drain = absl::GetFlag(FLAGS_drain);
+  const absl::Duration startup_timeout = absl::GetFlag(FLAGS_startup_timeout);
+  std::string bad_flag = recsys::CommonServiceFlagError(o.bundle.model_name, port, metrics_port,
+                                                        o.bundle.poll_interval, drain);
+  if (!bad_flag.empty()) {
+    // reported below
+  } else if (startup_timeout <= absl::ZeroDuration()) {
+    bad_flag = "--startup_timeout must be positive";
+  } else if (o.service.budget.default_deadline <= absl::ZeroDuration()) {
+    bad_flag = "--default_deadline must be positive";
+  } else if (o.service.max_inflight < 1 || o.service.feedback_workers < 1) {
+    bad_flag = "--max_inflight and --feedback_workers must be >= 1";
+  } else if (o.service.limits.max_k < 1 || o.service.limits.max_history < 0) {
+    bad_flag = "--max_k must be >= 1 and --max_history >= 0";
+  }
+  if (!bad_flag.empty()) {
+    LOG(ERROR) << bad_flag;
+    return 2;
+  }
+  if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
+
+  auto metrics = recsys::ServerMetrics::Create(absl::StrCat("0.0.0.0:", metrics_port));
+  if (!metrics.ok()) {
+    LOG(ERROR) << "cannot start the metrics endpoint: " << metrics.status();
+    return 1;
+  }
+  // Every acknowledged Feedback is replayed now; the training histories are
+  // seeded under them once the first bundle loads. Outlives the server.
+  auto store = gateway::EmbeddedUserStore::Open(store_options);
   if (!store.ok()) {
     LOG(ERROR) << "user store in " << store_options.state_dir << ": " << store.status();
     return 1;
   }
-  first.reset();
-
-  gateway::GatewayOptions options;
-  options.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
-  options.budget.retrieval_share = absl::GetFlag(FLAGS_retrieval_share);
-  options.budget.margin = absl::GetFlag(FLAGS_margin);
-  options.max_inflight = absl::GetFlag(FLAGS_max_inflight);
-  options.max_k = absl::GetFlag(FLAGS_max_k);
-  options.max_history = absl::GetFlag(FLAGS_max_history);
-  options.feedback_workers = absl::GetFlag(FLAGS_feedback_workers);
-  options.cache.max_bytes = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20;
-  options.cache.ttl = absl::GetFlag(FLAGS_cache_ttl);
-  gateway::GatewayService service(options, &holder, store->get(),
-                                  gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval)),
-                                  gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking)),
-                                  metrics->get());
-  ServerOptions server_options;
-  server_options.address = absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_port));
-  server_options.health_service = "recsys.v1.Recommender";
-  auto started = BuildAndStartServer(server_options, {&service});
-  if (!started.ok()) {
-    LOG(ERROR) << started.status();
+  o.retrieval = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval));
+  o.ranking = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking));
+  o.server.address = absl::StrCat("0.0.0.0:", port);
+  auto server = gateway::GatewayServer::Start(std::move(o), store->get(), metrics->get());
+  if (!server.ok()) {
+    LOG(ERROR) << "cannot start the gateway server: " << server.status();
     return 1;
   }
-  SetServing(started->server.get(), server_options.health_service, true);
-  LOG(INFO) << "gateway serving on port " << started->port << " (bundle " << holder.version()
-            << ", " << (*store)->num_users() << " users in the store)";
-  WaitForTerminationAndShutdown(started->server.get(), absl::GetFlag(FLAGS_drain));
-  holder.Stop();
-  LOG(INFO) << "gateway stopped";
-  return 0;
+  LOG(INFO) << "recsys-gateway: gRPC on port " << (*server)->port() << ", /metrics on port "
+            << (*metrics)->port() << ", " << (*store)->stats().replayed_records
+            << " logged events replayed; NOT_SERVING until a bundle loads";
+
+  return recsys::ServeUntilTerminated(*std::move(server), *std::move(metrics), drain,
+                                      "recsys-gateway", startup_timeout);
 }

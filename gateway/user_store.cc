@@ -1,17 +1,39 @@
 #include "gateway/user_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/bundle/model_bundle.h"
 #include "common/status.h"
 
 namespace recsys::gateway {
 
+void ForEachTrainingHistory(
+    const ModelBundle& bundle,
+    const std::function<void(absl::string_view user_id, std::vector<UserEvent> events)>& fn) {
+  const UserHistories& h = bundle.histories;
+  for (int32_t u = 0; u < h.users.size(); ++u) {
+    std::vector<UserEvent> events;
+    events.reserve(static_cast<size_t>(h.offsets[u + 1] - h.offsets[u]));
+    for (int64_t k = h.offsets[u]; k < h.offsets[u + 1]; ++k) {
+      events.push_back(
+          UserEvent{bundle.catalogue.ids.Name(h.items[k]), h.times_s[k], 1.0f, "train"});
+    }
+    fn(h.users.Name(u), std::move(events));
+  }
+}
+
 void EmbeddedUserStore::SeedSink::Seed(absl::string_view user_id, std::vector<UserEvent> events) {
-  store_->seeded_events_.fetch_add(events.size(), std::memory_order_relaxed);
-  for (UserEvent& e : events) store_->Insert(user_id, Stored{std::move(e), 0});
+  store_->InsertSeed(user_id, std::move(events));
+}
+
+void EmbeddedUserStore::SeedFrom(const ModelBundle& bundle) {
+  ForEachTrainingHistory(bundle, [this](absl::string_view user_id, std::vector<UserEvent> events) {
+    InsertSeed(user_id, std::move(events));
+  });
 }
 
 EmbeddedUserStore::EmbeddedUserStore(const EmbeddedUserStoreOptions& options)
@@ -56,6 +78,27 @@ void EmbeddedUserStore::Insert(absl::string_view user_id, Stored s) {
   const size_t cap = std::max<size_t>(options_.max_events_per_user, 1);
   if (events.size() > cap) {
     events.erase(events.begin(), events.begin() + static_cast<ptrdiff_t>(events.size() - cap));
+  }
+}
+
+void EmbeddedUserStore::InsertSeed(absl::string_view user_id, std::vector<UserEvent> events) {
+  if (events.empty()) return;
+  seeded_events_.fetch_add(events.size(), std::memory_order_relaxed);
+  Shard& shard = ShardFor(user_id);
+  absl::MutexLock lock(&shard.mu);
+  auto [it, inserted] = shard.users.try_emplace(user_id);
+  if (inserted) num_users_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<Stored>& stored = it->second;
+  const auto logged =
+      std::find_if(stored.begin(), stored.end(), [](const Stored& s) { return s.seq > 0; });
+  std::vector<Stored> seeded;
+  seeded.reserve(events.size());
+  for (UserEvent& e : events) seeded.push_back(Stored{std::move(e), 0});
+  stored.insert(logged, std::make_move_iterator(seeded.begin()),
+                std::make_move_iterator(seeded.end()));
+  const size_t cap = std::max<size_t>(options_.max_events_per_user, 1);
+  if (stored.size() > cap) {
+    stored.erase(stored.begin(), stored.begin() + static_cast<ptrdiff_t>(stored.size() - cap));
   }
 }
 

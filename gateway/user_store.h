@@ -19,6 +19,10 @@
 #include "absl/synchronization/mutex.h"
 #include "gateway/wal.h"
 
+namespace recsys {
+struct ModelBundle;
+}  // namespace recsys
+
 namespace recsys::gateway {
 
 struct UserEvent {
@@ -60,7 +64,21 @@ class UserStore {
 
   virtual int64_t num_users() const = 0;
   virtual UserStoreStats stats() const = 0;
+
+  // Adds the histories `bundle` was fit on (each event "train", weight 1) as
+  // every user's oldest events, ahead of the events the store already holds or
+  // gets later, as if they had been stored first. Not logged: they are
+  // reproducible from the bundle. The gateway calls it once, with the first
+  // bundle it serves, before it answers any call; calling it again adds the
+  // events again. Cost: O(events in the bundle's histories).
+  virtual void SeedFrom(const ModelBundle& bundle) = 0;
 };
+
+// Calls `fn` once per user of `bundle`'s training histories with the user's
+// events (oldest first, as SeedFrom stores them).
+void ForEachTrainingHistory(
+    const ModelBundle& bundle,
+    const std::function<void(absl::string_view user_id, std::vector<UserEvent> events)>& fn);
 
 struct EmbeddedUserStoreOptions {
   // Holds the write-ahead log (created if missing; one process at a time).
@@ -92,7 +110,8 @@ class EmbeddedUserStore final : public UserStore {
 
   // Creates state_dir if needed, runs `seed` (may be empty), replays the log
   // on top (so logged events follow the seed in each history) and starts the
-  // log writer. Errors: see Wal::Open (DataLoss for a damaged log).
+  // log writer. A seed added later (SeedFrom) lands in the same place.
+  // Errors: see Wal::Open (DataLoss for a damaged log).
   static absl::StatusOr<std::unique_ptr<EmbeddedUserStore>> Open(
       const EmbeddedUserStoreOptions& options, const SeedFn& seed = nullptr);
 
@@ -103,6 +122,7 @@ class EmbeddedUserStore final : public UserStore {
   absl::StatusOr<uint64_t> Append(absl::string_view user_id, UserEvent e) override;
   int64_t num_users() const override { return num_users_.load(std::memory_order_relaxed); }
   UserStoreStats stats() const override;
+  void SeedFrom(const ModelBundle& bundle) override;
 
   // Compacts the log now (see Wal::Compact); normally automatic.
   absl::Status Compact() { return wal_->Compact(); }
@@ -122,6 +142,9 @@ class EmbeddedUserStore final : public UserStore {
   // Inserts in sequence order (concurrent appends may finish out of order)
   // and drops the oldest events beyond the per-user cap.
   void Insert(absl::string_view user_id, Stored s);
+  // Inserts `events` (oldest first) after the user's seeded events and before
+  // the logged ones, then drops the oldest beyond the cap.
+  void InsertSeed(absl::string_view user_id, std::vector<UserEvent> events);
 
   const EmbeddedUserStoreOptions options_;
   std::unique_ptr<Shard[]> shards_;

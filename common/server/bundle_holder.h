@@ -50,6 +50,10 @@ class ServerMetrics;
 using BundleLoader =
     std::function<absl::StatusOr<std::shared_ptr<const ModelBundle>>(const std::string& dir)>;
 
+// Returns the bundle to serve a request with (null = none loaded yet). What a
+// service is given instead of the holder itself (see BundleServer).
+using BundleSource = std::function<std::shared_ptr<const ModelBundle>()>;
+
 struct BundleHolderOptions {
   // Registry root directory and model family: bundles live in <root>/<name>/<version>.
   std::string registry_root;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -110,6 +111,11 @@ void LogTerminationSignal(int sig, absl::Duration drain) {
   LOG(INFO) << "received signal " << sig << ", draining for up to " << drain;
 }
 
+void LogStartupTimeout(const std::string& binary, absl::Duration startup_timeout) {
+  LOG(ERROR) << binary << ": no loadable production bundle within " << startup_timeout
+             << " (--startup_timeout); giving up";
+}
+
 void LogStopped(const std::string& binary) { LOG(INFO) << binary << " stopped"; }
 
 void ConfigureServingProcess() {
@@ -132,6 +138,22 @@ int WaitForTerminationSignal() {
     if (rc == 0) return sig;
     if (rc != EINTR) {
       LOG(FATAL) << "sigwait: " << std::strerror(rc);
+    }
+  }
+}
+
+int WaitForTerminationSignalFor(absl::Duration timeout) {
+  if (timeout == absl::InfiniteDuration()) return WaitForTerminationSignal();
+  sigset_t set = TerminationSignals();
+  const absl::Time end = absl::Now() + timeout;
+  while (true) {
+    const absl::Duration left = std::max(absl::ZeroDuration(), end - absl::Now());
+    const timespec wait = absl::ToTimespec(left);
+    const int sig = sigtimedwait(&set, nullptr, &wait);
+    if (sig > 0) return sig;
+    if (errno == EAGAIN) return 0;
+    if (errno != EINTR) {
+      LOG(FATAL) << "sigtimedwait: " << std::strerror(errno);
     }
   }
 }

@@ -1,22 +1,28 @@
 // What every recsys server main() does around its service: build and start a gRPC
 // server with health + reflection and production channel settings, drive health
-// from the model bundle, and drain gracefully on SIGTERM.
+// from the model bundle, and drain gracefully on SIGTERM. All three services
+// start the same way (see BundleServer in bundle_server.h): listen at once,
+// NOT_SERVING until the first bundle is loaded, SERVING after.
 //
+//   ABSL_FLAG(...);  // --registry, --name, --port, --metrics_port, --poll_interval, --drain, ...
 //   int main(int argc, char** argv) {
 //     recsys::BlockTerminationSignals();          // IMPORTANT: before any thread starts
+//     recsys::ConfigureServingProcess();
 //     absl::ParseCommandLine(argc, argv);
-//     ... metrics = ServerMetrics::Create(...); service = ...;
-//     recsys::ServerOptions opts;
-//     opts.address = absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_port));
-//     opts.health_service = "recsys.v1.Retrieval";
-//     auto started = recsys::BuildAndStartServer(opts, {&service});  // NOT_SERVING
-//     if (!started.ok()) { LOG(ERROR) << started.status(); return 1; }
-//     holder_options.on_change = [&](const std::string&) {
-//       recsys::SetServing(started->server.get(), opts.health_service, true); };
-//     ... holder.Start();
-//     recsys::WaitForTerminationAndShutdown(started->server.get(), absl::GetFlag(FLAGS_drain));
-//     holder.Stop();
-//     return 0;
+//     RankingServerOptions o;  ... from the flags ...
+//     std::string bad = recsys::CommonServiceFlagError(name, port, metrics_port,
+//                                                      poll_interval, drain);
+//     if (bad.empty()) bad = ...service-specific checks...;
+//     if (!bad.empty()) { LOG(ERROR) << bad; return 2; }
+//     if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
+//     auto metrics = recsys::ServerMetrics::Create(absl::StrCat("0.0.0.0:", metrics_port));
+//     if (!metrics.ok()) { LOG(ERROR) << metrics.status(); return 1; }
+//     o.server.address = absl::StrCat("0.0.0.0:", port);
+//     auto server = RankingServer::Start(std::move(o), metrics->get());  // listening, NOT_SERVING
+//     if (!server.ok()) { LOG(ERROR) << server.status(); return 1; }
+//     LOG(INFO) << "recsys-ranking: gRPC on port " << (*server)->port() << ...;
+//     return recsys::ServeUntilTerminated(*std::move(server), *std::move(metrics), drain,
+//                                         "recsys-ranking");
 //   }
 //
 // Kubernetes: the pod's readiness probe should use grpc.health.v1 Check for
@@ -107,6 +113,9 @@ void ConfigureServingProcess();
 // Blocks until SIGTERM or SIGINT is delivered (sigwait; nothing runs in a signal
 // handler) and returns the signal number. Requires BlockTerminationSignals().
 int WaitForTerminationSignal();
+// As WaitForTerminationSignal, but returns 0 once `timeout` has passed without
+// one (an infinite timeout waits for ever).
+int WaitForTerminationSignalFor(absl::Duration timeout);
 
 // Sets every health status NOT_SERVING (and freezes them: later SetServing calls
 // are ignored), stops accepting calls and waits up to `drain` for in-flight calls,
@@ -119,21 +128,33 @@ int WaitForTerminationAndShutdown(grpc::Server* server, absl::Duration drain);
 
 // Used by ServeUntilTerminated.
 void LogTerminationSignal(int sig, absl::Duration drain);
+void LogStartupTimeout(const std::string& binary, absl::Duration startup_timeout);
 void LogStopped(const std::string& binary);
 
-// A service main()'s end: waits for SIGTERM/SIGINT, drains `server` for up to
-// `drain`, destroys it before the metrics it records into, logs "`binary`
-// stopped" and returns main's exit code (0).
+// A service main()'s end: waits for SIGTERM/SIGINT, drains `server` (a
+// BundleServer) for up to `drain`, destroys it before the metrics it records
+// into, logs "`binary` stopped" and returns main's exit code: 0, or 1 when the
+// server had no bundle `startup_timeout` after this call (it is then shut
+// down without a drain; the default never gives up).
 template <typename Server, typename Metrics>
 int ServeUntilTerminated(std::unique_ptr<Server> server, std::unique_ptr<Metrics> metrics,
-                         absl::Duration drain, const std::string& binary) {
-  const int sig = WaitForTerminationSignal();
-  LogTerminationSignal(sig, drain);
+                         absl::Duration drain, const std::string& binary,
+                         absl::Duration startup_timeout = absl::InfiniteDuration()) {
+  int exit_code = 0;
+  int sig = WaitForTerminationSignalFor(startup_timeout);
+  if (sig == 0 && !server->has_bundle()) {
+    LogStartupTimeout(binary, startup_timeout);
+    exit_code = 1;
+    drain = absl::ZeroDuration();
+  } else {
+    if (sig == 0) sig = WaitForTerminationSignal();
+    LogTerminationSignal(sig, drain);
+  }
   server->Shutdown(drain);
   server.reset();  // the gRPC server (and its workers) before the metrics
   metrics.reset();
   LogStopped(binary);
-  return 0;
+  return exit_code;
 }
 
 }  // namespace recsys

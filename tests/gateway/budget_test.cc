@@ -37,5 +37,30 @@ TEST(Budget, CallerDeadlineAndCaps) {
   EXPECT_FALSE(RankingWorthStarting(kNow, spent, o));
 }
 
+// gRPC reports "no deadline" as a far-future time: that is no caller deadline.
+TEST(Budget, CallerDeadlineTreatsInfiniteAsNone) {
+  EXPECT_EQ(CallerDeadline(kNow + absl::Seconds(2), kNow), kNow + absl::Seconds(2));
+  EXPECT_EQ(CallerDeadline(kNow - absl::Seconds(1), kNow), kNow - absl::Seconds(1));
+  EXPECT_EQ(CallerDeadline(kNow + absl::Hours(24 * 400), kNow), std::nullopt);
+  EXPECT_EQ(CallerDeadline(absl::InfiniteFuture(), kNow), std::nullopt);
+}
+
+// Search / SimilarItems: the whole budget minus the margin (no ranking share),
+// from the caller's deadline or the default; never before now.
+TEST(Budget, LookupDeadline) {
+  BudgetOptions o;
+  o.default_deadline = absl::Milliseconds(50);
+  o.margin = absl::Milliseconds(5);
+  o.max_deadline = absl::Seconds(1);
+  EXPECT_EQ(PlanLookupDeadline(kNow, std::nullopt, o), kNow + absl::Milliseconds(45));
+  EXPECT_EQ(PlanLookupDeadline(kNow, kNow + absl::Milliseconds(200), o),
+            kNow + absl::Milliseconds(195));
+  EXPECT_EQ(PlanLookupDeadline(kNow, kNow + absl::Hours(1), o), kNow + absl::Milliseconds(995));
+  EXPECT_EQ(PlanLookupDeadline(kNow, kNow + absl::Milliseconds(2), o), kNow);
+  // Independent of the retrieval share (nothing is held back for ranking).
+  o.retrieval_share = 0.1;
+  EXPECT_EQ(PlanLookupDeadline(kNow, std::nullopt, o), kNow + absl::Milliseconds(45));
+}
+
 }  // namespace
 }  // namespace recsys::gateway

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/bundle/model_bundle.h"
 #include "gtest/gtest.h"
 
 namespace recsys::gateway {
@@ -124,6 +125,71 @@ TEST(EmbeddedUserStoreTest, PerUserCap) {
   auto store = EmbeddedUserStore::Open(options, seed);
   ASSERT_TRUE(store.ok());
   EXPECT_EQ(Items((*store)->History("u", 100)), (Strings{"s4", "a0", "a1", "a2"}));
+}
+
+// A bundle whose training histories are alice: t0 t1 t2 and bob: t3 (times 10, 11, ...).
+std::shared_ptr<const ModelBundle> HistoryBundle() {
+  auto bundle = std::make_shared<ModelBundle>();
+  for (int i = 0; i < 4; ++i) bundle->catalogue.ids.GetOrAdd(absl::StrCat("t", i));
+  UserHistories& h = bundle->histories;
+  h.users.GetOrAdd("alice");
+  h.users.GetOrAdd("bob");
+  h.offsets = {0, 3, 4};
+  h.items = {0, 1, 2, 3};
+  h.times_s = {10, 11, 12, 13};
+  return bundle;
+}
+
+// SeedFrom(bundle) after the log was replayed gives every user the history a
+// seed given to Open would have: training events first ("train", weight 1),
+// then the logged ones, within the per-user cap.
+TEST(EmbeddedUserStoreTest, SeedFromAfterReplayEqualsSeedBeforeReplay) {
+  TempDir tmp;
+  EmbeddedUserStoreOptions options = Options(tmp.path());
+  options.max_events_per_user = 4;
+  {
+    auto store = EmbeddedUserStore::Open(options);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->Append("alice", Event("a0")).ok());
+    ASSERT_TRUE((*store)->Append("carol", Event("c0")).ok());
+    ASSERT_TRUE((*store)->Append("alice", Event("a1")).ok());
+  }
+  std::shared_ptr<const ModelBundle> bundle = HistoryBundle();
+  std::map<std::string, std::vector<UserEvent>> before;
+  {
+    auto store = EmbeddedUserStore::Open(options, [&](EmbeddedUserStore::SeedSink& sink) {
+      ForEachTrainingHistory(*bundle, [&](absl::string_view user, std::vector<UserEvent> events) {
+        sink.Seed(user, std::move(events));
+      });
+    });
+    ASSERT_TRUE(store.ok());
+    for (const char* user : {"alice", "bob", "carol"}) before[user] = (*store)->History(user, 10);
+  }
+  auto store = EmbeddedUserStore::Open(options);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->num_users(), 2);
+  (*store)->SeedFrom(*bundle);
+  EXPECT_EQ((*store)->num_users(), 3);
+  EXPECT_EQ((*store)->stats().seeded_events, 4u);
+  EXPECT_EQ(Items((*store)->History("alice", 10)), (Strings{"t1", "t2", "a0", "a1"}));
+  EXPECT_EQ(Items((*store)->History("bob", 10)), (Strings{"t3"}));
+  EXPECT_EQ(Items((*store)->History("carol", 10)), (Strings{"c0"}));
+  for (const char* user : {"alice", "bob", "carol"}) {
+    const std::vector<UserEvent> after = (*store)->History(user, 10);
+    ASSERT_EQ(after.size(), before[user].size()) << user;
+    for (size_t i = 0; i < after.size(); ++i) {
+      EXPECT_EQ(after[i].item_id, before[user][i].item_id) << user << " " << i;
+      EXPECT_EQ(after[i].timestamp_s, before[user][i].timestamp_s) << user << " " << i;
+      EXPECT_EQ(after[i].weight, before[user][i].weight) << user << " " << i;
+      EXPECT_EQ(after[i].event, before[user][i].event) << user << " " << i;
+    }
+  }
+  const UserEvent first_bob = (*store)->History("bob", 1).front();
+  EXPECT_EQ(first_bob.timestamp_s, 13);
+  EXPECT_EQ(first_bob.event, "train");
+  // Appends after the seed follow everything.
+  ASSERT_TRUE((*store)->Append("bob", Event("b0")).ok());
+  EXPECT_EQ(Items((*store)->History("bob", 10)), (Strings{"t3", "b0"}));
 }
 
 // Rejected events are not logged and consume no sequence number.

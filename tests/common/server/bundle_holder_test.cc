@@ -13,7 +13,9 @@
 
 #include "absl/strings/match.h"
 #include "common/log.h"
+#include "common/server/bundle_server.h"
 #include "common/server/metrics.h"
+#include "recsys/v1/retrieval.grpc.pb.h"
 
 namespace recsys {
 namespace {
@@ -266,6 +268,70 @@ TEST(BundleHolderTest, StartLoadsInBackgroundAndStopJoinsPromptly) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   EXPECT_EQ(holder.version(), "v1");
   holder.Stop();  // idempotent
+}
+
+// A service that keeps the bundle source BundleServer gave it.
+class SourceService : public v1::Retrieval::CallbackService {
+ public:
+  explicit SourceService(BundleSource source) : source(std::move(source)) {}
+  BundleSource source;
+};
+
+class TestBundleServer : public BundleServer<SourceService> {
+ public:
+  static std::unique_ptr<TestBundleServer> Start(BundleHolderOptions bundle, FirstBundleHook hook) {
+    std::unique_ptr<TestBundleServer> self(new TestBundleServer());
+    ServerOptions server;
+    server.address = "127.0.0.1:0";
+    absl::Status s = self->Init(
+        server, std::move(bundle), /*start_polling=*/false, "recsys.v1.Retrieval", "test",
+        /*metrics=*/nullptr,
+        [](BundleSource source) { return std::make_unique<SourceService>(std::move(source)); },
+        std::move(hook));
+    EXPECT_TRUE(s.ok()) << s;
+    return self;
+  }
+
+ private:
+  TestBundleServer() = default;
+};
+
+// The first-bundle hook runs once, with the first bundle, before the service's
+// source returns any bundle; later swaps reach the service without it.
+TEST(BundleServerTest, FirstBundleHookRunsOnceBeforeTheServiceSeesABundle) {
+  FakeRegistry reg;
+  reg.alias = "v1";
+  std::vector<std::string> changes;
+  std::vector<std::string> hooked;
+  TestBundleServer* raw = nullptr;
+  bool source_empty_in_hook = false;
+  bool has_bundle_in_hook = true;
+  auto server = TestBundleServer::Start(reg.Options(&changes), [&](const ModelBundle& first) {
+    hooked.push_back(first.manifest.version());
+    source_empty_in_hook = raw->service().source() == nullptr;
+    has_bundle_in_hook = raw->has_bundle();
+  });
+  raw = server.get();
+  ASSERT_GT(server->port(), 0);  // listening before any bundle
+  EXPECT_FALSE(server->has_bundle());
+  EXPECT_EQ(server->service().source(), nullptr);
+
+  ASSERT_TRUE(server->holder().PollOnce().ok());
+  EXPECT_EQ(hooked, std::vector<std::string>{"v1"});
+  EXPECT_TRUE(source_empty_in_hook);
+  EXPECT_FALSE(has_bundle_in_hook);
+  EXPECT_TRUE(server->has_bundle());
+  ASSERT_NE(server->service().source(), nullptr);
+  EXPECT_EQ(server->service().source()->manifest.version(), "v1");
+  EXPECT_EQ(changes, std::vector<std::string>{"v1"});
+
+  reg.alias = "v2";
+  ASSERT_TRUE(server->holder().PollOnce().ok());
+  EXPECT_EQ(hooked, std::vector<std::string>{"v1"});
+  EXPECT_EQ(server->service().source()->manifest.version(), "v2");
+  EXPECT_EQ(changes, (std::vector<std::string>{"v1", "v2"}));
+  server->Shutdown(absl::Seconds(5));
+  EXPECT_TRUE(server->has_bundle());
 }
 
 }  // namespace

@@ -199,5 +199,48 @@ TEST(ServerMainUtilTest, SigtermShutsDownGracefully) {
   EXPECT_NE(CheckHealth(channel.get(), kService).status, Health::kServing);
 }
 
+// The timed wait returns 0 when no signal came within the timeout, else the signal.
+TEST(ServerMainUtilTest, TimedTerminationSignalWait) {
+  sigset_t old_mask;
+  ASSERT_EQ(pthread_sigmask(SIG_SETMASK, nullptr, &old_mask), 0);
+  BlockTerminationSignals();
+  EXPECT_EQ(WaitForTerminationSignalFor(absl::Milliseconds(10)), 0);
+  EXPECT_EQ(WaitForTerminationSignalFor(absl::ZeroDuration()), 0);
+  ASSERT_EQ(pthread_kill(pthread_self(), SIGINT), 0);
+  EXPECT_EQ(WaitForTerminationSignalFor(absl::Seconds(30)), SIGINT);
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+}
+
+// What ServeUntilTerminated needs of a server, recorded.
+struct FakeServer {
+  bool ready = false;
+  std::vector<absl::Duration>* shutdowns = nullptr;
+  bool has_bundle() const { return ready; }
+  void Shutdown(absl::Duration drain) { shutdowns->push_back(drain); }
+};
+
+// No bundle by the start-up timeout: shut down without a drain, exit code 1.
+// A bundle: the signal drains for --drain, exit code 0.
+TEST(ServerMainUtilTest, ServeUntilTerminatedGivesUpWithoutABundle) {
+  sigset_t old_mask;
+  ASSERT_EQ(pthread_sigmask(SIG_SETMASK, nullptr, &old_mask), 0);
+  BlockTerminationSignals();
+  std::vector<absl::Duration> shutdowns;
+  auto waiting = std::make_unique<FakeServer>(FakeServer{false, &shutdowns});
+  EXPECT_EQ(ServeUntilTerminated(std::move(waiting), std::make_unique<int>(0), absl::Seconds(5),
+                                 "test-server", absl::Milliseconds(10)),
+            1);
+  EXPECT_EQ(shutdowns, std::vector<absl::Duration>{absl::ZeroDuration()});
+
+  shutdowns.clear();
+  auto ready = std::make_unique<FakeServer>(FakeServer{true, &shutdowns});
+  ASSERT_EQ(pthread_kill(pthread_self(), SIGTERM), 0);
+  EXPECT_EQ(ServeUntilTerminated(std::move(ready), std::make_unique<int>(0), absl::Seconds(5),
+                                 "test-server", absl::Seconds(30)),
+            0);
+  EXPECT_EQ(shutdowns, std::vector<absl::Duration>{absl::Seconds(5)});
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+}
+
 }  // namespace
 }  // namespace recsys

@@ -1,0 +1,83 @@
+#include "gateway/answer_items.h"
+
+#include <vector>
+
+#include "common/topk.h"
+
+namespace recsys::gateway {
+
+void FillItem(const ModelBundle& bundle, ItemIndex item, float score, v1::ScoredItem* out) {
+  out->set_item_id(bundle.catalogue.ids.Name(item));
+  out->set_score(score);
+  out->set_title(bundle.catalogue.titles[item]);
+  for (int32_t c : bundle.catalogue.categories[item]) {
+    out->add_categories(bundle.catalogue.category_names[c]);
+  }
+}
+
+void FillTrending(const ModelBundle& bundle, int64_t as_of_s,
+                  const absl::flat_hash_set<ItemIndex>& exclude,
+                  const google::protobuf::RepeatedPtrField<std::string>& categories, int k,
+                  v1::RecommendResponse* response) {
+  std::vector<float> scores;
+  bundle.trending.ScoresAsOf(as_of_s > 0 ? as_of_s : bundle.trending.latest_time(), &scores);
+  std::vector<ScoredIndex> top;
+  if (!categories.empty()) {
+    absl::flat_hash_set<int32_t> wanted;
+    for (const std::string& name : categories) {
+      for (size_t c = 0; c < bundle.catalogue.category_names.size(); ++c) {
+        if (bundle.catalogue.category_names[c] == name) wanted.insert(static_cast<int32_t>(c));
+      }
+    }
+    auto in_category = [&](ItemIndex i) {
+      for (int32_t c : bundle.catalogue.categories[i]) {
+        if (wanted.contains(c)) return true;
+      }
+      return false;
+    };
+    top = TopKDense(scores, k, [&](ItemIndex i) { return exclude.contains(i) || !in_category(i); });
+  }
+  if (static_cast<int>(top.size()) < k) {
+    absl::flat_hash_set<ItemIndex> taken;
+    for (const auto& s : top) taken.insert(s.item);
+    for (const auto& s : TopKDense(scores, k, [&](ItemIndex i) {
+           return exclude.contains(i) || taken.contains(i);
+         })) {
+      if (static_cast<int>(top.size()) >= k) break;
+      top.push_back(s);
+    }
+  }
+  for (const auto& s : top) FillItem(bundle, s.item, s.score, response->add_items());
+}
+
+void FillRetrievalOrder(const ModelBundle& bundle,
+                        const google::protobuf::RepeatedPtrField<v1::Candidate>& candidates, int k,
+                        v1::RecommendResponse* response) {
+  int n = 0;
+  for (const v1::Candidate& c : candidates) {
+    if (n >= k) break;
+    v1::ScoredItem* out = response->add_items();
+    const float score = 1.0f / static_cast<float>(n + 1);
+    if (auto i = bundle.catalogue.ids.Find(c.item_id())) {
+      FillItem(bundle, *i, score, out);
+    } else {
+      out->set_item_id(c.item_id());
+      out->set_score(score);
+    }
+    ++n;
+  }
+}
+
+void FillRanked(const ModelBundle& bundle, google::protobuf::RepeatedPtrField<v1::ScoredItem>* ranked,
+                v1::RecommendResponse* response) {
+  for (v1::ScoredItem& item : *ranked) {
+    v1::ScoredItem* out = response->add_items();
+    if (auto i = bundle.catalogue.ids.Find(item.item_id())) {
+      FillItem(bundle, *i, item.score(), out);
+    } else {
+      out->Swap(&item);
+    }
+  }
+}
+
+}  // namespace recsys::gateway

@@ -1,0 +1,102 @@
+// The Recommend fallback ladder: one call's way through the two backend stages,
+// degrading instead of failing:
+//   full (retrieval + ranking)                               PATH_FULL
+//   → retrieval order   ranking late, down, failing, or not  PATH_RETRIEVAL_ONLY
+//                       worth starting in what retrieval left
+//   → gateway trending  retrieval late, down, failing or     PATH_TRENDING_FALLBACK
+//                       empty
+// and a user with no history (stored + extra) is answered from trending at
+// once (PATH_COLD_START, not degraded). A degraded answer says why in its
+// notes and counts recsys_gateway_degraded_total{reason="<stage>:<code>"}
+// (code: the gRPC code name, or EMPTY / BUDGET). Complete answers go through
+// the exact answer cache (see response_cache.h).
+//
+// Threading: Run may be called concurrently. It never blocks: the downstream
+// calls are asynchronous and the call finishes on a gRPC completion thread
+// (or on the caller's thread when no downstream call is needed).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/bundle/model_bundle.h"
+#include "gateway/budget.h"
+#include "gateway/gateway_metrics.h"
+#include "gateway/response_cache.h"
+#include "gateway/user_store.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/server_context.h"
+#include "recsys/v1/ranking.grpc.pb.h"
+#include "recsys/v1/recommender.pb.h"
+#include "recsys/v1/retrieval.grpc.pb.h"
+
+namespace recsys::gateway {
+
+struct RecommendLadderOptions {
+  // min_ranking_time decides whether ranking is still worth starting.
+  BudgetOptions budget;
+  // Most recent history events (stored, then extra) sent downstream.
+  int max_history = 1000;
+  // The ladder's notion of now: stage timings, the ranking-worth-starting check
+  // and cache expiry. Empty = absl::Now. Downstream deadlines are real time.
+  std::function<absl::Time()> clock;
+};
+
+// The versions the backends last reported serving ("" until they answered).
+struct BackendVersions {
+  std::string retrieval;
+  std::string ranking;
+};
+
+// The latest BackendVersions, updated by every answered call. Thread-safe.
+class LatestBackendVersions {
+ public:
+  // Empty arguments leave that stage's version as it was.
+  void Record(const std::string& retrieval, const std::string& ranking);
+  BackendVersions Get() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  BackendVersions versions_ ABSL_GUARDED_BY(mu_);
+};
+
+class RecommendLadder {
+ public:
+  // `store`, `cache` and `metrics` are not owned and must outlive the ladder;
+  // `cache` may be null (no caching). The channels lead to recsys.v1.Retrieval
+  // and recsys.v1.Ranking.
+  RecommendLadder(RecommendLadderOptions options, std::shared_ptr<grpc::ChannelInterface> retrieval,
+                  std::shared_ptr<grpc::ChannelInterface> ranking, const UserStore* store,
+                  ResponseCache* cache, GatewayMetrics* metrics);
+
+  // Answers the validated `request` into `response` from `bundle` (the
+  // gateway's snapshot, kept to the end of the call), the user's stored history
+  // (unless ignore_stored_history) and the backends, within `deadlines`.
+  // Always produces an answer: path, degraded, model_version, items, notes
+  // (and timings when request.debug). `done` runs exactly once, when the
+  // response is complete; `request` and `response` must stay valid until then
+  // and are not touched afterwards. `done` itself (with what it captures) is
+  // destroyed with the call, after the call released its downstream contexts.
+  // `parent` (may be null) is the caller's server context: its cancellation
+  // and deadline propagate downstream.
+  void Run(const v1::RecommendRequest* request, v1::RecommendResponse* response,
+           std::shared_ptr<const ModelBundle> bundle, const StageDeadlines& deadlines,
+           grpc::CallbackServerContext* parent, absl::AnyInvocable<void()> done);
+
+  BackendVersions backend_versions() const { return versions_.Get(); }
+
+ private:
+  const RecommendLadderOptions options_;
+  const std::unique_ptr<v1::Retrieval::Stub> retrieval_;
+  const std::unique_ptr<v1::Ranking::Stub> ranking_;
+  const UserStore* const store_;
+  ResponseCache* const cache_;
+  GatewayMetrics* const metrics_;
+  LatestBackendVersions versions_;
+};
+
+}  // namespace recsys::gateway

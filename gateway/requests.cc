@@ -1,0 +1,76 @@
+#include "gateway/requests.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace recsys::gateway {
+namespace {
+
+absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
+
+bool IdOk(const std::string& id) { return !id.empty() && id.size() <= kMaxIdBytes; }
+
+bool WeightOk(float weight) { return std::isfinite(weight) && weight >= 0; }
+
+}  // namespace
+
+absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
+                                      const RequestLimits& limits) {
+  if (!IdOk(request.user_id())) return Invalid("user_id must be 1..256 bytes");
+  if (request.k() < 1 || request.k() > limits.max_k) {
+    return Invalid(absl::StrCat("k must be in 1..", limits.max_k, ", got ", request.k()));
+  }
+  if (request.exclude_item_ids_size() > limits.max_exclusions) {
+    return Invalid(absl::StrCat("at most ", limits.max_exclusions, " exclude_item_ids"));
+  }
+  if (request.extra_history_size() > limits.max_history) {
+    return Invalid(absl::StrCat("at most ", limits.max_history, " extra_history events"));
+  }
+  for (const v1::HistoryEvent& e : request.extra_history()) {
+    if (!IdOk(e.item_id())) return Invalid("extra_history item_id must be 1..256 bytes");
+    if (!WeightOk(e.weight())) return Invalid("extra_history weight must be finite and >= 0");
+  }
+  if (request.as_of_s() < 0) return Invalid("as_of_s must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request) {
+  if (!IdOk(request.user_id())) return Invalid("user_id must be 1..256 bytes");
+  if (!IdOk(request.item_id())) return Invalid("item_id must be 1..256 bytes");
+  if (request.event().size() > kMaxEventBytes) return Invalid("event must be at most 64 bytes");
+  if (!WeightOk(request.weight())) return Invalid("weight must be finite and >= 0");
+  if (request.timestamp_s() < 0) return Invalid("timestamp_s must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::Status CheckFeedbackItemKnown(const ModelBundle& bundle,
+                                    const v1::FeedbackRequest& request) {
+  if (bundle.catalogue.ids.Find(request.item_id())) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat("unknown item_id '", request.item_id(), "'"));
+}
+
+UserEvent FeedbackEvent(const v1::FeedbackRequest& request, int64_t now_s) {
+  UserEvent event;
+  event.item_id = request.item_id();
+  event.timestamp_s = request.timestamp_s() > 0 ? request.timestamp_s() : now_s;
+  event.weight = request.weight() > 0 ? request.weight() : 1.0f;
+  event.event = request.event().empty() ? "click" : request.event();
+  return event;
+}
+
+absl::Status ValidateGetHistoryRequest(const v1::GetHistoryRequest& request) {
+  if (!IdOk(request.user_id())) return Invalid("user_id must be 1..256 bytes");
+  if (request.max_events() < 0 || request.max_events() > kMaxHistoryEvents) {
+    return Invalid("max_events must be in 0..10000");
+  }
+  return absl::OkStatus();
+}
+
+size_t HistoryLimit(const v1::GetHistoryRequest& request) {
+  return request.max_events() == 0 ? static_cast<size_t>(kDefaultHistoryEvents)
+                                   : static_cast<size_t>(request.max_events());
+}
+
+}  // namespace recsys::gateway

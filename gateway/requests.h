@@ -1,0 +1,61 @@
+// The edge between recsys.v1.Recommender requests and the gateway: validation
+// (every limit with a message naming the field) and the stored form of a
+// Feedback event. Errors are absl::Status; handlers convert them with
+// ToGrpcStatus.
+//
+// Threading: free functions over immutable inputs; safe to call concurrently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "common/bundle/model_bundle.h"
+#include "gateway/user_store.h"
+#include "recsys/v1/recommender.pb.h"
+
+namespace recsys::gateway {
+
+struct RequestLimits {
+  // Largest k of Recommend.
+  int max_k = 100;
+  // Most extra_history events of one Recommend; also the most recent stored
+  // events sent downstream (see RecommendLadderOptions).
+  int max_history = 1000;
+  // Most exclude_item_ids of one Recommend.
+  int max_exclusions = 10000;
+};
+
+// Longest user or item id, bytes.
+inline constexpr size_t kMaxIdBytes = 256;
+// Longest Feedback event type, bytes.
+inline constexpr size_t kMaxEventBytes = 64;
+// Most events one GetHistory may ask for, and the count when it asks for 0.
+inline constexpr int kMaxHistoryEvents = 10000;
+inline constexpr int kDefaultHistoryEvents = 100;
+
+// InvalidArgument, else OK. Checks: user_id 1..kMaxIdBytes; k in 1..max_k;
+// exclusions and extra_history counts; each extra event's item id
+// (1..kMaxIdBytes) and weight (finite, >= 0); as_of_s >= 0.
+absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
+                                      const RequestLimits& limits);
+
+// InvalidArgument, else OK. Checks: user_id and item_id 1..kMaxIdBytes; event
+// at most kMaxEventBytes; weight finite and >= 0; timestamp_s >= 0.
+absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request);
+
+// NotFound when `bundle`'s catalogue does not know the item.
+absl::Status CheckFeedbackItemKnown(const ModelBundle& bundle, const v1::FeedbackRequest& request);
+
+// The event a validated Feedback stores: timestamp 0 → `now_s` (Unix seconds),
+// weight 0 → 1, empty event → "click".
+UserEvent FeedbackEvent(const v1::FeedbackRequest& request, int64_t now_s);
+
+// InvalidArgument, else OK. Checks: user_id 1..kMaxIdBytes; max_events in
+// 0..kMaxHistoryEvents.
+absl::Status ValidateGetHistoryRequest(const v1::GetHistoryRequest& request);
+
+// The events a validated GetHistory returns at most (0 asks for the default).
+size_t HistoryLimit(const v1::GetHistoryRequest& request);
+
+}  // namespace recsys::gateway

@@ -1,0 +1,190 @@
+// Process-level tests of the recsys-gateway binary's start-up (built into
+// RECSYS_BIN_DIR; skipped when it has not been built): the common flag checks,
+// listening NOT_SERVING before any bundle exists, SERVING once one is promoted,
+// and giving up after --startup_timeout.
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/bundle/registry.h"
+#include "common/log.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "tests/testing/toy_registry.h"
+
+namespace recsys::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kBinary = std::string(RECSYS_BIN_DIR) + "/recsys-gateway";
+
+// A child process whose stdout and stderr go to one pipe.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& args) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(kBinary.c_str()));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      dup2(fds[1], 2);
+      close(fds[0]);
+      close(fds[1]);
+      execv(kBinary.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+  }
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (fd_ >= 0) close(fd_);
+  }
+
+  // Reads output until it contains `text` or the pipe closes; false on timeout.
+  bool ReadUntil(const std::string& text, int timeout_ms = 60000) {
+    while (!absl::StrContains(output_, text)) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, timeout_ms) <= 0) return false;
+      char buf[4096];
+      const ssize_t n = read(fd_, buf, sizeof(buf));
+      if (n <= 0) return false;
+      output_.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // Reads to EOF and returns the exit code (-1 if killed by a signal).
+  int Wait() {
+    ReadUntil("\x01never\x01");
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  const std::string& output() const { return output_; }
+
+  // The gRPC port from main's "gRPC on port N," line (0 if it never came).
+  int GrpcPort() {
+    const std::string marker = "gRPC on port ";
+    if (!ReadUntil(", /metrics on port")) return 0;
+    const size_t at = output_.find(marker);
+    if (at == std::string::npos) return 0;
+    const size_t start = at + marker.size();
+    int port = 0;
+    if (!absl::SimpleAtoi(output_.substr(start, output_.find(',', start) - start), &port)) return 0;
+    return port;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool reaped_ = false;
+  std::string output_;
+};
+
+// grpc.health.v1 Check of the gateway's service name: the status, or the
+// RPC's failure code as a negative number (-14 = UNAVAILABLE: nothing listens).
+int Health(int port) {
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("recsys.v1.Recommender");
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status s =
+      grpc::health::v1::Health::NewStub(channel)->Check(&ctx, request, &response);
+  return s.ok() ? static_cast<int>(response.status()) : -static_cast<int>(s.error_code());
+}
+
+class GatewayMainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kBinary)) GTEST_SKIP() << kBinary << " not built";
+  }
+};
+
+// The flag checks every service shares: exit 2 with the message; a missing registry exits 1.
+TEST_F(GatewayMainTest, BadFlagsExitNonZeroWithMessage) {
+  Child bad_name({"--name=a/b"});
+  EXPECT_EQ(bad_name.Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(bad_name.output(), "--name must be a plain non-empty name"))
+      << bad_name.output();
+  Child bad_port({"--port=70000"});
+  EXPECT_EQ(bad_port.Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(bad_port.output(), "--port and --metrics_port must be in 0..65535"))
+      << bad_port.output();
+  Child bad_k({"--max_k=0"});
+  EXPECT_EQ(bad_k.Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(bad_k.output(), "--max_k must be >= 1")) << bad_k.output();
+  Child missing({"--registry=/nonexistent/registry"});
+  EXPECT_EQ(missing.Wait(), 1);
+  EXPECT_TRUE(absl::StrContains(missing.output(), "is not a directory")) << missing.output();
+}
+
+// Started before any bundle exists, the gateway listens and answers health
+// NOT_SERVING (not connection refused); once a bundle is promoted it turns
+// SERVING; SIGTERM then exits 0.
+TEST_F(GatewayMainTest, NotServingUntilABundleIsPromotedThenServing) {
+  const std::string root = recsys::testing::FreshTempDir("gateway_main_startup");
+  fs::create_directories(root + "/registry");
+  Child child({"--registry=" + root + "/registry", "--name=toy", "--port=0", "--metrics_port=0",
+               "--state_dir=" + root + "/state", "--fsync=false", "--poll_interval=100ms",
+               "--drain=1s", "--retrieval=dns:///127.0.0.1:1", "--ranking=dns:///127.0.0.1:1"});
+  const int port = child.GrpcPort();
+  ASSERT_GT(port, 0) << child.output();
+  EXPECT_EQ(Health(port), grpc::health::v1::HealthCheckResponse::NOT_SERVING) << child.output();
+
+  absl::StatusOr<offline::TrainResult> trained;
+  {
+    const LogSeverity old = MinLogSeverity();
+    SetMinLogSeverity(LogSeverity::kWarning);  // the trainer's leaderboard
+    trained = recsys::testing::TrainToyBundle(root);
+    SetMinLogSeverity(old);
+  }
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  ASSERT_TRUE(Registry(root + "/registry", "toy").Promote(trained->version, true).ok());
+  ASSERT_TRUE(child.ReadUntil("health SERVING")) << child.output();
+  EXPECT_EQ(Health(port), grpc::health::v1::HealthCheckResponse::SERVING) << child.output();
+  EXPECT_TRUE(absl::StrContains(child.output(), "user store seeded from bundle")) << child.output();
+
+  child.Signal(SIGTERM);
+  EXPECT_EQ(child.Wait(), 0) << child.output();
+  EXPECT_TRUE(absl::StrContains(child.output(), "recsys-gateway stopped")) << child.output();
+  fs::remove_all(root);
+}
+
+// No bundle within --startup_timeout: the gateway gives up with exit code 1.
+TEST_F(GatewayMainTest, GivesUpAfterStartupTimeout) {
+  const std::string root = recsys::testing::FreshTempDir("gateway_main_timeout");
+  fs::create_directories(root + "/registry");
+  Child child({"--registry=" + root + "/registry", "--name=toy", "--port=0", "--metrics_port=0",
+               "--state_dir=" + root + "/state", "--fsync=false", "--poll_interval=100ms",
+               "--startup_timeout=1s"});
+  EXPECT_EQ(child.Wait(), 1) << child.output();
+  EXPECT_TRUE(absl::StrContains(child.output(), "no loadable production bundle within"))
+      << child.output();
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace recsys::gateway
