@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   using namespace recsys;  // NOLINT: a thin main
 
-  auto metrics = ServerMetrics::Create(absl::StrCat("0.0.0.0:", absl::GetFlag(FLAGS_metrics_port)));
+  auto metrics = ServerMetrics::Create(MetricsListenAddress(absl::GetFlag(FLAGS_metrics_port)));
   if (!metrics.ok()) {
     LOG(ERROR) << "metrics endpoint: " << metrics.status();
     return 1;
