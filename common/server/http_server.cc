@@ -297,7 +297,7 @@ void HttpServer::ServeConnection(int fd, absl::Time read_deadline) {
       // No line end at all: the request line alone is too long.
       const int status = data.find('\n') == std::string::npos ? 414 : 431;
       response = http::FormatResponse(status, kTextPlain,
-                                       absl::StrCat(http::ReasonPhrase(status), "\n"), false);
+                                      absl::StrCat(http::ReasonPhrase(status), "\n"), false);
       break;
     }
     const Wait wait = WaitFor(fd, POLLIN, read_deadline);

@@ -85,8 +85,8 @@ absl::StatusOr<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(
                               [self] { return self->RenderScrape(); }};
   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(std::move(http), {scrape});
   if (!server.ok()) {
-    return absl::Status(server.status().code(), absl::StrCat("cannot serve /metrics: ",
-                                                             server.status().message()));
+    return absl::Status(server.status().code(),
+                        absl::StrCat("cannot serve /metrics: ", server.status().message()));
   }
   metrics->http_server_ = *std::move(server);
   metrics->port_ = metrics->http_server_->port();

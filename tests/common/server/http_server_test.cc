@@ -55,22 +55,22 @@ TEST(HttpRequestTest, ParsesWellFormedHead) {
 
 // Malformed request lines and header lines are 400; unknown HTTP versions 505.
 TEST(HttpRequestTest, RejectsMalformedHeads) {
-  for (const char* bad : {"", "\r\n", "GET\r\n", "GET /\r\n", "GET / HTTP/1.1 x\r\n",
-                          "GET  / HTTP/1.1\r\n", "GET / HTTP/1.1 \r\n", "G(T / HTTP/1.1\r\n",
-                          "GET x HTTP/1.1\r\n", "GET * HTTP/1.1\r\n", "GET /\x01 HTTP/1.1\r\n",
-                          "GET / HTTP/11\r\n", "GET / http/1.1\r\n", "GET / HTTP/1.x\r\n",
-                          "GET / HTTP/1.1\r\nNo-Colon\r\n", "GET / HTTP/1.1\r\n: empty name\r\n",
-                          "GET / HTTP/1.1\r\nBad Name: v\r\n", "GET / HTTP/1.1\r\n folded\r\n",
-                          "GET / HTTP/1.1\r\nX: a\x01z\r\n"}) {
+  for (const char* bad :
+       {"", "\r\n", "GET\r\n", "GET /\r\n", "GET / HTTP/1.1 x\r\n", "GET  / HTTP/1.1\r\n",
+        "GET / HTTP/1.1 \r\n", "G(T / HTTP/1.1\r\n", "GET x HTTP/1.1\r\n", "GET * HTTP/1.1\r\n",
+        "GET /\x01 HTTP/1.1\r\n", "GET / HTTP/11\r\n", "GET / http/1.1\r\n", "GET / HTTP/1.x\r\n",
+        "GET / HTTP/1.1\r\nNo-Colon\r\n", "GET / HTTP/1.1\r\n: empty name\r\n",
+        "GET / HTTP/1.1\r\nBad Name: v\r\n", "GET / HTTP/1.1\r\n folded\r\n",
+        "GET / HTTP/1.1\r\nX: a\x01z\r\n"}) {
     http::RequestHead head = http::ParseRequestHead(absl::StrCat(bad, "\r\n"));
     EXPECT_EQ(head.error_status, 400) << absl::CHexEscape(bad);
     EXPECT_FALSE(head.error.empty());
   }
   EXPECT_EQ(http::ParseRequestHead("GET / HTTP/2.0\r\n\r\n").error_status, 505);
-  EXPECT_EQ(http::ParseRequestHead(absl::StrCat("GET / HTTP/1.1\r\n", std::string(1, '\0'),
-                                                "\r\n\r\n"))
-                .error_status,
-            400);
+  EXPECT_EQ(
+      http::ParseRequestHead(absl::StrCat("GET / HTTP/1.1\r\n", std::string(1, '\0'), "\r\n\r\n"))
+          .error_status,
+      400);
 }
 
 // Responses carry Content-Length and Connection: close; HEAD keeps the length, drops the body.
@@ -94,8 +94,8 @@ TEST(HttpServerTest, JoinHostPort) {
 
 // Malformed addresses and options are InvalidArgument; unresolvable hosts Unavailable.
 TEST(HttpServerTest, RejectsBadAddressesAndOptions) {
-  for (const char* address : {"9092", "0.0.0.0", "0.0.0.0:x", "0.0.0.0:70000", "::1:9092",
-                              "[::1]9092", "1.2.3.4:-1"}) {
+  for (const char* address :
+       {"9092", "0.0.0.0", "0.0.0.0:x", "0.0.0.0:70000", "::1:9092", "[::1]9092", "1.2.3.4:-1"}) {
     HttpServerOptions options;
     options.address = address;
     EXPECT_EQ(HttpServer::Start(options, {}).status().code(), absl::StatusCode::kInvalidArgument)
@@ -104,8 +104,7 @@ TEST(HttpServerTest, RejectsBadAddressesAndOptions) {
   HttpServerOptions no_threads;
   no_threads.address = "127.0.0.1:0";
   no_threads.threads = 0;
-  EXPECT_EQ(HttpServer::Start(no_threads, {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HttpServer::Start(no_threads, {}).status().code(), absl::StatusCode::kInvalidArgument);
   HttpServerOptions foreign;
   foreign.address = "192.0.2.1:0";  // TEST-NET-1: no interface of this host has it
   EXPECT_EQ(HttpServer::Start(foreign, {}).status().code(), absl::StatusCode::kUnavailable);
