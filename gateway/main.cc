@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   }
   if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
 
-  auto metrics = recsys::ServerMetrics::Create(absl::StrCat("0.0.0.0:", metrics_port));
+  auto metrics = recsys::ServerMetrics::Create(recsys::MetricsListenAddress(metrics_port));
   if (!metrics.ok()) {
     LOG(ERROR) << "cannot start the metrics endpoint: " << metrics.status();
     return 1;

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
   omp_set_num_threads(omp_threads);
 
-  auto metrics = recsys::ServerMetrics::Create(absl::StrCat("0.0.0.0:", metrics_port));
+  auto metrics = recsys::ServerMetrics::Create(recsys::MetricsListenAddress(metrics_port));
   if (!metrics.ok()) {
     LOG(ERROR) << "cannot start the metrics endpoint: " << metrics.status();
     return 1;

@@ -1,7 +1,9 @@
 #include "common/server/metrics.h"
 
-#include <exception>
+#include <chrono>
+#include <iterator>
 #include <utility>
+#include <vector>
 
 #include <prometheus/text_serializer.h>
 
@@ -12,11 +14,29 @@ namespace recsys {
 namespace {
 
 constexpr char kGrpcType[] = "unary";
+// Prometheus text exposition format 0.0.4.
+constexpr char kExpositionContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
 }  // namespace
 
 ServerMetrics::ServerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()),
+      scrapes_(prometheus::BuildCounter()
+                   .Name("exposer_scrapes_total")
+                   .Help("Number of times metrics were scraped")
+                   .Register(scrape_registry_)
+                   .Add({})),
+      transferred_bytes_(prometheus::BuildCounter()
+                             .Name("exposer_transferred_bytes_total")
+                             .Help("Transferred bytes to metrics services")
+                             .Register(scrape_registry_)
+                             .Add({})),
+      scrape_microseconds_(
+          prometheus::BuildSummary()
+              .Name("exposer_request_latencies")
+              .Help("Latencies of serving scrape requests, in microseconds")
+              .Register(scrape_registry_)
+              .Add({}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}, {0.99, 0.001}})),
       started_(prometheus::BuildCounter()
                    .Name("grpc_server_started_total")
                    .Help("Total number of RPCs started on the server.")
@@ -52,23 +72,24 @@ ServerMetrics::ServerMetrics()
       bundle_loads_ok_(bundle_loads_.Add({{"result", "ok"}})),
       bundle_loads_error_(bundle_loads_.Add({{"result", "error"}})) {}
 
-ServerMetrics::~ServerMetrics() = default;
+ServerMetrics::~ServerMetrics() {
+  http_server_.reset();  // no scrape runs past this point
+}
 
 absl::StatusOr<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(
-    const std::string& bind_address) {
+    const std::string& bind_address, HttpServerOptions http) {
   std::unique_ptr<ServerMetrics> metrics(new ServerMetrics());
-  try {
-    metrics->exposer_ = std::make_unique<prometheus::Exposer>(bind_address, /*num_threads=*/2);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve /metrics on ", bind_address, ": ", e.what()));
+  http.address = bind_address;
+  ServerMetrics* self = metrics.get();
+  HttpServer::Resource scrape{"/metrics", kExpositionContentType,
+                              [self] { return self->RenderScrape(); }};
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(std::move(http), {scrape});
+  if (!server.ok()) {
+    return absl::Status(server.status().code(),
+                        absl::StrCat("cannot serve /metrics: ", server.status().message()));
   }
-  metrics->exposer_->RegisterCollectable(metrics->registry_);
-  std::vector<int> ports = metrics->exposer_->GetListeningPorts();
-  if (ports.empty()) {
-    return absl::UnavailableError(absl::StrCat("no listening port for /metrics on ", bind_address));
-  }
-  metrics->port_ = ports.front();
+  metrics->http_server_ = *std::move(server);
+  metrics->port_ = metrics->http_server_->port();
   return metrics;
 }
 
@@ -120,6 +141,20 @@ void ServerMetrics::SetBundle(const std::string& name, const std::string& versio
   if (created_at != absl::InfinitePast()) {
     bundle_created_.Set(absl::ToDoubleSeconds(created_at - absl::UnixEpoch()));
   }
+}
+
+std::string ServerMetrics::RenderScrape() {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<prometheus::MetricFamily> families = scrape_registry_.Collect();
+  std::vector<prometheus::MetricFamily> own = registry_->Collect();
+  families.insert(families.end(), std::make_move_iterator(own.begin()),
+                  std::make_move_iterator(own.end()));
+  std::string text = prometheus::TextSerializer().Serialize(families);
+  scrapes_.Increment();
+  transferred_bytes_.Increment(static_cast<double>(text.size()));
+  scrape_microseconds_.Observe(
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+  return text;
 }
 
 std::string ServerMetrics::SerializeText() const {

@@ -24,8 +24,13 @@
 // grpc_type is always "unary" (recsys has no streaming RPCs).
 // Services add their own families to registry().
 //
-// Shutdown: destroying a ServerMetrics stops the HTTP server, which can take up to
-// ~2 s after a scrape (civetweb's poll quantum); destroy it after the gRPC server.
+// The endpoint (common/server/http_server.h) answers GET and HEAD of /metrics; every
+// other path is 404, other methods on /metrics 405. It also serves its own
+// exposer_scrapes_total, exposer_transferred_bytes_total (counters) and
+// exposer_request_latencies (summary, microseconds), the names prometheus-cpp's
+// Exposer used.
+// Shutdown: destroying a ServerMetrics stops the HTTP server at once; destroy it
+// after the gRPC server.
 // Threading: every method is safe to call concurrently. Cost of an RPC record: one
 // reader-lock map lookup at RpcRecorder construction, then atomic increments.
 #pragma once
@@ -38,11 +43,11 @@
 
 #include <grpcpp/support/status.h>
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/summary.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -50,6 +55,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/server/http_server.h"
 
 namespace recsys {
 
@@ -70,9 +76,12 @@ struct RpcMethodMetrics {
 class ServerMetrics {
  public:
   // Creates the registry and binds the HTTP endpoint serving /metrics on
-  // `bind_address` ("0.0.0.0:9092"; port 0 picks a free port, see port()).
-  // Unavailable if the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<ServerMetrics>> Create(const std::string& bind_address);
+  // `bind_address` ("0.0.0.0:9092", "127.0.0.1:9092", "[::]:9092"; port 0 picks a
+  // free port, see port()). `http` sets the endpoint's threads, limits and
+  // timeouts (its address field is ignored). InvalidArgument for a malformed
+  // address, Unavailable if it cannot be bound.
+  static absl::StatusOr<std::unique_ptr<ServerMetrics>> Create(const std::string& bind_address,
+                                                               HttpServerOptions http = {});
   // Registry only, no HTTP endpoint (library tests).
   static std::unique_ptr<ServerMetrics> CreateWithoutExposer();
 
@@ -102,9 +111,17 @@ class ServerMetrics {
  private:
   ServerMetrics();
 
+  // The body of GET /metrics: the scrape families, then registry_.
+  std::string RenderScrape();
+
   std::shared_ptr<prometheus::Registry> registry_;
-  // Declared after registry_: destroyed first, so no scrape sees a dead registry.
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  // The endpoint's own families (exposer_*), served before registry_'s.
+  prometheus::Registry scrape_registry_;
+  prometheus::Counter& scrapes_;
+  prometheus::Counter& transferred_bytes_;
+  prometheus::Summary& scrape_microseconds_;
+  // Declared after the registries: destroyed first, so no scrape sees a dead one.
+  std::unique_ptr<HttpServer> http_server_;
   int port_ = 0;
 
   prometheus::Family<prometheus::Counter>& started_;

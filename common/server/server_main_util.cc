@@ -14,9 +14,17 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "common/server/http_server.h"
+
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0",
+          "Address the Prometheus /metrics endpoint listens on (its port is --metrics_port): "
+          "0.0.0.0 = every IPv4 interface, 127.0.0.1 = this host only, :: = every IPv6 and "
+          "IPv4 interface, or one interface's address or a host name. Paths other than "
+          "/metrics answer 404.");
 
 namespace recsys {
 namespace {
@@ -105,6 +113,10 @@ bool RegistryDirectoryExists(const std::string& registry) {
   if (std::filesystem::is_directory(registry, ec)) return true;
   LOG(ERROR) << "--registry " << registry << " is not a directory";
   return false;
+}
+
+std::string MetricsListenAddress(int metrics_port) {
+  return JoinHostPort(absl::GetFlag(FLAGS_metrics_address), metrics_port);
 }
 
 void LogTerminationSignal(int sig, absl::Duration drain) {

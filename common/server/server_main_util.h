@@ -103,6 +103,11 @@ std::string CommonServiceFlagError(const std::string& name, int port, int metric
 // True if --registry is an existing directory; logs why not (main exits 1).
 bool RegistryDirectoryExists(const std::string& registry);
 
+// Where a service's /metrics endpoint listens: --metrics_address (shared by
+// every service binary; default 0.0.0.0, every IPv4 interface) with
+// `metrics_port`, e.g. "0.0.0.0:9092" or "[::1]:9092". For ServerMetrics::Create.
+std::string MetricsListenAddress(int metrics_port);
+
 
 // Process settings for serving, called at the start of each service main():
 // turns off absl::Mutex deadlock detection, which Debian's Abseil build leaves
