@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/data/dataset.h"
+#include "common/models/csr.h"
 
 namespace recsys {
 
@@ -112,7 +113,7 @@ class EaseModel {
   // (keep 256, 150-item history: Score ~17 us vs 400 ScoreOne 50-130 us).
   float ScoreOne(std::span<const std::pair<ItemIndex, float>> weighted, ItemIndex j) const;
   int32_t num_items() const { return num_items_; }
-  bool sparse() const { return !row_offsets_.empty(); }
+  bool sparse() const { return !sparse_.offsets.empty(); }
   // Stored entries of B: num_items^2 when dense.
   int64_t num_entries() const;
 
@@ -125,11 +126,9 @@ class EaseModel {
   int32_t num_items_ = 0;
   // Dense layout: num_items x num_items row-major; empty when sparse.
   std::vector<float> weights_;
-  // Sparse layout (CSR): row i's entries are [row_offsets_[i], row_offsets_[i + 1])
-  // of cols_ / values_, columns strictly ascending. Empty when dense.
-  std::vector<int64_t> row_offsets_;  // num_items + 1
-  std::vector<int32_t> cols_;
-  std::vector<float> values_;
+  // Sparse layout: num_items rows, columns strictly ascending within a row.
+  // Empty (no offsets) when dense.
+  Csr<float> sparse_;
   // Sparse only, derived from the CSR at Fit/Load (not saved), for ScoreOne:
   // row i's columns as a bitmap of num_items bits (words_ 64-bit words), and
   // per word the number of the row's entries before it, so entry (i, j) is

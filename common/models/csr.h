@@ -46,6 +46,14 @@ struct CsrShape {
   std::optional<int64_t> num_cols;
   // Ids strictly ascending within each row.
   bool sorted_rows = false;
+
+  // Exactly `rows` rows with ids < num_cols.
+  static CsrShape Exact(int64_t rows, int64_t num_cols) {
+    CsrShape shape;
+    shape.rows = rows;
+    shape.num_cols = num_cols;
+    return shape;
+  }
 };
 
 // V is float or int64_t (the explicit instantiations in csr.cc).

@@ -33,6 +33,9 @@ constexpr char kEaseFile[] = "ease.arr";
 constexpr char kOffsetsFile[] = "ease.offsets.arr";
 constexpr char kColsFile[] = "ease.cols.arr";
 constexpr char kValuesFile[] = "ease.values.arr";
+
+// The sparse layout's CSR arrays.
+CsrFiles SparseFiles() { return {kOffsetsFile, kColsFile, kValuesFile}; }
 // 30000^2 floats = 3.6 GB: beyond that EASE is the wrong model.
 constexpr int32_t kMaxEaseItems = 30000;
 
@@ -117,10 +120,11 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
   if (keep > 0) {
     // Row by row: the `keep` largest |B_ij| among the non-zero entries (ties:
     // lower column), written out in column order.
-    model.row_offsets_.reserve(static_cast<size_t>(n) + 1);
-    model.row_offsets_.push_back(0);
-    model.cols_.reserve(static_cast<size_t>(n) * std::min<int64_t>(keep, n));
-    model.values_.reserve(model.cols_.capacity());
+    Csr<float>& b = model.sparse_;
+    b.offsets.reserve(static_cast<size_t>(n) + 1);
+    b.offsets.push_back(0);
+    b.ids.reserve(static_cast<size_t>(n) * std::min<int64_t>(keep, n));
+    b.values.reserve(b.ids.capacity());
     std::vector<int32_t> row_cols;
     row_cols.reserve(n);
     for (int64_t i = 0; i < n; ++i) {
@@ -139,10 +143,10 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
         std::sort(row_cols.begin(), row_cols.end());
       }
       for (int32_t j : row_cols) {
-        model.cols_.push_back(j);
-        model.values_.push_back(row[j]);
+        b.ids.push_back(j);
+        b.values.push_back(row[j]);
       }
-      model.row_offsets_.push_back(static_cast<int64_t>(model.cols_.size()));
+      b.offsets.push_back(b.nnz());
     }
     std::vector<float>().swap(g);
     model.BuildIndex();
@@ -161,9 +165,7 @@ void EaseModel::BuildIndex() {
   for (int32_t i = 0; i < num_items_; ++i) {
     uint64_t* bits = bits_.data() + int64_t{i} * words_;
     uint16_t* ranks = ranks_.data() + int64_t{i} * words_;
-    for (int64_t k = row_offsets_[i]; k < row_offsets_[i + 1]; ++k) {
-      bits[cols_[k] >> 6] |= uint64_t{1} << (cols_[k] & 63);
-    }
+    for (int32_t j : sparse_.row_ids(i)) bits[j >> 6] |= uint64_t{1} << (j & 63);
     int rank = 0;
     for (int64_t w = 0; w < words_; ++w) {
       ranks[w] = static_cast<uint16_t>(rank);
@@ -173,7 +175,7 @@ void EaseModel::BuildIndex() {
 }
 
 int64_t EaseModel::num_entries() const {
-  return sparse() ? static_cast<int64_t>(cols_.size()) : int64_t{num_items_} * num_items_;
+  return sparse() ? sparse_.nnz() : int64_t{num_items_} * num_items_;
 }
 
 void EaseModel::Score(std::span<const ItemIndex> history, std::vector<float>* scores) const {
@@ -190,8 +192,10 @@ void EaseModel::Score(std::span<const ItemIndex> history, std::span<const float>
   for (const auto& [i, w] : items) {
     if (w == 0.0f) continue;
     if (sparse()) {
-      const int64_t end = row_offsets_[i + 1];
-      for (int64_t k = row_offsets_[i]; k < end; ++k) out[cols_[k]] += w * values_[k];
+      const int64_t end = sparse_.offsets[i + 1];
+      for (int64_t k = sparse_.offsets[i]; k < end; ++k) {
+        out[sparse_.ids[k]] += w * sparse_.values[k];
+      }
     } else {
       const float* row = weights_.data() + int64_t{i} * n;
       for (int64_t j = 0; j < n; ++j) out[j] += w * row[j];
@@ -210,8 +214,8 @@ float EaseModel::ScoreOne(std::span<const std::pair<ItemIndex, float>> weighted,
       const int64_t at = int64_t{i} * words_ + word;
       const uint64_t bits = bits_[at];
       if (w == 0.0f || (bits & bit) == 0) continue;
-      const int64_t k = row_offsets_[i] + ranks_[at] + std::popcount(bits & (bit - 1));
-      score += w * values_[k];
+      const int64_t k = sparse_.offsets[i] + ranks_[at] + std::popcount(bits & (bit - 1));
+      score += w * sparse_.values[k];
     }
     return score;
   }
@@ -241,51 +245,21 @@ std::vector<std::pair<ItemIndex, float>> EaseModel::WeightedItems(
 }
 
 absl::StatusOr<std::vector<std::string>> EaseModel::Save(const std::string& dir) const {
-  if (sparse()) {
-    RETURN_IF_ERROR(WriteInt64Array(absl::StrCat(dir, "/", kOffsetsFile), {row_offsets_.size()},
-                                    row_offsets_.data()));
-    RETURN_IF_ERROR(
-        WriteInt32Array(absl::StrCat(dir, "/", kColsFile), {cols_.size()}, cols_.data()));
-    RETURN_IF_ERROR(
-        WriteFloatArray(absl::StrCat(dir, "/", kValuesFile), {values_.size()}, values_.data()));
-    return std::vector<std::string>{kOffsetsFile, kColsFile, kValuesFile};
-  }
+  if (sparse()) return sparse_.Save(dir, SparseFiles());
   const uint64_t n = static_cast<uint64_t>(num_items_);
   RETURN_IF_ERROR(WriteFloatArray(absl::StrCat(dir, "/", kEaseFile), {n, n}, weights_.data()));
   return std::vector<std::string>{kEaseFile};
 }
 
 absl::StatusOr<EaseModel> EaseModel::Load(const std::string& dir) {
-  const std::string offsets_path = absl::StrCat(dir, "/", kOffsetsFile);
   std::error_code ec;
-  if (std::filesystem::exists(offsets_path, ec)) {
-    const std::string cols_path = absl::StrCat(dir, "/", kColsFile);
-    ASSIGN_OR_RETURN(Array<int64_t> offsets, ReadInt64Array(offsets_path));
-    ASSIGN_OR_RETURN(Array<int32_t> cols, ReadInt32Array(cols_path));
-    ASSIGN_OR_RETURN(Array<float> values, ReadFloatArray(absl::StrCat(dir, "/", kValuesFile)));
-    const std::vector<int64_t>& o = offsets.values;
-    if (offsets.dims.size() != 1 || cols.dims.size() != 1 || values.dims.size() != 1 ||
-        o.empty() || o.size() - 1 > static_cast<size_t>(kMaxEaseItems) || o.front() != 0 ||
-        o.back() != static_cast<int64_t>(cols.values.size()) ||
-        cols.values.size() != values.values.size() || !std::is_sorted(o.begin(), o.end())) {
-      return absl::DataLossError(
-          absl::StrCat(dir, "/ease.*.arr: inconsistent sparse EASE arrays"));
-    }
-    const int32_t n = static_cast<int32_t>(o.size() - 1);
-    for (int32_t i = 0; i < n; ++i) {
-      for (int64_t k = o[i]; k < o[i + 1]; ++k) {
-        const int32_t j = cols.values[k];
-        if (j < 0 || j >= n || (k > o[i] && j <= cols.values[k - 1])) {
-          return absl::DataLossError(absl::StrCat(
-              cols_path, ": row ", i, " has an out-of-range or unsorted column index"));
-        }
-      }
-    }
+  if (std::filesystem::exists(absl::StrCat(dir, "/", kOffsetsFile), ec)) {
+    CsrShape shape;  // square, num_items from the offsets
+    shape.max_rows = kMaxEaseItems;
+    shape.sorted_rows = true;
     EaseModel model;
-    model.num_items_ = n;
-    model.row_offsets_ = std::move(offsets.values);
-    model.cols_ = std::move(cols.values);
-    model.values_ = std::move(values.values);
+    ASSIGN_OR_RETURN(model.sparse_, Csr<float>::Load(dir, SparseFiles(), shape));
+    model.num_items_ = model.sparse_.rows();
     model.BuildIndex();
     return model;
   }

@@ -12,7 +12,7 @@ namespace recsys {
 namespace {
 
 // CSR adjacency: rows -> sorted unique columns.
-struct Csr {
+struct Adjacency {
   std::vector<int64_t> offsets;
   std::vector<int32_t> cols;
   std::span<const int32_t> row(int32_t r) const {
@@ -20,13 +20,13 @@ struct Csr {
   }
 };
 
-Csr BuildCsr(std::span<const Interaction> events, int32_t rows, bool by_user) {
+Adjacency BuildAdjacency(std::span<const Interaction> events, int32_t rows, bool by_user) {
   std::vector<std::vector<int32_t>> lists(rows);
   for (const Interaction& e : events) {
     if (by_user) lists[e.user].push_back(e.item);
     else lists[e.item].push_back(e.user);
   }
-  Csr csr;
+  Adjacency csr;
   csr.offsets.assign(rows + 1, 0);
   for (int32_t r = 0; r < rows; ++r) {
     auto& l = lists[r];
@@ -53,8 +53,8 @@ void AppendTopN(std::vector<ScoredIndex>* row, int n, SparseNeighbors* out) {
 
 ItemKnnModel ItemKnnModel::Fit(std::span<const Interaction> events, int32_t num_users,
                                int32_t num_items, const ItemKnnParams& params) {
-  const Csr user_items = BuildCsr(events, num_users, /*by_user=*/true);
-  const Csr item_users = BuildCsr(events, num_items, /*by_user=*/false);
+  const Adjacency user_items = BuildAdjacency(events, num_users, /*by_user=*/true);
+  const Adjacency item_users = BuildAdjacency(events, num_items, /*by_user=*/false);
   const int threads = std::max(1, params.threads);
   // Each thread fills the rows i with i % threads == t; merged in order after.
   std::vector<std::vector<std::vector<ScoredIndex>>> rows(threads);
@@ -152,40 +152,6 @@ SparseNeighbors FitMarkovTransitions(std::span<const Interaction> events, int32_
     }
     for (ScoredIndex& s : row) s.score /= total;
     AppendTopN(&row, top_n, &nb);
-  }
-  return nb;
-}
-
-absl::StatusOr<std::vector<std::string>> SparseNeighbors::Save(const std::string& dir,
-                                                               const std::string& prefix) const {
-  const std::string o = prefix + ".offsets.arr", i = prefix + ".ids.arr", v = prefix + ".values.arr";
-  RETURN_IF_ERROR(WriteInt64Array(dir + "/" + o, {offsets.size()}, offsets.data()));
-  RETURN_IF_ERROR(WriteInt32Array(dir + "/" + i, {ids.size()}, ids.data()));
-  RETURN_IF_ERROR(WriteFloatArray(dir + "/" + v, {values.size()}, values.data()));
-  return std::vector<std::string>{o, i, v};
-}
-
-absl::StatusOr<SparseNeighbors> SparseNeighbors::Load(const std::string& dir,
-                                                      const std::string& prefix,
-                                                      int32_t expected_rows) {
-  SparseNeighbors nb;
-  const std::string base = dir + "/" + prefix;
-  ASSIGN_OR_RETURN(auto offsets, ReadInt64Array(base + ".offsets.arr"));
-  ASSIGN_OR_RETURN(auto ids, ReadInt32Array(base + ".ids.arr"));
-  ASSIGN_OR_RETURN(auto values, ReadFloatArray(base + ".values.arr"));
-  nb.offsets = std::move(offsets.values);
-  nb.ids = std::move(ids.values);
-  nb.values = std::move(values.values);
-  if (static_cast<int64_t>(nb.offsets.size()) != int64_t{expected_rows} + 1 ||
-      nb.offsets.front() != 0 || nb.offsets.back() != static_cast<int64_t>(nb.ids.size()) ||
-      nb.ids.size() != nb.values.size() ||
-      !std::is_sorted(nb.offsets.begin(), nb.offsets.end())) {
-    return absl::DataLossError(absl::StrCat(base, ".*.arr: inconsistent sparse neighbour arrays"));
-  }
-  for (ItemIndex id : nb.ids) {
-    if (id < 0 || id >= expected_rows) {
-      return absl::DataLossError(absl::StrCat(base, ".ids.arr: item index out of range"));
-    }
   }
   return nb;
 }

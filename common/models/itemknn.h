@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/data/dataset.h"
+#include "common/models/csr.h"
 #include "common/topk.h"
 
 namespace recsys {
@@ -21,25 +22,6 @@ struct ItemKnnParams {
   int neighbors = 100;
   double shrink = 10.0;
   int threads = 2;
-};
-
-// Sparse top-N rows: row i's entries are [offsets[i], offsets[i+1]).
-struct SparseNeighbors {
-  std::vector<int64_t> offsets;  // size rows + 1
-  std::vector<ItemIndex> ids;
-  std::vector<float> values;
-  int32_t rows() const { return offsets.empty() ? 0 : static_cast<int32_t>(offsets.size() - 1); }
-  std::span<const ItemIndex> row_ids(ItemIndex i) const {
-    return {ids.data() + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i])};
-  }
-  std::span<const float> row_values(ItemIndex i) const {
-    return {values.data() + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i])};
-  }
-  // prefix.{offsets,ids,values}.arr in dir; returns the written names.
-  absl::StatusOr<std::vector<std::string>> Save(const std::string& dir,
-                                                const std::string& prefix) const;
-  static absl::StatusOr<SparseNeighbors> Load(const std::string& dir, const std::string& prefix,
-                                              int32_t expected_rows);
 };
 
 class ItemKnnModel {

@@ -29,7 +29,7 @@ Csr<float> Small() {
   return m;
 }
 
-const CsrShape kSmallShape = {.rows = 3, .num_cols = 4};
+const CsrShape kSmallShape = CsrShape::Exact(3, 4);
 
 // The status of Validate, expected to be DataLoss mentioning `needle`.
 void ExpectRefused(const Csr<float>& m, const CsrShape& shape, const std::string& needle) {
@@ -80,13 +80,17 @@ TEST(Csr, BadIdsValuesAndShapeAreRefused) {
   ExpectRefused(m, kSmallShape, "row 2 has id -2");
   m.ids = {3, 1, 0};
   EXPECT_TRUE(m.Validate(kSmallShape).ok());
-  ExpectRefused(m, {.rows = 3, .num_cols = 4, .sorted_rows = true},
-                "row 0 ids not strictly ascending (3 then 1)");
+  CsrShape sorted = kSmallShape;
+  sorted.sorted_rows = true;
+  ExpectRefused(m, sorted, "row 0 ids not strictly ascending (3 then 1)");
   m = Small();
   m.values.pop_back();
   ExpectRefused(m, kSmallShape, "2 values, expected one per entry");
   m = Small();
-  ExpectRefused(m, {.max_rows = 2, .num_cols = 4}, "3 rows exceed the limit of 2");
+  CsrShape small;
+  small.max_rows = 2;
+  small.num_cols = 4;
+  ExpectRefused(m, small, "3 rows exceed the limit of 2");
   // Square by default: ids must be < rows (3), and id 3 is not.
   ExpectRefused(m, {}, "row 0 has id 3 outside [0, 3)");
   // A pattern (no values array named) must have no values.
@@ -126,7 +130,7 @@ TEST(Csr, PatternAndInt64Values) {
   m.values = {10, 20, 30};
   const CsrFiles files = {"h.offsets.arr", "h.items.arr", "h.times.arr"};
   ASSERT_TRUE(m.Save(dir, files).ok());
-  const auto loaded = Csr<int64_t>::Load(dir, files, {.rows = 2, .num_cols = 3});
+  const auto loaded = Csr<int64_t>::Load(dir, files, CsrShape::Exact(2, 3));
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->values, m.values);
 
@@ -134,7 +138,7 @@ TEST(Csr, PatternAndInt64Values) {
   const auto written = SaveCsrArrays<float>(dir, pattern, m.offsets, m.ids, {});
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(*written, (std::vector<std::string>{"p.offsets.arr", "p.ids.arr"}));
-  const auto p = Csr<float>::Load(dir, pattern, {.rows = 2, .num_cols = 3});
+  const auto p = Csr<float>::Load(dir, pattern, CsrShape::Exact(2, 3));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->ids, m.ids);
   EXPECT_TRUE(p->values.empty());
