@@ -11,7 +11,7 @@
 #include "common/bundle/model_bundle.h"
 #include "common/data/loader.h"
 #include "common/eval/split.h"
-#include "common/models/ranker.h"
+#include "common/models/logistic_ranker.h"
 #include "offline/evaluator.h"
 
 namespace recsys::offline {

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "common/candidates/user_state.h"
-#include "common/models/ranker.h"
+#include "common/models/logistic_ranker.h"
 
 namespace recsys {
 

@@ -2,19 +2,18 @@
 //   sim(i, j) = |U_i ∩ U_j| / (sqrt(|U_i| |U_j|) + shrink)
 // keeping the top `neighbors` per item (CSR). Scoring a history sums the
 // neighbour similarities of its items (Sarwar et al. 2001; Deshpande & Karypis 2004).
+// Fit lives in itemknn_fit.cc (the fitting library); scoring in itemknn.cc.
+// The neighbour lists are saved and loaded as a CSR (csr.h) by the bundle.
 // Immutable after Fit/Load; const methods are safe to call concurrently.
 #pragma once
 
 #include <cstdint>
 #include <span>
-#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/status/statusor.h"
 #include "common/data/dataset.h"
 #include "common/models/csr.h"
-#include "common/topk.h"
 
 namespace recsys {
 
@@ -67,11 +66,5 @@ class ItemKnnModel {
 
   SparseNeighbors neighbors_;
 };
-
-// First-order Markov transitions between consecutive events of each user
-// (events sorted by time): P(j | i) = count(i -> j) / count(i -> *), top-N per
-// item. Self-transitions are dropped.
-SparseNeighbors FitMarkovTransitions(std::span<const Interaction> events, int32_t num_users,
-                                     int32_t num_items, int top_n);
 
 }  // namespace recsys
