@@ -281,8 +281,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
     return std::shared_ptr<const ModelBundle>(std::move(b));
   }
   ASSIGN_OR_RETURN(b->markov,
-                   SparseNeighbors::Load(dir, CsrFiles::WithPrefix("markov"),
-                                         CsrShape::Exact(n, n)));
+                   MarkovTransitions::Load(dir, CsrFiles::WithPrefix("markov"),
+                                           CsrShape::Exact(n, n)));
   ASSIGN_OR_RETURN(b->ranker, LogisticRanker::Load(dir, kNumFeatures));
 
   // Cross-model consistency.
