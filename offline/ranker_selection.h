@@ -4,7 +4,7 @@
 // is refit on every row.
 #pragma once
 
-#include "common/models/ranker.h"
+#include "common/models/logistic_ranker.h"
 #include "offline/evaluate_pass.h"
 
 namespace recsys::offline {

@@ -8,7 +8,7 @@
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
 #include "common/data/loader.h"
-#include "common/models/ranker.h"
+#include "common/models/logistic_ranker.h"
 
 namespace recsys::offline {
 

@@ -8,10 +8,17 @@
 #include "common/bundle/array_file.h"
 #include "common/bundle/registry.h"
 #include "common/features/features.h"
+#include "common/models/csr.h"
 #include "common/status.h"
 
 namespace recsys {
 namespace {
+
+// The catalogue's item -> category pattern and the users' histories, as CSR.
+CsrFiles CategoryFiles() { return {"items.category_offsets.arr", "items.category_ids.arr", ""}; }
+CsrFiles HistoryFiles() {
+  return {"histories.offsets.arr", "histories.items.arr", "histories.times.arr"};
+}
 
 void AddFiles(std::vector<std::string>* all, const std::vector<std::string>& more) {
   all->insert(all->end(), more.begin(), more.end());
@@ -146,16 +153,15 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
     cat_ids.insert(cat_ids.end(), cats.begin(), cats.end());
     cat_offsets.push_back(static_cast<int64_t>(cat_ids.size()));
   }
-  RETURN_IF_ERROR(WriteInt64Array(dir + "/items.category_offsets.arr", {cat_offsets.size()},
-                                  cat_offsets.data()));
-  RETURN_IF_ERROR(WriteInt32Array(dir + "/items.category_ids.arr", {cat_ids.size()}, cat_ids.data()));
+  RETURN_IF_ERROR(
+      SaveCsrArrays<float>(dir, CategoryFiles(), cat_offsets, cat_ids, {}).status());
   RETURN_IF_ERROR(WriteInt64Array(dir + "/items.release.arr", {n}, c.release_time_s.data()));
   RETURN_IF_ERROR(WriteFloatArray(dir + "/items.popularity.arr", {n}, c.popularity.data()));
 
   ASSIGN_OR_RETURN(auto content_files, content.Save(dir));
   AddFiles(&files, content_files);
   RETURN_IF_ERROR(content_index.Save(dir + "/content.faiss"));
-  ASSIGN_OR_RETURN(auto knn_files, itemknn.neighbors().Save(dir, "itemknn"));
+  ASSIGN_OR_RETURN(auto knn_files, itemknn.neighbors().Save(dir, CsrFiles::WithPrefix("itemknn")));
   AddFiles(&files, knn_files);
   ASSIGN_OR_RETURN(auto als_files, als.Save(dir));
   AddFiles(&files, als_files);
@@ -172,13 +178,12 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
   }
   RETURN_IF_ERROR(WriteInt64Array(dir + "/trending.times.arr", {ts.size()}, ts.data()));
   RETURN_IF_ERROR(WriteInt32Array(dir + "/trending.items.arr", {items.size()}, items.data()));
-  ASSIGN_OR_RETURN(auto markov_files, markov.Save(dir, "markov"));
+  ASSIGN_OR_RETURN(auto markov_files, markov.Save(dir, CsrFiles::WithPrefix("markov")));
   AddFiles(&files, markov_files);
   const UserHistories& h = histories;
   RETURN_IF_ERROR(WriteStringArray(dir + "/histories.users.arr", h.users.names()));
-  RETURN_IF_ERROR(WriteInt64Array(dir + "/histories.offsets.arr", {h.offsets.size()}, h.offsets.data()));
-  RETURN_IF_ERROR(WriteInt32Array(dir + "/histories.items.arr", {h.items.size()}, h.items.data()));
-  RETURN_IF_ERROR(WriteInt64Array(dir + "/histories.times.arr", {h.times_s.size()}, h.times_s.data()));
+  RETURN_IF_ERROR(
+      SaveCsrArrays<int64_t>(dir, HistoryFiles(), h.offsets, h.items, h.times_s).status());
   ASSIGN_OR_RETURN(auto ranker_files, ranker.Save(dir));
   AddFiles(&files, ranker_files);
 
@@ -213,24 +218,20 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   }
   ASSIGN_OR_RETURN(c.titles, ReadStringArray(dir + "/items.titles.arr"));
   ASSIGN_OR_RETURN(c.category_names, ReadStringArray(dir + "/items.category_names.arr"));
-  ASSIGN_OR_RETURN(auto cat_offsets, ReadInt64Array(dir + "/items.category_offsets.arr"));
-  ASSIGN_OR_RETURN(auto cat_ids, ReadInt32Array(dir + "/items.category_ids.arr"));
+  // A sparsity pattern: item i's category indices, no values.
+  ASSIGN_OR_RETURN(const Csr<float> cats,
+                   Csr<float>::Load(dir, CategoryFiles(),
+                                    CsrShape::Exact(n, c.category_names.size())));
   ASSIGN_OR_RETURN(auto release, ReadInt64Array(dir + "/items.release.arr"));
   ASSIGN_OR_RETURN(auto popularity, ReadFloatArray(dir + "/items.popularity.arr"));
-  if (c.titles.size() != ids.size() || cat_offsets.values.size() != ids.size() + 1 ||
-      release.values.size() != ids.size() || popularity.values.size() != ids.size() ||
-      cat_offsets.values.back() != static_cast<int64_t>(cat_ids.values.size())) {
+  if (c.titles.size() != ids.size() || release.values.size() != ids.size() ||
+      popularity.values.size() != ids.size()) {
     return absl::DataLossError(absl::StrCat(dir, "/items.*.arr: catalogue arrays disagree in size"));
   }
   c.categories.resize(n);
   for (int32_t i = 0; i < n; ++i) {
-    for (int64_t k = cat_offsets.values[i]; k < cat_offsets.values[i + 1]; ++k) {
-      const int32_t cat = cat_ids.values[k];
-      if (cat < 0 || cat >= static_cast<int32_t>(c.category_names.size())) {
-        return absl::DataLossError(dir + "/items.category_ids.arr: category out of range");
-      }
-      c.categories[i].push_back(cat);
-    }
+    const std::span<const int32_t> row = cats.row_ids(i);
+    c.categories[i].assign(row.begin(), row.end());
   }
   c.release_time_s = std::move(release.values);
   c.popularity = std::move(popularity.values);
@@ -239,7 +240,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   if (serving) {
     ASSIGN_OR_RETURN(b->content, ContentModel::Load(dir));
     ASSIGN_OR_RETURN(b->content_index, VectorIndex::Load(dir + "/content.faiss"));
-    ASSIGN_OR_RETURN(auto knn, SparseNeighbors::Load(dir, "itemknn", n));
+    ASSIGN_OR_RETURN(auto knn, SparseNeighbors::Load(dir, CsrFiles::WithPrefix("itemknn"),
+                                                     CsrShape::Exact(n, n)));
     b->itemknn = ItemKnnModel(std::move(knn));
     ASSIGN_OR_RETURN(b->als, AlsModel::Load(dir));
     ASSIGN_OR_RETURN(b->als_index, VectorIndex::Load(dir + "/als.faiss"));
@@ -266,23 +268,21 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
     UserHistories& h = b->histories;
     ASSIGN_OR_RETURN(auto users, ReadStringArray(dir + "/histories.users.arr"));
     for (const std::string& u : users) h.users.GetOrAdd(u);
-    ASSIGN_OR_RETURN(auto offsets, ReadInt64Array(dir + "/histories.offsets.arr"));
-    ASSIGN_OR_RETURN(auto items, ReadInt32Array(dir + "/histories.items.arr"));
-    ASSIGN_OR_RETURN(auto times, ReadInt64Array(dir + "/histories.times.arr"));
-    h.offsets = std::move(offsets.values);
-    h.items = std::move(items.values);
-    h.times_s = std::move(times.values);
-    if (static_cast<size_t>(h.users.size()) != users.size() ||
-        h.offsets.size() != users.size() + 1 || h.offsets.front() != 0 ||
-        h.offsets.back() != static_cast<int64_t>(h.items.size()) ||
-        h.items.size() != h.times_s.size() ||
-        !std::is_sorted(h.offsets.begin(), h.offsets.end()) ||
-        std::any_of(h.items.begin(), h.items.end(), [n](ItemIndex i) { return i < 0 || i >= n; })) {
-      return absl::DataLossError(dir + "/histories.*.arr: inconsistent history arrays");
+    if (static_cast<size_t>(h.users.size()) != users.size()) {
+      return absl::DataLossError(dir + "/histories.users.arr: duplicate user ids");
     }
+    // Per user (oldest first): item indices with their event times.
+    ASSIGN_OR_RETURN(Csr<int64_t> events,
+                     Csr<int64_t>::Load(dir, HistoryFiles(),
+                                        CsrShape::Exact(users.size(), n)));
+    h.offsets = std::move(events.offsets);
+    h.items = std::move(events.ids);
+    h.times_s = std::move(events.values);
     return std::shared_ptr<const ModelBundle>(std::move(b));
   }
-  ASSIGN_OR_RETURN(b->markov, SparseNeighbors::Load(dir, "markov", n));
+  ASSIGN_OR_RETURN(b->markov,
+                   MarkovTransitions::Load(dir, CsrFiles::WithPrefix("markov"),
+                                           CsrShape::Exact(n, n)));
   ASSIGN_OR_RETURN(b->ranker, LogisticRanker::Load(dir, kNumFeatures));
 
   // Cross-model consistency.

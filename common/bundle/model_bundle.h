@@ -20,8 +20,10 @@
 #include "common/index/vector_index.h"
 #include "common/models/als.h"
 #include "common/models/content.h"
+#include "common/models/ease.h"
 #include "common/models/itemknn.h"
-#include "common/models/ranker.h"
+#include "common/models/logistic_ranker.h"
+#include "common/models/markov.h"
 #include "common/models/trending.h"
 #include "recsys/v1/manifest.pb.h"
 
@@ -101,7 +103,7 @@ struct ModelBundle {
   VectorIndex als_index;
   std::optional<EaseModel> ease;
   TrendingModel trending;
-  SparseNeighbors markov;
+  MarkovTransitions markov;
   LogisticRanker ranker;
   UserHistories histories;  // empty unless loaded with BundleParts::kGateway
 

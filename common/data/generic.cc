@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/data/loader.h"
+#include "common/data/record_reader.h"
 #include "common/data/text_reader.h"
 #include "common/status.h"
 
@@ -16,6 +17,8 @@ namespace recsys {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr RecordFormat kCsv = {',', RecordFormat::Quoting::kCsv};
 
 // Column positions named by a header row; -1 = absent.
 struct Header {
@@ -25,12 +28,9 @@ struct Header {
 
 // Reads the header of `reader` and finds the columns `names`; the first
 // `num_required` of them must be present.
-absl::Status ReadHeader(LineReader& reader, const std::vector<absl::string_view>& names,
+absl::Status ReadHeader(RecordReader& reader, const std::vector<absl::string_view>& names,
                         size_t num_required, Header* header) {
-  std::string line;
-  if (!reader.Next(&line)) {
-    return absl::InvalidArgumentError(absl::StrCat(reader.path(), ": empty file"));
-  }
+  ASSIGN_OR_RETURN(const std::string line, reader.ReadHeader());
   std::vector<std::string> f;
   if (!SplitCsv(line, ',', &f)) {
     return absl::InvalidArgumentError(
@@ -62,31 +62,16 @@ absl::Status ReadHeader(LineReader& reader, const std::vector<absl::string_view>
 
 // items.csv: item (required), title, text, category ('|'-separated values).
 absl::Status LoadItems(const std::string& path, const LoadOptions& options, Dataset* out) {
-  ASSIGN_OR_RETURN(LineReader reader, LineReader::Open(path));
-  out->report.files.push_back(path);
-  BadLines bad(options, &out->report);
+  ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(path, kCsv, options, &out->report));
   enum { kItem, kTitle, kText, kCategory };
   Header header;
   RETURN_IF_ERROR(ReadHeader(reader, {"item", "title", "text", "category"}, 1, &header));
-  std::string line;
-  std::vector<std::string> f;
-  while (reader.Next(&line)) {
-    ++out->report.lines_read;
-    if (line.empty()) continue;
-    if (!SplitCsv(line, ',', &f)) {
-      RETURN_IF_ERROR(bad.Report(reader, "malformed quoting"));
-      continue;
-    }
+  return reader.ForEachRecord([&](std::vector<std::string>& f) {
     if (f.size() != header.num_fields) {
-      RETURN_IF_ERROR(bad.Report(
-          reader, absl::StrCat("expected ", header.num_fields, " fields, got ", f.size())));
-      continue;
+      return reader.Bad(absl::StrCat("expected ", header.num_fields, " fields, got ", f.size()));
     }
     const std::string& id = f[header.column[kItem]];
-    if (id.empty()) {
-      RETURN_IF_ERROR(bad.Report(reader, "empty item id"));
-      continue;
-    }
+    if (id.empty()) return reader.Bad("empty item id");
     const ItemIndex item = out->ItemOrAdd(id);
     ItemInfo& info = out->item_info[item];
     if (header.column[kTitle] >= 0) info.title = f[header.column[kTitle]];
@@ -99,61 +84,43 @@ absl::Status LoadItems(const std::string& path, const LoadOptions& options, Data
       }
     }
     info.has_metadata = true;
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 // interactions.csv: user, item, timestamp (Unix seconds or RFC 3339) and an
 // optional weight (default 1, also for an empty field; finite and >= 0).
 absl::Status LoadInteractions(const std::string& path, const LoadOptions& options,
                               Dataset* out) {
-  ASSIGN_OR_RETURN(LineReader reader, LineReader::Open(path));
-  out->report.files.push_back(path);
-  BadLines bad(options, &out->report);
+  ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(path, kCsv, options, &out->report));
   enum { kUser, kItem, kTimestamp, kWeight };
   Header header;
   RETURN_IF_ERROR(ReadHeader(reader, {"user", "item", "timestamp", "weight"}, 3, &header));
-  std::string line;
-  std::vector<std::string> f;
-  while (reader.Next(&line)) {
-    ++out->report.lines_read;
-    if (line.empty()) continue;
-    if (!SplitCsv(line, ',', &f)) {
-      RETURN_IF_ERROR(bad.Report(reader, "malformed quoting"));
-      continue;
-    }
+  return reader.ForEachRecord([&](std::vector<std::string>& f) {
     if (f.size() != header.num_fields) {
-      RETURN_IF_ERROR(bad.Report(
-          reader, absl::StrCat("expected ", header.num_fields, " fields, got ", f.size())));
-      continue;
+      return reader.Bad(absl::StrCat("expected ", header.num_fields, " fields, got ", f.size()));
     }
     const std::string& user_id = f[header.column[kUser]];
     const std::string& item_id = f[header.column[kItem]];
-    if (user_id.empty() || item_id.empty()) {
-      RETURN_IF_ERROR(bad.Report(reader, "empty user or item id"));
-      continue;
-    }
+    if (user_id.empty() || item_id.empty()) return reader.Bad("empty user or item id");
     int64_t ts;
     const std::string& ts_field = f[header.column[kTimestamp]];
     if (!ParseTimestamp(ts_field, &ts) || ts < 0) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad timestamp '", ts_field, "'")));
-      continue;
+      return reader.Bad(absl::StrCat("bad timestamp '", ts_field, "'"));
     }
     float weight = 1.0f;
     if (header.column[kWeight] >= 0) {
       const std::string& w = f[header.column[kWeight]];
       if (!absl::StripAsciiWhitespace(w).empty() &&
           (!ParseFloat(w, &weight) || !std::isfinite(weight) || weight < 0)) {
-        RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad weight '", w, "'")));
-        continue;
+        return reader.Bad(absl::StrCat("bad weight '", w, "'"));
       }
     }
     const ItemIndex item = out->ItemOrAdd(item_id);
     if (!out->item_info[item].has_metadata) ++out->report.unknown_item_refs;
-    out->interactions.push_back(
-        Interaction{out->users.GetOrAdd(user_id), item, ts, weight});
-  }
-  return absl::OkStatus();
+    out->interactions.push_back(Interaction{out->users.GetOrAdd(user_id), item, ts, weight});
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace

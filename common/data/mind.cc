@@ -32,6 +32,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/data/loader.h"
+#include "common/data/record_reader.h"
 #include "common/data/text_reader.h"
 #include "common/status.h"
 
@@ -39,6 +40,8 @@ namespace recsys {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr RecordFormat kTsv = {'\t', RecordFormat::Quoting::kNone};
 
 // Parses 1..max_digits ASCII digits (no sign, no spaces).
 bool ParseDigits(absl::string_view s, size_t max_digits, int* out) {
@@ -80,24 +83,12 @@ bool ParseMindTime(absl::string_view s, int64_t* out) {
 // news.tsv: news_id, category, subcategory, title, abstract, url, title_entities,
 // abstract_entities. The columns after the title may be missing.
 absl::Status LoadNews(const std::string& path, const LoadOptions& options, Dataset* out) {
-  ASSIGN_OR_RETURN(LineReader reader, LineReader::Open(path));
-  out->report.files.push_back(path);
-  BadLines bad(options, &out->report);
-  std::string line;
-  std::vector<std::string> f;
-  while (reader.Next(&line)) {
-    ++out->report.lines_read;
-    if (line.empty()) continue;
-    SplitPlain(line, '\t', &f);
+  ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(path, kTsv, options, &out->report));
+  return reader.ForEachRecord([&](std::vector<std::string>& f) {
     if (f.size() < 4 || f.size() > 8) {
-      RETURN_IF_ERROR(
-          bad.Report(reader, absl::StrCat("expected 4 to 8 fields, got ", f.size())));
-      continue;
+      return reader.Bad(absl::StrCat("expected 4 to 8 fields, got ", f.size()));
     }
-    if (f[0].empty()) {
-      RETURN_IF_ERROR(bad.Report(reader, "empty news id"));
-      continue;
-    }
+    if (f[0].empty()) return reader.Bad("empty news id");
     const ItemIndex item = out->ItemOrAdd(f[0]);
     ItemInfo& info = out->item_info[item];
     info.title = f[3];
@@ -107,8 +98,8 @@ absl::Status LoadNews(const std::string& path, const LoadOptions& options, Datas
       if (!f[c].empty()) info.categories.push_back(f[c]);
     }
     info.has_metadata = true;
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 // One behaviors.tsv row, kept until every row has been read.
@@ -121,39 +112,22 @@ struct BehaviorRow {
 
 absl::Status LoadBehaviors(const std::string& path, const LoadOptions& options,
                            Dataset* out) {
-  ASSIGN_OR_RETURN(LineReader reader, LineReader::Open(path));
-  out->report.files.push_back(path);
-  BadLines bad(options, &out->report);
+  ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(path, kTsv, options, &out->report));
 
   std::vector<BehaviorRow> rows;
   // Per user: time of the earliest row so far and that row's history.
   std::vector<int64_t> earliest_time;
   std::vector<std::string> history;
 
-  std::string line;
-  std::vector<std::string> f;
   std::vector<std::pair<absl::string_view, uint8_t>> labelled;
-  while (reader.Next(&line)) {
-    ++out->report.lines_read;
-    if (line.empty()) continue;
-    SplitPlain(line, '\t', &f);
-    if (f.size() != 5) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("expected 5 fields, got ", f.size())));
-      continue;
-    }
-    if (f[1].empty()) {
-      RETURN_IF_ERROR(bad.Report(reader, "empty user id"));
-      continue;
-    }
+  RETURN_IF_ERROR(reader.ForEachRecord([&](std::vector<std::string>& f) {
+    if (f.size() != 5) return reader.Bad(absl::StrCat("expected 5 fields, got ", f.size()));
+    if (f[1].empty()) return reader.Bad("empty user id");
     int64_t time_s;
-    if (!ParseMindTime(f[2], &time_s)) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad time '", f[2], "'")));
-      continue;
-    }
+    if (!ParseMindTime(f[2], &time_s)) return reader.Bad(absl::StrCat("bad time '", f[2], "'"));
     // Validate every impression entry before registering anything.
     labelled.clear();
     int64_t unlabelled = 0;
-    bool entries_ok = true;
     for (absl::string_view token : absl::StrSplit(f[4], ' ', absl::SkipEmpty())) {
       const size_t dash = token.rfind('-');
       if (dash == absl::string_view::npos) {
@@ -163,13 +137,10 @@ absl::Status LoadBehaviors(const std::string& path, const LoadOptions& options,
       const absl::string_view id = token.substr(0, dash);
       const absl::string_view label = token.substr(dash + 1);
       if (id.empty() || (label != "0" && label != "1")) {
-        entries_ok = false;
-        RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad impression entry '", token, "'")));
-        break;
+        return reader.Bad(absl::StrCat("bad impression entry '", token, "'"));
       }
       labelled.emplace_back(id, label == "1" ? 1 : 0);
     }
-    if (!entries_ok) continue;
 
     out->report.unlabelled_impressions += unlabelled;
     const UserIndex user = out->users.GetOrAdd(f[1]);
@@ -190,7 +161,8 @@ absl::Status LoadBehaviors(const std::string& path, const LoadOptions& options,
       row.clicked.push_back(click);
     }
     rows.push_back(std::move(row));
-  }
+    return absl::OkStatus();
+  }));
 
   // Chronological, file order within equal times.
   std::vector<size_t> order(rows.size());

@@ -7,6 +7,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/data/loader.h"
+#include "common/data/record_reader.h"
 #include "common/data/text_reader.h"
 #include "common/status.h"
 
@@ -47,32 +48,24 @@ bool ParseReleaseDate(absl::string_view s, int64_t* out) {
   return true;
 }
 
+constexpr RecordFormat kPipes = {'|', RecordFormat::Quoting::kNone};
+constexpr RecordFormat kLatin1Pipes = {'|', RecordFormat::Quoting::kNone, /*latin1=*/true};
+constexpr RecordFormat kTabs = {'\t', RecordFormat::Quoting::kNone};
+
 // u.genre: "name|index" lines, indices 0..n-1 in any order.
 absl::Status LoadGenres(const std::string& path, const LoadOptions& options, Dataset* out,
                         std::vector<std::string>* genres) {
-  ASSIGN_OR_RETURN(LineReader reader, LineReader::Open(path));
-  out->report.files.push_back(path);
-  BadLines bad(options, &out->report);
+  ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(path, kPipes, options, &out->report));
   genres->clear();
   std::vector<bool> seen;
-  std::string line;
-  std::vector<std::string> f;
-  while (reader.Next(&line)) {
-    ++out->report.lines_read;
-    if (line.empty()) continue;
-    SplitPlain(line, '|', &f);
+  RETURN_IF_ERROR(reader.ForEachRecord([&](std::vector<std::string>& f) {
     int64_t index;
-    if (f.size() != 2) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("expected 2 fields, got ", f.size())));
-      continue;
-    }
+    if (f.size() != 2) return reader.Bad(absl::StrCat("expected 2 fields, got ", f.size()));
     if (!ParseInt64(f[1], &index) || index < 0 || index >= 1024) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad genre index '", f[1], "'")));
-      continue;
+      return reader.Bad(absl::StrCat("bad genre index '", f[1], "'"));
     }
     if (index < static_cast<int64_t>(seen.size()) && seen[index]) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("duplicate genre index ", index)));
-      continue;
+      return reader.Bad(absl::StrCat("duplicate genre index ", index));
     }
     if (index >= static_cast<int64_t>(genres->size())) {
       genres->resize(index + 1);
@@ -80,7 +73,8 @@ absl::Status LoadGenres(const std::string& path, const LoadOptions& options, Dat
     }
     (*genres)[index] = Latin1ToUtf8(f[0]);
     seen[index] = true;
-  }
+    return absl::OkStatus();
+  }));
   for (size_t i = 0; i < seen.size(); ++i) {
     if (!seen[i]) {
       return absl::InvalidArgumentError(
@@ -95,90 +89,60 @@ absl::Status LoadGenres(const std::string& path, const LoadOptions& options, Dat
 
 absl::Status LoadItems(const std::string& path, const std::vector<std::string>& genres,
                        const LoadOptions& options, Dataset* out) {
-  ASSIGN_OR_RETURN(LineReader reader, LineReader::Open(path));
-  out->report.files.push_back(path);
-  BadLines bad(options, &out->report);
+  ASSIGN_OR_RETURN(RecordReader reader,
+                   RecordReader::Open(path, kLatin1Pipes, options, &out->report));
   const size_t expected_fields = kItemFixedFields + genres.size();
-  std::string line;
-  std::vector<std::string> f;
   std::vector<std::string> categories;
-  while (reader.Next(&line)) {
-    ++out->report.lines_read;
-    if (line.empty()) continue;
-    // The separator is ASCII, so converting the whole line first is safe.
-    SplitPlain(Latin1ToUtf8(line), '|', &f);
+  return reader.ForEachRecord([&](std::vector<std::string>& f) {
     int64_t id;
     if (f.size() != expected_fields) {
-      RETURN_IF_ERROR(bad.Report(
-          reader, absl::StrCat("expected ", expected_fields, " fields, got ", f.size())));
-      continue;
+      return reader.Bad(absl::StrCat("expected ", expected_fields, " fields, got ", f.size()));
     }
-    if (!ParseInt64(f[0], &id)) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad movie id '", f[0], "'")));
-      continue;
-    }
+    if (!ParseInt64(f[0], &id)) return reader.Bad(absl::StrCat("bad movie id '", f[0], "'"));
     int64_t release_time_s = 0;
     if (!f[2].empty() && !ParseReleaseDate(f[2], &release_time_s)) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad release date '", f[2], "'")));
-      continue;
+      return reader.Bad(absl::StrCat("bad release date '", f[2], "'"));
     }
     categories.clear();
-    bool flags_ok = true;
     for (size_t g = 0; g < genres.size(); ++g) {
       const std::string& flag = f[kItemFixedFields + g];
       if (flag == "1") {
         if (genres[g] != "unknown") categories.push_back(genres[g]);
       } else if (flag != "0") {
-        flags_ok = false;
-        RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad genre flag '", flag, "'")));
-        break;
+        return reader.Bad(absl::StrCat("bad genre flag '", flag, "'"));
       }
     }
-    if (!flags_ok) continue;
     const ItemIndex item = out->ItemOrAdd(f[0]);
     ItemInfo& info = out->item_info[item];
     info.title = f[1];
     info.release_time_s = f[2].empty() ? ReleaseTimeFromTitle(f[1]) : release_time_s;
     info.has_metadata = true;
     info.categories = categories;
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 // u.data: "user<TAB>item<TAB>rating<TAB>timestamp", no header.
 absl::Status LoadRatings(const std::string& path, const LoadOptions& options, Dataset* out) {
-  ASSIGN_OR_RETURN(LineReader reader, LineReader::Open(path));
-  out->report.files.push_back(path);
-  BadLines bad(options, &out->report);
-  std::string line;
-  std::vector<std::string> f;
-  while (reader.Next(&line)) {
-    ++out->report.lines_read;
-    if (line.empty()) continue;
-    SplitPlain(line, '\t', &f);
+  ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(path, kTabs, options, &out->report));
+  return reader.ForEachRecord([&](std::vector<std::string>& f) {
     int64_t user, movie, ts;
     float rating;
-    if (f.size() != 4) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("expected 4 fields, got ", f.size())));
-      continue;
-    }
+    if (f.size() != 4) return reader.Bad(absl::StrCat("expected 4 fields, got ", f.size()));
     if (!ParseInt64(f[0], &user) || !ParseInt64(f[1], &movie)) {
-      RETURN_IF_ERROR(bad.Report(reader, "bad user id or item id"));
-      continue;
+      return reader.Bad("bad user id or item id");
     }
     if (!ParseFloat(f[2], &rating) || rating < 0) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad rating '", f[2], "'")));
-      continue;
+      return reader.Bad(absl::StrCat("bad rating '", f[2], "'"));
     }
     if (!ParseInt64(f[3], &ts) || ts < 0) {
-      RETURN_IF_ERROR(bad.Report(reader, absl::StrCat("bad timestamp '", f[3], "'")));
-      continue;
+      return reader.Bad(absl::StrCat("bad timestamp '", f[3], "'"));
     }
     const ItemIndex item = out->ItemOrAdd(f[1]);
     if (!out->item_info[item].has_metadata) ++out->report.unknown_item_refs;
     out->interactions.push_back(Interaction{out->users.GetOrAdd(f[0]), item, ts, rating});
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace

@@ -83,19 +83,6 @@ void SplitPlain(absl::string_view line, char sep, std::vector<std::string>* fiel
   }
 }
 
-absl::Status BadLines::Report(const LineReader& reader, absl::string_view reason) {
-  std::string message = absl::StrCat(reader.path(), ":", reader.line_number(), ": ", reason);
-  if (options_.on_bad_line == BadLinePolicy::kFail) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(message, " (use --on_bad_line=skip to skip and count bad lines)"));
-  }
-  ++report_->bad_lines;
-  if (static_cast<int>(report_->bad_line_messages.size()) < options_.max_reported_bad_lines) {
-    report_->bad_line_messages.push_back(std::move(message));
-  }
-  return absl::OkStatus();
-}
-
 bool ParseInt64(absl::string_view s, int64_t* out) {
   return absl::SimpleAtoi(absl::StripAsciiWhitespace(s), out);
 }

@@ -1,5 +1,6 @@
-// Streaming line reader with line numbers, delimited-field splitting and the
-// bad-line policy shared by every loader.
+// Text primitives of the data loaders: a streaming line reader with line
+// numbers, delimited-field splitting and strict field parsing. The loaders'
+// record loop and bad-line policy are in record_reader.h.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/data/dataset.h"
 
 namespace recsys {
 
@@ -41,19 +41,6 @@ bool SplitCsv(absl::string_view line, char sep, std::vector<std::string>* fields
 
 // Splits on `sep` with no quoting (TSV, pipe-separated files).
 void SplitPlain(absl::string_view line, char sep, std::vector<std::string>* fields);
-
-// Applies the bad-line policy: with kFail, Report returns an error naming file
-// and line; with kSkip, it counts the line in `report` and returns OK.
-class BadLines {
- public:
-  BadLines(const LoadOptions& options, LoadReport* report)
-      : options_(options), report_(report) {}
-  absl::Status Report(const LineReader& reader, absl::string_view reason);
-
- private:
-  const LoadOptions& options_;
-  LoadReport* report_;
-};
 
 // Strict integer / float parsing of a whole field (surrounding spaces allowed).
 bool ParseInt64(absl::string_view s, int64_t* out);

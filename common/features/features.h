@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "common/models/logistic_ranker.h"
 #include "common/retrieval/pool.h"
-#include "common/models/ranker.h"
 
 namespace recsys {
 

@@ -5,6 +5,8 @@
 // c_ui = 1 + alpha * w_ui, where w_ui sums the user's events on the item
 // (each event counts 1: ratings are treated as implicit events).
 // Loss: sum_ui c_ui (p_ui - x_u.y_i)^2 + reg (|x_u|^2 + |y_i|^2).
+// Fit lives in als_fit.cc (the fitting library); fold-in, Save and Load in
+// als.cc (serving).
 // Immutable after Fit/Load; const methods are safe to call concurrently.
 #pragma once
 
@@ -76,69 +78,6 @@ class AlsModel {
   // YtY + reg I, factors x factors (symmetric), cached for fold-in; computed
   // the same way by Fit and Load, so a loaded model folds in bit-identically.
   std::vector<float> normal_base_;
-};
-
-// EASE (Steck 2019): closed-form item-item regression B = I - P diagM(1/diag P),
-// P = (XtX + lambda I)^-1 over binary X. Fitting needs num_items^2 floats (only
-// for catalogues up to a size flag). B is kept either dense, or pruned to the
-// `keep` largest-|value| entries of each row and stored sparse (CSR), which
-// makes Score O(keep) per history item. Memory: num_items * keep * 8 bytes of
-// CSR (also the size on disk) plus num_items^2 * 10 / 64 bytes of ScoreOne
-// index, instead of num_items^2 * 4 bytes dense.
-class EaseModel {
- public:
-  EaseModel() = default;
-  // keep = 0: dense B. keep > 0: each row keeps its `keep` largest-|value|
-  // non-zero entries (ties: lower column), the rest are dropped to zero.
-  static absl::StatusOr<EaseModel> Fit(std::span<const Interaction> events, int32_t num_users,
-                                       int32_t num_items, double lambda, int keep = 0);
-  // scores[j] = sum over the distinct history items i of B[i][j] (size
-  // num_items); X is binary, so a repeated item counts once; unknown ignored.
-  void Score(std::span<const ItemIndex> history, std::vector<float>* scores) const;
-  // Weighted form: scores[j] = sum over distinct history items i of
-  // max(weight of i's occurrences) * B[i][j]. Each scores[j] is the float sum,
-  // in ascending i, of weight_i * B[i][j] over the items with a non-zero
-  // weight and (sparse) a stored entry (i, j).
-  void Score(std::span<const ItemIndex> history, std::span<const float> weights,
-             std::vector<float>* scores) const;
-  // The distinct known history items with their weights, in the order Score
-  // sums them (ascending item index).
-  std::vector<std::pair<ItemIndex, float>> WeightedItems(std::span<const ItemIndex> history,
-                                                        std::span<const float> weights) const;
-  // One item's score from WeightedItems(): bit-identical to Score()[j] (same
-  // terms, same order), at O(|history|) instead of the dense vector's cost:
-  // per history item one random load (dense) or one bitmap probe (sparse).
-  // Sparse B: beyond ~50 candidates per history one Score() is cheaper
-  // (keep 256, 150-item history: Score ~17 us vs 400 ScoreOne 50-130 us).
-  float ScoreOne(std::span<const std::pair<ItemIndex, float>> weighted, ItemIndex j) const;
-  int32_t num_items() const { return num_items_; }
-  bool sparse() const { return !row_offsets_.empty(); }
-  // Stored entries of B: num_items^2 when dense.
-  int64_t num_entries() const;
-
-  // Dense: ease.arr; sparse: ease.offsets.arr, ease.cols.arr, ease.values.arr.
-  absl::StatusOr<std::vector<std::string>> Save(const std::string& dir) const;
-  // Reads whichever layout `dir` holds.
-  static absl::StatusOr<EaseModel> Load(const std::string& dir);
-
- private:
-  int32_t num_items_ = 0;
-  // Dense layout: num_items x num_items row-major; empty when sparse.
-  std::vector<float> weights_;
-  // Sparse layout (CSR): row i's entries are [row_offsets_[i], row_offsets_[i + 1])
-  // of cols_ / values_, columns strictly ascending. Empty when dense.
-  std::vector<int64_t> row_offsets_;  // num_items + 1
-  std::vector<int32_t> cols_;
-  std::vector<float> values_;
-  // Sparse only, derived from the CSR at Fit/Load (not saved), for ScoreOne:
-  // row i's columns as a bitmap of num_items bits (words_ 64-bit words), and
-  // per word the number of the row's entries before it, so entry (i, j) is
-  // found or ruled out with one load, and located with a popcount.
-  std::vector<uint64_t> bits_;   // num_items x words_
-  std::vector<uint16_t> ranks_;  // num_items x words_ (rows < 2^16 entries)
-  int64_t words_ = 0;
-
-  void BuildIndex();
 };
 
 }  // namespace recsys

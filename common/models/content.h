@@ -7,6 +7,8 @@
 // randomized truncated SVD of the item x term matrix (Halko et al., fixed seed):
 // an item or any new text embeds as normalise(tfidf(text) * V), so search
 // queries and new items land in the same space as the catalogue.
+// Fit lives in content_fit.cc (the fitting library: TF-IDF statistics, QR and
+// eigensolver); tokenizer, embedding, Save and Load in content.cc (serving).
 // Immutable after Fit/Load; const methods are safe to call concurrently.
 #pragma once
 

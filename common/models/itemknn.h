@@ -2,18 +2,18 @@
 //   sim(i, j) = |U_i ∩ U_j| / (sqrt(|U_i| |U_j|) + shrink)
 // keeping the top `neighbors` per item (CSR). Scoring a history sums the
 // neighbour similarities of its items (Sarwar et al. 2001; Deshpande & Karypis 2004).
+// Fit lives in itemknn_fit.cc (the fitting library); scoring in itemknn.cc.
+// The neighbour lists are saved and loaded as a CSR (csr.h) by the bundle.
 // Immutable after Fit/Load; const methods are safe to call concurrently.
 #pragma once
 
 #include <cstdint>
 #include <span>
-#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/status/statusor.h"
 #include "common/data/dataset.h"
-#include "common/topk.h"
+#include "common/models/csr.h"
 
 namespace recsys {
 
@@ -21,25 +21,6 @@ struct ItemKnnParams {
   int neighbors = 100;
   double shrink = 10.0;
   int threads = 2;
-};
-
-// Sparse top-N rows: row i's entries are [offsets[i], offsets[i+1]).
-struct SparseNeighbors {
-  std::vector<int64_t> offsets;  // size rows + 1
-  std::vector<ItemIndex> ids;
-  std::vector<float> values;
-  int32_t rows() const { return offsets.empty() ? 0 : static_cast<int32_t>(offsets.size() - 1); }
-  std::span<const ItemIndex> row_ids(ItemIndex i) const {
-    return {ids.data() + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i])};
-  }
-  std::span<const float> row_values(ItemIndex i) const {
-    return {values.data() + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i])};
-  }
-  // prefix.{offsets,ids,values}.arr in dir; returns the written names.
-  absl::StatusOr<std::vector<std::string>> Save(const std::string& dir,
-                                                const std::string& prefix) const;
-  static absl::StatusOr<SparseNeighbors> Load(const std::string& dir, const std::string& prefix,
-                                              int32_t expected_rows);
 };
 
 class ItemKnnModel {
@@ -85,11 +66,5 @@ class ItemKnnModel {
 
   SparseNeighbors neighbors_;
 };
-
-// First-order Markov transitions between consecutive events of each user
-// (events sorted by time): P(j | i) = count(i -> j) / count(i -> *), top-N per
-// item. Self-transitions are dropped.
-SparseNeighbors FitMarkovTransitions(std::span<const Interaction> events, int32_t num_users,
-                                     int32_t num_items, int top_n);
 
 }  // namespace recsys

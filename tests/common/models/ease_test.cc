@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/bundle/array_file.h"
-#include "common/models/als.h"
+#include "common/models/ease.h"
 
 namespace recsys {
 namespace {

@@ -2,6 +2,8 @@
 //   p = sigmoid(w . ((x - mean) / scale) + b)
 // Fit by Newton's method (IRLS) with L2 regularisation. Scoring a batch is one
 // Eigen matrix-vector product plus the sigmoid.
+// Fit and FitListwise live in logistic_ranker_fit.cc (the fitting library);
+// scoring, Save and Load in logistic_ranker.cc.
 // Immutable after Fit/Load; const methods are safe to call concurrently.
 #pragma once
 
