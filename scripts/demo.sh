@@ -84,14 +84,16 @@ $BIN/recsys-train --data data/ml-latest-small --registry "$REGISTRY" --name "$NA
 production=$(awk '/^version /{print $2}' out/train-production.txt | tail -n 1)
 if $BIN/recsys-registry --registry "$REGISTRY" --name "$NAME" promote "$production"; then
   # SIGHUP: each service re-reads the production alias at once (instead of at
-  # its next --poll_interval) and logs the result; none of them stops.
+  # its next --poll_interval) and logs the result; none of them stops. A
+  # service whose own poll got there first answers "unchanged, serving".
   for pid in "${pids[@]}"; do kill -HUP "$pid"; done
+  loaded="(reloaded|unchanged, serving) $production"
   for log in retrieval ranking gateway; do
     for _ in $(seq 1 240); do
-      grep -q "reloaded $production" "out/logs/$log.log" && break
+      grep -qE "$loaded" "out/logs/$log.log" && break
       sleep 0.5
     done
-    grep -q "reloaded $production" "out/logs/$log.log" || {
+    grep -qE "$loaded" "out/logs/$log.log" || {
       echo "$log did not load $production after SIGHUP; see out/logs/$log.log"; exit 1; }
   done
   echo "all three services now serve the production bundle $production"
