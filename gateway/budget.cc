@@ -18,14 +18,22 @@ std::optional<absl::Time> CallerDeadline(absl::Time raw, absl::Time now) {
   return raw;
 }
 
+absl::Duration EffectiveMargin(absl::Duration budget, const BudgetOptions& options) {
+  if (budget <= absl::ZeroDuration()) return absl::ZeroDuration();
+  const double share = std::clamp(options.max_margin_share, 0.0, 1.0);
+  return std::clamp(budget * share, absl::ZeroDuration(),
+                    std::max(absl::ZeroDuration(), options.margin));
+}
+
 StageDeadlines PlanBudget(absl::Time now, std::optional<absl::Time> caller_deadline,
                           const BudgetOptions& options) {
   StageDeadlines d;
   d.overall = Overall(now, caller_deadline, options);
-  const absl::Duration usable = std::max(absl::ZeroDuration(), d.overall - options.margin - now);
+  const absl::Duration margin = EffectiveMargin(d.overall - now, options);
+  const absl::Duration usable = std::max(absl::ZeroDuration(), d.overall - margin - now);
   const double share = std::clamp(options.retrieval_share, 0.0, 1.0);
   d.retrieval = now + usable * share;
-  d.ranking = std::max(d.retrieval, d.overall - options.margin);
+  d.ranking = std::max(d.retrieval, d.overall - margin);
   return d;
 }
 
@@ -35,7 +43,8 @@ bool RankingWorthStarting(absl::Time now, const StageDeadlines& d, const BudgetO
 
 absl::Time PlanLookupDeadline(absl::Time now, std::optional<absl::Time> caller_deadline,
                               const BudgetOptions& options) {
-  return std::max(now, Overall(now, caller_deadline, options) - options.margin);
+  const absl::Time overall = Overall(now, caller_deadline, options);
+  return std::max(now, overall - EffectiveMargin(overall - now, options));
 }
 
 }  // namespace recsys::gateway

@@ -6,15 +6,16 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/cli_flags.h"
 #include "common/log.h"
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
 #include "gateway/backend_channel.h"
+#include "gateway/budget.h"
 #include "gateway/gateway_server.h"
+#include "gateway/requests.h"
 #include "gateway/user_store.h"
 
 ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
@@ -24,17 +25,23 @@ ABSL_FLAG(std::string, ranking, "dns:///localhost:50053", "Ranking service targe
 ABSL_FLAG(int, port, 50051, "gRPC port (0 picks a free one)");
 ABSL_FLAG(int, metrics_port, 9091, "Prometheus /metrics port");
 ABSL_FLAG(std::string, state_dir, "state", "Directory of the user store's write-ahead log");
-ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(10), "How often to read the production alias");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(10),
+          "How often to read the production alias (SIGHUP reads it at once)");
 ABSL_FLAG(absl::Duration, startup_timeout, absl::Minutes(5),
           "How long to wait for the first bundle before giving up");
 ABSL_FLAG(absl::Duration, default_deadline, absl::Milliseconds(50),
           "Budget of a Recommend call whose caller sent no deadline");
 ABSL_FLAG(double, retrieval_share, 0.6, "Share of the usable budget given to retrieval");
-ABSL_FLAG(absl::Duration, margin, absl::Milliseconds(8),
-          "Budget kept for the gateway's own work after ranking");
+ABSL_FLAG(absl::Duration, margin, recsys::gateway::BudgetOptions{}.margin,
+          "Budget kept for the gateway's own work after ranking (fallback, assembly, the "
+          "answer's way back): min(--margin, 25% of the call's deadline), so small "
+          "deadlines keep time for retrieval and ranking");
 ABSL_FLAG(int, max_inflight, 512, "Concurrent Recommend calls before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_k, 100, "Largest k a caller may ask for");
-ABSL_FLAG(int, max_history, 1000, "Most recent history events sent downstream");
+ABSL_FLAG(int, max_history, recsys::gateway::RequestLimits{}.max_history,
+          "Most recent history events sent downstream (stored ones, then extra_history; "
+          "also the most extra_history events a request may carry). Retrieval's and "
+          "ranking's --max_history must be at least this");
 ABSL_FLAG(int, feedback_workers, 32,
           "Threads waiting on durable Feedback appends; appends waiting together share one fsync");
 ABSL_FLAG(int, cache_mb, 128,
@@ -48,8 +55,7 @@ ABSL_FLAG(absl::Duration, drain, absl::Seconds(10), "Graceful-shutdown drain dea
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
   recsys::ConfigureServingProcess();
-  absl::SetProgramUsageMessage("recsys gateway: the public Recommender API");
-  absl::ParseCommandLine(argc, argv);
+  recsys::ParseFlags(argc, argv, "recsys-gateway", "the public recsys.v1.Recommender API");
 
   namespace gateway = recsys::gateway;
   gateway::GatewayServerOptions o;

@@ -40,7 +40,7 @@ struct RecommendLadderOptions {
   // min_ranking_time decides whether ranking is still worth starting.
   BudgetOptions budget;
   // Most recent history events (stored, then extra) sent downstream.
-  int max_history = 1000;
+  int max_history = 5000;
   // The ladder's notion of now: stage timings, the ranking-worth-starting check
   // and cache expiry. Empty = absl::Now. Downstream deadlines are real time.
   std::function<absl::Time()> clock;

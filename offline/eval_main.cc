@@ -5,11 +5,10 @@
 #include <memory>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/cli_flags.h"
 #include "common/data/loader.h"
 #include "common/eval/split.h"
 #include "common/log.h"
@@ -144,7 +143,7 @@ int Run() {
 }  // namespace recsys
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Leave-last-out leaderboard of recommendation models");
-  absl::ParseCommandLine(argc, argv);
+  recsys::ParseFlags(argc, argv, "recsys-eval",
+                     "Leave-last-out leaderboard of recommendation models");
   return recsys::Run();
 }

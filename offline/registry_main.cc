@@ -4,15 +4,15 @@
 //   recsys-registry rollback
 //   recsys-registry compare A B
 //   recsys-registry gc [--keep 5] [--dry_run]
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "common/bundle/registry.h"
+#include "common/cli_flags.h"
 #include "common/log.h"
 #include "google/protobuf/util/json_util.h"
 #include "offline/registry_format.h"
@@ -83,7 +83,19 @@ int Show(const Registry& reg, const std::string& version) {
 
 int Run(const std::vector<std::string>& args) {
   if (args.empty()) return Usage("missing command");
-  const Registry reg(absl::GetFlag(FLAGS_registry), absl::GetFlag(FLAGS_name));
+  // Every command needs an existing registry and model: a typo in either must
+  // fail loudly, not list nothing.
+  const std::string root = absl::GetFlag(FLAGS_registry);
+  const std::string name = absl::GetFlag(FLAGS_name);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(root, ec)) {
+    return Fail(absl::NotFoundError("--registry " + root + " is not a directory"));
+  }
+  const Registry reg(root, name);
+  if (!std::filesystem::is_directory(reg.ModelDir(), ec)) {
+    return Fail(absl::NotFoundError("no model '" + name + "' in registry " + root + " (no " +
+                                    reg.ModelDir() + "; see --name)"));
+  }
   const std::string& cmd = args[0];
   auto want_args = [&](size_t n) { return args.size() == n + 1; };
   if (cmd == "list" && want_args(0)) return List(reg);
@@ -128,8 +140,10 @@ int Run(const std::vector<std::string>& args) {
 }  // namespace recsys
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(recsys::kUsage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> positional = recsys::ParseFlags(
+      argc, argv, "recsys-registry",
+      std::string("inspect the model registry and move the production alias\n") +
+          recsys::kUsage);
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   return recsys::Run(args);
 }

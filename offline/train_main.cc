@@ -3,9 +3,8 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
+#include "common/cli_flags.h"
 #include "common/log.h"
 #include "offline/trainer.h"
 
@@ -38,8 +37,7 @@ ABSL_FLAG(bool, publish, true, "Publish the bundle to the registry");
 ABSL_FLAG(std::string, json, "", "Also write the leaderboard JSON to this file");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Train every model, evaluate, publish a bundle");
-  absl::ParseCommandLine(argc, argv);
+  recsys::ParseFlags(argc, argv, "recsys-train", "Train every model, evaluate, publish a bundle");
   using recsys::offline::TrainOptions;
   TrainOptions o;
   o.data_dir = absl::GetFlag(FLAGS_data);

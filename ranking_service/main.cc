@@ -3,13 +3,13 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/cli_flags.h"
 #include "common/log.h"
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
+#include "ranking_service/ranker.h"
 #include "ranking_service/service.h"
 
 ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
@@ -17,18 +17,20 @@ ABSL_FLAG(std::string, name, "movielens", "Model name inside the registry");
 ABSL_FLAG(int, port, 50053, "gRPC port (0 picks a free one)");
 ABSL_FLAG(int, metrics_port, 9093, "Port of the Prometheus /metrics endpoint");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(10),
-          "How often the registry's production alias is read for a new bundle");
+          "How often the registry's production alias is read for a new bundle (SIGHUP reads "
+          "it at once)");
 ABSL_FLAG(int, max_k, 1000, "Largest k a Rank request may ask for");
 ABSL_FLAG(int, max_candidates, 2000, "Most candidates one Rank request may carry");
-ABSL_FLAG(int, max_history, 1000, "Most history events one Rank request may carry");
+ABSL_FLAG(int, max_history, recsys::ranking::RankerOptions{}.max_history,
+          "Most history events one Rank request may carry (at least the gateway's "
+          "--max_history)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls may finish before they are cancelled");
 
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
   recsys::ConfigureServingProcess();
-  absl::SetProgramUsageMessage("Serve recsys.v1.Ranking from a model registry");
-  absl::ParseCommandLine(argc, argv);
+  recsys::ParseFlags(argc, argv, "recsys-ranking", "Serve recsys.v1.Ranking from a model registry");
 
   namespace ranking = recsys::ranking;
   ranking::RankingServerOptions o;

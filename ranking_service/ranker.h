@@ -55,8 +55,9 @@ struct RankerOptions {
   int max_k = 1000;
   // Most candidates one request may carry.
   int max_candidates = 2000;
-  // Most history events one request may carry (UserContext contract).
-  int max_history = 1000;
+  // Most history events one request may carry (UserContext contract; the
+  // gateway's default sends up to 5000).
+  int max_history = 5000;
 };
 
 // A request in the model's terms (see the pipeline above).

@@ -5,13 +5,13 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/cli_flags.h"
 #include "common/log.h"
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
+#include "retrieval_service/requests.h"
 #include "retrieval_service/service.h"
 
 ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
@@ -19,7 +19,8 @@ ABSL_FLAG(std::string, name, "movielens", "Model name inside the registry");
 ABSL_FLAG(int, port, 50052, "gRPC port (0 picks a free one)");
 ABSL_FLAG(int, metrics_port, 9092, "Port of the Prometheus /metrics endpoint");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(10),
-          "How often the registry's production alias is read for a new bundle");
+          "How often the registry's production alias is read for a new bundle (SIGHUP reads "
+          "it at once)");
 ABSL_FLAG(int, workers, 4, "Worker threads running retrieval sources, Search and SimilarItems");
 ABSL_FLAG(int, queue_capacity, 256,
           "Tasks that may wait for a worker; beyond it sources are skipped and new requests "
@@ -27,7 +28,9 @@ ABSL_FLAG(int, queue_capacity, 256,
 ABSL_FLAG(absl::Duration, deadline_margin, absl::Milliseconds(1),
           "A source does not start later than the request deadline minus this");
 ABSL_FLAG(int, max_k, 1000, "Largest k of Search / SimilarItems and of a per-source quota");
-ABSL_FLAG(int, max_history, 1000, "Most history events one Retrieve request may carry");
+ABSL_FLAG(int, max_history, recsys::retrieval::RequestLimits{}.max_history,
+          "Most history events one Retrieve request may carry (at least the gateway's "
+          "--max_history)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls may finish before they are cancelled");
 ABSL_FLAG(int, omp_threads, 1,
@@ -37,8 +40,8 @@ ABSL_FLAG(int, omp_threads, 1,
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
   recsys::ConfigureServingProcess();
-  absl::SetProgramUsageMessage("Serve recsys.v1.Retrieval from a model registry");
-  absl::ParseCommandLine(argc, argv);
+  recsys::ParseFlags(argc, argv, "recsys-retrieval",
+                     "Serve recsys.v1.Retrieval from a model registry");
 
   namespace retrieval = recsys::retrieval;
   retrieval::RetrievalServerOptions o;

@@ -18,8 +18,8 @@ namespace recsys::retrieval {
 struct RequestLimits {
   // Largest k of Search / SimilarItems and of a per-source quota.
   int max_k = 1000;
-  // Most history events one Retrieve may carry.
-  int max_history = 1000;
+  // Most history events one Retrieve may carry (the gateway's default sends up to 5000).
+  int max_history = 5000;
   // Most exclude_item_ids one Retrieve may carry.
   int max_exclusions = 10000;
   // Longest Search query, bytes.

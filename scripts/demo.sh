@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The main job on the bundled data: installs dependencies, builds, trains and
 # evaluates every model on MovieLens latest-small, publishes and promotes the
-# bundle, starts the retrieval, ranking and gateway services, sends real
-# requests (recommend, search, similar items, feedback and the changed
-# recommendation), runs the served evaluation over gRPC, and stops the services.
+# evaluation bundle, starts the retrieval, ranking and gateway services, sends
+# real requests (recommend, search, similar items, feedback and the changed
+# recommendation), runs the served evaluation over gRPC against that evaluation
+# bundle (its held-out events are what the served metrics are measured on),
+# then trains the production bundle (--holdout none: refit on every event),
+# promotes it, has the running services pick it up at once with SIGHUP, and
+# stops the services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -15,7 +19,7 @@ STATE=${STATE:-state}
 BIN=build/bin
 mkdir -p out/logs
 
-echo "== training =="
+echo "== training (evaluation bundle) =="
 $BIN/recsys-train --data data/ml-latest-small --registry "$REGISTRY" --name "$NAME" \
   --json out/leaderboard.json | tee out/train.txt
 version=$(awk '/^version /{print $2}' out/train.txt | tail -n 1)
@@ -33,8 +37,9 @@ stop() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap stop EXIT
-# MovieLens users have up to ~2,700 ratings: allow whole histories.
-common=(--registry "$REGISTRY" --name "$NAME" --max_history 5000)
+# MovieLens users have up to ~2,700 ratings; the default --max_history (5000)
+# keeps whole histories.
+common=(--registry "$REGISTRY" --name "$NAME")
 $BIN/recsys-retrieval "${common[@]}" --port 50052 --metrics_port 9092 >out/logs/retrieval.log 2>&1 &
 pids+=($!)
 $BIN/recsys-ranking "${common[@]}" --port 50053 --metrics_port 9093 >out/logs/ranking.log 2>&1 &
@@ -72,3 +77,28 @@ echo "== feedback: user 1 watches The Matrix (2571), then recommend again =="
 echo "== served evaluation (every test user's history through the gateway) =="
 $BIN/recsys-eval --data data/ml-latest-small --target localhost:50051 --json out/served.json
 echo "leaderboards: out/leaderboard.json (offline), out/served.json (served)"
+
+echo "== training (production bundle: --holdout none) =="
+$BIN/recsys-train --data data/ml-latest-small --registry "$REGISTRY" --name "$NAME" \
+  --holdout none --json out/leaderboard-production.json | tee out/train-production.txt
+production=$(awk '/^version /{print $2}' out/train-production.txt | tail -n 1)
+if $BIN/recsys-registry --registry "$REGISTRY" --name "$NAME" promote "$production"; then
+  # SIGHUP: each service re-reads the production alias at once (instead of at
+  # its next --poll_interval) and logs the result; none of them stops. A
+  # service whose own poll got there first answers "unchanged, serving".
+  for pid in "${pids[@]}"; do kill -HUP "$pid"; done
+  loaded="(reloaded|unchanged, serving) $production"
+  for log in retrieval ranking gateway; do
+    for _ in $(seq 1 240); do
+      grep -qE "$loaded" "out/logs/$log.log" && break
+      sleep 0.5
+    done
+    grep -qE "$loaded" "out/logs/$log.log" || {
+      echo "$log did not load $production after SIGHUP; see out/logs/$log.log"; exit 1; }
+  done
+  echo "all three services now serve the production bundle $production"
+  "${cli[@]}" recommend 1 --k 5
+  "${cli[@]}" info
+else
+  echo "promotion of $production refused (see above); production unchanged"
+fi

@@ -29,14 +29,13 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "bench/load/load_stats.h"
+#include "common/cli_flags.h"
 #include "common/data/loader.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -480,11 +479,11 @@ int Main() {
 }  // namespace recsys::load
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  recsys::ParseFlags(
+      argc, argv, "recsys-load",
       "Load generator for recsys.v1.Recommender: closed loop (--concurrency) or open "
       "loop (--rate), ghz-compatible --json report.\n"
       "  recsys-load --target localhost:50051 --data data/ml-latest-small "
       "--concurrency 8 --duration 30s");
-  absl::ParseCommandLine(argc, argv);
   return recsys::load::Main();
 }

@@ -44,6 +44,39 @@ sigset_t TerminationSignals() {
   return set;
 }
 
+// What a service main() waits for: termination plus SIGHUP (reload).
+sigset_t ServiceSignals() {
+  sigset_t set = TerminationSignals();
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+// sigtimedwait on `set` for up to `timeout`: the signal, or 0 after the timeout.
+int WaitForSignalInFor(const sigset_t& set, absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  while (true) {
+    const absl::Duration left = std::max(absl::ZeroDuration(), end - absl::Now());
+    const timespec wait = absl::ToTimespec(left);
+    const int sig = sigtimedwait(&set, nullptr, &wait);
+    if (sig > 0) return sig;
+    if (errno == EAGAIN) return 0;
+    if (errno != EINTR) {
+      LOG(FATAL) << "sigtimedwait: " << std::strerror(errno);
+    }
+  }
+}
+
+int WaitForSignalIn(const sigset_t& set) {
+  int sig = 0;
+  while (true) {
+    int rc = sigwait(&set, &sig);
+    if (rc == 0) return sig;
+    if (rc != EINTR) {
+      LOG(FATAL) << "sigwait: " << std::strerror(rc);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<StartedServer> BuildAndStartServer(
@@ -135,39 +168,43 @@ void ConfigureServingProcess() {
 }
 
 void BlockTerminationSignals() {
-  sigset_t set = TerminationSignals();
+  sigset_t set = ServiceSignals();
   int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr);
   if (rc != 0) {
     LOG(FATAL) << "pthread_sigmask: " << std::strerror(rc);
   }
 }
 
-int WaitForTerminationSignal() {
-  sigset_t set = TerminationSignals();
-  int sig = 0;
-  while (true) {
-    int rc = sigwait(&set, &sig);
-    if (rc == 0) return sig;
-    if (rc != EINTR) {
-      LOG(FATAL) << "sigwait: " << std::strerror(rc);
-    }
-  }
-}
+int WaitForTerminationSignal() { return WaitForSignalIn(TerminationSignals()); }
 
 int WaitForTerminationSignalFor(absl::Duration timeout) {
   if (timeout == absl::InfiniteDuration()) return WaitForTerminationSignal();
-  sigset_t set = TerminationSignals();
-  const absl::Time end = absl::Now() + timeout;
-  while (true) {
-    const absl::Duration left = std::max(absl::ZeroDuration(), end - absl::Now());
-    const timespec wait = absl::ToTimespec(left);
-    const int sig = sigtimedwait(&set, nullptr, &wait);
-    if (sig > 0) return sig;
-    if (errno == EAGAIN) return 0;
-    if (errno != EINTR) {
-      LOG(FATAL) << "sigtimedwait: " << std::strerror(errno);
-    }
+  return WaitForSignalInFor(TerminationSignals(), timeout);
+}
+
+int WaitForServiceSignalFor(absl::Duration timeout) {
+  if (timeout == absl::InfiniteDuration()) return WaitForSignalIn(ServiceSignals());
+  return WaitForSignalInFor(ServiceSignals(), timeout);
+}
+
+void ReloadOnHangup(const std::string& binary, const std::function<std::string()>& version,
+                    const std::function<absl::Status()>& poll) {
+  const std::string before = version();
+  const absl::Status status = poll();
+  const std::string after = version();
+  std::string result;
+  if (!status.ok()) {
+    result = absl::StrCat("refused: ", status.ToString(), "; ",
+                          before.empty() ? "no bundle serving yet"
+                                         : absl::StrCat("still serving ", before));
+  } else if (after != before) {
+    result = absl::StrCat("reloaded ", after,
+                          before.empty() ? "" : absl::StrCat(" (was ", before, ")"));
+  } else {
+    result = absl::StrCat("unchanged, serving ", after);
   }
+  LOG(INFO) << binary << ": SIGHUP: re-read the registry's production alias: " << result
+            << " (logs go to stderr only: no log files to reopen)";
 }
 
 void ShutdownGracefully(grpc::Server* server, absl::Duration drain) {

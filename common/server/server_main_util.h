@@ -8,7 +8,7 @@
 //   int main(int argc, char** argv) {
 //     recsys::BlockTerminationSignals();          // IMPORTANT: before any thread starts
 //     recsys::ConfigureServingProcess();
-//     absl::ParseCommandLine(argc, argv);
+//     recsys::ParseFlags(argc, argv, "recsys-ranking", "...");  // common/cli_flags.h
 //     RankingServerOptions o;  ... from the flags ...
 //     std::string bad = recsys::CommonServiceFlagError(name, port, metrics_port,
 //                                                      poll_interval, drain);
@@ -27,7 +27,11 @@
 //
 // Kubernetes: the pod's readiness probe should use grpc.health.v1 Check for
 // health_service (or ""); SIGTERM flips both to NOT_SERVING and then drains.
+// SIGHUP re-reads the registry's production alias at once and logs the result;
+// the process keeps serving.
 #pragma once
+
+#include <signal.h>
 
 #include <functional>
 #include <memory>
@@ -37,6 +41,7 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -88,8 +93,9 @@ absl::StatusOr<StartedServer> BuildAndStartServer(
 // No-op after ShutdownGracefully (the health service then ignores updates).
 void SetServing(grpc::Server* server, const std::string& service, bool serving);
 
-// Blocks SIGTERM and SIGINT in the calling thread; threads created afterwards
-// inherit the mask, so the signals stay pending until WaitForTerminationSignal.
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread; threads created
+// afterwards inherit the mask, so the signals stay pending until a sigwait
+// (WaitForTerminationSignal, WaitForServiceSignalFor) takes them.
 // IMPORTANT: call first thing in main(), before gRPC, prometheus or the bundle
 // holder start threads; a thread created earlier could take the signal and die.
 void BlockTerminationSignals();
@@ -122,6 +128,18 @@ int WaitForTerminationSignal();
 // one (an infinite timeout waits for ever).
 int WaitForTerminationSignalFor(absl::Duration timeout);
 
+// As WaitForTerminationSignalFor, but SIGHUP also ends the wait (and is returned).
+int WaitForServiceSignalFor(absl::Duration timeout);
+
+// What a service does on SIGHUP: re-reads the registry's production alias at
+// once through `poll` (BundleHolder::PollOnce: loads and swaps if it moved; a
+// load blocks the caller) and logs one INFO line naming `binary` and the result:
+// "reloaded VERSION", "unchanged, serving VERSION" or "refused: REASON".
+// `version` returns the serving version ("" = none). Logs go to stderr only, so
+// there are no log files to reopen (the line says so).
+void ReloadOnHangup(const std::string& binary, const std::function<std::string()>& version,
+                    const std::function<absl::Status()>& poll);
+
 // Sets every health status NOT_SERVING (and freezes them: later SetServing calls
 // are ignored), stops accepting calls and waits up to `drain` for in-flight calls,
 // then cancels the rest. Returns when the server has shut down.
@@ -140,20 +158,37 @@ void LogStopped(const std::string& binary);
 // BundleServer) for up to `drain`, destroys it before the metrics it records
 // into, logs "`binary` stopped" and returns main's exit code: 0, or 1 when the
 // server had no bundle `startup_timeout` after this call (it is then shut
-// down without a drain; the default never gives up).
+// down without a drain; the default never gives up). SIGHUP never ends the
+// wait: each one runs ReloadOnHangup on server->holder() (this thread) and the
+// wait goes on.
 template <typename Server, typename Metrics>
 int ServeUntilTerminated(std::unique_ptr<Server> server, std::unique_ptr<Metrics> metrics,
                          absl::Duration drain, const std::string& binary,
                          absl::Duration startup_timeout = absl::InfiniteDuration()) {
   int exit_code = 0;
-  int sig = WaitForTerminationSignalFor(startup_timeout);
-  if (sig == 0 && !server->has_bundle()) {
-    LogStartupTimeout(binary, startup_timeout);
-    exit_code = 1;
-    drain = absl::ZeroDuration();
-  } else {
-    if (sig == 0) sig = WaitForTerminationSignal();
+  const absl::Time give_up = startup_timeout == absl::InfiniteDuration()
+                                 ? absl::InfiniteFuture()
+                                 : absl::Now() + startup_timeout;
+  while (true) {
+    const absl::Duration wait =
+        server->has_bundle() ? absl::InfiniteDuration() : give_up - absl::Now();
+    const int sig = WaitForServiceSignalFor(wait);
+    if (sig == SIGHUP) {
+      auto& holder = server->holder();
+      ReloadOnHangup(
+          binary, [&holder] { return holder.version(); },
+          [&holder] { return holder.PollOnce(); });
+      continue;
+    }
+    if (sig == 0) {
+      if (server->has_bundle()) continue;  // loaded just at the timeout: serve on
+      LogStartupTimeout(binary, startup_timeout);
+      exit_code = 1;
+      drain = absl::ZeroDuration();
+      break;
+    }
     LogTerminationSignal(sig, drain);
+    break;
   }
   server->Shutdown(drain);
   server.reset();  // the gRPC server (and its workers) before the metrics

@@ -186,5 +186,51 @@ TEST_F(GatewayMainTest, GivesUpAfterStartupTimeout) {
   fs::remove_all(root);
 }
 
+// SIGHUP never stops the gateway: each one re-reads the production alias at
+// once (the poll interval here is an hour, so only the signal can find the
+// bundle) and logs the result; it keeps serving, and SIGTERM then exits 0.
+TEST_F(GatewayMainTest, SighupReloadsAtOnceAndKeepsServing) {
+  const std::string root = recsys::testing::FreshTempDir("gateway_main_sighup");
+  fs::create_directories(root + "/registry");
+  Child child({"--registry=" + root + "/registry", "--name=toy", "--port=0", "--metrics_port=0",
+               "--state_dir=" + root + "/state", "--fsync=false", "--poll_interval=1h",
+               "--drain=1s", "--retrieval=dns:///127.0.0.1:1", "--ranking=dns:///127.0.0.1:1"});
+  const int port = child.GrpcPort();
+  ASSERT_GT(port, 0) << child.output();
+
+  // Nothing promoted yet: the reload is refused with the reason, the process lives.
+  child.Signal(SIGHUP);
+  ASSERT_TRUE(child.ReadUntil("SIGHUP: re-read the registry's production alias: refused"))
+      << child.output();
+  EXPECT_TRUE(absl::StrContains(child.output(), "no log files to reopen")) << child.output();
+  EXPECT_EQ(Health(port), grpc::health::v1::HealthCheckResponse::NOT_SERVING) << child.output();
+
+  absl::StatusOr<offline::TrainResult> trained;
+  {
+    const LogSeverity old = MinLogSeverity();
+    SetMinLogSeverity(LogSeverity::kWarning);  // the trainer's leaderboard
+    trained = recsys::testing::TrainToyBundle(root);
+    SetMinLogSeverity(old);
+  }
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  ASSERT_TRUE(Registry(root + "/registry", "toy").Promote(trained->version, true).ok());
+
+  child.Signal(SIGHUP);
+  ASSERT_TRUE(child.ReadUntil("production alias: reloaded " + trained->version))
+      << child.output();
+  ASSERT_TRUE(child.ReadUntil("health SERVING")) << child.output();
+  EXPECT_EQ(Health(port), grpc::health::v1::HealthCheckResponse::SERVING) << child.output();
+
+  child.Signal(SIGHUP);
+  ASSERT_TRUE(child.ReadUntil("production alias: unchanged, serving " + trained->version))
+      << child.output();
+  EXPECT_EQ(Health(port), grpc::health::v1::HealthCheckResponse::SERVING) << child.output();
+
+  child.Signal(SIGTERM);
+  EXPECT_EQ(child.Wait(), 0) << child.output();
+  EXPECT_TRUE(absl::StrContains(child.output(), "recsys-gateway stopped")) << child.output();
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace recsys::gateway

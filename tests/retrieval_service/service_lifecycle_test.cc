@@ -176,12 +176,12 @@ TEST_F(RetrievalServiceTest, BadInputsAreInvalidArgumentWithMessages) {
   v1::RetrieveResponse response;
   {
     v1::RetrieveRequest request;
-    for (int i = 0; i < 1001; ++i) {
+    for (int i = 0; i < 5001; ++i) {
       v1::HistoryEvent* e = request.mutable_user()->add_history();
       e->set_item_id("m1");
       e->set_timestamp_s(1500000000 + i);
     }
-    expect_invalid(Retrieve(r, request, &response), "user.history has 1001 events (at most 1000)");
+    expect_invalid(Retrieve(r, request, &response), "user.history has 5001 events (at most 5000)");
   }
   {
     v1::RetrieveRequest request;

@@ -18,6 +18,7 @@
 #include <grpcpp/support/sync_stream.h>
 #include <gtest/gtest.h>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "recsys/v1/retrieval.grpc.pb.h"
@@ -211,12 +212,26 @@ TEST(ServerMainUtilTest, TimedTerminationSignalWait) {
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
 }
 
+// What ServeUntilTerminated needs of a bundle holder: the SIGHUP reload.
+struct FakeHolder {
+  int polls = 0;
+  std::string serving;
+  std::string version() const { return serving; }
+  absl::Status PollOnce() {
+    ++polls;
+    serving = "v2";
+    return absl::OkStatus();
+  }
+};
+
 // What ServeUntilTerminated needs of a server, recorded.
 struct FakeServer {
   bool ready = false;
   std::vector<absl::Duration>* shutdowns = nullptr;
+  FakeHolder* fake_holder = nullptr;
   bool has_bundle() const { return ready; }
   void Shutdown(absl::Duration drain) { shutdowns->push_back(drain); }
+  FakeHolder& holder() { return *fake_holder; }
 };
 
 // No bundle by the start-up timeout: shut down without a drain, exit code 1.
@@ -226,20 +241,62 @@ TEST(ServerMainUtilTest, ServeUntilTerminatedGivesUpWithoutABundle) {
   ASSERT_EQ(pthread_sigmask(SIG_SETMASK, nullptr, &old_mask), 0);
   BlockTerminationSignals();
   std::vector<absl::Duration> shutdowns;
-  auto waiting = std::make_unique<FakeServer>(FakeServer{false, &shutdowns});
+  auto waiting = std::make_unique<FakeServer>(FakeServer{false, &shutdowns, nullptr});
   EXPECT_EQ(ServeUntilTerminated(std::move(waiting), std::make_unique<int>(0), absl::Seconds(5),
                                  "test-server", absl::Milliseconds(10)),
             1);
   EXPECT_EQ(shutdowns, std::vector<absl::Duration>{absl::ZeroDuration()});
 
   shutdowns.clear();
-  auto ready = std::make_unique<FakeServer>(FakeServer{true, &shutdowns});
+  auto ready = std::make_unique<FakeServer>(FakeServer{true, &shutdowns, nullptr});
   ASSERT_EQ(pthread_kill(pthread_self(), SIGTERM), 0);
   EXPECT_EQ(ServeUntilTerminated(std::move(ready), std::make_unique<int>(0), absl::Seconds(5),
                                  "test-server", absl::Seconds(30)),
             0);
   EXPECT_EQ(shutdowns, std::vector<absl::Duration>{absl::Seconds(5)});
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+}
+
+// SIGHUP does not end the wait: it polls the holder once (reload) per signal;
+// the following SIGTERM drains and exits 0.
+TEST(ServerMainUtilTest, ServeUntilTerminatedReloadsOnSighup) {
+  sigset_t old_mask;
+  ASSERT_EQ(pthread_sigmask(SIG_SETMASK, nullptr, &old_mask), 0);
+  BlockTerminationSignals();
+  std::vector<absl::Duration> shutdowns;
+  FakeHolder holder{0, "v1"};
+  auto ready = std::make_unique<FakeServer>(FakeServer{true, &shutdowns, &holder});
+  // Both pending: sigwait takes the lower-numbered SIGHUP first.
+  ASSERT_EQ(pthread_kill(pthread_self(), SIGHUP), 0);
+  ASSERT_EQ(pthread_kill(pthread_self(), SIGTERM), 0);
+  EXPECT_EQ(ServeUntilTerminated(std::move(ready), std::make_unique<int>(0), absl::Seconds(5),
+                                 "test-server"),
+            0);
+  EXPECT_EQ(holder.polls, 1);
+  EXPECT_EQ(holder.serving, "v2");
+  EXPECT_EQ(shutdowns, std::vector<absl::Duration>{absl::Seconds(5)});
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+}
+
+// The SIGHUP log line names the result: reloaded, unchanged or refused.
+TEST(ServerMainUtilTest, ReloadOnHangupReportsTheResult) {
+  std::string serving = "v1";
+  const auto version = [&serving] { return serving; };
+  ::testing::internal::CaptureStderr();
+  ReloadOnHangup("test-server", version, [] { return absl::OkStatus(); });
+  ReloadOnHangup("test-server", version, [&serving] {
+    serving = "v2";
+    return absl::OkStatus();
+  });
+  ReloadOnHangup("test-server", version, [] { return absl::DataLossError("bad checksum"); });
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  const std::string prefix = "test-server: SIGHUP: re-read the registry's production alias: ";
+  EXPECT_NE(log.find(prefix + "unchanged, serving v1"), std::string::npos) << log;
+  EXPECT_NE(log.find(prefix + "reloaded v2 (was v1)"), std::string::npos) << log;
+  EXPECT_NE(log.find(prefix + "refused: DATA_LOSS: bad checksum; still serving v2"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("no log files to reopen"), std::string::npos) << log;
 }
 
 }  // namespace
