@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   recsys::ConfigureServingProcess();
   absl::SetProgramUsageMessage("recsys gateway: the public Recommender API");
   absl::ParseCommandLine(argc, argv);
+  recsys::ConfigureLoggingFromFlags();
 
   namespace gateway = recsys::gateway;
   gateway::GatewayServerOptions o;

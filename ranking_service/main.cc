@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   recsys::ConfigureServingProcess();
   absl::SetProgramUsageMessage("Serve recsys.v1.Ranking from a model registry");
   absl::ParseCommandLine(argc, argv);
+  recsys::ConfigureLoggingFromFlags();
 
   namespace ranking = recsys::ranking;
   ranking::RankingServerOptions o;

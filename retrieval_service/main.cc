@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   recsys::ConfigureServingProcess();
   absl::SetProgramUsageMessage("Serve recsys.v1.Retrieval from a model registry");
   absl::ParseCommandLine(argc, argv);
+  recsys::ConfigureLoggingFromFlags();
 
   namespace retrieval = recsys::retrieval;
   retrieval::RetrievalServerOptions o;
