@@ -146,7 +146,8 @@ class JsonLogs : public ::testing::Test {
     std::vector<google::protobuf::Struct> out;
     for (absl::string_view line : absl::StrSplit(ReadFile(Log(name)), '\n', absl::SkipEmpty())) {
       google::protobuf::Struct parsed;
-      const auto status = google::protobuf::util::JsonStringToMessage(line, &parsed);
+      const auto status =
+          google::protobuf::util::JsonStringToMessage(std::string(line), &parsed);
       EXPECT_TRUE(status.ok()) << name << ": not JSON: " << line;
       out.push_back(std::move(parsed));
     }
