@@ -1,6 +1,7 @@
 #include "common/server/access_log.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,8 +20,8 @@ namespace {
 
 using grpc::experimental::InterceptionHookPoints;
 
-absl::Mutex g_limiter_mu;
-AccessLogLimiter* g_limiter ABSL_GUARDED_BY(g_limiter_mu) = nullptr;
+// Set once at start-up (or lazily to the defaults); read on every call.
+std::atomic<AccessLogLimiter*> g_limiter{nullptr};
 
 std::string MetadataValue(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
                           const char* key) {
@@ -157,15 +158,17 @@ int64_t AccessLogLimiter::suppressed_total() const {
 }
 
 void SetAccessLogOptions(const AccessLogOptions& options) {
-  absl::MutexLock lock(&g_limiter_mu);
   // The previous limiter is leaked: a call in flight may still hold it.
-  g_limiter = new AccessLogLimiter(options);
+  g_limiter.store(new AccessLogLimiter(options), std::memory_order_release);
 }
 
 AccessLogLimiter& ProcessAccessLogLimiter() {
-  absl::MutexLock lock(&g_limiter_mu);
-  if (g_limiter == nullptr) g_limiter = new AccessLogLimiter(AccessLogOptions{});
-  return *g_limiter;
+  AccessLogLimiter* limiter = g_limiter.load(std::memory_order_acquire);
+  if (limiter != nullptr) return *limiter;
+  auto* fresh = new AccessLogLimiter(AccessLogOptions{});
+  if (g_limiter.compare_exchange_strong(limiter, fresh, std::memory_order_acq_rel)) return *fresh;
+  delete fresh;  // another thread won; `limiter` holds its value
+  return *limiter;
 }
 
 grpc::experimental::Interceptor* AccessLogInterceptorFactory::CreateServerInterceptor(

@@ -124,7 +124,8 @@ class JsonLogs : public ::testing::Test {
     };
     procs_["retrieval"] =
         std::make_unique<Process>("recsys-retrieval", common(retrieval), Log("retrieval"));
-    procs_["ranking"] = std::make_unique<Process>("recsys-ranking", common(ranking), Log("ranking"));
+    procs_["ranking"] =
+        std::make_unique<Process>("recsys-ranking", common(ranking), Log("ranking"));
     auto args = common(gateway_port_);
     args.push_back(absl::StrCat("--retrieval=dns:///localhost:", retrieval));
     args.push_back(absl::StrCat("--ranking=dns:///localhost:", ranking));
@@ -155,9 +156,10 @@ class JsonLogs : public ::testing::Test {
   }
 
   grpc::Status Recommend(const std::string& request_id, const std::string& traceparent, int k,
-                         v1::RecommendResponse* resp, std::string* returned_id) {
+                         v1::RecommendResponse* resp, std::string* returned_id,
+                         const std::string& user = "u0") {
     v1::RecommendRequest req;
-    req.set_user_id("u0");
+    req.set_user_id(user);
     req.set_k(k);
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
@@ -190,11 +192,16 @@ TEST_F(JsonLogs, RequestIdAndTraceReachEveryServicesAccessLog) {
   EXPECT_EQ(Recommend("test-bad-1", "00-garbage", 0, &resp, &bad_id).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(bad_id, "test-bad-1");
+  // Ranking down: a degraded answer (u1 has nothing cached), logged with its reason.
+  procs_["ranking"]->Stop(SIGKILL);
+  std::string degraded_id;
+  ASSERT_TRUE(Recommend("test-degraded", "", 5, &resp, &degraded_id, "u1").ok());
+  EXPECT_EQ(resp.path(), v1::PATH_RETRIEVAL_ONLY);
   // SIGTERM: the shutdown lines must be JSON too.
   for (auto& [name, proc] : procs_) proc->Stop(SIGTERM);
 
   std::map<std::string, google::protobuf::Struct> access;  // service -> its test-req-123 line
-  bool saw_grpc_line = false, saw_bad = false;
+  bool saw_grpc_line = false, saw_bad = false, saw_degraded = false;
   for (const std::string name : {"retrieval", "ranking", "gateway"}) {
     const auto lines = Lines(name);
     EXPECT_GT(lines.size(), 3u) << name;
@@ -216,9 +223,16 @@ TEST_F(JsonLogs, RequestIdAndTraceReachEveryServicesAccessLog) {
         EXPECT_EQ(Str(line, "trace_id").size(), 32u);  // invalid traceparent: a new trace
         EXPECT_NE(Str(line, "trace_id"), kTraceId);
       }
+      if (Str(line, "request_id") == "test-degraded" && name == "gateway") {
+        saw_degraded = true;
+        EXPECT_EQ(Str(line, "level"), "WARNING");
+        EXPECT_EQ(Str(line, "path"), "retrieval_only");
+        EXPECT_EQ(Str(line, "degraded_reason"), "ranking:UNAVAILABLE");
+      }
     }
   }
   EXPECT_TRUE(saw_bad);
+  EXPECT_TRUE(saw_degraded);
   EXPECT_TRUE(saw_grpc_line) << "no gRPC log line routed through our logger";
   ASSERT_EQ(access.size(), 3u);
   const auto& gateway = access["gateway"];
