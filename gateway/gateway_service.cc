@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/server/grpc_status.h"
+#include "common/server/request_context.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 
@@ -132,6 +133,7 @@ grpc::ServerUnaryReactor* GatewayService::SimilarItems(grpc::CallbackServerConte
   // Retrieval validates the request; its status is passed through.
   auto client = std::shared_ptr<grpc::ClientContext>(
       grpc::ClientContext::FromCallbackServerContext(*ctx));
+  AddDownstreamMetadata(*ctx, client.get());  // request id, traceparent
   client->set_deadline(absl::ToChronoTime(
       PlanLookupDeadline(absl::Now(), CallerDeadlineOf(*ctx), options_.budget)));
   retrieval_->async()->SimilarItems(client.get(), request, response,
@@ -149,6 +151,7 @@ grpc::ServerUnaryReactor* GatewayService::Search(grpc::CallbackServerContext* ct
   auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, "Search");
   auto client = std::shared_ptr<grpc::ClientContext>(
       grpc::ClientContext::FromCallbackServerContext(*ctx));
+  AddDownstreamMetadata(*ctx, client.get());  // request id, traceparent
   client->set_deadline(absl::ToChronoTime(
       PlanLookupDeadline(absl::Now(), CallerDeadlineOf(*ctx), options_.budget)));
   retrieval_->async()->Search(client.get(), request, response,

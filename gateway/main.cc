@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
   recsys::ConfigureServingProcess();
   recsys::ParseFlags(argc, argv, "recsys-gateway", "the public recsys.v1.Recommender API");
+  recsys::ConfigureLoggingFromFlags();
 
   namespace gateway = recsys::gateway;
   gateway::GatewayServerOptions o;

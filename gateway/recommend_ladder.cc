@@ -4,9 +4,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/server/grpc_status.h"
+#include "common/server/request_context.h"
 #include "gateway/answer_items.h"
 #include "gateway/cache_key.h"
 #include "google/protobuf/arena.h"
@@ -30,7 +32,10 @@ struct CallDeps {
 // cancellation propagate) when there is one.
 std::unique_ptr<grpc::ClientContext> DownstreamContext(grpc::CallbackServerContext* parent) {
   if (parent == nullptr) return std::make_unique<grpc::ClientContext>();
-  return grpc::ClientContext::FromCallbackServerContext(*parent);
+  std::unique_ptr<grpc::ClientContext> child =
+      grpc::ClientContext::FromCallbackServerContext(*parent);
+  AddDownstreamMetadata(*parent, child.get());  // request id, traceparent
+  return child;
 }
 
 // One Recommend call: owns every piece of state its downstream calls use and
@@ -198,6 +203,10 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
       deps_.cache->Insert(cache_key_, Now(), *response_);
     }
     deps_.metrics->CountAnswer(path, degraded, degraded_reason);
+    if (parent_ != nullptr) {  // for the access log: "full", "cold_start", ...
+      AnnotateCall(*parent_, "path", absl::AsciiStrToLower(v1::Path_Name(path).substr(5)));
+      if (degraded) AnnotateCall(*parent_, "degraded_reason", degraded_reason);
+    }
     done_();
     // The request and response belong to the caller from here on.
   }

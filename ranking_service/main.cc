@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
   recsys::ConfigureServingProcess();
   recsys::ParseFlags(argc, argv, "recsys-ranking", "Serve recsys.v1.Ranking from a model registry");
+  recsys::ConfigureLoggingFromFlags();
 
   namespace ranking = recsys::ranking;
   ranking::RankingServerOptions o;

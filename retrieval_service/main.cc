@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   recsys::ConfigureServingProcess();
   recsys::ParseFlags(argc, argv, "recsys-retrieval",
                      "Serve recsys.v1.Retrieval from a model registry");
+  recsys::ConfigureLoggingFromFlags();
 
   namespace retrieval = recsys::retrieval;
   retrieval::RetrievalServerOptions o;

@@ -23,13 +23,16 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
 #include "common/log.h"
+#include "common/server/access_log.h"
 #include "common/server/bundle_holder.h"
+#include "common/server/log_flags.h"  // for the service mains
 #include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
 
@@ -102,7 +105,13 @@ class BundleServer {
       return holder->Current();
     });
     server.health_service = health_service;
-    absl::StatusOr<StartedServer> started = BuildAndStartServer(server, {service_.get()});
+    // Every call gets a request id, trace context and an access-log line.
+    absl::StatusOr<StartedServer> started =
+        BuildAndStartServer(server, {service_.get()}, [](grpc::ServerBuilder& builder) {
+          std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> v;
+          v.push_back(std::make_unique<AccessLogInterceptorFactory>());
+          builder.experimental().SetInterceptorCreators(std::move(v));
+        });
     if (!started.ok()) return started.status();
     server_ = std::move(started->server);
     port_ = started->port;
