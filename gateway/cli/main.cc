@@ -178,6 +178,9 @@ int main(int argc, char** argv) {
     SetDeadline(&ctx);
     grpc::Status s = stub->GetModelInfo(&ctx, recsys::v1::GetModelInfoRequest(), &resp);
     if (!s.ok()) return Fail(s);
+    // The manifest is printed as structured fields; its JSON-string copy is
+    // for older clients only.
+    if (resp.has_manifest()) resp.clear_manifest_json();
     if (json) return PrintJson(resp);
     // One line per backend: its live state, then the version it serves (or
     // served last) and when the gateway last reached it.
