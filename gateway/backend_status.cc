@@ -45,8 +45,8 @@ void BackendProbe::Check(absl::Duration timeout, absl::Time deadline,
       r.reached = true;
     } else {
       r.state = v1::BACKEND_STATE_LOADING;
-      r.detail = absl::StrCat("health ",
-                              HealthCheckResponse::ServingStatus_Name(call->response.status()));
+      r.detail =
+          absl::StrCat("health ", HealthCheckResponse::ServingStatus_Name(call->response.status()));
       r.reached = true;
     }
     call->done(std::move(r));
@@ -65,10 +65,14 @@ void FillBackendStatus(const ProbeResult& probe, const std::string& version,
 
 const char* BackendStateName(v1::BackendState state) {
   switch (state) {
-    case v1::BACKEND_STATE_AVAILABLE: return "AVAILABLE";
-    case v1::BACKEND_STATE_LOADING: return "LOADING";
-    case v1::BACKEND_STATE_UNAVAILABLE: return "UNAVAILABLE";
-    default: return "UNSPECIFIED";
+    case v1::BACKEND_STATE_AVAILABLE:
+      return "AVAILABLE";
+    case v1::BACKEND_STATE_LOADING:
+      return "LOADING";
+    case v1::BACKEND_STATE_UNAVAILABLE:
+      return "UNAVAILABLE";
+    default:
+      return "UNSPECIFIED";
   }
 }
 

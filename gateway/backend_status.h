@@ -33,7 +33,7 @@ inline constexpr absl::Duration kBackendProbeTimeout = absl::Milliseconds(500);
 // The outcome of one health check.
 struct ProbeResult {
   v1::BackendState state = v1::BACKEND_STATE_UNSPECIFIED;
-  std::string detail;  // why not AVAILABLE ("" when it is)
+  std::string detail;    // why not AVAILABLE ("" when it is)
   bool reached = false;  // the backend answered (SERVING or not)
 };
 

@@ -32,8 +32,8 @@ std::optional<double> CountOpenFds() {
   return n - 1;  // the descriptor opendir itself holds
 }
 
-prometheus::MetricFamily Family(const char* name, const char* help,
-                                prometheus::MetricType type, double value) {
+prometheus::MetricFamily Family(const char* name, const char* help, prometheus::MetricType type,
+                                double value) {
   prometheus::ClientMetric m;
   if (type == prometheus::MetricType::Counter) {
     m.counter.value = value;
@@ -51,8 +51,7 @@ bool ParseProcStat(absl::string_view stat, double ticks_per_second, double page_
   // fields are counted from the last ')'.
   const size_t close = stat.rfind(')');
   if (close == absl::string_view::npos) return false;
-  std::vector<absl::string_view> f =
-      absl::StrSplit(stat.substr(close + 1), ' ', absl::SkipEmpty());
+  std::vector<absl::string_view> f = absl::StrSplit(stat.substr(close + 1), ' ', absl::SkipEmpty());
   // f[0] is field 3 (state): field N is f[N - 3].
   constexpr size_t kUtime = 14 - 3, kStime = 15 - 3, kStart = 22 - 3, kVsize = 23 - 3,
                    kRss = 24 - 3;
@@ -109,15 +108,14 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
                     MetricType type) {
     if (v) out.push_back(Family(name, help, type, *v));
   };
-  add(p.cpu_seconds, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-      MetricType::Counter);
+  add(p.cpu_seconds, "process_cpu_seconds_total",
+      "Total user and system CPU time spent in seconds.", MetricType::Counter);
   add(p.resident_bytes, "process_resident_memory_bytes", "Resident memory size in bytes.",
       MetricType::Gauge);
   add(p.virtual_bytes, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
       MetricType::Gauge);
   add(p.open_fds, "process_open_fds", "Number of open file descriptors.", MetricType::Gauge);
-  add(p.max_fds, "process_max_fds", "Maximum number of open file descriptors.",
-      MetricType::Gauge);
+  add(p.max_fds, "process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge);
   add(p.start_time_seconds, "process_start_time_seconds",
       "Start time of the process since unix epoch in seconds.", MetricType::Gauge);
   return out;

@@ -12,12 +12,12 @@
 // reads and one directory listing (~tens of µs).
 #pragma once
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/metric_family.h>
 
 #include "absl/strings/string_view.h"
 

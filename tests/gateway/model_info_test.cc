@@ -3,12 +3,12 @@
 // service, so a backend can be made SERVING, NOT_SERVING or stopped. The
 // backends listen on loopback port 0: an in-process channel to a server that
 // was shut down crashes gRPC 1.51, a TCP one fails cleanly like production.
+#include <gtest/gtest.h>
+
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -22,8 +22,7 @@ namespace {
 
 class FakeRetrieval final : public v1::Retrieval::CallbackService {
  public:
-  grpc::ServerUnaryReactor* Retrieve(grpc::CallbackServerContext* ctx,
-                                     const v1::RetrieveRequest*,
+  grpc::ServerUnaryReactor* Retrieve(grpc::CallbackServerContext* ctx, const v1::RetrieveRequest*,
                                      v1::RetrieveResponse* response) override {
     for (const char* id : {"m1", "m2"}) response->add_candidates()->set_item_id(id);
     response->set_model_version("r-v7");
@@ -93,8 +92,8 @@ class ModelInfoTest : public ::testing::Test {
     metrics_ = ServerMetrics::CreateWithoutExposer();
     std::shared_ptr<const ModelBundle> bundle = TestBundle();
     service_ = std::make_unique<GatewayService>(
-        GatewayOptions(), [bundle] { return bundle; }, &store_,
-        Channel(retrieval_port_), Channel(ranking_port_), metrics_.get());
+        GatewayOptions(), [bundle] { return bundle; }, &store_, Channel(retrieval_port_),
+        Channel(ranking_port_), metrics_.get());
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     gateway_server_ = builder.BuildAndStart();
@@ -122,7 +121,8 @@ class ModelInfoTest : public ::testing::Test {
     return server;
   }
   static std::shared_ptr<grpc::Channel> Channel(int port) {
-    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                               grpc::InsecureChannelCredentials());
   }
 
   v1::GetModelInfoResponse Info() {

@@ -1,12 +1,11 @@
 #include "common/server/process_metrics.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <map>
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -89,8 +88,7 @@ TEST(ProcessMetricsTest, ScrapeHasSaneProcessFiguresAndBuildInfo) {
 
   const BuildInfo& b = GetBuildInfo();
   const std::string build_line = std::string("recsys_build_info{build_type=\"") + b.build_type +
-                                 "\",commit=\"" + b.commit + "\",version=\"" + b.version +
-                                 "\"} 1";
+                                 "\",commit=\"" + b.commit + "\",version=\"" + b.version + "\"} 1";
   EXPECT_TRUE(absl::StrContains(response, build_line)) << build_line << "\n" << response;
 }
 
