@@ -1,6 +1,23 @@
 #include "gateway/gateway_metrics.h"
 
+#include "absl/strings/str_cat.h"
+#include "common/server/grpc_status.h"
+#include "google/protobuf/descriptor.h"
+
 namespace recsys::gateway {
+namespace {
+
+// The RPC service whose grpc_server_* series exist from start-up.
+constexpr char kRecommenderService[] = "recsys.v1.Recommender";
+constexpr const char* kStages[] = {"retrieval", "ranking", "total"};
+constexpr v1::Path kPaths[] = {v1::PATH_FULL, v1::PATH_RETRIEVAL_ONLY, v1::PATH_TRENDING_FALLBACK,
+                               v1::PATH_COLD_START};
+
+prometheus::Histogram::BucketBoundaries StageBuckets() {
+  return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5};
+}
+
+}  // namespace
 
 const char* PathName(v1::Path path) {
   switch (path) {
@@ -12,6 +29,19 @@ const char* PathName(v1::Path path) {
   }
 }
 
+std::vector<std::string> DegradedReasons() {
+  std::vector<std::string> reasons;
+  for (const char* stage : {"retrieval", "ranking"}) {
+    for (int code = 1; code < kNumGrpcCodes; ++code) {
+      reasons.push_back(
+          absl::StrCat(stage, ":", GrpcCodeName(static_cast<grpc::StatusCode>(code))));
+    }
+  }
+  reasons.push_back("retrieval:EMPTY");
+  reasons.push_back("ranking:BUDGET");
+  return reasons;
+}
+
 GatewayMetrics::GatewayMetrics(ServerMetrics* metrics) {
   if (metrics == nullptr) return;
   prometheus::Registry& r = metrics->registry();
@@ -19,14 +49,17 @@ GatewayMetrics::GatewayMetrics(ServerMetrics* metrics) {
                   .Name("recsys_gateway_answers_total")
                   .Help("Recommend answers by the path that produced them")
                   .Register(r);
+  for (v1::Path path : kPaths) answers_->Add({{"path", PathName(path)}});
   degraded_ = &prometheus::BuildCounter()
                    .Name("recsys_gateway_degraded_total")
                    .Help("Degraded Recommend answers by reason (stage and status code)")
                    .Register(r);
+  for (const std::string& reason : DegradedReasons()) degraded_->Add({{"reason", reason}});
   stage_seconds_ = &prometheus::BuildHistogram()
                         .Name("recsys_gateway_stage_seconds")
                         .Help("Time spent per Recommend stage (retrieval, ranking, total)")
                         .Register(r);
+  for (const char* stage : kStages) stage_seconds_->Add({{"stage", stage}}, StageBuckets());
   auto& cache = prometheus::BuildCounter()
                     .Name("recsys_gateway_cache_lookups_total")
                     .Help("Recommend answer-cache lookups by result (hit, miss); requests "
@@ -44,13 +77,23 @@ GatewayMetrics::GatewayMetrics(ServerMetrics* metrics) {
                    .Help("Recommend calls in flight")
                    .Register(r)
                    .Add({});
-  auto& wal = prometheus::BuildGauge()
-                  .Name("recsys_wal")
-                  .Help("User-store write-ahead log figures (appends, fsyncs, last fsync seconds)")
-                  .Register(r);
-  wal_appends_ = &wal.Add({{"figure", "appends"}});
-  wal_fsyncs_ = &wal.Add({{"figure", "fsyncs"}});
-  wal_last_fsync_seconds_ = &wal.Add({{"figure", "last_fsync_seconds"}});
+  wal_appends_ = &prometheus::BuildCounter()
+                      .Name("recsys_wal_appends_total")
+                      .Help("User-store log records made durable")
+                      .Register(r)
+                      .Add({});
+  wal_fsyncs_ = &prometheus::BuildCounter()
+                     .Name("recsys_wal_fsyncs_total")
+                     .Help("User-store log fdatasync calls (one per group commit)")
+                     .Register(r)
+                     .Add({});
+  wal_fsync_seconds_ =
+      &prometheus::BuildHistogram()
+           .Name("recsys_wal_fsync_seconds")
+           .Help("Duration of user-store log fdatasync calls")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{0.00005, 0.0001, 0.0005, 0.001, 0.002,
+                                                            0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1});
   feedback_durable_seconds_ =
       &prometheus::BuildHistogram()
            .Name("recsys_wal_durable_seconds")
@@ -58,6 +101,14 @@ GatewayMetrics::GatewayMetrics(ServerMetrics* metrics) {
            .Register(r)
            .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.002, 0.005,
                                                             0.01, 0.02, 0.05, 0.1, 0.5, 1});
+  // grpc_server_handled_total of every method and code, before the first call.
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(kRecommenderService);
+  if (service != nullptr) {
+    for (int i = 0; i < service->method_count(); ++i) {
+      metrics->Method(kRecommenderService, service->method(i)->name());
+    }
+  }
 }
 
 void GatewayMetrics::CountAnswer(v1::Path path, bool degraded, const std::string& reason) {
@@ -68,11 +119,7 @@ void GatewayMetrics::CountAnswer(v1::Path path, bool degraded, const std::string
 
 void GatewayMetrics::ObserveStage(const char* stage, absl::Duration d) {
   if (stage_seconds_ == nullptr) return;
-  stage_seconds_
-      ->Add({{"stage", stage}},
-            prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
-                                                    0.1, 0.25, 0.5, 1, 5})
-      .Observe(absl::ToDoubleSeconds(d));
+  stage_seconds_->Add({{"stage", stage}}, StageBuckets()).Observe(absl::ToDoubleSeconds(d));
 }
 
 void GatewayMetrics::CountCacheLookup(bool hit) {
@@ -95,9 +142,23 @@ void GatewayMetrics::InflightFinished() {
 void GatewayMetrics::RecordStore(const UserStore& store) {
   if (wal_appends_ == nullptr) return;
   const UserStoreStats stats = store.stats();
-  wal_appends_->Set(static_cast<double>(stats.appends));
-  wal_fsyncs_->Set(static_cast<double>(stats.fsyncs));
-  wal_last_fsync_seconds_->Set(static_cast<double>(stats.last_fsync_micros) / 1e6);
+  absl::MutexLock lock(&wal_mu_);
+  // The store's figures only grow; a smaller one (another store) is ignored.
+  if (stats.appends > wal_seen_appends_) {
+    wal_appends_->Increment(static_cast<double>(stats.appends - wal_seen_appends_));
+    wal_seen_appends_ = stats.appends;
+  }
+  if (stats.fsyncs > wal_seen_fsyncs_ && stats.total_fsync_micros >= wal_seen_fsync_micros_) {
+    const uint64_t n = stats.fsyncs - wal_seen_fsyncs_;
+    wal_fsyncs_->Increment(static_cast<double>(n));
+    const double mean_seconds =
+        n == 1 ? static_cast<double>(stats.last_fsync_micros) / 1e6
+               : static_cast<double>(stats.total_fsync_micros - wal_seen_fsync_micros_) / 1e6 /
+                     static_cast<double>(n);
+    for (uint64_t i = 0; i < n; ++i) wal_fsync_seconds_->Observe(mean_seconds);
+    wal_seen_fsyncs_ = stats.fsyncs;
+    wal_seen_fsync_micros_ = stats.total_fsync_micros;
+  }
 }
 
 void GatewayMetrics::ObserveFeedbackDurable(absl::Duration d) {

@@ -11,16 +11,27 @@
 //   recsys_gateway_cache_lookups_total{result}   counter, "hit" | "miss"
 //   recsys_gateway_rejected_total                counter, admission control refusals
 //   recsys_gateway_inflight                      gauge, Recommend calls in flight
-//   recsys_wal{figure}                           gauge, "appends", "fsyncs",
-//                                                "last_fsync_seconds"
+//   recsys_wal_appends_total                     counter, durable log appends
+//   recsys_wal_fsyncs_total                      counter, log fdatasyncs (fewer than
+//                                                appends = group commit)
+//   recsys_wal_fsync_seconds                     histogram, duration of each fdatasync
 //   recsys_wal_durable_seconds                   histogram, Feedback receipt → durable
+//
+// Every label value an alert or dashboard uses exists at 0 from construction
+// (rate() and ratios work before the first event): every path, every degraded
+// reason the ladder can produce (DegradedReasons()), every stage, both cache
+// results, and every recsys.v1.Recommender method of grpc_server_*.
 //
 // Built on a null ServerMetrics every method is a no-op (tests without metrics).
 // Threading: every method is safe to call concurrently.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/server/metrics.h"
 #include "gateway/user_store.h"
@@ -30,6 +41,11 @@ namespace recsys::gateway {
 
 // The path label of recsys_gateway_answers_total ("full", ...).
 const char* PathName(v1::Path path);
+
+// Every reason label the Recommend ladder (recommend_ladder.h) can give a
+// degraded answer: "<stage>:<code>" for stage retrieval and ranking and every
+// non-OK gRPC code name, plus "retrieval:EMPTY" and "ranking:BUDGET".
+std::vector<std::string> DegradedReasons();
 
 class GatewayMetrics {
  public:
@@ -47,8 +63,12 @@ class GatewayMetrics {
   // Recommend calls in flight: one started when admitted, finished when answered.
   void InflightStarted();
   void InflightFinished();
-  // Copies the store's log figures into recsys_wal (reads store.stats() only
-  // when there are metrics).
+  // Advances the recsys_wal_* counters to the store's figures and observes the
+  // fsyncs since the previous call in recsys_wal_fsync_seconds (reads
+  // store.stats() only when there are metrics). Each fsync's own duration is
+  // observed when one happened since the last call (the usual case: every
+  // Feedback calls this after its append); when several did, their mean
+  // duration is observed once for each.
   void RecordStore(const UserStore& store);
   // A Feedback call's time from receipt until its event was durable.
   void ObserveFeedbackDurable(absl::Duration d);
@@ -61,9 +81,14 @@ class GatewayMetrics {
   prometheus::Counter* cache_misses_ = nullptr;
   prometheus::Counter* rejected_ = nullptr;
   prometheus::Gauge* inflight_ = nullptr;
-  prometheus::Gauge* wal_appends_ = nullptr;
-  prometheus::Gauge* wal_fsyncs_ = nullptr;
-  prometheus::Gauge* wal_last_fsync_seconds_ = nullptr;
+  prometheus::Counter* wal_appends_ = nullptr;
+  prometheus::Counter* wal_fsyncs_ = nullptr;
+  prometheus::Histogram* wal_fsync_seconds_ = nullptr;
+  // The store figures the WAL series have reached.
+  absl::Mutex wal_mu_;
+  uint64_t wal_seen_appends_ ABSL_GUARDED_BY(wal_mu_) = 0;
+  uint64_t wal_seen_fsyncs_ ABSL_GUARDED_BY(wal_mu_) = 0;
+  uint64_t wal_seen_fsync_micros_ ABSL_GUARDED_BY(wal_mu_) = 0;
   prometheus::Histogram* feedback_durable_seconds_ = nullptr;
 };
 

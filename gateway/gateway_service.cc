@@ -1,5 +1,6 @@
 #include "gateway/gateway_service.h"
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <utility>
@@ -37,6 +38,8 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
       server_metrics_(metrics),
       metrics_(metrics),
       cache_(options_.cache),
+      retrieval_probe_(retrieval, v1::Retrieval::service_full_name()),
+      ranking_probe_(ranking, v1::Ranking::service_full_name()),
       ladder_(LadderOptions(options_), retrieval, std::move(ranking), store, &cache_, &metrics_),
       retrieval_(v1::Retrieval::NewStub(std::move(retrieval))),
       feedback_pool_(options_.feedback_workers, options_.feedback_queue) {
@@ -166,30 +169,63 @@ grpc::ServerUnaryReactor* GatewayService::GetModelInfo(grpc::CallbackServerConte
                                                        const v1::GetModelInfoRequest* request,
                                                        v1::GetModelInfoResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  RpcRecorder rec(server_metrics_, kGatewayServiceName, "GetModelInfo");
+  auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, "GetModelInfo");
   std::shared_ptr<const ModelBundle> bundle;
   const absl::Status status = CurrentBundle(&bundle);
-  if (status.ok()) {
-    const ModelBundle& b = *bundle;
-    response->set_model_name(b.manifest.name());
-    response->set_model_version(b.manifest.version());
-    const BackendVersions versions = ladder_.backend_versions();
-    response->set_retrieval_version(versions.retrieval);
-    response->set_ranking_version(versions.ranking);
-    response->set_num_items(b.num_items());
-    response->set_num_users(store_->num_users());
-    v1::BundleManifest summary = b.manifest;
-    summary.clear_files();
-    std::string json;
-    google::protobuf::util::JsonPrintOptions print;
-    print.preserve_proto_field_names = true;
-    if (google::protobuf::util::MessageToJsonString(summary, &json, print).ok()) {
-      response->set_manifest_json(json);
-    }
+  if (!status.ok()) {
+    const grpc::Status grpc_status = ToGrpcStatus(status);
+    rec->Finish(grpc_status);
+    reactor->Finish(grpc_status);
+    return reactor;
   }
-  const grpc::Status grpc_status = ToGrpcStatus(status);
-  rec.Finish(grpc_status);
-  reactor->Finish(grpc_status);
+  const ModelBundle& b = *bundle;
+  response->set_model_name(b.manifest.name());
+  response->set_model_version(b.manifest.version());
+  response->set_num_items(b.num_items());
+  response->set_num_users(store_->num_users());
+  v1::BundleManifest* manifest = response->mutable_manifest();
+  *manifest = b.manifest;
+  manifest->clear_files();
+  std::string json;
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  if (google::protobuf::util::MessageToJsonString(*manifest, &json, print).ok()) {
+    response->set_manifest_json(json);
+  }
+  // Both health checks run at once; the later one to finish answers.
+  struct Probes {
+    ProbeResult retrieval, ranking;
+    std::atomic<int> left{2};
+  };
+  auto probes = std::make_shared<Probes>();
+  auto one_done = [this, probes, response, reactor, rec] {
+    if (probes->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    const BackendVersions v = ladder_.backend_versions();
+    FillBackendStatus(probes->retrieval, v.retrieval, v.retrieval_contact,
+                      response->mutable_retrieval());
+    FillBackendStatus(probes->ranking, v.ranking, v.ranking_contact, response->mutable_ranking());
+    // The older fields name a version only while that backend serves it.
+    if (probes->retrieval.state == v1::BACKEND_STATE_AVAILABLE) {
+      response->set_retrieval_version(v.retrieval);
+    }
+    if (probes->ranking.state == v1::BACKEND_STATE_AVAILABLE) {
+      response->set_ranking_version(v.ranking);
+    }
+    rec->Finish(grpc::Status::OK);
+    reactor->Finish(grpc::Status::OK);
+  };
+  const absl::Time deadline = absl::FromChrono(ctx->deadline());
+  retrieval_probe_.Check(kBackendProbeTimeout, deadline, [this, probes, one_done](ProbeResult r) {
+    if (r.reached) ladder_.versions().RecordRetrievalContact(absl::Now());
+    probes->retrieval = std::move(r);
+    one_done();
+  });
+  ranking_probe_.Check(kBackendProbeTimeout, deadline, [this, probes, one_done](ProbeResult r) {
+    if (r.reached) ladder_.versions().RecordRankingContact(absl::Now());
+    probes->ranking = std::move(r);
+    one_done();
+  });
+  // Nothing after this line: the reactor may already be finished.
   return reactor;
 }
 

@@ -7,7 +7,9 @@
 //   Feedback      acknowledged only once the user store made it durable.
 //   Search,       passed through to retrieval with their own deadline
 //   SimilarItems  (PlanLookupDeadline); retrieval validates them.
-//   GetModelInfo, GetHistory.
+//   GetModelInfo  the bundle's manifest and each backend's live state
+//                 (backend_status.h: a health check per call, short deadline).
+//   GetHistory.
 // Every call but Search and SimilarItems is UNAVAILABLE until the first bundle
 // is served (the store is seeded from it first, see GatewayServer).
 //
@@ -23,6 +25,7 @@
 #include "common/server/bundle_holder.h"
 #include "common/server/metrics.h"
 #include "common/server/worker_pool.h"
+#include "gateway/backend_status.h"
 #include "gateway/budget.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/recommend_ladder.h"
@@ -93,6 +96,9 @@ class GatewayService final : public v1::Recommender::CallbackService {
   ServerMetrics* const server_metrics_;
   GatewayMetrics metrics_;
   ResponseCache cache_;
+  // GetModelInfo's health checks (declared before ladder_, which takes the channels).
+  const BackendProbe retrieval_probe_;
+  const BackendProbe ranking_probe_;
   RecommendLadder ladder_;
   // Search and SimilarItems go straight to retrieval.
   const std::unique_ptr<v1::Retrieval::Stub> retrieval_;

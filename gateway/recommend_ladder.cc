@@ -1,5 +1,6 @@
 #include "gateway/recommend_ladder.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -179,7 +180,7 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
     response_->set_path(path);
     response_->set_degraded(degraded);
     response_->set_model_version(bundle_->manifest.version());
-    deps_.versions->Record(retrieval_version_, ranking_version_);
+    deps_.versions->Record(retrieval_version_, ranking_version_, absl::Now());
     const absl::Duration total = Now() - start_;
     deps_.metrics->ObserveStage("total", total);
     if (request_->debug()) {
@@ -249,10 +250,27 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
 
 }  // namespace
 
-void LatestBackendVersions::Record(const std::string& retrieval, const std::string& ranking) {
+void LatestBackendVersions::Record(const std::string& retrieval, const std::string& ranking,
+                                   absl::Time at) {
   absl::MutexLock lock(&mu_);
-  if (!retrieval.empty()) versions_.retrieval = retrieval;
-  if (!ranking.empty()) versions_.ranking = ranking;
+  if (!retrieval.empty()) {
+    versions_.retrieval = retrieval;
+    versions_.retrieval_contact = std::max(versions_.retrieval_contact, at);
+  }
+  if (!ranking.empty()) {
+    versions_.ranking = ranking;
+    versions_.ranking_contact = std::max(versions_.ranking_contact, at);
+  }
+}
+
+void LatestBackendVersions::RecordRetrievalContact(absl::Time at) {
+  absl::MutexLock lock(&mu_);
+  versions_.retrieval_contact = std::max(versions_.retrieval_contact, at);
+}
+
+void LatestBackendVersions::RecordRankingContact(absl::Time at) {
+  absl::MutexLock lock(&mu_);
+  versions_.ranking_contact = std::max(versions_.ranking_contact, at);
 }
 
 BackendVersions LatestBackendVersions::Get() const {

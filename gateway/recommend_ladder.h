@@ -46,17 +46,25 @@ struct RecommendLadderOptions {
   std::function<absl::Time()> clock;
 };
 
-// The versions the backends last reported serving ("" until they answered).
+// What the backends last reported: the version each serves ("" until it
+// answered a call) and when each was last reached (InfinitePast = never).
 struct BackendVersions {
   std::string retrieval;
   std::string ranking;
+  absl::Time retrieval_contact = absl::InfinitePast();
+  absl::Time ranking_contact = absl::InfinitePast();
 };
 
 // The latest BackendVersions, updated by every answered call. Thread-safe.
 class LatestBackendVersions {
  public:
-  // Empty arguments leave that stage's version as it was.
-  void Record(const std::string& retrieval, const std::string& ranking);
+  // A call answered at `at`: each non-empty version is that stage's latest,
+  // reached at `at`. Empty arguments leave that stage as it was.
+  void Record(const std::string& retrieval, const std::string& ranking, absl::Time at);
+  // A stage was reached at `at` without a version (e.g. a health check);
+  // never moves the contact time backwards.
+  void RecordRetrievalContact(absl::Time at);
+  void RecordRankingContact(absl::Time at);
   BackendVersions Get() const;
 
  private:
@@ -88,6 +96,8 @@ class RecommendLadder {
            grpc::CallbackServerContext* parent, absl::AnyInvocable<void()> done);
 
   BackendVersions backend_versions() const { return versions_.Get(); }
+  // For contacts made outside Recommend (health checks).
+  LatestBackendVersions& versions() { return versions_; }
 
  private:
   const RecommendLadderOptions options_;

@@ -8,6 +8,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/build_info.h"
 #include "common/server/grpc_status.h"
 
 namespace recsys {
@@ -70,7 +71,15 @@ ServerMetrics::ServerMetrics()
                         .Help("Model bundle load attempts by result.")
                         .Register(*registry_)),
       bundle_loads_ok_(bundle_loads_.Add({{"result", "ok"}})),
-      bundle_loads_error_(bundle_loads_.Add({{"result", "error"}})) {}
+      bundle_loads_error_(bundle_loads_.Add({{"result", "error"}})) {
+  const BuildInfo& build = GetBuildInfo();
+  prometheus::BuildGauge()
+      .Name("recsys_build_info")
+      .Help("Always 1; the labels say which build this process runs.")
+      .Register(*registry_)
+      .Add({{"version", build.version}, {"commit", build.commit}, {"build_type", build.build_type}})
+      .Set(1);
+}
 
 ServerMetrics::~ServerMetrics() {
   http_server_.reset();  // no scrape runs past this point
@@ -146,7 +155,7 @@ void ServerMetrics::SetBundle(const std::string& name, const std::string& versio
 std::string ServerMetrics::RenderScrape() {
   const auto start = std::chrono::steady_clock::now();
   std::vector<prometheus::MetricFamily> families = scrape_registry_.Collect();
-  std::vector<prometheus::MetricFamily> own = registry_->Collect();
+  std::vector<prometheus::MetricFamily> own = CollectOwn();
   families.insert(families.end(), std::make_move_iterator(own.begin()),
                   std::make_move_iterator(own.end()));
   std::string text = prometheus::TextSerializer().Serialize(families);
@@ -157,8 +166,16 @@ std::string ServerMetrics::RenderScrape() {
   return text;
 }
 
+std::vector<prometheus::MetricFamily> ServerMetrics::CollectOwn() const {
+  std::vector<prometheus::MetricFamily> families = process_.Collect();
+  std::vector<prometheus::MetricFamily> own = registry_->Collect();
+  families.insert(families.end(), std::make_move_iterator(own.begin()),
+                  std::make_move_iterator(own.end()));
+  return families;
+}
+
 std::string ServerMetrics::SerializeText() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  return prometheus::TextSerializer().Serialize(CollectOwn());
 }
 
 RpcRecorder::RpcRecorder(ServerMetrics* metrics, absl::string_view service,

@@ -21,6 +21,11 @@
 //                                                age = time() - this
 //   recsys_bundle_load_seconds                   gauge, wall time of the last good load
 //   recsys_bundle_loads_total{result="ok"|"error"} counter
+//   recsys_build_info{version,commit,build_type} gauge, always 1 (common/build_info.h)
+//   process_cpu_seconds_total, process_resident_memory_bytes,
+//   process_virtual_memory_bytes, process_open_fds, process_max_fds,
+//   process_start_time_seconds    read from /proc at each scrape
+//                                 (common/server/process_metrics.h)
 // grpc_type is always "unary" (recsys has no streaming RPCs).
 // Services add their own families to registry().
 //
@@ -56,6 +61,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/server/http_server.h"
+#include "common/server/process_metrics.h"
 
 namespace recsys {
 
@@ -104,8 +110,8 @@ class ServerMetrics {
   // creation timestamp (skipped if `created_at` is InfinitePast(), i.e. unknown).
   void SetBundle(const std::string& name, const std::string& version, absl::Time created_at);
 
-  // The text exposition of the registry (what /metrics serves); for tests and
-  // debugging.
+  // The text exposition of the process figures and the registry (what /metrics
+  // serves, without the exposer_* families); for tests and debugging.
   std::string SerializeText() const;
 
  private:
@@ -114,7 +120,11 @@ class ServerMetrics {
   // The body of GET /metrics: the scrape families, then registry_.
   std::string RenderScrape();
 
+  // The process figures, then registry_.
+  std::vector<prometheus::MetricFamily> CollectOwn() const;
+
   std::shared_ptr<prometheus::Registry> registry_;
+  ProcessCollector process_;
   // The endpoint's own families (exposer_*), served before registry_'s.
   prometheus::Registry scrape_registry_;
   prometheus::Counter& scrapes_;

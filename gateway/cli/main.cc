@@ -9,6 +9,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -177,10 +178,38 @@ int main(int argc, char** argv) {
     SetDeadline(&ctx);
     grpc::Status s = stub->GetModelInfo(&ctx, recsys::v1::GetModelInfoRequest(), &resp);
     if (!s.ok()) return Fail(s);
+    // The manifest is printed as structured fields; its JSON-string copy is
+    // for older clients only.
+    if (resp.has_manifest()) resp.clear_manifest_json();
     if (json) return PrintJson(resp);
-    std::cout << "model " << resp.model_name() << " version " << resp.model_version() << "\n"
-              << "retrieval serves " << resp.retrieval_version() << ", ranking serves "
-              << resp.ranking_version() << "\n"
+    // One line per backend: its live state, then the version it serves (or
+    // served last) and when the gateway last reached it.
+    auto backend_line = [](const char* stage, const recsys::v1::BackendStatus& b) {
+      const std::string& name = recsys::v1::BackendState_Name(b.state());
+      absl::string_view state = name;
+      absl::ConsumePrefix(&state, "BACKEND_STATE_");
+      std::string line = absl::StrCat(stage, " ", state);
+      if (!b.detail().empty()) absl::StrAppend(&line, " (", b.detail(), ")");
+      if (!b.version().empty()) {
+        absl::StrAppend(&line, b.state() == recsys::v1::BACKEND_STATE_AVAILABLE
+                                   ? ", serves "
+                                   : ", last served ",
+                        b.version());
+      }
+      absl::StrAppend(&line, ", last contact ",
+                      b.last_contact_unix_ms() == 0
+                          ? "never"
+                          : absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                                             absl::FromUnixMillis(b.last_contact_unix_ms()),
+                                             absl::UTCTimeZone()));
+      return line;
+    };
+    const recsys::v1::BundleManifest& m = resp.manifest();
+    std::cout << "model " << resp.model_name() << " version " << resp.model_version();
+    if (!m.kind().empty()) std::cout << " (" << m.kind() << ", created " << m.created_at() << ")";
+    std::cout << "\n"
+              << backend_line("retrieval", resp.retrieval()) << "\n"
+              << backend_line("ranking", resp.ranking()) << "\n"
               << resp.num_items() << " items, " << resp.num_users() << " users in the store\n";
     return 0;
   }

@@ -8,8 +8,14 @@ Polls until every expression passes or --timeout runs out (Prometheus scrapes
 and evaluates rules every second in the test), then prints one line per
 expression and exits 1 if any is still empty.
 
+With --require SELECTOR@JOB,JOB... (repeatable) it also requires the live
+scrape to hold SELECTOR (a series selector such as process_open_fds or
+recsys_gateway_degraded_total{reason="retrieval:EMPTY"}) from every listed job,
+and with --forbid NAME that no job exports NAME any more (renamed metrics).
+
   prometheus_check.py --prometheus http://127.0.0.1:PORT --dashboard D.json \
-      --rules recording.yml alerts.yml [--timeout 60] [--expect-up 3]
+      --rules recording.yml alerts.yml [--timeout 60] [--expect-up 3] \
+      [--require 'process_open_fds@recsys-gateway,recsys-ranking'] [--forbid recsys_wal]
 """
 import argparse
 import json
@@ -63,6 +69,10 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--expect-up", type=int, default=0,
                     help="first wait until this many recsys-* targets are up")
+    ap.add_argument("--require", action="append", default=[],
+                    help="SELECTOR@JOB,JOB: the scrape holds SELECTOR from each JOB")
+    ap.add_argument("--forbid", action="append", default=[],
+                    help="a metric name no job may export")
     args = ap.parse_args()
     deadline = time.monotonic() + args.timeout
 
@@ -110,6 +120,21 @@ def main():
         time.sleep(1)
 
     failed = 0
+    # Series every named job must export (names in a live scrape).
+    for req in args.require:
+        selector, _, jobs = req.rpartition("@")
+        ok, result = query(args.prometheus, f"count by (job) ({selector})")
+        have = {r["metric"].get("job") for r in result} if ok else set()
+        missing = sorted(set(jobs.split(",")) - have)
+        failed += bool(missing) or not ok
+        print(f"{'FAIL' if missing or not ok else 'ok  '} scrape        {selector}: "
+              f"{'query error: ' + str(result) if not ok else ('missing from ' + ', '.join(missing) if missing else 'from ' + jobs)}")
+    for name in args.forbid:
+        ok, result = query(args.prometheus, f'count by (job) ({{__name__="{name}"}})')
+        bad = not ok or bool(result)
+        failed += bad
+        print(f"{'FAIL' if bad else 'ok  '} scrape        {name}: "
+              f"{'query error: ' + str(result) if not ok else ('still exported' if result else 'gone')}")
     for i, (kind, name, expr) in enumerate(checks):
         ok, what = status[i]
         failed += not ok
@@ -122,11 +147,12 @@ def main():
             print(f"FAIL alert         {name}: query error: {result} <- {expr}")
         else:
             print(f"ok   alert         {name}: evaluates, {'FIRING ' + str(len(result)) if result else 'not firing'}")
-    total = len(checks) + len(full_alerts)
+    total = len(checks) + len(full_alerts) + len(args.require) + len(args.forbid)
     print(f"{total - failed}/{total} expressions ok "
           f"({sum(1 for c in checks if c[0] == 'dashboard')} dashboard queries, "
           f"{sum(1 for c in checks if c[0].startswith('record'))} recording-rule queries, "
-          f"{sum(1 for c in checks if c[0] == 'alert-value')} alert value terms, {len(full_alerts)} alerts)")
+          f"{sum(1 for c in checks if c[0] == 'alert-value')} alert value terms, {len(full_alerts)} alerts, "
+          f"{len(args.require)} required series, {len(args.forbid)} retired names)")
     return 1 if failed else 0
 
 

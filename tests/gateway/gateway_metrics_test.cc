@@ -1,28 +1,32 @@
 #include "gateway/gateway_metrics.h"
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 namespace recsys::gateway {
 namespace {
 
-// A store whose figures are fixed.
+// A store whose figures are fixed (or set by the test).
 class FixedStatsStore : public UserStore {
  public:
+  FixedStatsStore() {
+    stats_.appends = 7;
+    stats_.fsyncs = 3;
+    stats_.last_fsync_micros = 1500;
+    stats_.total_fsync_micros = 4500;
+  }
   std::vector<UserEvent> History(absl::string_view, size_t) const override { return {}; }
   absl::StatusOr<uint64_t> Append(absl::string_view, UserEvent) override { return 0; }
   int64_t num_users() const override { return 0; }
-  UserStoreStats stats() const override {
-    UserStoreStats s;
-    s.appends = 7;
-    s.fsyncs = 3;
-    s.last_fsync_micros = 1500;
-    return s;
-  }
+  UserStoreStats stats() const override { return stats_; }
   void SeedFrom(const ModelBundle&) override {}
+
+  UserStoreStats stats_;
 };
 
 // Every family is exposed under its name, help text and labels.
@@ -65,9 +69,13 @@ TEST(GatewayMetricsTest, FamiliesNamesLabelsAndHelp) {
            "recsys_gateway_rejected_total 1",
            "# HELP recsys_gateway_inflight Recommend calls in flight",
            "recsys_gateway_inflight 1",
-           "recsys_wal{figure=\"appends\"} 7",
-           "recsys_wal{figure=\"fsyncs\"} 3",
-           "recsys_wal{figure=\"last_fsync_seconds\"} 0.0015",
+           "# TYPE recsys_wal_appends_total counter",
+           "recsys_wal_appends_total 7",
+           "# TYPE recsys_wal_fsyncs_total counter",
+           "recsys_wal_fsyncs_total 3",
+           "# TYPE recsys_wal_fsync_seconds histogram",
+           "recsys_wal_fsync_seconds_count 3",
+           "recsys_wal_fsync_seconds_bucket{le=\"0.002\"} 3",
            "# HELP recsys_wal_durable_seconds Feedback: time from receipt until the event is "
            "durable (fsynced)",
            "recsys_wal_durable_seconds_count 1",
@@ -75,6 +83,69 @@ TEST(GatewayMetricsTest, FamiliesNamesLabelsAndHelp) {
     EXPECT_TRUE(absl::StrContains(text, line)) << line << "\n" << text;
   }
   EXPECT_FALSE(absl::StrContains(text, "path=\"unspecified\""));
+  EXPECT_FALSE(absl::StrContains(text, "recsys_wal{"));
+}
+
+// A fresh GatewayMetrics exposes every series alerts and the dashboard use, at 0.
+TEST(GatewayMetricsTest, EverySeriesAlertsUseExistsAtZeroFromStart) {
+  auto server_metrics = ServerMetrics::CreateWithoutExposer();
+  GatewayMetrics m(server_metrics.get());
+  const std::string text = server_metrics->SerializeText();
+  std::vector<std::string> lines;
+  for (const char* path : {"full", "retrieval_only", "trending_fallback", "cold_start"}) {
+    lines.push_back(absl::StrCat("recsys_gateway_answers_total{path=\"", path, "\"} 0"));
+  }
+  for (const char* stage : {"retrieval", "ranking"}) {
+    for (const char* code : {"DEADLINE_EXCEEDED", "UNAVAILABLE", "CANCELLED", "INTERNAL",
+                             "RESOURCE_EXHAUSTED", "INVALID_ARGUMENT", "UNKNOWN"}) {
+      lines.push_back(
+          absl::StrCat("recsys_gateway_degraded_total{reason=\"", stage, ":", code, "\"} 0"));
+    }
+  }
+  lines.push_back("recsys_gateway_degraded_total{reason=\"retrieval:EMPTY\"} 0");
+  lines.push_back("recsys_gateway_degraded_total{reason=\"ranking:BUDGET\"} 0");
+  for (const char* stage : {"retrieval", "ranking", "total"}) {
+    lines.push_back(absl::StrCat("recsys_gateway_stage_seconds_count{stage=\"", stage, "\"} 0"));
+  }
+  for (const char* l :
+       {"recsys_gateway_cache_lookups_total{result=\"hit\"} 0",
+        "recsys_gateway_cache_lookups_total{result=\"miss\"} 0", "recsys_gateway_rejected_total 0",
+        "recsys_wal_appends_total 0", "recsys_wal_fsyncs_total 0", "recsys_wal_fsync_seconds_count 0",
+        "recsys_wal_durable_seconds_count 0",
+        "grpc_server_handled_total{grpc_code=\"INTERNAL\",grpc_method=\"Recommend\","
+        "grpc_service=\"recsys.v1.Recommender\",grpc_type=\"unary\"} 0",
+        "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Feedback\","
+        "grpc_service=\"recsys.v1.Recommender\",grpc_type=\"unary\"} 0",
+        "grpc_server_started_total{grpc_method=\"GetModelInfo\","
+        "grpc_service=\"recsys.v1.Recommender\",grpc_type=\"unary\"} 0"}) {
+    lines.push_back(l);
+  }
+  for (const std::string& line : lines) {
+    EXPECT_TRUE(absl::StrContains(text, line + "\n")) << line << "\n" << text;
+  }
+  // 16 non-OK codes for each stage, plus EMPTY and BUDGET.
+  EXPECT_EQ(DegradedReasons().size(), 34u);
+}
+
+// The WAL counters follow the store's figures; each new fsync is observed once.
+TEST(GatewayMetricsTest, WalCountersAdvanceByStoreDeltas) {
+  auto server_metrics = ServerMetrics::CreateWithoutExposer();
+  GatewayMetrics m(server_metrics.get());
+  FixedStatsStore store;
+  m.RecordStore(store);
+  m.RecordStore(store);  // nothing new: no change
+  store.stats_.appends = 9;
+  store.stats_.fsyncs = 4;
+  store.stats_.last_fsync_micros = 30000;  // 30 ms
+  store.stats_.total_fsync_micros = 34500;
+  m.RecordStore(store);
+  const std::string text = server_metrics->SerializeText();
+  for (const char* line : {"recsys_wal_appends_total 9\n", "recsys_wal_fsyncs_total 4\n",
+                           "recsys_wal_fsync_seconds_count 4\n",
+                           "recsys_wal_fsync_seconds_bucket{le=\"0.02\"} 3\n",
+                           "recsys_wal_fsync_seconds_bucket{le=\"0.05\"} 4\n"}) {
+    EXPECT_TRUE(absl::StrContains(text, line)) << line << "\n" << text;
+  }
 }
 
 // Without a registry every call is a no-op.
