@@ -7,7 +7,9 @@
 //   Feedback      acknowledged only once the user store made it durable.
 //   Search,       passed through to retrieval with their own deadline
 //   SimilarItems  (PlanLookupDeadline); retrieval validates them.
-//   GetModelInfo, GetHistory.
+//   GetModelInfo, GetHistory (each event with its catalogue title).
+//   DeleteUser    admin erasure; acknowledged only once durable (like Feedback,
+//                 on the same worker pool).
 // Every call but Search and SimilarItems is UNAVAILABLE until the first bundle
 // is served (the store is seeded from it first, see GatewayServer).
 //
@@ -80,6 +82,9 @@ class GatewayService final : public v1::Recommender::CallbackService {
   grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* ctx,
                                        const v1::GetHistoryRequest* request,
                                        v1::GetHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* ctx,
+                                       const v1::DeleteUserRequest* request,
+                                       v1::DeleteUserResponse* response) override;
 
   int inflight() const { return inflight_.load(); }
 
