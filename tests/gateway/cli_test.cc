@@ -119,18 +119,17 @@ class CliTest : public ::testing::Test {
       return args;
     };
     pids_ = new std::vector<pid_t>;
-    const std::string log = *root_ + "/stack.log";
     pids_->push_back(Spawn("recsys-retrieval", with({absl::StrCat("--port=", retrieval)}),
                            *root_ + "/retrieval.log", *root_ + "/retrieval.log"));
     pids_->push_back(Spawn("recsys-ranking", with({absl::StrCat("--port=", ranking)}),
                            *root_ + "/ranking.log", *root_ + "/ranking.log"));
-    pids_->push_back(Spawn(
-        "recsys-gateway",
+    gateway_args_ = new std::vector<std::string>(
         with({absl::StrCat("--port=", gateway_port_),
               absl::StrCat("--retrieval=dns:///localhost:", retrieval),
               absl::StrCat("--ranking=dns:///localhost:", ranking), "--state_dir=" + *root_ + "/state",
-              "--default_deadline=2s"}),
-        *root_ + "/gateway.log", *root_ + "/gateway.log"));
+              "--default_deadline=2s"}));
+    pids_->push_back(
+        Spawn("recsys-gateway", *gateway_args_, *root_ + "/gateway.log", *root_ + "/gateway.log"));
     ASSERT_TRUE(WaitServing(retrieval, "recsys.v1.Retrieval"));
     ASSERT_TRUE(WaitServing(ranking, "recsys.v1.Ranking"));
     ASSERT_TRUE(WaitServing(gateway_port_, "recsys.v1.Recommender"))
@@ -143,6 +142,17 @@ class CliTest : public ::testing::Test {
     }
     delete pids_;
     delete root_;
+    delete gateway_args_;
+  }
+
+  // Kills the gateway (SIGKILL: nothing flushed at exit) and starts it again
+  // on the same state directory; true once it is SERVING.
+  static bool RestartGateway() {
+    ::kill(pids_->back(), SIGKILL);
+    ::waitpid(pids_->back(), nullptr, 0);
+    pids_->back() =
+        Spawn("recsys-gateway", *gateway_args_, *root_ + "/gateway2.log", *root_ + "/gateway2.log");
+    return WaitServing(gateway_port_, "recsys.v1.Recommender");
   }
 
   // Runs recsys-cli against the stack (unless args set --target themselves).
@@ -165,12 +175,14 @@ class CliTest : public ::testing::Test {
   }
 
   static std::string* root_;
-  static std::vector<pid_t>* pids_;
+  static std::vector<pid_t>* pids_;  // retrieval, ranking, gateway
+  static std::vector<std::string>* gateway_args_;
   static int gateway_port_;
 };
 
 std::string* CliTest::root_ = nullptr;
 std::vector<pid_t>* CliTest::pids_ = nullptr;
+std::vector<std::string>* CliTest::gateway_args_ = nullptr;
 int CliTest::gateway_port_ = 0;
 
 // A bad request prints the status by name and exits 1; as JSON on stdout too.
@@ -285,7 +297,8 @@ TEST_F(CliTest, UnknownUserIsNoted) {
   EXPECT_FALSE(absl::StrContains(r.out, "unknown user")) << r.out;
 }
 
-// delete-user erases seeded and logged history; feedback afterwards works.
+// delete-user erases seeded and logged history; feedback afterwards works;
+// both hold after a gateway restart.
 TEST_F(CliTest, DeleteUser) {
   ASSERT_EQ(Cli({"feedback", "u5", "m7"}).code, 0);
   CliRun r = Cli({"--output=json", "delete-user", "u5"});
@@ -300,6 +313,22 @@ TEST_F(CliTest, DeleteUser) {
   ASSERT_EQ(Cli({"feedback", "u5", "m8"}).code, 0);
   r = Cli({"--output=json", "history", "u5"});
   EXPECT_EQ(Json(r.out).fields().at("events").list_value().values_size(), 1) << r.out;
+
+  // A restart replays the erasure over the re-seeded training history.
+  ASSERT_TRUE(RestartGateway()) << ReadAll(*root_ + "/gateway2.log");
+  r = Cli({"--output=json", "history", "u5"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto after = Json(r.out);
+  ASSERT_EQ(after.fields().at("events").list_value().values_size(), 1) << r.out;
+  EXPECT_EQ(after.fields()
+                .at("events")
+                .list_value()
+                .values(0)
+                .struct_value()
+                .fields()
+                .at("item_id")
+                .string_value(),
+            "m8");
 }
 
 // Event types are checked (unknown names refused, naming the accepted ones);
