@@ -240,15 +240,56 @@ grpc::ServerUnaryReactor* GatewayService::GetHistory(grpc::CallbackServerContext
   if (status.ok()) status = CurrentBundle(&bundle);
   if (status.ok()) {
     for (const UserEvent& e : store_->History(request->user_id(), HistoryLimit(*request))) {
-      v1::HistoryEvent* h = response->add_events();
+      v1::StoredEvent* h = response->add_events();
       h->set_item_id(e.item_id);
       h->set_timestamp_s(e.timestamp_s);
       h->set_weight(e.weight);
+      h->set_event(e.event);
+      if (auto i = bundle->catalogue.ids.Find(e.item_id)) {
+        h->set_title(bundle->catalogue.titles[static_cast<size_t>(*i)]);
+      }
     }
   }
   const grpc::Status grpc_status = ToGrpcStatus(status);
   rec.Finish(grpc_status);
   reactor->Finish(grpc_status);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GatewayService::DeleteUser(grpc::CallbackServerContext* ctx,
+                                                     const v1::DeleteUserRequest* request,
+                                                     v1::DeleteUserResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, "DeleteUser");
+  auto finish = [reactor, rec](grpc::Status status) {
+    rec->Finish(status);
+    reactor->Finish(status);
+  };
+  absl::Status status = ValidateDeleteUserRequest(*request);
+  // The seed lands with the first bundle; erasing before it would be undone.
+  std::shared_ptr<const ModelBundle> bundle;
+  if (status.ok()) status = CurrentBundle(&bundle);
+  if (!status.ok()) {
+    finish(ToGrpcStatus(status));
+    return reactor;
+  }
+  const std::string user = request->user_id();
+  // The durable erasure waits for an fsync: run it off the callback thread.
+  const bool queued = feedback_pool_.TrySchedule([this, user, response, finish] {
+    int64_t erased = 0;
+    absl::StatusOr<uint64_t> seq = store_->EraseUser(user, &erased);
+    if (seq.ok()) {
+      response->set_sequence(*seq);
+      response->set_erased_events(erased);
+      LOG(INFO) << "erased user '" << user << "': " << erased << " events, sequence " << *seq;
+    }
+    metrics_.RecordStore(*store_);
+    finish(seq.ok() ? grpc::Status::OK : ToGrpcStatus(seq.status()));
+  });
+  if (!queued) {
+    metrics_.CountRejected();
+    finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "feedback queue full"));
+  }
   return reactor;
 }
 

@@ -9,7 +9,9 @@
 //   SimilarItems  (PlanLookupDeadline); retrieval validates them.
 //   GetModelInfo  the bundle's manifest and each backend's live state
 //                 (backend_status.h: a health check per call, short deadline).
-//   GetHistory.
+//   GetModelInfo, GetHistory (each event with its catalogue title).
+//   DeleteUser    admin erasure; acknowledged only once durable (like Feedback,
+//                 on the same worker pool).
 // Every call but Search and SimilarItems is UNAVAILABLE until the first bundle
 // is served (the store is seeded from it first, see GatewayServer).
 //
@@ -83,6 +85,9 @@ class GatewayService final : public v1::Recommender::CallbackService {
   grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* ctx,
                                        const v1::GetHistoryRequest* request,
                                        v1::GetHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* ctx,
+                                       const v1::DeleteUserRequest* request,
+                                       v1::DeleteUserResponse* response) override;
 
   int inflight() const { return inflight_.load(); }
 

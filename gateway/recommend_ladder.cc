@@ -64,7 +64,22 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
     user->set_user_id(request_->user_id());
     user->set_as_of_s(request_->as_of_s());
     for (const std::string& c : request_->context_categories()) user->add_categories(c);
+    // Negative feedback (weight < 0, e.g. dislike): an item whose latest
+    // stored event is negative leaves the history and is excluded.
+    absl::flat_hash_set<std::string> disliked;
     for (const UserEvent& e : stored) {
+      if (e.weight < 0) {
+        disliked.insert(e.item_id);
+      } else {
+        disliked.erase(e.item_id);
+      }
+    }
+    for (const std::string& id : disliked) {
+      *retrieve_request_.add_exclude_item_ids() = id;
+      if (auto i = bundle_->catalogue.ids.Find(id)) exclude_.insert(*i);
+    }
+    for (const UserEvent& e : stored) {
+      if (e.weight < 0 || disliked.contains(e.item_id)) continue;
       v1::HistoryEvent* h = user->add_history();
       h->set_item_id(e.item_id);
       h->set_timestamp_s(e.timestamp_s);
@@ -81,8 +96,9 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
       *retrieve_request_.add_exclude_item_ids() = id;
       if (auto i = bundle_->catalogue.ids.Find(id)) exclude_.insert(*i);
     }
-    if (!user->history().empty() && deps_.cache != nullptr && deps_.cache->enabled() &&
-        !request_->debug()) {
+    // The cache key covers the history, not the exclusions negative feedback adds.
+    if (!user->history().empty() && disliked.empty() && deps_.cache != nullptr &&
+        deps_.cache->enabled() && !request_->debug()) {
       cache_key_ = RecommendCacheKey(*request_, *user, bundle_->manifest.version());
       use_cache_ = true;
       const bool hit = deps_.cache->Lookup(cache_key_, Now(), response_);
@@ -297,6 +313,7 @@ void RecommendLadder::Run(const v1::RecommendRequest* request, v1::RecommendResp
   std::vector<UserEvent> stored;
   if (!request->ignore_stored_history()) {
     stored = store_->History(request->user_id(), static_cast<size_t>(options_.max_history));
+    if (stored.empty()) response->add_notes(kUnknownUserNote);
   }
   const CallDeps deps{&options_, retrieval_.get(), ranking_.get(), cache_, metrics_, &versions_};
   auto call = std::make_shared<RecommendCall>(deps, parent, request, response, std::move(bundle),

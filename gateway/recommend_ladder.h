@@ -6,7 +6,8 @@
 //   → gateway trending  retrieval late, down, failing or     PATH_TRENDING_FALLBACK
 //                       empty
 // and a user with no history (stored + extra) is answered from trending at
-// once (PATH_COLD_START, not degraded). A degraded answer says why in its
+// once (PATH_COLD_START, not degraded); a user the store holds nothing for
+// gets kUnknownUserNote as well. A degraded answer says why in its
 // notes and counts recsys_gateway_degraded_total{reason="<stage>:<code>"}
 // (code: the gRPC code name, or EMPTY / BUDGET). Complete answers go through
 // the exact answer cache (see response_cache.h).
@@ -35,6 +36,12 @@
 #include "recsys/v1/retrieval.grpc.pb.h"
 
 namespace recsys::gateway {
+
+// The note an answer carries when the store holds no history for the user
+// (never seen, or erased) and the request did not set ignore_stored_history.
+// The answer itself is what any user without that history gets.
+inline constexpr char kUnknownUserNote[] =
+    "unknown user: the store holds no history for this user_id";
 
 struct RecommendLadderOptions {
   // min_ranking_time decides whether ranking is still worth starting.

@@ -14,6 +14,39 @@ bool IdOk(const std::string& id) { return !id.empty() && id.size() <= kMaxIdByte
 
 bool WeightOk(float weight) { return std::isfinite(weight) && weight >= 0; }
 
+// The one table of event types: name, enum value, default weight.
+struct EventTypeInfo {
+  const char* name;
+  v1::EventType type;
+  float weight;
+};
+constexpr EventTypeInfo kEventTypes[] = {
+    {"click", v1::EVENT_CLICK, 1.0f},       {"view", v1::EVENT_VIEW, 0.5f},
+    {"like", v1::EVENT_LIKE, 2.0f},         {"purchase", v1::EVENT_PURCHASE, 3.0f},
+    {"dislike", v1::EVENT_DISLIKE, -1.0f},
+};
+
+const EventTypeInfo* FindEventType(v1::EventType type) {
+  for (const EventTypeInfo& t : kEventTypes) {
+    if (t.type == type) return &t;
+  }
+  return nullptr;
+}
+
+const EventTypeInfo* FindEventName(const std::string& name) {
+  for (const EventTypeInfo& t : kEventTypes) {
+    if (name == t.name) return &t;
+  }
+  return nullptr;
+}
+
+// The request's type (validated): event_type, else the event name, else click.
+const EventTypeInfo& TypeOf(const v1::FeedbackRequest& request) {
+  if (const EventTypeInfo* t = FindEventType(request.event_type())) return *t;
+  if (const EventTypeInfo* t = FindEventName(request.event())) return *t;
+  return kEventTypes[0];
+}
+
 }  // namespace
 
 absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
@@ -40,6 +73,22 @@ absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request) {
   if (!IdOk(request.user_id())) return Invalid("user_id must be 1..256 bytes");
   if (!IdOk(request.item_id())) return Invalid("item_id must be 1..256 bytes");
   if (request.event().size() > kMaxEventBytes) return Invalid("event must be at most 64 bytes");
+  const EventTypeInfo* by_name = FindEventName(request.event());
+  if (!request.event().empty() && by_name == nullptr) {
+    return Invalid(absl::StrCat("unknown event '", request.event(), "'; accepted: ",
+                                AcceptedEventNames()));
+  }
+  if (request.event_type() != v1::EVENT_TYPE_UNSPECIFIED) {
+    const EventTypeInfo* by_type = FindEventType(request.event_type());
+    if (by_type == nullptr) {
+      return Invalid(absl::StrCat("unknown event_type ", request.event_type(), "; accepted: ",
+                                  AcceptedEventNames()));
+    }
+    if (by_name != nullptr && by_name != by_type) {
+      return Invalid(absl::StrCat("event '", request.event(), "' contradicts event_type ",
+                                  v1::EventType_Name(request.event_type())));
+    }
+  }
   if (!WeightOk(request.weight())) return Invalid("weight must be finite and >= 0");
   if (request.timestamp_s() < 0) return Invalid("timestamp_s must be >= 0");
   return absl::OkStatus();
@@ -55,9 +104,25 @@ UserEvent FeedbackEvent(const v1::FeedbackRequest& request, int64_t now_s) {
   UserEvent event;
   event.item_id = request.item_id();
   event.timestamp_s = request.timestamp_s() > 0 ? request.timestamp_s() : now_s;
-  event.weight = request.weight() > 0 ? request.weight() : 1.0f;
-  event.event = request.event().empty() ? "click" : request.event();
+  const EventTypeInfo& type = TypeOf(request);
+  event.weight = type.weight < 0 ? type.weight
+                 : request.weight() > 0 ? request.weight()
+                                        : type.weight;
+  event.event = type.name;
   return event;
+}
+
+std::string AcceptedEventNames() {
+  std::string out;
+  for (const EventTypeInfo& t : kEventTypes) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", t.name);
+  }
+  return out;
+}
+
+float EventTypeWeight(v1::EventType type) {
+  const EventTypeInfo* t = FindEventType(type);
+  return t == nullptr ? 0.0f : t->weight;
 }
 
 absl::Status ValidateGetHistoryRequest(const v1::GetHistoryRequest& request) {
@@ -65,6 +130,11 @@ absl::Status ValidateGetHistoryRequest(const v1::GetHistoryRequest& request) {
   if (request.max_events() < 0 || request.max_events() > kMaxHistoryEvents) {
     return Invalid("max_events must be in 0..10000");
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDeleteUserRequest(const v1::DeleteUserRequest& request) {
+  if (!IdOk(request.user_id())) return Invalid("user_id must be 1..256 bytes");
   return absl::OkStatus();
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "common/bundle/model_bundle.h"
@@ -42,19 +43,31 @@ absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
                                       const RequestLimits& limits);
 
 // InvalidArgument, else OK. Checks: user_id and item_id 1..kMaxIdBytes; event
-// at most kMaxEventBytes; weight finite and >= 0; timestamp_s >= 0.
+// empty or an accepted name (AcceptedEventNames), event_type a known value
+// agreeing with a non-empty event; weight finite and >= 0; timestamp_s >= 0.
 absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request);
 
 // NotFound when `bundle`'s catalogue does not know the item.
 absl::Status CheckFeedbackItemKnown(const ModelBundle& bundle, const v1::FeedbackRequest& request);
 
-// The event a validated Feedback stores: timestamp 0 → `now_s` (Unix seconds),
-// weight 0 → 1, empty event → "click".
+// The event a validated Feedback stores: timestamp 0 → `now_s` (Unix seconds);
+// event = the type's name (event_type, else event, else "click"); weight = the
+// request's when > 0, else the type's default (click 1, view 0.5, like 2,
+// purchase 3); a negative type (dislike) always stores its weight, -1.
 UserEvent FeedbackEvent(const v1::FeedbackRequest& request, int64_t now_s);
+
+// "click, view, like, purchase, dislike": the accepted Feedback event names.
+std::string AcceptedEventNames();
+
+// The default weight of `type` (0 for EVENT_TYPE_UNSPECIFIED or unknown).
+float EventTypeWeight(v1::EventType type);
 
 // InvalidArgument, else OK. Checks: user_id 1..kMaxIdBytes; max_events in
 // 0..kMaxHistoryEvents.
 absl::Status ValidateGetHistoryRequest(const v1::GetHistoryRequest& request);
+
+// InvalidArgument, else OK. Checks: user_id 1..kMaxIdBytes.
+absl::Status ValidateDeleteUserRequest(const v1::DeleteUserRequest& request);
 
 // The events a validated GetHistory returns at most (0 asks for the default).
 size_t HistoryLimit(const v1::GetHistoryRequest& request);

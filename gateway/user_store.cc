@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/bundle/model_bundle.h"
 #include "common/status.h"
 
@@ -53,6 +54,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedUserStore>> EmbeddedUserStore::Open(
   EmbeddedUserStore* s = store.get();
   ASSIGN_OR_RETURN(
       store->wal_, Wal::Open(options.state_dir, wal_options, [s](uint64_t seq, const WalEntry& e) {
+        if (e.kind == WalRecordKind::kEraseUser) {
+          s->Erase(e.user_id, seq);
+          return absl::OkStatus();
+        }
         s->Insert(e.user_id, Stored{UserEvent{e.item_id, e.timestamp_s, e.weight, e.event}, seq});
         return absl::OkStatus();
       }));
@@ -69,6 +74,7 @@ EmbeddedUserStore::Shard& EmbeddedUserStore::ShardFor(absl::string_view user_id)
 void EmbeddedUserStore::Insert(absl::string_view user_id, Stored s) {
   Shard& shard = ShardFor(user_id);
   absl::MutexLock lock(&shard.mu);
+  if (auto e = shard.erased.find(user_id); e != shard.erased.end() && s.seq < e->second) return;
   auto [it, inserted] = shard.users.try_emplace(user_id);
   if (inserted) num_users_.fetch_add(1, std::memory_order_relaxed);
   std::vector<Stored>& events = it->second;
@@ -83,9 +89,10 @@ void EmbeddedUserStore::Insert(absl::string_view user_id, Stored s) {
 
 void EmbeddedUserStore::InsertSeed(absl::string_view user_id, std::vector<UserEvent> events) {
   if (events.empty()) return;
-  seeded_events_.fetch_add(events.size(), std::memory_order_relaxed);
   Shard& shard = ShardFor(user_id);
   absl::MutexLock lock(&shard.mu);
+  if (shard.erased.contains(user_id)) return;
+  seeded_events_.fetch_add(events.size(), std::memory_order_relaxed);
   auto [it, inserted] = shard.users.try_emplace(user_id);
   if (inserted) num_users_.fetch_add(1, std::memory_order_relaxed);
   std::vector<Stored>& stored = it->second;
@@ -125,6 +132,39 @@ absl::StatusOr<uint64_t> EmbeddedUserStore::Append(absl::string_view user_id, Us
   Insert(user_id, Stored{UserEvent{std::move(entry.item_id), entry.timestamp_s, entry.weight,
                                    std::move(entry.event)},
                          seq});
+  return seq;
+}
+
+int64_t EmbeddedUserStore::Erase(absl::string_view user_id, uint64_t seq) {
+  Shard& shard = ShardFor(user_id);
+  absl::MutexLock lock(&shard.mu);
+  uint64_t& erased_seq = shard.erased[user_id];
+  erased_seq = std::max(erased_seq, seq);
+  auto it = shard.users.find(user_id);
+  if (it == shard.users.end()) return 0;
+  std::vector<Stored>& events = it->second;
+  const auto first_kept = std::find_if(events.begin(), events.end(),
+                                       [seq](const Stored& s) { return s.seq > seq; });
+  const int64_t dropped = first_kept - events.begin();
+  events.erase(events.begin(), first_kept);
+  if (events.empty()) {
+    shard.users.erase(it);
+    num_users_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return dropped;
+}
+
+absl::StatusOr<uint64_t> EmbeddedUserStore::EraseUser(absl::string_view user_id,
+                                                      int64_t* erased) {
+  if (user_id.empty()) return absl::InvalidArgumentError("empty user id");
+  WalEntry entry;
+  entry.user_id = std::string(user_id);
+  entry.timestamp_s = absl::ToUnixSeconds(absl::Now());  // when it was erased
+  entry.weight = 0.0f;
+  entry.kind = WalRecordKind::kEraseUser;
+  ASSIGN_OR_RETURN(const uint64_t seq, wal_->Append(entry));
+  const int64_t n = Erase(user_id, seq);
+  if (erased != nullptr) *erased = n;
   return seq;
 }
 

@@ -62,12 +62,24 @@ class UserStore {
   // ids, oversized fields), Unavailable (the log failed; nothing is acked).
   virtual absl::StatusOr<uint64_t> Append(absl::string_view user_id, UserEvent e) = 0;
 
+  // Erases every stored event of `user_id` (seeded and appended) and returns
+  // the erasure's sequence number once it is durable; History is empty when
+  // this returns, and later SeedFrom calls and restarts do not bring the
+  // events back. Appends after it start a new history. Blocks for a disk sync
+  // like Append. `erased` (may be null) receives the count of events dropped
+  // from memory. Errors: InvalidArgument (empty id), Unavailable (the log
+  // failed), Unimplemented (a store without erasure).
+  virtual absl::StatusOr<uint64_t> EraseUser(absl::string_view user_id, int64_t* erased) {
+    return absl::UnimplementedError("this user store cannot erase users");
+  }
+
   virtual int64_t num_users() const = 0;
   virtual UserStoreStats stats() const = 0;
 
   // Adds the histories `bundle` was fit on (each event "train", weight 1) as
   // every user's oldest events, ahead of the events the store already holds or
-  // gets later, as if they had been stored first. Not logged: they are
+  // gets later, as if they had been stored first (users erased by EraseUser
+  // get no seed). Not logged: they are
   // reproducible from the bundle. The gateway calls it once, with the first
   // bundle it serves, before it answers any call; calling it again adds the
   // events again. Cost: O(events in the bundle's histories).
@@ -120,6 +132,7 @@ class EmbeddedUserStore final : public UserStore {
 
   std::vector<UserEvent> History(absl::string_view user_id, size_t max_events) const override;
   absl::StatusOr<uint64_t> Append(absl::string_view user_id, UserEvent e) override;
+  absl::StatusOr<uint64_t> EraseUser(absl::string_view user_id, int64_t* erased) override;
   int64_t num_users() const override { return num_users_.load(std::memory_order_relaxed); }
   UserStoreStats stats() const override;
   void SeedFrom(const ModelBundle& bundle) override;
@@ -135,6 +148,9 @@ class EmbeddedUserStore final : public UserStore {
   struct Shard {
     mutable absl::Mutex mu;
     absl::flat_hash_map<std::string, std::vector<Stored>> users ABSL_GUARDED_BY(mu);
+    // Users erased (EraseUser or a replayed erasure) -> the erasure's seq:
+    // seeds skip them and earlier-sequenced events are dropped.
+    absl::flat_hash_map<std::string, uint64_t> erased ABSL_GUARDED_BY(mu);
   };
 
   explicit EmbeddedUserStore(const EmbeddedUserStoreOptions& options);
@@ -142,8 +158,12 @@ class EmbeddedUserStore final : public UserStore {
   // Inserts in sequence order (concurrent appends may finish out of order)
   // and drops the oldest events beyond the per-user cap.
   void Insert(absl::string_view user_id, Stored s);
+  // Drops every event of `user_id` sequenced before `seq` and remembers the
+  // erasure; returns the count dropped.
+  int64_t Erase(absl::string_view user_id, uint64_t seq);
   // Inserts `events` (oldest first) after the user's seeded events and before
-  // the logged ones, then drops the oldest beyond the cap.
+  // the logged ones, then drops the oldest beyond the cap. No-op for an erased
+  // user.
   void InsertSeed(absl::string_view user_id, std::vector<UserEvent> events);
 
   const EmbeddedUserStoreOptions options_;

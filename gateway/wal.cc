@@ -26,7 +26,7 @@ namespace {
 constexpr size_t kHeaderBytes = 8;  // u32 length + u32 CRC
 // seq + 3 length prefixes + timestamp + weight.
 constexpr size_t kMinPayload = 8 + 4 + 4 + 8 + 4 + 4;
-constexpr size_t kMaxPayload = kMinPayload + 3 * kMaxWalFieldBytes;
+constexpr size_t kMaxPayload = kMinPayload + 4 + 3 * kMaxWalFieldBytes;  // + kind
 
 constexpr char kSnapshotMagic[8] = {'R', 'S', 'Y', 'S', 'S', 'N', 'A', 'P'};
 constexpr uint32_t kSnapshotVersion = 1;
@@ -100,8 +100,17 @@ bool DecodePayload(absl::string_view payload, uint64_t* seq, WalEntry* e) {
   uint64_t ts = 0;
   uint32_t weight_bits = 0;
   if (!r.U64(seq) || !r.String(&e->user_id) || !r.String(&e->item_id) || !r.U64(&ts) ||
-      !r.U32(&weight_bits) || !r.String(&e->event) || !r.AtEnd()) {
+      !r.U32(&weight_bits) || !r.String(&e->event)) {
     return false;
+  }
+  e->kind = WalRecordKind::kEvent;
+  if (!r.AtEnd()) {
+    uint32_t kind = 0;
+    // An explicit kind is never kEvent (events are written without one).
+    if (!r.U32(&kind) || !r.AtEnd() || kind != static_cast<uint32_t>(WalRecordKind::kEraseUser)) {
+      return false;
+    }
+    e->kind = WalRecordKind::kEraseUser;
   }
   e->timestamp_s = static_cast<int64_t>(ts);
   std::memcpy(&e->weight, &weight_bits, 4);
@@ -305,6 +314,7 @@ std::string EncodeUnsealed(const WalEntry& e) {
   std::memcpy(&weight_bits, &e.weight, 4);
   PutU32(&out, weight_bits);
   PutString(&out, e.event);
+  if (e.kind != WalRecordKind::kEvent) PutU32(&out, static_cast<uint32_t>(e.kind));
   return out;
 }
 
@@ -572,7 +582,15 @@ absl::Status Wal::Compact() {
   absl::flat_hash_map<std::string, std::deque<std::pair<uint64_t, WalEntry>>> users;
   const ReplayFn fold = [&users, keep](uint64_t seq, const WalEntry& e) {
     auto& q = users[e.user_id];
+    // An erasure supersedes everything before it but must itself survive: the
+    // user's seeded history comes back from the bundle on every start.
+    if (e.kind == WalRecordKind::kEraseUser) q.clear();
     q.emplace_back(seq, e);
+    // Never drop the erasure that heads the queue (it costs one record).
+    if (q.size() > keep && q.front().second.kind == WalRecordKind::kEraseUser) {
+      if (q.size() > keep + 1) q.erase(q.begin() + 1);
+      return absl::OkStatus();
+    }
     if (q.size() > keep) q.pop_front();
     return absl::OkStatus();
   };

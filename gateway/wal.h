@@ -8,7 +8,11 @@
 // Segment record, little-endian:
 //   u32 payload length | u32 CRC-32C of the payload | payload
 //   payload = u64 seq | u32 len, user id | u32 len, item id | i64 timestamp_s
-//             | f32 weight | u32 len, event
+//             | f32 weight | u32 len, event [| u32 kind]
+// The trailing kind is absent for an event (the original format, which every
+// log written before kinds existed consists of) and present for every other
+// kind (WalRecordKind), so old logs replay unchanged; a binary that predates a
+// kind refuses the log (malformed payload) instead of misreading it.
 // Sequence numbers start at 1 and are contiguous across segments.
 //
 // Snapshot file: "RSYSSNAP" | u32 version | u32 0 | u64 last seq | u64 count
@@ -51,13 +55,21 @@
 
 namespace recsys::gateway {
 
-// One logged event. Each string is at most kMaxWalFieldBytes.
+// What a record means. Values are stored on disk: never renumber.
+enum class WalRecordKind : uint32_t {
+  kEvent = 0,      // the user did `event` on `item_id` (encoded without a kind)
+  kEraseUser = 1,  // every earlier event of `user_id` (and its seeded history)
+                   // is erased; item_id and event are empty
+};
+
+// One logged record. Each string is at most kMaxWalFieldBytes.
 struct WalEntry {
   std::string user_id;
   std::string item_id;
   int64_t timestamp_s = 0;  // Unix seconds
   float weight = 1.0f;
   std::string event;
+  WalRecordKind kind = WalRecordKind::kEvent;
 };
 
 inline constexpr size_t kMaxWalFieldBytes = 64 * 1024;
@@ -73,7 +85,8 @@ struct WalOptions {
   // Compaction (0 = never automatic): when this many closed segments exist, a
   // background thread folds them and the previous snapshot into a new
   // snapshot holding only each user's `compact_keep_per_user` most recent
-  // events, then deletes them. Older events are gone from disk afterwards.
+  // events (after the user's latest kEraseUser record, which is kept), then
+  // deletes them. Older events are gone from disk afterwards.
   int compact_after_segments = 4;
   size_t compact_keep_per_user = 1000;
 };

@@ -1,28 +1,40 @@
 // recsys-cli: a command-line client of the gateway.
-//   recsys-cli recommend USER [--k 10] [--json]
-//   recsys-cli feedback USER ITEM [--event click]
-//   recsys-cli search TEXT...      recsys-cli similar ITEM
-//   recsys-cli history USER        recsys-cli info        recsys-cli health
+//   recsys-cli recommend USER [--k 10]     recsys-cli feedback USER ITEM [--event click]
+//   recsys-cli search TEXT...              recsys-cli similar ITEM
+//   recsys-cli history USER [--k 10]       recsys-cli delete-user USER
+//   recsys-cli info                        recsys-cli health [--service NAME]
+// Every command takes --output=text|json. With json, stdout carries exactly one
+// JSON document, errors included: {"error": {"code": "INVALID_ARGUMENT",
+// "message": "..."}}. Exit codes: 0 ok, 1 the RPC failed (or health is not
+// SERVING), 2 usage error (unknown command, wrong argument count, bad flag).
+#include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "localhost:50051", "Gateway address");
-ABSL_FLAG(int, k, 10, "Number of items");
-ABSL_FLAG(bool, json, false, "Print the response as JSON (for scripts)");
+ABSL_FLAG(int, k, 10, "Number of items (recommend, search, similar) or events (history)");
+ABSL_FLAG(std::string, output, "text",
+          "Output format: text (for people) or json (one JSON document on stdout, errors "
+          "included, for scripts)");
+ABSL_FLAG(bool, json, false, "Deprecated: same as --output=json");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(2), "Per-call deadline");
-ABSL_FLAG(std::string, event, "click", "Feedback event type");
+ABSL_FLAG(std::string, event, "click", "Feedback event type: click, view, like, purchase or dislike");
 ABSL_FLAG(bool, debug, false, "Ask Recommend for per-stage timings");
 ABSL_FLAG(std::string, service, "", "health: service name to check (empty = overall)");
 
@@ -30,23 +42,53 @@ namespace {
 
 using recsys::v1::Recommender;
 
+constexpr int kExitRpcError = 1;
+constexpr int kExitUsage = 2;
+
+bool json = false;
+
 void SetDeadline(grpc::ClientContext* ctx) {
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_deadline)));
 }
 
-int Fail(const grpc::Status& s) {
-  std::cerr << "error: " << s.error_code() << " " << s.error_message() << "\n";
-  return 1;
-}
-
 int PrintJson(const google::protobuf::Message& m) {
-  std::string json;
+  std::string out;
   google::protobuf::util::JsonPrintOptions o;
   o.add_whitespace = true;
   o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &json, o);
-  std::cout << json;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  std::cout << out;
   return 0;
+}
+
+// {"error": {"code": CODE, "message": MESSAGE}} on stdout.
+void PrintJsonError(const std::string& code, const std::string& message) {
+  google::protobuf::Struct doc;
+  google::protobuf::Struct* error =
+      (*doc.mutable_fields())["error"].mutable_struct_value();
+  (*error->mutable_fields())["code"].set_string_value(code);
+  (*error->mutable_fields())["message"].set_string_value(message);
+  PrintJson(doc);
+}
+
+// The status's code by name (gRPC and absl share the numbering).
+std::string CodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+int Fail(const grpc::Status& s) {
+  if (json) {
+    PrintJsonError(CodeName(s.error_code()), s.error_message());
+  } else {
+    std::cerr << "error: " << CodeName(s.error_code()) << ": " << s.error_message() << "\n";
+  }
+  return kExitRpcError;
+}
+
+int UsageError(const std::string& message) {
+  if (json) PrintJsonError("USAGE", message);
+  std::cerr << "usage error: " << message << "\n" << absl::ProgramUsageMessage() << "\n";
+  return kExitUsage;
 }
 
 void PrintItems(const google::protobuf::RepeatedPtrField<recsys::v1::ScoredItem>& items) {
@@ -63,30 +105,47 @@ const char* PathName(recsys::v1::Path p) {
   return recsys::v1::Path_Name(p).c_str();
 }
 
+// Positional arguments each command takes (after its name): {min, max}; max -1
+// = any number.
+const std::map<std::string, std::pair<int, int>>& Arity() {
+  static const auto* arity = new std::map<std::string, std::pair<int, int>>{
+      {"recommend", {1, 1}}, {"feedback", {2, 2}}, {"search", {1, -1}},
+      {"similar", {1, 1}},   {"history", {1, 1}},  {"delete-user", {1, 1}},
+      {"info", {0, 0}},      {"health", {0, 0}}};
+  return *arity;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "recsys-cli recommend USER | feedback USER ITEM | search TEXT | similar ITEM | history USER "
-      "| info | health");
+      "recsys-cli [--target HOST:PORT] [--output text|json] COMMAND\n"
+      "  recommend USER | feedback USER ITEM | search TEXT... | similar ITEM | history USER\n"
+      "  | delete-user USER | info | health\n"
+      "exit codes: 0 ok, 1 RPC error, 2 usage error");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() < 2) {
-    std::cerr << absl::ProgramUsageMessage() << "\n";
-    return 2;
+  const std::string output = absl::GetFlag(FLAGS_output);
+  json = output == "json" || absl::GetFlag(FLAGS_json);
+  if (output != "text" && output != "json") {
+    return UsageError(absl::StrCat("--output must be text or json, not '", output, "'"));
   }
+  if (args.size() < 2) return UsageError("missing command");
   const std::string cmd = args[1];
+  const auto arity = Arity().find(cmd);
+  if (arity == Arity().end()) return UsageError(absl::StrCat("unknown command '", cmd, "'"));
+  const int given = static_cast<int>(args.size()) - 2;
+  const auto [min_args, max_args] = arity->second;
+  if (given < min_args || (max_args >= 0 && given > max_args)) {
+    return UsageError(absl::StrCat(cmd, " takes ",
+                                   max_args < 0 ? absl::StrCat("at least ", min_args)
+                                   : min_args == max_args ? absl::StrCat(min_args)
+                                                          : absl::StrCat(min_args, "..", max_args),
+                                   " argument(s), got ", given));
+  }
   auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
   auto stub = Recommender::NewStub(channel);
-  const bool json = absl::GetFlag(FLAGS_json);
-  auto need = [&](size_t n) {
-    if (args.size() < n) {
-      std::cerr << "usage: " << absl::ProgramUsageMessage() << "\n";
-      std::exit(2);
-    }
-  };
 
   if (cmd == "recommend") {
-    need(3);
     recsys::v1::RecommendRequest req;
     req.set_user_id(args[2]);
     req.set_k(absl::GetFlag(FLAGS_k));
@@ -106,11 +165,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "feedback") {
-    need(4);
     recsys::v1::FeedbackRequest req;
     req.set_user_id(args[2]);
     req.set_item_id(args[3]);
-    req.set_event(absl::GetFlag(FLAGS_event));
+    // A known name travels as the enum too; the gateway refuses unknown names.
+    const std::string event = absl::GetFlag(FLAGS_event);
+    req.set_event(event);
+    recsys::v1::EventType type;
+    if (recsys::v1::EventType_Parse("EVENT_" + absl::AsciiStrToUpper(event), &type)) {
+      req.set_event_type(type);
+    }
     recsys::v1::FeedbackResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
@@ -122,7 +186,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "search") {
-    need(3);
     recsys::v1::SearchRequest req;
     std::vector<std::string> words(args.begin() + 2, args.end());
     req.set_query(absl::StrJoin(words, " "));
@@ -138,7 +201,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "similar") {
-    need(3);
     recsys::v1::SimilarItemsRequest req;
     req.set_item_id(args[2]);
     req.set_k(absl::GetFlag(FLAGS_k));
@@ -155,7 +217,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "history") {
-    need(3);
     recsys::v1::GetHistoryRequest req;
     req.set_user_id(args[2]);
     req.set_max_events(absl::GetFlag(FLAGS_k));
@@ -165,11 +226,27 @@ int main(int argc, char** argv) {
     grpc::Status s = stub->GetHistory(&ctx, req, &resp);
     if (!s.ok()) return Fail(s);
     if (json) return PrintJson(resp);
+    std::cout << absl::StrFormat("%-19s  %-12s %-8s %s\n", "time (UTC)", "item", "event", "title");
     for (const auto& e : resp.events()) {
-      std::cout << absl::FormatTime("%Y-%m-%d %H:%M:%S  ", absl::FromUnixSeconds(e.timestamp_s()),
-                                    absl::UTCTimeZone())
-                << e.item_id() << "\n";
+      std::cout << absl::StrFormat(
+          "%-19s  %-12s %-8s %s\n",
+          absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(e.timestamp_s()),
+                           absl::UTCTimeZone()),
+          e.item_id(), e.event(), e.title());
     }
+    return 0;
+  }
+  if (cmd == "delete-user") {
+    recsys::v1::DeleteUserRequest req;
+    req.set_user_id(args[2]);
+    recsys::v1::DeleteUserResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status s = stub->DeleteUser(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s);
+    if (json) return PrintJson(resp);
+    std::cout << "erased " << resp.erased_events() << " events of " << req.user_id()
+              << " (durable, sequence " << resp.sequence() << ")\n";
     return 0;
   }
   if (cmd == "info") {
@@ -222,9 +299,17 @@ int main(int argc, char** argv) {
     SetDeadline(&ctx);
     grpc::Status s = health->Check(&ctx, req, &resp);
     if (!s.ok()) return Fail(s);
-    std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()) << "\n";
+    const std::string status =
+        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status());
+    if (json) {
+      google::protobuf::Struct doc;
+      (*doc.mutable_fields())["service"].set_string_value(req.service());
+      (*doc.mutable_fields())["status"].set_string_value(status);
+      PrintJson(doc);
+    } else {
+      std::cout << status << "\n";
+    }
     return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
   }
-  std::cerr << "unknown command '" << cmd << "'\n" << absl::ProgramUsageMessage() << "\n";
-  return 2;
+  return UsageError(absl::StrCat("unknown command '", cmd, "'"));
 }

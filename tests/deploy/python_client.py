@@ -12,7 +12,8 @@ python3-grpc-tools) against the running recsys services.
    bundles protoc 3.5.1, which predates proto3 `optional` (ranking.proto uses
    it), so a file it rejects is compiled with the system protoc (3.21) and
    grpc_python_plugin from protobuf-compiler-grpc instead, and that is printed.
-2. Recommend, Feedback (durable; the clicked item leaves the recommendations
+2. Through the client package clients/python/recsys_client.py: Recommend,
+   Search, SimilarItems, GetModelInfo, Feedback (durable; the clicked item leaves the recommendations
    and ends the history), bad requests (INVALID_ARGUMENT, NOT_FOUND), health
    Check of every server (its own service name and "", SERVING; an unknown name
    NOT_FOUND), and reflection: list_services on every server, then
@@ -102,13 +103,15 @@ def main():
     ap.add_argument("--retrieval", required=True)
     ap.add_argument("--ranking", required=True)
     ap.add_argument("--user", default="u0")
+    ap.add_argument("--client", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                     "..", "..", "clients", "python"),
+                    help="directory of recsys_client.py")
     args = ap.parse_args()
 
     import grpc
 
     generate(args.protos, args.out)
     rec = importlib.import_module("recsys.v1.recommender_pb2")
-    rec_grpc = importlib.import_module("recsys.v1.recommender_pb2_grpc")
     health = importlib.import_module("grpc_health.v1.health_pb2")
     health_grpc = importlib.import_module("grpc_health.v1.health_pb2_grpc")
     refl = importlib.import_module("grpc_reflection.v1alpha.reflection_pb2")
@@ -117,42 +120,43 @@ def main():
         importlib.import_module(m)
     print("ok   every generated module imports (grpcio " + grpc.__version__ + ")")
 
-    # --- the public API ---------------------------------------------------------
-    channel = grpc.insecure_channel(args.gateway)
-    grpc.channel_ready_future(channel).result(timeout=TIMEOUT_S)
-    stub = rec_grpc.RecommenderStub(channel)
-    first = stub.Recommend(rec.RecommendRequest(user_id=args.user, k=5), timeout=TIMEOUT_S)
+    # --- the public API, through the client package (clients/python) -------------
+    os.environ["RECSYS_STUBS_DIR"] = args.out  # the modules generated above
+    sys.path.insert(0, args.client)
+    recsys_client = importlib.import_module("recsys_client")
+    client = recsys_client.RecsysClient(args.gateway, timeout_s=TIMEOUT_S)
+    first = client.recommend(args.user, k=5)
     check(len(first.items) == 5, f"Recommend({args.user}, k=5) returned {len(first.items)} items: "
           + ", ".join(i.item_id for i in first.items))
-    check(first.path == rec.PATH_FULL and not first.degraded,
-          f"Recommend path {rec.Path.Name(first.path)}, degraded={first.degraded}")
+    check(first.path == "PATH_FULL" and not first.degraded,
+          f"Recommend path {first.path}, degraded={first.degraded}")
     check(first.model_version != "", f"Recommend model_version {first.model_version}")
 
     clicked = first.items[0].item_id
-    ack = stub.Feedback(rec.FeedbackRequest(user_id=args.user, item_id=clicked, event="click"),
-                        timeout=TIMEOUT_S)
-    check(ack.sequence > 0, f"Feedback({args.user}, {clicked}) acknowledged, sequence {ack.sequence}")
-    history = stub.GetHistory(rec.GetHistoryRequest(user_id=args.user, max_events=1000),
-                              timeout=TIMEOUT_S)
-    check(history.events and history.events[-1].item_id == clicked,
-          f"GetHistory ends with the clicked item {clicked}")
-    after = stub.Recommend(rec.RecommendRequest(user_id=args.user, k=5), timeout=TIMEOUT_S)
+    seq = client.feedback(args.user, clicked, event="click")
+    check(seq > 0, f"Feedback({args.user}, {clicked}) acknowledged, sequence {seq}")
+    history = client.history(args.user, max_events=1000)
+    last = history[-1] if history else None
+    check(last is not None and last.item_id == clicked and last.title == first.items[0].title,
+          f"GetHistory ends with the clicked item {clicked} ({last.title if last else None!r})")
+    after = client.recommend(args.user, k=5)
     check(clicked not in [i.item_id for i in after.items],
           f"Recommend after Feedback no longer offers {clicked}")
+    check(len(client.search("space robots", k=3)) > 0, "Search through the client")
+    check(len(client.similar_items(clicked, k=3)["content"]) > 0, "SimilarItems through the client")
+    check(client.model_info().model_version == first.model_version, "GetModelInfo through the client")
 
     for what, call, code in (
-            ("Recommend k=0", lambda: stub.Recommend(rec.RecommendRequest(user_id=args.user, k=0),
-                                                     timeout=TIMEOUT_S),
+            ("Recommend k=0", lambda: client.recommend(args.user, k=0),
              grpc.StatusCode.INVALID_ARGUMENT),
-            ("Feedback of an unknown item",
-             lambda: stub.Feedback(rec.FeedbackRequest(user_id=args.user, item_id="no-such-item"),
-                                   timeout=TIMEOUT_S),
+            ("Feedback of an unknown item", lambda: client.feedback(args.user, "no-such-item"),
              grpc.StatusCode.NOT_FOUND)):
         try:
             call()
             fail(f"{what} succeeded")
         except grpc.RpcError as e:
             check(e.code() == code, f"{what} -> {e.code().name} ({e.details()})")
+    client.close()
 
     # --- health and reflection on every server -----------------------------------
     servers = {"gateway": (args.gateway, "recsys.v1.Recommender"),
@@ -191,7 +195,6 @@ def main():
         check(methods == generated,
               f"{name}: reflection's descriptor of {service} has methods {methods} = the generated stub's")
         ch.close()
-    channel.close()
     print("PASS python client")
     return 0
 

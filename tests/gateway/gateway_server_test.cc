@@ -141,7 +141,7 @@ TEST(GatewayServerTest, NotServingUntilTheFirstBundleSeedsTheStore) {
                 return stub->GetHistory(c, history_request, &history);
               }).ok());
   std::vector<std::string> got;
-  for (const v1::HistoryEvent& e : history.events()) got.push_back(e.item_id());
+  for (const v1::StoredEvent& e : history.events()) got.push_back(e.item_id());
   EXPECT_EQ(got, expected);
 
   // Both backends down: still an answer, from the gateway's trending.

@@ -466,14 +466,19 @@ TEST_F(RecommendLadderTest, BothDownServesTrending) {
   ExpectDegradedCount("retrieval:UNAVAILABLE", 1);
 }
 
-// No history: trending at once (category hints first), not degraded, no backend call.
+// No history: trending at once (category hints first), not degraded, no backend
+// call; a user the store does not know is noted (not when stored history is ignored).
 TEST_F(RecommendLadderTest, ColdStartServesTrendingWithoutBackends) {
   auto ladder = Ladder(DeadChannel(), DeadChannel());
   v1::RecommendResponse r = Run(*ladder, "nobody");
   EXPECT_EQ(r.path(), v1::PATH_COLD_START);
   EXPECT_FALSE(r.degraded());
   EXPECT_EQ(Ids(r), (Strings{"m0", "m1", "m2"}));
-  EXPECT_TRUE(r.notes().empty());
+  EXPECT_EQ(std::vector<std::string>(r.notes().begin(), r.notes().end()),
+            (Strings{kUnknownUserNote}));
+  v1::RecommendRequest ignoring = Request("nobody");
+  ignoring.set_ignore_stored_history(true);
+  EXPECT_TRUE(Run(*ladder, ignoring, Deadlines()).notes().empty());
 
   v1::RecommendRequest hinted = Request("nobody");
   hinted.add_context_categories("B");
@@ -481,7 +486,7 @@ TEST_F(RecommendLadderTest, ColdStartServesTrendingWithoutBackends) {
   r = Run(*ladder, hinted, Deadlines());
   EXPECT_EQ(r.path(), v1::PATH_COLD_START);
   EXPECT_EQ(Ids(r), (Strings{"m1", "m5", "m7"}));
-  ExpectAnswerCount("cold_start", 2);
+  ExpectAnswerCount("cold_start", 3);
   EXPECT_TRUE(NoDegradedAnswers()) << metrics_->SerializeText();
   EXPECT_EQ(retrieval_.calls(), 0);
 }

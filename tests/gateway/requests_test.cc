@@ -86,11 +86,11 @@ TEST(RequestsTest, FeedbackValidationAndDefaults) {
   EXPECT_EQ(event.event, "click");
   r.set_timestamp_s(99);
   r.set_weight(2.5f);
-  r.set_event("rating");
+  r.set_event("like");
   event = FeedbackEvent(r, 1234);
   EXPECT_EQ(event.timestamp_s, 99);
   EXPECT_EQ(event.weight, 2.5f);
-  EXPECT_EQ(event.event, "rating");
+  EXPECT_EQ(event.event, "like");
 
   v1::FeedbackRequest bad = r;
   bad.set_user_id("");
@@ -114,6 +114,54 @@ TEST(RequestsTest, FeedbackValidationAndDefaults) {
   r.set_item_id("m2");
   ExpectAtTheEdge(CheckFeedbackItemKnown(bundle, r), grpc::StatusCode::NOT_FOUND,
                   "unknown item_id 'm2'");
+}
+
+// Event types: names and enum values agree, each has its weight (dislike
+// always -1), unknown names are refused naming the accepted ones.
+TEST(RequestsTest, FeedbackEventTypes) {
+  v1::FeedbackRequest r;
+  r.set_user_id("u1");
+  r.set_item_id("m1");
+  EXPECT_EQ(AcceptedEventNames(), "click, view, like, purchase, dislike");
+  const struct {
+    v1::EventType type;
+    const char* name;
+    float weight;
+  } kCases[] = {{v1::EVENT_CLICK, "click", 1.0f},
+                {v1::EVENT_VIEW, "view", 0.5f},
+                {v1::EVENT_LIKE, "like", 2.0f},
+                {v1::EVENT_PURCHASE, "purchase", 3.0f},
+                {v1::EVENT_DISLIKE, "dislike", -1.0f}};
+  for (const auto& c : kCases) {
+    v1::FeedbackRequest by_type = r;
+    by_type.set_event_type(c.type);
+    EXPECT_TRUE(ValidateFeedbackRequest(by_type).ok()) << c.name;
+    EXPECT_EQ(FeedbackEvent(by_type, 1).event, c.name);
+    EXPECT_EQ(FeedbackEvent(by_type, 1).weight, c.weight);
+    EXPECT_EQ(EventTypeWeight(c.type), c.weight);
+    v1::FeedbackRequest by_name = r;
+    by_name.set_event(c.name);
+    EXPECT_TRUE(ValidateFeedbackRequest(by_name).ok()) << c.name;
+    EXPECT_EQ(FeedbackEvent(by_name, 1).event, c.name);
+    EXPECT_EQ(FeedbackEvent(by_name, 1).weight, c.weight);
+  }
+  v1::FeedbackRequest dislike = r;
+  dislike.set_event_type(v1::EVENT_DISLIKE);
+  dislike.set_weight(4.0f);
+  EXPECT_EQ(FeedbackEvent(dislike, 1).weight, -1.0f);
+
+  v1::FeedbackRequest bad = r;
+  bad.set_event("bogus");
+  ExpectInvalid(ValidateFeedbackRequest(bad),
+                "unknown event 'bogus'; accepted: click, view, like, purchase, dislike");
+  bad = r;
+  bad.set_event_type(static_cast<v1::EventType>(42));
+  ExpectInvalid(ValidateFeedbackRequest(bad),
+                "unknown event_type 42; accepted: click, view, like, purchase, dislike");
+  bad = r;
+  bad.set_event("like");
+  bad.set_event_type(v1::EVENT_DISLIKE);
+  ExpectInvalid(ValidateFeedbackRequest(bad), "event 'like' contradicts event_type EVENT_DISLIKE");
 }
 
 // GetHistory: id and max_events range; 0 asks for the default count.
