@@ -9,7 +9,7 @@
 //   SimilarItems  (PlanLookupDeadline); retrieval validates them.
 //   GetModelInfo  the bundle's manifest and each backend's live state
 //                 (backend_status.h: a health check per call, short deadline).
-//   GetModelInfo, GetHistory (each event with its catalogue title).
+//   GetHistory    each event with its catalogue title.
 //   DeleteUser    admin erasure; acknowledged only once durable (like Feedback,
 //                 on the same worker pool).
 // Every call but Search and SimilarItems is UNAVAILABLE until the first bundle

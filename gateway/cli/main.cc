@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/cli_flags.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -118,12 +119,12 @@ const std::map<std::string, std::pair<int, int>>& Arity() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "recsys-cli [--target HOST:PORT] [--output text|json] COMMAND\n"
+  std::vector<char*> args = recsys::ParseFlags(
+      argc, argv, "recsys-cli",
+      "[--target HOST:PORT] [--output text|json] COMMAND\n"
       "  recommend USER | feedback USER ITEM | search TEXT... | similar ITEM | history USER\n"
       "  | delete-user USER | info | health\n"
       "exit codes: 0 ok, 1 RPC error, 2 usage error");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string output = absl::GetFlag(FLAGS_output);
   json = output == "json" || absl::GetFlag(FLAGS_json);
   if (output != "text" && output != "json") {

@@ -32,9 +32,9 @@ expect_text() {  # expect_text TEXT WHAT
 }
 
 # Each binary and flags it must list under --help (its own and, for the
-# services, the shared ones from common/server/). recsys-cli joins the list once
-# its main() parses with recsys::ParseFlags.
+# services, the shared ones from common/server/).
 declare -A OWN_FLAGS=(
+  [recsys-cli]="--target --output"
   [recsys-train]="--data --holdout --json"
   [recsys-eval]="--models --target --json"
   [recsys-registry]="--registry --name --keep"
