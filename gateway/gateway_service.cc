@@ -1,6 +1,7 @@
 #include "gateway/gateway_service.h"
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -26,7 +27,29 @@ RecommendLadderOptions LadderOptions(const GatewayOptions& options) {
   return o;
 }
 
+using Done = std::function<void(grpc::Status)>;
+
 }  // namespace
+
+// Search and SimilarItems: passed through to retrieval, which validates them,
+// with their own deadline (PlanLookupDeadline) and the caller's request id and
+// trace context. `start(client, done)` starts the downstream call.
+template <typename Start>
+grpc::ServerUnaryReactor* GatewayService::ForwardToRetrieval(grpc::CallbackServerContext* ctx,
+                                                             const char* method, Start&& start) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, method);
+  auto client =
+      std::shared_ptr<grpc::ClientContext>(grpc::ClientContext::FromCallbackServerContext(*ctx));
+  AddDownstreamMetadata(*ctx, client.get());  // request id, traceparent
+  client->set_deadline(
+      absl::ToChronoTime(PlanLookupDeadline(absl::Now(), CallerDeadlineOf(*ctx), options_.budget)));
+  start(client.get(), [reactor, rec, client](grpc::Status status) {
+    rec->Finish(status);
+    reactor->Finish(status);
+  });
+  return reactor;
+}
 
 GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, UserStore* store,
                                std::shared_ptr<grpc::ChannelInterface> retrieval,
@@ -131,38 +154,17 @@ grpc::ServerUnaryReactor* GatewayService::Feedback(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* GatewayService::SimilarItems(grpc::CallbackServerContext* ctx,
                                                        const v1::SimilarItemsRequest* request,
                                                        v1::SimilarItemsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, "SimilarItems");
-  // Retrieval validates the request; its status is passed through.
-  auto client = std::shared_ptr<grpc::ClientContext>(
-      grpc::ClientContext::FromCallbackServerContext(*ctx));
-  AddDownstreamMetadata(*ctx, client.get());  // request id, traceparent
-  client->set_deadline(absl::ToChronoTime(
-      PlanLookupDeadline(absl::Now(), CallerDeadlineOf(*ctx), options_.budget)));
-  retrieval_->async()->SimilarItems(client.get(), request, response,
-                                    [reactor, rec, client](grpc::Status status) {
-                                      rec->Finish(status);
-                                      reactor->Finish(status);
-                                    });
-  return reactor;
+  return ForwardToRetrieval(ctx, "SimilarItems", [&](grpc::ClientContext* client, Done done) {
+    retrieval_->async()->SimilarItems(client, request, response, std::move(done));
+  });
 }
 
 grpc::ServerUnaryReactor* GatewayService::Search(grpc::CallbackServerContext* ctx,
                                                  const v1::SearchRequest* request,
                                                  v1::SearchResponse* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, "Search");
-  auto client = std::shared_ptr<grpc::ClientContext>(
-      grpc::ClientContext::FromCallbackServerContext(*ctx));
-  AddDownstreamMetadata(*ctx, client.get());  // request id, traceparent
-  client->set_deadline(absl::ToChronoTime(
-      PlanLookupDeadline(absl::Now(), CallerDeadlineOf(*ctx), options_.budget)));
-  retrieval_->async()->Search(client.get(), request, response,
-                              [reactor, rec, client](grpc::Status status) {
-                                rec->Finish(status);
-                                reactor->Finish(status);
-                              });
-  return reactor;
+  return ForwardToRetrieval(ctx, "Search", [&](grpc::ClientContext* client, Done done) {
+    retrieval_->async()->Search(client, request, response, std::move(done));
+  });
 }
 
 grpc::ServerUnaryReactor* GatewayService::GetModelInfo(grpc::CallbackServerContext* ctx,

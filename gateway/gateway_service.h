@@ -94,6 +94,10 @@ class GatewayService final : public v1::Recommender::CallbackService {
  private:
   // Sets `bundle` to the serving one; Unavailable before the first.
   absl::Status CurrentBundle(std::shared_ptr<const ModelBundle>* bundle) const;
+  // Search / SimilarItems pass-through (see the .cc).
+  template <typename Start>
+  grpc::ServerUnaryReactor* ForwardToRetrieval(grpc::CallbackServerContext* ctx,
+                                               const char* method, Start&& start);
 
   const GatewayOptions options_;
   const BundleSource bundles_;

@@ -92,16 +92,10 @@ int main(int argc, char** argv) {
   } else if (o.service.limits.max_k < 1 || o.service.limits.max_history < 0) {
     bad_flag = "--max_k must be >= 1 and --max_history >= 0";
   }
-  if (!bad_flag.empty()) {
-    LOG(ERROR) << bad_flag;
-    return 2;
-  }
-  if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
-
-  auto metrics = recsys::ServerMetrics::Create(recsys::MetricsListenAddress(metrics_port));
-  if (!metrics.ok()) {
-    LOG(ERROR) << "cannot start the metrics endpoint: " << metrics.status();
-    return 1;
+  std::unique_ptr<recsys::ServerMetrics> metrics;
+  if (auto code =
+          recsys::FinishStartupChecks(bad_flag, o.bundle.registry_root, metrics_port, &metrics)) {
+    return *code;
   }
   // Every acknowledged Feedback is replayed now; the training histories are
   // seeded under them once the first bundle loads. Outlives the server.
@@ -113,15 +107,15 @@ int main(int argc, char** argv) {
   o.retrieval = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval));
   o.ranking = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking));
   o.server.address = absl::StrCat("0.0.0.0:", port);
-  auto server = gateway::GatewayServer::Start(std::move(o), store->get(), metrics->get());
+  auto server = gateway::GatewayServer::Start(std::move(o), store->get(), metrics.get());
   if (!server.ok()) {
     LOG(ERROR) << "cannot start the gateway server: " << server.status();
     return 1;
   }
   LOG(INFO) << "recsys-gateway: gRPC on port " << (*server)->port() << ", /metrics on port "
-            << (*metrics)->port() << ", " << (*store)->stats().replayed_records
+            << metrics->port() << ", " << (*store)->stats().replayed_records
             << " logged events replayed; NOT_SERVING until a bundle loads";
 
-  return recsys::ServeUntilTerminated(*std::move(server), *std::move(metrics), drain,
+  return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
                                       "recsys-gateway", startup_timeout);
 }

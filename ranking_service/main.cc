@@ -50,26 +50,20 @@ int main(int argc, char** argv) {
       (o.ranker.max_k < 1 || o.ranker.max_candidates < 1 || o.ranker.max_history < 0)) {
     bad_flag = "--max_k and --max_candidates must be >= 1, --max_history >= 0";
   }
-  if (!bad_flag.empty()) {
-    LOG(ERROR) << bad_flag;
-    return 2;
-  }
-  if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
-
-  auto metrics = recsys::ServerMetrics::Create(recsys::MetricsListenAddress(metrics_port));
-  if (!metrics.ok()) {
-    LOG(ERROR) << "cannot start the metrics endpoint: " << metrics.status();
-    return 1;
+  std::unique_ptr<recsys::ServerMetrics> metrics;
+  if (auto code =
+          recsys::FinishStartupChecks(bad_flag, o.bundle.registry_root, metrics_port, &metrics)) {
+    return *code;
   }
   o.server.address = absl::StrCat("0.0.0.0:", port);
-  auto server = ranking::RankingServer::Start(std::move(o), metrics->get());
+  auto server = ranking::RankingServer::Start(std::move(o), metrics.get());
   if (!server.ok()) {
     LOG(ERROR) << "cannot start the ranking server: " << server.status();
     return 1;
   }
   LOG(INFO) << "recsys-ranking: gRPC on port " << (*server)->port() << ", /metrics on port "
-            << (*metrics)->port() << "; NOT_SERVING until a bundle loads";
+            << metrics->port() << "; NOT_SERVING until a bundle loads";
 
-  return recsys::ServeUntilTerminated(*std::move(server), *std::move(metrics), drain,
+  return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
                                       "recsys-ranking");
 }

@@ -73,28 +73,22 @@ int main(int argc, char** argv) {
   } else if (omp_threads < 1) {
     bad_flag = "--omp_threads must be >= 1";
   }
-  if (!bad_flag.empty()) {
-    LOG(ERROR) << bad_flag;
-    return 2;
+  std::unique_ptr<recsys::ServerMetrics> metrics;
+  if (auto code =
+          recsys::FinishStartupChecks(bad_flag, o.bundle.registry_root, metrics_port, &metrics)) {
+    return *code;
   }
-  if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
   omp_set_num_threads(omp_threads);
-
-  auto metrics = recsys::ServerMetrics::Create(recsys::MetricsListenAddress(metrics_port));
-  if (!metrics.ok()) {
-    LOG(ERROR) << "cannot start the metrics endpoint: " << metrics.status();
-    return 1;
-  }
   o.server.address = absl::StrCat("0.0.0.0:", port);
-  auto server = retrieval::RetrievalServer::Start(std::move(o), metrics->get());
+  auto server = retrieval::RetrievalServer::Start(std::move(o), metrics.get());
   if (!server.ok()) {
     LOG(ERROR) << "cannot start the retrieval server: " << server.status();
     return 1;
   }
   LOG(INFO) << "recsys-retrieval: gRPC on port " << (*server)->port() << ", /metrics on port "
-            << (*metrics)->port() << ", " << absl::GetFlag(FLAGS_workers) << " workers, "
+            << metrics->port() << ", " << absl::GetFlag(FLAGS_workers) << " workers, "
             << omp_threads << " OpenMP thread(s); NOT_SERVING until a bundle loads";
 
-  return recsys::ServeUntilTerminated(*std::move(server), *std::move(metrics), drain,
+  return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
                                       "recsys-retrieval");
 }

@@ -38,16 +38,30 @@ import grpc
 _HERE = os.path.dirname(os.path.abspath(__file__))
 PROTOS_DIR = os.environ.get("RECSYS_PROTOS_DIR", os.path.join(_HERE, "..", "..", "protos"))
 STUBS_DIR = os.environ.get("RECSYS_STUBS_DIR", os.path.join(_HERE, "_generated"))
-# The public API and its imports (protoc writes modules only for files named).
-_PUBLIC_PROTOS = ("recsys/v1/recommender.proto", "recsys/v1/common.proto",
-                  "recsys/v1/retrieval.proto")
+
+def _api_protos(protos_dir: str) -> List[str]:
+    """recommender.proto and every project .proto it imports, recursively:
+    protoc writes modules only for the files it is given. (Only this closure:
+    Debian's grpc_tools bundles an older protoc that rejects some internal files.)"""
+    todo, seen = ["recsys/v1/recommender.proto"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        with open(os.path.join(protos_dir, name), encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("import ") and '"recsys/' in line:
+                    todo.append(line.split('"')[1])
+    return sorted(seen)
 
 
 def generate_stubs(out_dir: str = STUBS_DIR, protos_dir: str = PROTOS_DIR) -> str:
     """Generates the Python modules of the public API into out_dir; returns it."""
     os.makedirs(out_dir, exist_ok=True)
     cmd = [sys.executable, "-m", "grpc_tools.protoc", f"-I{protos_dir}", f"--python_out={out_dir}",
-           f"--grpc_python_out={out_dir}", *_PUBLIC_PROTOS]
+           f"--grpc_python_out={out_dir}", *_api_protos(protos_dir)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         raise RuntimeError(f"grpc_tools.protoc failed: {r.stderr.strip()}")
@@ -57,8 +71,10 @@ def generate_stubs(out_dir: str = STUBS_DIR, protos_dir: str = PROTOS_DIR) -> st
 
 
 def _load_stubs():
-    if not os.path.exists(os.path.join(STUBS_DIR, "recsys", "v1", "recommender_pb2_grpc.py")):
-        generate_stubs()
+    marker = os.path.join(STUBS_DIR, "recsys", "v1", "recommender_pb2_grpc.py")
+    newest_proto = max(os.path.getmtime(os.path.join(PROTOS_DIR, p)) for p in _api_protos(PROTOS_DIR))
+    if not os.path.exists(marker) or os.path.getmtime(marker) < newest_proto:
+        generate_stubs()  # missing, or older than the .proto files
     if STUBS_DIR not in sys.path:
         sys.path.insert(0, STUBS_DIR)
     from recsys.v1 import recommender_pb2, recommender_pb2_grpc, retrieval_pb2  # noqa: E402

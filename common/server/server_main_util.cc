@@ -1,5 +1,8 @@
 #include "common/server/server_main_util.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -9,10 +12,6 @@
 #include <climits>
 #include <cstring>
 #include <filesystem>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -96,8 +95,7 @@ absl::StatusOr<StartedServer> BuildAndStartServer(
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Millis(options.max_connection_age));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
                              Millis(options.max_connection_age_grace));
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-                             Millis(options.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Millis(options.max_connection_idle));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(options.keepalive_time));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Millis(options.keepalive_timeout));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
@@ -112,8 +110,7 @@ absl::StatusOr<StartedServer> BuildAndStartServer(
 
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot start a gRPC server on ",
-                                               options.address,
+    return absl::UnavailableError(absl::StrCat("cannot start a gRPC server on ", options.address,
                                                " (address in use or invalid?)"));
   }
   SetServing(server.get(), options.health_service, false);
@@ -150,6 +147,22 @@ bool RegistryDirectoryExists(const std::string& registry) {
 
 std::string MetricsListenAddress(int metrics_port) {
   return JoinHostPort(absl::GetFlag(FLAGS_metrics_address), metrics_port);
+}
+
+std::optional<int> FinishStartupChecks(const std::string& bad_flag, const std::string& registry,
+                                       int metrics_port, std::unique_ptr<ServerMetrics>* metrics) {
+  if (!bad_flag.empty()) {
+    LOG(ERROR) << bad_flag;
+    return 2;
+  }
+  if (!RegistryDirectoryExists(registry)) return 1;
+  auto created = ServerMetrics::Create(MetricsListenAddress(metrics_port));
+  if (!created.ok()) {
+    LOG(ERROR) << "cannot start the metrics endpoint: " << created.status();
+    return 1;
+  }
+  *metrics = *std::move(created);
+  return std::nullopt;
 }
 
 void LogTerminationSignal(int sig, absl::Duration drain) {
@@ -194,12 +207,12 @@ void ReloadOnHangup(const std::string& binary, const std::function<std::string()
   const std::string after = version();
   std::string result;
   if (!status.ok()) {
-    result = absl::StrCat("refused: ", status.ToString(), "; ",
-                          before.empty() ? "no bundle serving yet"
-                                         : absl::StrCat("still serving ", before));
+    result = absl::StrCat(
+        "refused: ", status.ToString(), "; ",
+        before.empty() ? "no bundle serving yet" : absl::StrCat("still serving ", before));
   } else if (after != before) {
-    result = absl::StrCat("reloaded ", after,
-                          before.empty() ? "" : absl::StrCat(" (was ", before, ")"));
+    result =
+        absl::StrCat("reloaded ", after, before.empty() ? "" : absl::StrCat(" (was ", before, ")"));
   } else {
     result = absl::StrCat("unchanged, serving ", after);
   }
@@ -219,7 +232,10 @@ void ShutdownGracefully(grpc::Server* server, absl::Duration drain) {
 
 int WaitForTerminationAndShutdown(grpc::Server* server, absl::Duration drain) {
   int sig = WaitForTerminationSignal();
-  LOG(INFO) << "received " << (sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal")
+  LOG(INFO) << "received "
+            << (sig == SIGTERM  ? "SIGTERM"
+                : sig == SIGINT ? "SIGINT"
+                                : "signal")
             << ", shutting down";
   ShutdownGracefully(server, drain);
   return sig;

@@ -13,15 +13,16 @@
 //     std::string bad = recsys::CommonServiceFlagError(name, port, metrics_port,
 //                                                      poll_interval, drain);
 //     if (bad.empty()) bad = ...service-specific checks...;
-//     if (!bad.empty()) { LOG(ERROR) << bad; return 2; }
-//     if (!recsys::RegistryDirectoryExists(o.bundle.registry_root)) return 1;
-//     auto metrics = recsys::ServerMetrics::Create(absl::StrCat("0.0.0.0:", metrics_port));
-//     if (!metrics.ok()) { LOG(ERROR) << metrics.status(); return 1; }
+//     std::unique_ptr<recsys::ServerMetrics> metrics;
+//     if (auto code = recsys::FinishStartupChecks(bad, o.bundle.registry_root,
+//                                                 metrics_port, &metrics)) {
+//       return *code;
+//     }
 //     o.server.address = absl::StrCat("0.0.0.0:", port);
-//     auto server = RankingServer::Start(std::move(o), metrics->get());  // listening, NOT_SERVING
+//     auto server = RankingServer::Start(std::move(o), metrics.get());  // listening, NOT_SERVING
 //     if (!server.ok()) { LOG(ERROR) << server.status(); return 1; }
 //     LOG(INFO) << "recsys-ranking: gRPC on port " << (*server)->port() << ...;
-//     return recsys::ServeUntilTerminated(*std::move(server), *std::move(metrics), drain,
+//     return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
 //                                         "recsys-ranking");
 //   }
 //
@@ -35,6 +36,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/server/metrics.h"
 
 namespace recsys {
 
@@ -113,6 +116,13 @@ bool RegistryDirectoryExists(const std::string& registry);
 // every service binary; default 0.0.0.0, every IPv4 interface) with
 // `metrics_port`, e.g. "0.0.0.0:9092" or "[::1]:9092". For ServerMetrics::Create.
 std::string MetricsListenAddress(int metrics_port);
+
+// The end of every service main's checks: a non-empty `bad_flag` is logged and
+// answers exit code 2; a --registry that is not a directory answers 1; then the
+// /metrics endpoint is started on MetricsListenAddress(metrics_port) into
+// `*metrics` (1 when it cannot be). nullopt: all good, go on.
+std::optional<int> FinishStartupChecks(const std::string& bad_flag, const std::string& registry,
+                                       int metrics_port, std::unique_ptr<ServerMetrics>* metrics);
 
 
 // Process settings for serving, called at the start of each service main():
