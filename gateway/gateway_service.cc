@@ -29,6 +29,21 @@ RecommendLadderOptions LadderOptions(const GatewayOptions& options) {
 
 using Done = std::function<void(grpc::Status)>;
 
+// A call's reactor, and `finish`, which records the call (RpcRecorder) and
+// finishes the reactor with the same status. `finish` must run exactly once.
+struct CallEnd {
+  grpc::ServerUnaryReactor* reactor;
+  Done finish;
+};
+CallEnd StartCall(grpc::CallbackServerContext* ctx, ServerMetrics* metrics, const char* method) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto rec = std::make_shared<RpcRecorder>(metrics, kGatewayServiceName, method);
+  return {reactor, [reactor, rec](grpc::Status status) {
+            rec->Finish(status);
+            reactor->Finish(status);
+          }};
+}
+
 }  // namespace
 
 // Search and SimilarItems: passed through to retrieval, which validates them,
@@ -37,18 +52,14 @@ using Done = std::function<void(grpc::Status)>;
 template <typename Start>
 grpc::ServerUnaryReactor* GatewayService::ForwardToRetrieval(grpc::CallbackServerContext* ctx,
                                                              const char* method, Start&& start) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, method);
+  const CallEnd call = StartCall(ctx, server_metrics_, method);
   auto client =
       std::shared_ptr<grpc::ClientContext>(grpc::ClientContext::FromCallbackServerContext(*ctx));
   AddDownstreamMetadata(*ctx, client.get());  // request id, traceparent
   client->set_deadline(
       absl::ToChronoTime(PlanLookupDeadline(absl::Now(), CallerDeadlineOf(*ctx), options_.budget)));
-  start(client.get(), [reactor, rec, client](grpc::Status status) {
-    rec->Finish(status);
-    reactor->Finish(status);
-  });
-  return reactor;
+  start(client.get(), [finish = call.finish, client](grpc::Status status) { finish(status); });
+  return call.reactor;
 }
 
 GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, UserStore* store,
@@ -117,12 +128,9 @@ grpc::ServerUnaryReactor* GatewayService::Recommend(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* GatewayService::Feedback(grpc::CallbackServerContext* ctx,
                                                    const v1::FeedbackRequest* request,
                                                    v1::FeedbackResponse* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, "Feedback");
-  auto finish = [reactor, rec](grpc::Status status) {
-    rec->Finish(status);
-    reactor->Finish(status);
-  };
+  const CallEnd call = StartCall(ctx, server_metrics_, "Feedback");
+  grpc::ServerUnaryReactor* reactor = call.reactor;
+  const Done finish = call.finish;
   std::shared_ptr<const ModelBundle> bundle;
   absl::Status status = ValidateFeedbackRequest(*request);
   if (status.ok()) status = CurrentBundle(&bundle);
@@ -261,12 +269,9 @@ grpc::ServerUnaryReactor* GatewayService::GetHistory(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* GatewayService::DeleteUser(grpc::CallbackServerContext* ctx,
                                                      const v1::DeleteUserRequest* request,
                                                      v1::DeleteUserResponse* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, "DeleteUser");
-  auto finish = [reactor, rec](grpc::Status status) {
-    rec->Finish(status);
-    reactor->Finish(status);
-  };
+  const CallEnd call = StartCall(ctx, server_metrics_, "DeleteUser");
+  grpc::ServerUnaryReactor* reactor = call.reactor;
+  const Done finish = call.finish;
   absl::Status status = ValidateDeleteUserRequest(*request);
   // The seed lands with the first bundle; erasing before it would be undone.
   std::shared_ptr<const ModelBundle> bundle;

@@ -5,6 +5,8 @@
 #include <grpcpp/security/server_credentials.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -180,11 +182,40 @@ void ConfigureServingProcess() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
+namespace {
+
+// The thread that called BlockTerminationSignals (main), for the forwarder.
+pid_t g_signal_thread = 0;
+
+// Runs on a thread that does not block the service signals: one started
+// before main() (OpenBLAS starts its workers from a library constructor), so
+// without this a SIGHUP or SIGTERM picked by the kernel for such a thread
+// would take its default action and end the process. Forwards the signal to
+// the main thread, which blocks it, so its sigwait sees it. Async-signal-safe
+// (raw syscalls only).
+void ForwardToMainThread(int sig) {
+  const int saved_errno = errno;
+  syscall(SYS_tgkill, getpid(), g_signal_thread, sig);
+  errno = saved_errno;
+}
+
+}  // namespace
+
 void BlockTerminationSignals() {
   sigset_t set = ServiceSignals();
   int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr);
   if (rc != 0) {
     LOG(FATAL) << "pthread_sigmask: " << std::strerror(rc);
+  }
+  g_signal_thread = static_cast<pid_t>(syscall(SYS_gettid));
+  struct sigaction forward = {};
+  forward.sa_handler = ForwardToMainThread;
+  sigemptyset(&forward.sa_mask);
+  forward.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    if (sigismember(&set, sig) == 1 && sigaction(sig, &forward, nullptr) != 0) {
+      LOG(FATAL) << "sigaction: " << std::strerror(errno);
+    }
   }
 }
 

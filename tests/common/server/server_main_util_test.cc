@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -297,6 +299,30 @@ TEST(ServerMainUtilTest, ReloadOnHangupReportsTheResult) {
             std::string::npos)
       << log;
   EXPECT_NE(log.find("no log files to reopen"), std::string::npos) << log;
+}
+
+// A thread started before the signals were blocked (as OpenBLAS starts its
+// workers before main) must not let a SIGHUP or SIGTERM end the process: the
+// signal reaches the main thread's wait, even when sent while main is busy.
+TEST(ServerMainUtilTest, SignalsReachMainEvenWithAnEarlierUnblockedThread) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    pthread_t early;
+    pthread_create(
+        &early, nullptr, [](void*) -> void* { pause(); return nullptr; }, nullptr);
+    BlockTerminationSignals();
+    for (int i = 0; i < 3; ++i) kill(getpid(), SIGHUP);  // main is not waiting yet
+    usleep(100 * 1000);
+    const int first = WaitForServiceSignalFor(absl::Seconds(5));
+    kill(getpid(), SIGTERM);
+    const int second = WaitForServiceSignalFor(absl::Seconds(5));
+    _exit(first == SIGHUP && second == SIGTERM ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace
