@@ -22,6 +22,7 @@
 #include "recsys/v1/retrieval.grpc.pb.h"
 #include "retrieval_service/service.h"
 #include "tests/retrieval_service/toy_fixture.h"
+#include "tests/testing/child_process.h"
 
 namespace recsys::retrieval {
 namespace {
@@ -30,65 +31,10 @@ namespace fs = std::filesystem;
 
 const std::string kBinary = std::string(RECSYS_BIN_DIR) + "/recsys-retrieval";
 
-// A child process whose stdout and stderr go to one pipe.
-class Child {
+// recsys-retrieval with `args` (tests/testing/child_process.h).
+class Child : public recsys::testing::ChildProcess {
  public:
-  explicit Child(const std::vector<std::string>& args) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(kBinary.c_str()));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], 1);
-      dup2(fds[1], 2);
-      close(fds[0]);
-      close(fds[1]);
-      execv(kBinary.c_str(), argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    fd_ = fds[0];
-  }
-  ~Child() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-
-  // Reads output until it contains `text` or the pipe closes; false on timeout
-  // (poll with a timeout: a hung child fails the test instead of hanging it).
-  bool ReadUntil(const std::string& text, int timeout_ms = 60000) {
-    while (!absl::StrContains(output_, text)) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, timeout_ms) <= 0) return false;
-      char buf[4096];
-      const ssize_t n = read(fd_, buf, sizeof(buf));
-      if (n <= 0) return false;
-      output_.append(buf, static_cast<size_t>(n));
-    }
-    return true;
-  }
-  // Reads to EOF and returns the exit code (-1 if killed by a signal).
-  int Wait() {
-    ReadUntil("\x01never\x01");
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  bool reaped_ = false;
-  std::string output_;
+  explicit Child(const std::vector<std::string>& args) : ChildProcess(kBinary, args) {}
 };
 
 class RetrievalMainTest : public ::testing::Test {

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tests/common/server/raw_http_client.h"
+#include "tests/testing/child_process.h"
 
 namespace recsys {
 namespace {
@@ -29,85 +30,12 @@ namespace fs = std::filesystem;
 
 const std::string kBinary = std::string(RECSYS_BIN_DIR) + "/recsys-retrieval";
 
-// recsys-retrieval with `args`, stdout and stderr on one pipe; killed (SIGKILL)
-// and reaped on destruction.
-class ServiceProcess {
+// recsys-retrieval with `args` (tests/testing/child_process.h).
+class ServiceProcess : public recsys::testing::ChildProcess {
  public:
-  explicit ServiceProcess(const std::vector<std::string>& args) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    std::vector<char*> argv = {const_cast<char*>(kBinary.c_str())};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], 1);
-      dup2(fds[1], 2);
-      close(fds[0]);
-      close(fds[1]);
-      execv(kBinary.c_str(), argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out_fd_ = fds[0];
-  }
-  ~ServiceProcess() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_fd_ >= 0) close(out_fd_);
-  }
-
+  explicit ServiceProcess(const std::vector<std::string>& args) : ChildProcess(kBinary, args) {}
   // The /metrics port from the start-up log line, 0 if it does not appear in 60 s.
-  int MetricsPort() {
-    const std::string marker = "/metrics on port ";
-    while (true) {
-      const size_t at = output_.find(marker);
-      if (at != std::string::npos) {
-        const size_t begin = at + marker.size();
-        const size_t end = output_.find_first_not_of("0123456789", begin);
-        int port = 0;
-        if (end != std::string::npos &&
-            absl::SimpleAtoi(output_.substr(begin, end - begin), &port)) {
-          return port;
-        }
-      }
-      pollfd p{out_fd_, POLLIN, 0};
-      if (poll(&p, 1, 60000) <= 0) return 0;
-      char buf[4096];
-      const ssize_t n = read(out_fd_, buf, sizeof(buf));
-      if (n <= 0) return 0;
-      output_.append(buf, static_cast<size_t>(n));
-    }
-  }
-
-  // Reads to EOF, waits for the exit and returns its code (-1 if killed by a signal).
-  int Wait() {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(out_fd_, buf, sizeof(buf))) > 0) output_.append(buf, static_cast<size_t>(n));
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  // True while the process has not exited or been killed.
-  bool Alive() {
-    if (pid_ <= 0 || reaped_) return false;
-    if (waitpid(pid_, nullptr, WNOHANG) == 0) return true;
-    reaped_ = true;
-    return false;
-  }
-
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  bool reaped_ = false;
-  std::string output_;
+  int MetricsPort() { return NumberAfter("/metrics on port "); }
 };
 
 // The local address ("0100007F" = 127.0.0.1, little-endian hex as the kernel
