@@ -314,9 +314,15 @@ TEST(ServerMainUtilTest, SignalsReachMainEvenWithAnEarlierUnblockedThread) {
     BlockTerminationSignals();
     for (int i = 0; i < 3; ++i) kill(getpid(), SIGHUP);  // main is not waiting yet
     usleep(100 * 1000);
-    const int first = WaitForServiceSignalFor(absl::Seconds(5));
+    // The early thread may forward the SIGHUPs late on a loaded machine, so
+    // a second SIGHUP may arrive after the first wait; what must hold is that
+    // each signal reaches the wait and none ends the process.
+    const int first = WaitForServiceSignalFor(absl::Seconds(30));
     kill(getpid(), SIGTERM);
-    const int second = WaitForServiceSignalFor(absl::Seconds(5));
+    int second = WaitForServiceSignalFor(absl::Seconds(30));
+    for (int extra = 0; second == SIGHUP && extra < 3; ++extra) {
+      second = WaitForServiceSignalFor(absl::Seconds(30));
+    }
     _exit(first == SIGHUP && second == SIGTERM ? 0 : 3);
   }
   int status = 0;
