@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/eval/metrics.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -28,8 +30,12 @@ std::vector<ItemIndex> Items(std::span<const ScoredIndex> list, size_t k) {
 
 PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& split, SplitName which,
                         int k, int threads, bool with_ranker, bool collect_rows,
-                        std::vector<LeaderboardRow>* rows) {
+                        std::vector<LeaderboardRow>* rows, int64_t max_row_cases) {
   const auto& cases = split.cases(which);
+  std::vector<uint8_t> row_case(collect_rows ? cases.size() : 0, 0);
+  if (collect_rows) {
+    for (size_t i : SampleCaseIndices(cases, max_row_cases, /*seed=*/0x7261)) row_case[i] = 1;
+  }
   threads = std::max(1, threads);
   const int32_t n = bundle.num_items();
   const int max_pool = bundle.params.max_pool;
@@ -78,7 +84,7 @@ PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& spli
     local[t].pool_size += static_cast<int64_t>(pool.size());
     const bool hit =
         std::find(pool_items.begin(), pool_items.end(), target.item) != pool_items.end();
-    if (collect_rows && hit) {
+    if (collect_rows && hit && row_case[i]) {
       ComputeFeatures(bundle, st, pool, &case_rows[i]);
       case_labels[i].resize(pool.size());
       for (size_t r = 0; r < pool.size(); ++r) case_labels[i][r] = pool[r].item == target.item;
@@ -121,12 +127,19 @@ PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& spli
   return out;
 }
 
-double SourceValidationNdcg(const ModelBundle& bundle, const LeaveLastOutSplit& split,
-                            SourceId source, int k, int threads) {
-  const auto& cases = split.cases(SplitName::kValidation);
+std::optional<double> SourceNdcg(const ModelBundle& bundle, const LeaveLastOutSplit& split,
+                                 std::span<const EvalCase> cases, SourceId source, int k,
+                                 int threads, absl::Time deadline) {
   std::vector<MetricAccumulator> acc(std::max(1, threads),
                                      MetricAccumulator(k, bundle.num_items()));
+  std::atomic<bool> late{false};
   ParallelCases(cases.size(), threads, [&](size_t i, int t) {
+    // Checked every 64 cases: a clock read costs more than a small case.
+    if (late.load(std::memory_order_relaxed)) return;
+    if (i % 64 == 0 && absl::Now() > deadline) {
+      late = true;
+      return;
+    }
     const EvalCase& c = cases[i];
     const Interaction& target = split.target(c);
     UserState st = BuildUserState(bundle, HistoryOf(split, c), target.timestamp_s, {});
@@ -134,6 +147,7 @@ double SourceValidationNdcg(const ModelBundle& bundle, const LeaveLastOutSplit& 
     const ItemIndex rel[1] = {target.item};
     acc[t].Add(list.ok() ? Items(*list, k) : std::vector<ItemIndex>{}, rel);
   });
+  if (late) return std::nullopt;
   for (size_t t = 1; t < acc.size(); ++t) acc[0].Merge(acc[t]);
   return acc[0].ndcg();
 }

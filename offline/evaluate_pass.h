@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
 #include "common/eval/split.h"
 #include "common/features/features.h"
@@ -25,13 +28,18 @@ struct PassOutput {
 // Appends to `rows` one row per source the bundle has (each asked for
 // max(quota, k) candidates), the pool row (recall at the pool's size) and, with
 // `with_ranker`, the two-stage row. With `collect_rows`, returns the ranker's
-// training rows (label 1 = the case's target). Uses `threads` threads.
+// training rows (label 1 = the case's target), from at most `max_row_cases`
+// cases (a deterministic sample; 0 = all) so that the ranker's training set
+// stays bounded on large data. Uses `threads` threads.
 PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& split, SplitName which,
                         int k, int threads, bool with_ranker, bool collect_rows,
-                        std::vector<LeaderboardRow>* rows);
+                        std::vector<LeaderboardRow>* rows, int64_t max_row_cases = 0);
 
-// Validation NDCG@k of one source alone (the tuning objective).
-double SourceValidationNdcg(const ModelBundle& bundle, const LeaveLastOutSplit& split,
-                            SourceId source, int k, int threads);
+// NDCG@k of one source alone over `cases` of `split` (the tuning objective).
+// Returns nullopt when `deadline` passes before every case is evaluated (a
+// partial mean over a different subset would not compare with the others).
+std::optional<double> SourceNdcg(const ModelBundle& bundle, const LeaveLastOutSplit& split,
+                                 std::span<const EvalCase> cases, SourceId source, int k,
+                                 int threads, absl::Time deadline = absl::InfiniteFuture());
 
 }  // namespace recsys::offline

@@ -45,18 +45,23 @@ LeaderboardRow MakeRow(SplitName split, const std::string& model, int k,
   row.map = metrics.map();
   row.coverage = metrics.coverage();
   row.users = metrics.users();
+  row.recall_ci95 = metrics.recall_ci95();
+  row.ndcg_ci95 = metrics.ndcg_ci95();
+  row.map_ci95 = metrics.map_ci95();
   return row;
 }
 
 std::string FormatLeaderboard(const std::vector<LeaderboardRow>& rows) {
   std::string out;
   int k = rows.empty() ? 10 : rows.front().k;
-  absl::StrAppendFormat(&out, "%-10s %-12s %10s %10s %10s %12s %6s\n", "split", "model",
+  absl::StrAppendFormat(&out, "%-10s %-12s %10s %10s %10s %12s %6s %16s\n", "split", "model",
                         absl::StrCat("recall@", k), absl::StrCat("ndcg@", k),
-                        absl::StrCat("map@", k), absl::StrCat("coverage@", k), "users");
+                        absl::StrCat("map@", k), absl::StrCat("coverage@", k), "users",
+                        "95% CI rec/ndcg");
   for (const LeaderboardRow& r : rows) {
-    absl::StrAppendFormat(&out, "%-10s %-12s %10.4f %10.4f %10.4f %12.4f %6d\n", r.split, r.model,
-                          r.recall, r.ndcg, r.map, r.coverage, r.users);
+    absl::StrAppendFormat(&out, "%-10s %-12s %10.4f %10.4f %10.4f %12.4f %6d  ±%.4f/±%.4f\n",
+                          r.split, r.model, r.recall, r.ndcg, r.map, r.coverage, r.users,
+                          r.recall_ci95, r.ndcg_ci95);
   }
   return out;
 }
@@ -67,9 +72,10 @@ std::string LeaderboardJson(const std::vector<LeaderboardRow>& rows) {
     const LeaderboardRow& r = rows[i];
     absl::StrAppendFormat(&out,
                           "  {\"split\": \"%s\", \"model\": \"%s\", \"k\": %d, \"recall\": %.6f, "
-                          "\"ndcg\": %.6f, \"map\": %.6f, \"coverage\": %.6f, \"users\": %d}%s\n",
+                          "\"ndcg\": %.6f, \"map\": %.6f, \"coverage\": %.6f, \"users\": %d, "
+                          "\"recall_ci95\": %.6f, \"ndcg_ci95\": %.6f, \"map_ci95\": %.6f}%s\n",
                           r.split, r.model, r.k, r.recall, r.ndcg, r.map, r.coverage, r.users,
-                          i + 1 < rows.size() ? "," : "");
+                          r.recall_ci95, r.ndcg_ci95, r.map_ci95, i + 1 < rows.size() ? "," : "");
   }
   out += "]\n";
   return out;

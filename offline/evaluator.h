@@ -42,6 +42,8 @@ struct LeaderboardRow {
   int k = 10;
   double recall = 0, ndcg = 0, map = 0, coverage = 0;
   int64_t users = 0;
+  // Half-widths of the 95% confidence intervals over users (normal approximation).
+  double recall_ci95 = 0, ndcg_ci95 = 0, map_ci95 = 0;
 };
 
 // A row from an accumulator of `split`'s cases.

@@ -28,7 +28,10 @@ std::vector<ItemInfo> CoConsumptionDocuments(int32_t num_items,
 absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
                                                        std::span<const Interaction> events,
                                                        const TrainOptions& options,
-                                                       const ServingParams& serving) {
+                                                       const ServingParams& serving,
+                                                       FitTimes* times) {
+  FitTimes local_times;
+  if (times == nullptr) times = &local_times;
   auto b = std::make_unique<ModelBundle>();
   b->params = serving;
   b->catalogue = BuildCatalogue(data, events);
@@ -55,12 +58,14 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
             << ")";
   t0 = absl::Now();
   b->itemknn = ItemKnnModel::Fit(events, users, n, options.itemknn);
-  LOG(INFO) << "fit itemknn (" << absl::FormatDuration(absl::Now() - t0) << ")";
+  times->itemknn = absl::Now() - t0;
+  LOG(INFO) << "fit itemknn (" << absl::FormatDuration(times->itemknn) << ")";
   t0 = absl::Now();
   b->als = AlsModel::Fit(events, users, n, options.als);
   ASSIGN_OR_RETURN(b->als_index, VectorIndex::Build(b->als.item_factors(), n, b->als.factors(),
                                                     VectorIndexOptions{}));
-  LOG(INFO) << "fit als (" << absl::FormatDuration(absl::Now() - t0) << ")";
+  times->als = absl::Now() - t0;
+  LOG(INFO) << "fit als (" << absl::FormatDuration(times->als) << ")";
   if (options.ease && n <= options.ease_max_items) {
     t0 = absl::Now();
     ASSIGN_OR_RETURN(EaseModel ease,
@@ -68,7 +73,9 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
     b->ease = std::move(ease);
     LOG(INFO) << "fit ease (" << absl::FormatDuration(absl::Now() - t0) << ")";
   }
+  t0 = absl::Now();
   b->trending = TrendingModel(events, n, serving.trending_half_life_s);
+  times->trending = absl::Now() - t0;
   b->markov = FitMarkovTransitions(events, users, n, options.markov_top_n);
   b->histories = UserHistories::FromEvents(data, events);
   return b;

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
 #include "common/data/dataset.h"
 #include "offline/train_options.h"
@@ -16,9 +17,15 @@ namespace recsys::offline {
 // item text), item-kNN, ALS, EASE (catalogues up to options.ease_max_items),
 // trending, Markov transitions and the user histories, with `serving` as the
 // bundle's serving parameters. Cost: dominated by item-kNN and ALS.
+// How long each refittable model took (tuning predicts its refits from them).
+struct FitTimes {
+  absl::Duration itemknn, als, trending;
+};
+
 absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
                                                        std::span<const Interaction> events,
                                                        const TrainOptions& options,
-                                                       const ServingParams& serving);
+                                                       const ServingParams& serving,
+                                                       FitTimes* times = nullptr);
 
 }  // namespace recsys::offline

@@ -33,6 +33,15 @@ ABSL_FLAG(absl::Duration, trending_half_life, absl::Hours(24 * 7),
 ABSL_FLAG(int, max_pool, 400, "Largest candidate pool the ranker sees");
 ABSL_FLAG(absl::Duration, tune_budget, absl::Seconds(30),
           "Wall-time budget for hyper-parameter tuning on validation (0 disables)");
+ABSL_FLAG(int64_t, eval_users, recsys::offline::TrainOptions{}.eval_users,
+          "Users evaluated on large data: a deterministic sample of this many users with a "
+          "95% confidence interval per metric (0 = every user)");
+ABSL_FLAG(int64_t, tune_users, recsys::offline::TrainOptions{}.tune_users,
+          "Validation users each tuning step evaluates (a sample of the evaluated users)");
+ABSL_FLAG(int64_t, ranker_cases, recsys::offline::TrainOptions{}.ranker_cases,
+          "Validation users whose candidate pools train the ranker (bounds its training set)");
+ABSL_FLAG(int, itemknn_max_user_events, recsys::ItemKnnParams{}.max_user_events,
+          "Item-kNN co-occurrence counts each user's most recent N distinct items only (0 = all)");
 ABSL_FLAG(bool, publish, true, "Publish the bundle to the registry");
 ABSL_FLAG(std::string, json, "", "Also write the leaderboard JSON to this file");
 
@@ -82,12 +91,20 @@ int main(int argc, char** argv) {
   o.serving.trending_half_life_s = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_trending_half_life));
   o.serving.max_pool = absl::GetFlag(FLAGS_max_pool);
   o.tune_budget = absl::GetFlag(FLAGS_tune_budget);
+  o.eval_users = absl::GetFlag(FLAGS_eval_users);
+  o.tune_users = absl::GetFlag(FLAGS_tune_users);
+  o.ranker_cases = absl::GetFlag(FLAGS_ranker_cases);
+  o.itemknn.max_user_events = absl::GetFlag(FLAGS_itemknn_max_user_events);
   o.publish = absl::GetFlag(FLAGS_publish);
   o.json_path = absl::GetFlag(FLAGS_json);
   if (o.k < 1 || o.k > 1000 || o.threads < 1 || o.content.dim < 2 || o.als.factors < 2 ||
-      o.serving.max_pool < o.k || o.serving.trending_half_life_s <= 0 || o.ease_keep < 0) {
+      o.serving.max_pool < o.k || o.serving.trending_half_life_s <= 0 || o.ease_keep < 0 ||
+      o.eval_users < 0 || o.tune_users < 1 || o.ranker_cases < 1 ||
+      o.itemknn.max_user_events < 0) {
     LOG(ERROR) << "invalid flags: need 1 <= k <= 1000, threads >= 1, content_dim >= 2, "
-                  "als_factors >= 2, max_pool >= k, trending_half_life > 0, ease_keep >= 0";
+                  "als_factors >= 2, max_pool >= k, trending_half_life > 0, ease_keep >= 0, "
+                  "eval_users >= 0, tune_users >= 1, ranker_cases >= 1, "
+                  "itemknn_max_user_events >= 0";
     return 2;
   }
   auto result = recsys::offline::Train(o);

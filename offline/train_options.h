@@ -36,6 +36,12 @@ struct TrainOptions {
   int markov_top_n = 100;
   ServingParams serving;                           // starting values; tuning overwrites them
   absl::Duration tune_budget = absl::Seconds(30);  // zero disables tuning
+  // Large data: users evaluated (a deterministic sample; 0 = all), users the
+  // tuning evaluates (a sample of those), and cases whose candidate pools
+  // train the ranker (bounds its training set at ~cases x max_pool rows).
+  int64_t eval_users = 10000;
+  int64_t tune_users = 2000;
+  int64_t ranker_cases = 5000;
   RankerParams ranker;
   std::string json_path;  // leaderboard JSON, if set
 };

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/io/file.h"
 #include "common/log.h"
+#include "common/process_memory.h"
 #include "common/status.h"
 #include "offline/baselines.h"
 #include "offline/bundle_manifest.h"
@@ -16,6 +17,14 @@
 
 namespace recsys::offline {
 namespace {
+
+// Logs the process's resident and peak resident memory after a phase (the
+// peak is what a memory limit has to allow).
+void LogPhaseMemory(const std::string& phase) {
+  const ProcessMemory m = ReadProcessMemory();
+  LOG(INFO) << absl::StrFormat("memory after %s: resident %.2f GB, peak %.2f GB", phase,
+                               m.resident_bytes / 1e9, m.peak_resident_bytes / 1e9);
+}
 
 // Baselines, every source, pool and two-stage list, on validation then test.
 std::vector<LeaderboardRow> Leaderboard(const Dataset& data, const LeaveLastOutSplit& split,
@@ -45,31 +54,40 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
             << data.interactions.size() << " interactions, " << report.bad_lines
             << " bad lines skipped, " << report.unknown_item_refs << " unknown item references";
   for (const std::string& m : report.bad_line_messages) LOG(WARNING) << "skipped " << m;
-  LeaveLastOutSplit split(data);
+  LeaveLastOutSplit split(data, SplitOptions{options.eval_users, options.seed});
   LOG(INFO) << "split: " << split.train().size() << " training events, "
-            << split.cases(SplitName::kTest).size() << " evaluation users";
+            << split.cases(SplitName::kTest).size() << " evaluation users"
+            << (split.sampled()
+                    ? absl::StrCat(" (a sample of ", split.eligible_users(),
+                                   "; leaderboard figures are estimates, 95% intervals shown)")
+                    : std::string());
+  LogPhaseMemory("load and split");
   if (split.cases(SplitName::kTest).empty()) {
     return absl::FailedPreconditionError("no user has 3 or more events: nothing to evaluate");
   }
 
   v1::BundleManifest manifest;
   ServingParams serving = options.serving;
+  FitTimes fit_times;
   ASSIGN_OR_RETURN(std::unique_ptr<ModelBundle> bundle,
-                   FitBundle(data, split.train(), options, serving));
+                   FitBundle(data, split.train(), options, serving, &fit_times));
+  LogPhaseMemory("fit");
   if (options.tune_budget > absl::ZeroDuration()) {
     const absl::Time t0 = absl::Now();
-    ASSIGN_OR_RETURN(TunedModels tuned,
-                     Tune(data, split, options, bundle.get(), manifest.mutable_parameters()));
+    ASSIGN_OR_RETURN(TunedModels tuned, Tune(data, split, options, fit_times, bundle.get(),
+                                             manifest.mutable_parameters()));
     options.itemknn = tuned.itemknn;
     options.als = tuned.als;
     LOG(INFO) << "tuning done in " << absl::FormatDuration(absl::Now() - t0);
+    LogPhaseMemory("tuning");
   }
   serving = bundle->params;
 
   // Ranker: trained on the validation pools (label 1 = the validation target).
   std::vector<LeaderboardRow> rows;
   PassOutput val = EvaluatePass(*bundle, split, SplitName::kValidation, options.k, options.threads,
-                                /*with_ranker=*/false, /*collect_rows=*/true, &rows);
+                                /*with_ranker=*/false, /*collect_rows=*/true, &rows,
+                                options.ranker_cases);
   if (val.labels.empty()) {
     return absl::FailedPreconditionError("no validation target reached the candidate pool");
   }
@@ -83,8 +101,11 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   (*manifest.mutable_parameters())["ranker.heldout_ndcg"] =
       absl::StrFormat("%.5f", ranker.heldout_ndcg);
   bundle->ranker = std::move(ranker.model);
+  val = PassOutput{};
+  LogPhaseMemory("ranker");
 
   const std::vector<LeaderboardRow> board = Leaderboard(data, split, *bundle, options);
+  LogPhaseMemory("evaluation");
   TrainResult result;
   result.leaderboard = board;
   result.ranker_auc = auc;
@@ -98,6 +119,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
                      FitBundle(data, data.interactions, options, serving));
     full->ranker = bundle->ranker;
     bundle = std::move(full);
+    LogPhaseMemory("production refit");
   }
 
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
@@ -107,6 +129,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   if (options.publish) {
     ASSIGN_OR_RETURN(result.bundle_dir,
                      PublishBundle(*bundle, options.registry, options.name, &manifest));
+    LogPhaseMemory("publish");
     LOG(INFO) << "published " << options.name << " version " << manifest.version() << " ("
               << manifest.kind() << ") to " << result.bundle_dir;
   }

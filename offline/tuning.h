@@ -9,6 +9,7 @@
 #include "common/bundle/model_bundle.h"
 #include "common/eval/split.h"
 #include "google/protobuf/map.h"
+#include "offline/fit_bundle.h"
 #include "offline/train_options.h"
 
 namespace recsys::offline {
@@ -19,13 +20,18 @@ struct TunedModels {
   AlsParams als;
 };
 
-// Tunes against `split`'s validation cases, starting from `options`. Each grid
-// leaves `bundle` fit with its best setting, so on return the bundle's models
-// and `bundle->params` are the tuned ones. A grid whose budget runs out keeps
-// the best setting seen so far. Every choice is recorded in `recorded`
-// ("tuned.<name>", "tuned.<name>.validation_ndcg", "tuning.truncated.<name>").
+// Tunes against a sample of `split`'s validation cases (options.tune_users),
+// starting from `options`. Each grid leaves `bundle` fit with its best
+// setting, so on return the bundle's models and `bundle->params` are the
+// tuned ones. The budget holds inside a grid: a candidate starts only when its
+// predicted refit (from `fit_times`) and evaluation fit in what is left, and
+// an evaluation the deadline interrupts is dropped; a grid cut short keeps the
+// best setting seen so far. Every choice is recorded in `recorded`
+// ("tuned.<name>", "tuned.<name>.validation_ndcg", "tuning.truncated.<name>",
+// "tuning.users").
 absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& split,
-                                 const TrainOptions& options, ModelBundle* bundle,
+                                 const TrainOptions& options, const FitTimes& fit_times,
+                                 ModelBundle* bundle,
                                  google::protobuf::Map<std::string, std::string>* recorded);
 
 }  // namespace recsys::offline

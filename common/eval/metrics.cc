@@ -82,9 +82,15 @@ double Auc(std::span<const float> scores, std::span<const uint8_t> labels) {
 void MetricAccumulator::Add(std::span<const ItemIndex> ranked,
                             std::span<const ItemIndex> relevant) {
   ++users_;
-  recall_sum_ += RecallAtK(ranked, relevant, k_);
-  ndcg_sum_ += NdcgAtK(ranked, relevant, k_);
-  ap_sum_ += AveragePrecisionAtK(ranked, relevant, k_);
+  const double recall = RecallAtK(ranked, relevant, k_);
+  const double ndcg = NdcgAtK(ranked, relevant, k_);
+  const double ap = AveragePrecisionAtK(ranked, relevant, k_);
+  recall_sum_ += recall;
+  ndcg_sum_ += ndcg;
+  ap_sum_ += ap;
+  recall_sq_ += recall * recall;
+  ndcg_sq_ += ndcg * ndcg;
+  ap_sq_ += ap * ap;
   const size_t n = std::min(ranked.size(), static_cast<size_t>(std::max(k_, 0)));
   for (size_t i = 0; i < n; ++i) recommended_.insert(ranked[i]);
 }
@@ -94,7 +100,18 @@ void MetricAccumulator::Merge(const MetricAccumulator& other) {
   recall_sum_ += other.recall_sum_;
   ndcg_sum_ += other.ndcg_sum_;
   ap_sum_ += other.ap_sum_;
+  recall_sq_ += other.recall_sq_;
+  ndcg_sq_ += other.ndcg_sq_;
+  ap_sq_ += other.ap_sq_;
   recommended_.insert(other.recommended_.begin(), other.recommended_.end());
+}
+
+double MetricAccumulator::HalfWidth(double sum, double sq) const {
+  if (users_ < 2) return 0.0;
+  const double n = static_cast<double>(users_);
+  const double mean = sum / n;
+  const double var = std::max(0.0, (sq - n * mean * mean) / (n - 1));
+  return 1.96 * std::sqrt(var / n);
 }
 
 }  // namespace recsys

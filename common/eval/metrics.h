@@ -35,6 +35,11 @@ class MetricAccumulator {
   double recall() const { return users_ ? recall_sum_ / users_ : 0.0; }
   double ndcg() const { return users_ ? ndcg_sum_ / users_ : 0.0; }
   double map() const { return users_ ? ap_sum_ / users_ : 0.0; }
+  // Half-widths of the 95% confidence intervals of the three means (normal
+  // approximation over users: 1.96 * sample sd / sqrt(users)); 0 with < 2 users.
+  double recall_ci95() const { return HalfWidth(recall_sum_, recall_sq_); }
+  double ndcg_ci95() const { return HalfWidth(ndcg_sum_, ndcg_sq_); }
+  double map_ci95() const { return HalfWidth(ap_sum_, ap_sq_); }
   // Distinct items recommended in any top-k / catalogue size.
   double coverage() const {
     return num_items_ ? static_cast<double>(recommended_.size()) / num_items_ : 0.0;
@@ -44,7 +49,9 @@ class MetricAccumulator {
   int k_;
   int32_t num_items_;
   int64_t users_ = 0;
+  double HalfWidth(double sum, double sq) const;
   double recall_sum_ = 0, ndcg_sum_ = 0, ap_sum_ = 0;
+  double recall_sq_ = 0, ndcg_sq_ = 0, ap_sq_ = 0;  // sums of squares
   absl::flat_hash_set<ItemIndex> recommended_;
 };
 

@@ -21,6 +21,9 @@ struct ItemKnnParams {
   int neighbors = 100;
   double shrink = 10.0;
   int threads = 2;
+  // Co-occurrences count each user's most recent N distinct items only
+  // (0 = all): bounds the fit's cost at events x N (see itemknn_fit.cc).
+  int max_user_events = 500;
 };
 
 class ItemKnnModel {

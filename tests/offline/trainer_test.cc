@@ -7,9 +7,12 @@
 #include <fstream>
 #include <random>
 
+#include "absl/time/clock.h"
 #include "common/bundle/registry.h"
 #include "common/features/features.h"
 #include "common/retrieval/pool.h"
+#include "offline/evaluate_pass.h"
+#include "offline/fit_bundle.h"
 #include "tests/testing/toy_registry.h"
 
 namespace recsys::offline {
@@ -195,6 +198,43 @@ TEST(Trainer, ProductionBundleRefitsOnAllEvents) {
   float total = 0;
   for (float c : (*bundle)->catalogue.popularity) total += c;
   EXPECT_EQ(static_cast<size_t>(total), data->interactions.size());
+  fs::remove_all(root);
+}
+
+// A sampled evaluation reports the sample's size with confidence intervals.
+TEST(Trainer, SampledEvaluationReportsIntervals) {
+  const std::string root = TempDir("sampled");
+  TrainOptions o = SmallOptions(root);
+  o.publish = false;
+  o.eval_users = 5;
+  o.ranker_cases = 3;
+  auto result = Train(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  for (const LeaderboardRow& row : result->leaderboard) {
+    EXPECT_EQ(row.users, 5) << row.model;
+    EXPECT_GE(row.recall_ci95, 0.0);
+  }
+  fs::remove_all(root);
+}
+
+// A source evaluation that the deadline interrupts gives no figure rather
+// than a mean over a different subset.
+TEST(Trainer, SourceNdcgHonoursItsDeadline) {
+  const std::string root = TempDir("deadline");
+  TrainOptions o = SmallOptions(root);
+  auto data = LoadDataset(o.data_dir, o.load);
+  ASSERT_TRUE(data.ok());
+  LeaveLastOutSplit split(*data);
+  auto bundle = FitBundle(*data, split.train(), o, o.serving);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const auto& cases = split.cases(SplitName::kValidation);
+  EXPECT_FALSE(SourceNdcg(**bundle, split, cases, SourceId::kItemKnn, 10, 2,
+                          absl::Now() - absl::Seconds(1))
+                   .has_value());
+  const std::optional<double> ndcg =
+      SourceNdcg(**bundle, split, cases, SourceId::kItemKnn, 10, 2, absl::InfiniteFuture());
+  ASSERT_TRUE(ndcg.has_value());
+  EXPECT_GE(*ndcg, 0.0);
   fs::remove_all(root);
 }
 

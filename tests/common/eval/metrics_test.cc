@@ -93,5 +93,24 @@ TEST(Metrics, AccumulatorAndCoverage) {
   EXPECT_NEAR(acc.coverage(), 0.4, kEps);
 }
 
+// The 95% half-width is 1.96 * sample sd / sqrt(n), merged sums included.
+TEST(Metrics, ConfidenceIntervalHalfWidth) {
+  MetricAccumulator acc(1, 10);
+  EXPECT_EQ(acc.recall_ci95(), 0.0);
+  const std::vector<ItemIndex> hit = {1}, miss = {2}, target = {1};
+  acc.Add(hit, target);
+  EXPECT_EQ(acc.recall_ci95(), 0.0);  // one user: no spread to estimate
+  MetricAccumulator other(1, 10);
+  for (int i = 0; i < 3; ++i) other.Add(miss, target);
+  acc.Merge(other);
+  // recall values {1,0,0,0}: mean 0.25, sample variance 0.25.
+  EXPECT_NEAR(acc.recall_ci95(), 1.96 * std::sqrt(0.25 / 4), kEps);
+  EXPECT_NEAR(acc.ndcg_ci95(), acc.recall_ci95(), kEps);  // k = 1: ndcg = hit
+  EXPECT_NEAR(acc.map_ci95(), acc.recall_ci95(), kEps);
+  MetricAccumulator same(1, 10);
+  for (int i = 0; i < 5; ++i) same.Add(hit, target);
+  EXPECT_NEAR(same.recall_ci95(), 0.0, kEps);
+}
+
 }  // namespace
 }  // namespace recsys

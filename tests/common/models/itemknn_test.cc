@@ -62,5 +62,34 @@ TEST(ItemKnn, ScoreDenseEqualsTheMapForm) {
   }
 }
 
+// Capping users to their most recent distinct items: a cap at or above every
+// user's count changes nothing; a tight cap counts only the recent items.
+TEST(ItemKnn, FitCapsUsersToTheirMostRecentItems) {
+  // User 0 consumed items 0..5 in time order (then 0 again, most recent);
+  // users 1 and 2 co-consume 4 and 5.
+  std::vector<Interaction> events;
+  for (int i = 0; i < 6; ++i) events.push_back({0, i, 10 + i, 1});
+  events.push_back({0, 0, 100, 1});
+  events.push_back({1, 4, 1, 1});
+  events.push_back({1, 5, 2, 1});
+  events.push_back({2, 1, 1, 1});
+  events.push_back({2, 2, 2, 1});
+  ItemKnnParams all{10, 0.0, 2, 0};
+  ItemKnnParams wide{10, 0.0, 1, 6};
+  const ItemKnnModel a = ItemKnnModel::Fit(events, 3, 6, all);
+  const ItemKnnModel b = ItemKnnModel::Fit(events, 3, 6, wide);
+  for (ItemIndex i = 0; i < 6; ++i) {
+    auto ra = a.neighbors().row_ids(i), rb = b.neighbors().row_ids(i);
+    EXPECT_EQ(std::vector<int32_t>(ra.begin(), ra.end()), std::vector<int32_t>(rb.begin(), rb.end()));
+  }
+  // Cap 3: user 0 keeps 0 (repeated last), 5 and 4; items 1..3 lose user 0.
+  const ItemKnnModel c = ItemKnnModel::Fit(events, 3, 6, ItemKnnParams{10, 0.0, 2, 3});
+  auto row1 = c.neighbors().row_ids(1);
+  EXPECT_EQ(std::vector<int32_t>(row1.begin(), row1.end()), std::vector<int32_t>({2}));
+  auto row0 = c.neighbors().row_ids(0);
+  EXPECT_EQ(std::set<int32_t>(row0.begin(), row0.end()), std::set<int32_t>({4, 5}));
+  EXPECT_TRUE(c.neighbors().row_ids(3).empty());
+}
+
 }  // namespace
 }  // namespace recsys
