@@ -66,10 +66,10 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
                                                     VectorIndexOptions{}));
   times->als = absl::Now() - t0;
   LOG(INFO) << "fit als (" << absl::FormatDuration(times->als) << ")";
-  if (options.ease && n <= options.ease_max_items) {
+  if (options.ease && options.ease_max_items > 0) {
     t0 = absl::Now();
-    ASSIGN_OR_RETURN(EaseModel ease,
-                     EaseModel::Fit(events, users, n, options.ease_lambda, options.ease_keep));
+    ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Fit(events, users, n, options.ease_lambda,
+                                                    options.ease_keep, options.ease_max_items));
     b->ease = std::move(ease);
     LOG(INFO) << "fit ease (" << absl::FormatDuration(absl::Now() - t0) << ")";
   }

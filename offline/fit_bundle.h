@@ -14,7 +14,7 @@
 namespace recsys::offline {
 
 // Fits content (from item text, or from co-consumption when the data has no
-// item text), item-kNN, ALS, EASE (catalogues up to options.ease_max_items),
+// item text), item-kNN, ALS, EASE (on at most options.ease_max_items most popular items),
 // trending, Markov transitions and the user histories, with `serving` as the
 // bundle's serving parameters. Cost: dominated by item-kNN and ALS.
 // How long each refittable model took (tuning predicts its refits from them).

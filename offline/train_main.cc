@@ -24,8 +24,10 @@ ABSL_FLAG(int, threads, 2, "Worker threads");
 ABSL_FLAG(int, content_dim, 96, "Content (LSA) embedding dimension");
 ABSL_FLAG(int, als_factors, 64, "ALS factors (starting value; tuning may change it)");
 ABSL_FLAG(int, als_iterations, 15, "ALS iterations");
-ABSL_FLAG(bool, ease, true, "Fit EASE when the catalogue is small enough");
-ABSL_FLAG(int, ease_max_items, 20000, "Largest catalogue EASE is fit on (dense n^2 floats)");
+ABSL_FLAG(bool, ease, true, "Fit EASE");
+ABSL_FLAG(int, ease_max_items, 20000,
+          "Items EASE covers: larger catalogues fit it on their this-many most popular items "
+          "(fitting holds n^2 floats and costs O(n^3); at most 30000)");
 ABSL_FLAG(int, ease_keep, recsys::offline::TrainOptions{}.ease_keep,
           "EASE entries kept per item row (largest |weight|, stored sparse); 0 keeps B dense");
 ABSL_FLAG(absl::Duration, trending_half_life, absl::Hours(24 * 7),
@@ -99,10 +101,11 @@ int main(int argc, char** argv) {
   o.json_path = absl::GetFlag(FLAGS_json);
   if (o.k < 1 || o.k > 1000 || o.threads < 1 || o.content.dim < 2 || o.als.factors < 2 ||
       o.serving.max_pool < o.k || o.serving.trending_half_life_s <= 0 || o.ease_keep < 0 ||
-      o.eval_users < 0 || o.tune_users < 1 || o.ranker_cases < 1 ||
+      o.ease_max_items < 1 || o.ease_max_items > recsys::EaseModel::kMaxItems || o.eval_users < 0 || o.tune_users < 1 || o.ranker_cases < 1 ||
       o.itemknn.max_user_events < 0) {
     LOG(ERROR) << "invalid flags: need 1 <= k <= 1000, threads >= 1, content_dim >= 2, "
                   "als_factors >= 2, max_pool >= k, trending_half_life > 0, ease_keep >= 0, "
+                  "1 <= ease_max_items <= 30000, "
                   "eval_users >= 0, tune_users >= 1, ranker_cases >= 1, "
                   "itemknn_max_user_events >= 0";
     return 2;

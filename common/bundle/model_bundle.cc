@@ -288,7 +288,7 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   // Cross-model consistency.
   if (b->content.num_items() != n || b->als.num_items() != n || b->content_index.size() != n ||
       b->als_index.size() != n || b->content_index.dim() != b->content.dim() ||
-      b->als_index.dim() != b->als.factors() || (b->ease && b->ease->num_items() != n)) {
+      b->als_index.dim() != b->als.factors() || (b->ease && !b->ease->FitsCatalogue(n))) {
     return absl::DataLossError(absl::StrCat(dir, ": models disagree on the catalogue size (", n,
                                             " items) or dimensions"));
   }

@@ -53,7 +53,7 @@ CandidateSignals ComputeSignals(const ModelBundle& bundle, const UserState& st, 
   if (bundle.ease) {
     // The dense vector, when retrieval computed it, holds the same bits.
     out[3] = st.ease_scores.empty() ? bundle.ease->ScoreOne(st.ease_items, item)
-                                    : st.ease_scores[item];
+                                    : bundle.ease->ScoreAt(st.ease_scores, item);
   }
   auto markov = st.markov_scores.find(item);
   out[4] = markov == st.markov_scores.end() ? 0.0f : markov->second;

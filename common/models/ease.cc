@@ -15,11 +15,18 @@ constexpr char kEaseFile[] = "ease.arr";
 constexpr char kOffsetsFile[] = "ease.offsets.arr";
 constexpr char kColsFile[] = "ease.cols.arr";
 constexpr char kValuesFile[] = "ease.values.arr";
+constexpr char kItemsFile[] = "ease.items.arr";
 
 // The sparse layout's CSR arrays.
 CsrFiles SparseFiles() { return {kOffsetsFile, kColsFile, kValuesFile}; }
 
 }  // namespace
+
+void EaseModel::SetItems(std::vector<ItemIndex> items) {
+  items_ = std::move(items);
+  position_.assign(items_.empty() ? 0 : static_cast<size_t>(items_.back()) + 1, -1);
+  for (size_t l = 0; l < items_.size(); ++l) position_[items_[l]] = static_cast<int32_t>(l);
+}
 
 void EaseModel::BuildIndex() {
   words_ = (int64_t{num_items_} + 63) / 64;
@@ -66,8 +73,10 @@ void EaseModel::Score(std::span<const ItemIndex> history, std::span<const float>
   }
 }
 
-float EaseModel::ScoreOne(std::span<const std::pair<ItemIndex, float>> weighted, ItemIndex j) const {
-  if (j < 0 || j >= num_items_) return 0.0f;
+float EaseModel::ScoreOne(std::span<const std::pair<ItemIndex, float>> weighted,
+                          ItemIndex global) const {
+  const int32_t j = Position(global);
+  if (j < 0) return 0.0f;
   // The same terms in the same order as Score(), so the float sum is the same.
   float score = 0.0f;
   if (sparse()) {
@@ -95,8 +104,8 @@ std::vector<std::pair<ItemIndex, float>> EaseModel::WeightedItems(
   std::vector<std::pair<ItemIndex, float>> items;
   items.reserve(history.size());
   for (size_t k = 0; k < history.size(); ++k) {
-    const ItemIndex i = history[k];
-    if (i >= 0 && i < num_items_) items.emplace_back(i, k < weights.size() ? weights[k] : 1.0f);
+    const int32_t i = Position(history[k]);
+    if (i >= 0) items.emplace_back(i, k < weights.size() ? weights[k] : 1.0f);
   }
   std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
     return a.first < b.first || (a.first == b.first && a.second > b.second);
@@ -108,13 +117,45 @@ std::vector<std::pair<ItemIndex, float>> EaseModel::WeightedItems(
 }
 
 absl::StatusOr<std::vector<std::string>> EaseModel::Save(const std::string& dir) const {
-  if (sparse()) return sparse_.Save(dir, SparseFiles());
+  std::vector<std::string> files;
+  if (subset()) {
+    RETURN_IF_ERROR(WriteInt32Array(absl::StrCat(dir, "/", kItemsFile),
+                                    {static_cast<uint64_t>(items_.size())}, items_.data()));
+    files.push_back(kItemsFile);
+  }
+  if (sparse()) {
+    ASSIGN_OR_RETURN(std::vector<std::string> csr, sparse_.Save(dir, SparseFiles()));
+    files.insert(files.end(), csr.begin(), csr.end());
+    return files;
+  }
   const uint64_t n = static_cast<uint64_t>(num_items_);
   RETURN_IF_ERROR(WriteFloatArray(absl::StrCat(dir, "/", kEaseFile), {n, n}, weights_.data()));
-  return std::vector<std::string>{kEaseFile};
+  files.push_back(kEaseFile);
+  return files;
 }
 
 absl::StatusOr<EaseModel> EaseModel::Load(const std::string& dir) {
+  ASSIGN_OR_RETURN(EaseModel model, LoadWeights(dir));
+  std::error_code ec;
+  const std::string items_path = absl::StrCat(dir, "/", kItemsFile);
+  if (std::filesystem::exists(items_path, ec)) {
+    ASSIGN_OR_RETURN(Array<int32_t> items, ReadInt32Array(items_path));
+    if (items.dims.size() != 1 || items.values.size() != static_cast<size_t>(model.num_items_)) {
+      return absl::DataLossError(absl::StrCat(items_path, ": expected ", model.num_items_,
+                                              " item indices (one per EASE row)"));
+    }
+    for (size_t l = 0; l < items.values.size(); ++l) {
+      if (items.values[l] < 0 || (l > 0 && items.values[l] <= items.values[l - 1])) {
+        return absl::DataLossError(
+            absl::StrCat(items_path, ": item indices must be >= 0 and strictly ascending"));
+      }
+    }
+    model.SetItems(std::move(items.values));
+  }
+  return model;
+}
+
+absl::StatusOr<EaseModel> EaseModel::LoadWeights(const std::string& dir) {
   std::error_code ec;
   if (std::filesystem::exists(absl::StrCat(dir, "/", kOffsetsFile), ec)) {
     CsrShape shape;  // square, num_items from the offsets

@@ -22,6 +22,12 @@ namespace recsys {
 // makes Score O(keep) per history item. Memory: num_items * keep * 8 bytes of
 // CSR (also the size on disk) plus num_items^2 * 10 / 64 bytes of ScoreOne
 // index, instead of num_items^2 * 4 bytes dense.
+//
+// Large catalogues: Fit with `max_items` keeps the model to the most popular
+// `max_items` items (its "items"); the rest of the catalogue neither votes
+// nor is scored. Histories and candidates are always catalogue indices; dense
+// score vectors are over the model's items (position l is item global_item(l);
+// the positions keep catalogue order, so ties break the same way).
 class EaseModel {
  public:
   // 30000^2 floats = 3.6 GB: beyond that EASE is the wrong model.
@@ -30,10 +36,14 @@ class EaseModel {
   EaseModel() = default;
   // keep = 0: dense B. keep > 0: each row keeps its `keep` largest-|value|
   // non-zero entries (ties: lower column), the rest are dropped to zero.
+  // max_items > 0: fit on the `max_items` items with the most events in
+  // `events` (ties: lower index) when the catalogue is larger.
   static absl::StatusOr<EaseModel> Fit(std::span<const Interaction> events, int32_t num_users,
-                                       int32_t num_items, double lambda, int keep = 0);
-  // scores[j] = sum over the distinct history items i of B[i][j] (size
-  // num_items); X is binary, so a repeated item counts once; unknown ignored.
+                                       int32_t num_items, double lambda, int keep = 0,
+                                       int32_t max_items = 0);
+  // scores[l] = sum over the distinct history items i of B[i][item l] (size
+  // num_items()); X is binary, so a repeated item counts once; items outside
+  // the model ignored.
   void Score(std::span<const ItemIndex> history, std::vector<float>* scores) const;
   // Weighted form: scores[j] = sum over distinct history items i of
   // max(weight of i's occurrences) * B[i][j]. Each scores[j] is the float sum,
@@ -42,7 +52,7 @@ class EaseModel {
   void Score(std::span<const ItemIndex> history, std::span<const float> weights,
              std::vector<float>* scores) const;
   // The distinct known history items with their weights, in the order Score
-  // sums them (ascending item index).
+  // sums them (ascending item index), as the model's positions.
   std::vector<std::pair<ItemIndex, float>> WeightedItems(std::span<const ItemIndex> history,
                                                         std::span<const float> weights) const;
   // One item's score from WeightedItems(): bit-identical to Score()[j] (same
@@ -51,18 +61,45 @@ class EaseModel {
   // Sparse B: beyond ~50 candidates per history one Score() is cheaper
   // (keep 256, 150-item history: Score ~17 us vs 400 ScoreOne 50-130 us).
   float ScoreOne(std::span<const std::pair<ItemIndex, float>> weighted, ItemIndex j) const;
+  // Catalogue item j's entry of a Score() vector (0 outside the model).
+  float ScoreAt(std::span<const float> scores, ItemIndex j) const {
+    const int32_t l = Position(j);
+    return l < 0 ? 0.0f : scores[l];
+  }
+  // Items the model covers (dense score vectors have this size).
   int32_t num_items() const { return num_items_; }
+  // True when the model covers only the most popular part of the catalogue.
+  bool subset() const { return !items_.empty(); }
+  ItemIndex global_item(int32_t position) const {
+    return items_.empty() ? position : items_[position];
+  }
+  // Position of catalogue item j in the model, -1 when outside it.
+  int32_t Position(ItemIndex j) const {
+    if (items_.empty()) return j >= 0 && j < num_items_ ? j : -1;
+    return j >= 0 && j < static_cast<ItemIndex>(position_.size()) ? position_[j] : -1;
+  }
+  // True when the model can serve a catalogue of `catalogue_items` items.
+  bool FitsCatalogue(int32_t catalogue_items) const {
+    return items_.empty() ? num_items_ == catalogue_items
+                          : static_cast<int32_t>(position_.size()) <= catalogue_items;
+  }
   bool sparse() const { return !sparse_.offsets.empty(); }
   // Stored entries of B: num_items^2 when dense.
   int64_t num_entries() const;
 
-  // Dense: ease.arr; sparse: ease.offsets.arr, ease.cols.arr, ease.values.arr.
+  // Dense: ease.arr; sparse: ease.offsets.arr, ease.cols.arr, ease.values.arr;
+  // a subset model adds ease.items.arr (its catalogue indices, ascending).
   absl::StatusOr<std::vector<std::string>> Save(const std::string& dir) const;
   // Reads whichever layout `dir` holds.
   static absl::StatusOr<EaseModel> Load(const std::string& dir);
 
  private:
   int32_t num_items_ = 0;
+  // Subset models only: position -> catalogue index (ascending) and catalogue
+  // index -> position or -1 (size: largest covered index + 1).
+  std::vector<ItemIndex> items_;
+  std::vector<int32_t> position_;
+  void SetItems(std::vector<ItemIndex> items);
   // Dense layout: num_items x num_items row-major; empty when sparse.
   std::vector<float> weights_;
   // Sparse layout: num_items rows, columns strictly ascending within a row.
@@ -77,6 +114,7 @@ class EaseModel {
   int64_t words_ = 0;
 
   void BuildIndex();
+  static absl::StatusOr<EaseModel> LoadWeights(const std::string& dir);
 };
 
 }  // namespace recsys

@@ -25,9 +25,32 @@ void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info
 namespace recsys {
 
 absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, int32_t num_users,
-                                         int32_t num_items, double lambda, int keep) {
+                                         int32_t num_items, double lambda, int keep,
+                                         int32_t max_items) {
   if (num_items < 0 || num_users < 0) {
     return absl::InvalidArgumentError("EASE: negative num_users or num_items");
+  }
+  // The model's items: the whole catalogue, or its `max_items` most popular.
+  std::vector<ItemIndex> chosen;
+  std::vector<int32_t> position;  // catalogue index -> model position, -1 outside
+  if (max_items > 0 && num_items > max_items) {
+    std::vector<int64_t> count(static_cast<size_t>(num_items), 0);
+    for (const Interaction& e : events) {
+      if (e.item >= 0 && e.item < num_items) ++count[e.item];
+    }
+    chosen.resize(static_cast<size_t>(num_items));
+    for (ItemIndex i = 0; i < num_items; ++i) chosen[i] = i;
+    std::nth_element(chosen.begin(), chosen.begin() + max_items, chosen.end(),
+                     [&](ItemIndex a, ItemIndex b) {
+                       return count[a] != count[b] ? count[a] > count[b] : a < b;
+                     });
+    chosen.resize(static_cast<size_t>(max_items));
+    std::sort(chosen.begin(), chosen.end());
+    position.assign(static_cast<size_t>(num_items), -1);
+    for (size_t l = 0; l < chosen.size(); ++l) position[chosen[l]] = static_cast<int32_t>(l);
+    LOG(INFO) << "EASE: fitting the " << max_items << " most popular of " << num_items
+              << " items";
+    num_items = max_items;
   }
   if (num_items > kMaxItems) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -43,11 +66,17 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
   const int64_t n = num_items;
   std::vector<std::vector<ItemIndex>> user_items(num_users);
   for (const Interaction& e : events) {
-    if (e.user < 0 || e.user >= num_users || e.item < 0 || e.item >= num_items) continue;
-    user_items[e.user].push_back(e.item);
+    if (e.user < 0 || e.user >= num_users) continue;
+    const ItemIndex item =
+        position.empty() ? e.item
+        : e.item >= 0 && e.item < static_cast<ItemIndex>(position.size()) ? position[e.item]
+                                                                          : -1;
+    if (item < 0 || item >= num_items) continue;
+    user_items[e.user].push_back(item);
   }
   EaseModel model;
   model.num_items_ = num_items;
+  if (!chosen.empty()) model.SetItems(std::move(chosen));
   if (n == 0) return model;
   std::vector<float>& g = model.weights_;
   g.assign(static_cast<size_t>(n * n), 0.0f);

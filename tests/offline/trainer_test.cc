@@ -11,6 +11,8 @@
 #include "common/bundle/registry.h"
 #include "common/features/features.h"
 #include "common/retrieval/pool.h"
+#include "common/retrieval/retriever.h"
+#include "common/retrieval/user_state.h"
 #include "offline/evaluate_pass.h"
 #include "offline/fit_bundle.h"
 #include "tests/testing/toy_registry.h"
@@ -235,6 +237,33 @@ TEST(Trainer, SourceNdcgHonoursItsDeadline) {
       SourceNdcg(**bundle, split, cases, SourceId::kItemKnn, 10, 2, absl::InfiniteFuture());
   ASSERT_TRUE(ndcg.has_value());
   EXPECT_GE(*ndcg, 0.0);
+  fs::remove_all(root);
+}
+
+// A catalogue above ease_max_items gets EASE on its most popular items: the
+// bundle round-trips and the EASE source returns catalogue items it covers.
+TEST(Trainer, EaseOnThePopularPartOfALargerCatalogue) {
+  const std::string root = TempDir("ease_subset");
+  TrainOptions o = SmallOptions(root);
+  o.ease_max_items = 20;
+  auto result = Train(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto bundle = ModelBundle::Load(result->bundle_dir);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const ModelBundle& b = **bundle;
+  ASSERT_TRUE(b.ease.has_value());
+  EXPECT_TRUE(b.ease->subset());
+  EXPECT_EQ(b.ease->num_items(), 20);
+  bool ease_row = false;
+  for (const LeaderboardRow& row : result->leaderboard) ease_row |= row.model == "ease";
+  EXPECT_TRUE(ease_row);
+  const UserState st = BuildUserState(b, {{0, b.ease->global_item(0), 1, 1.0f}}, 0, {});
+  auto list = retrieval::DefaultRetrievers()[static_cast<int>(SourceId::kEase)]->Retrieve(b, st, 5);
+  ASSERT_TRUE(list.ok());
+  for (const ScoredIndex& s : *list) {
+    EXPECT_GE(b.ease->Position(s.item), 0) << s.item;
+    EXPECT_NE(s.item, b.ease->global_item(0));
+  }
   fs::remove_all(root);
 }
 

@@ -10,7 +10,12 @@ absl::StatusOr<std::vector<ScoredIndex>> EaseRetriever::Retrieve(const ModelBund
   if (k <= 0 || state.ease_scores.empty() || state.history.empty()) {
     return std::vector<ScoredIndex>{};
   }
-  return TopKDense(state.ease_scores, k, [&](ItemIndex i) { return state.exclude.contains(i); });
+  // Positions in the model's item order (catalogue order, so ties break alike).
+  const EaseModel& ease = *bundle.ease;
+  std::vector<ScoredIndex> list = TopKDense(
+      state.ease_scores, k, [&](ItemIndex l) { return state.exclude.contains(ease.global_item(l)); });
+  for (ScoredIndex& s : list) s.item = ease.global_item(s.item);
+  return list;
 }
 
 }  // namespace recsys::retrieval

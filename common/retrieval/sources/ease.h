@@ -1,5 +1,6 @@
 // EASE source: the closed-form item-item regression's dense scores for the
-// history. Only bundles of catalogues up to the trainer's --ease_max_items carry it.
+// history, over the items the model covers (the trainer's --ease_max_items most
+// popular on larger catalogues).
 // Cost: O(items log k) over the dense score vector built in BuildUserState.
 #pragma once
 

@@ -242,3 +242,62 @@ TEST(Ease, SparseSaveLoadRoundTrip) {
 
 }  // namespace
 }  // namespace recsys
+
+namespace recsys {
+namespace {
+
+// A model on the most popular items equals a full fit on the data restricted
+// to them, read through catalogue indices; other items neither vote nor score.
+TEST(Ease, SubsetOfPopularItemsEqualsAFitOnThem) {
+  // Catalogue of 8: items 0..4 carry HandMade(); 5, 6 and 7 one event each.
+  std::vector<Interaction> events = HandMade();
+  events.push_back({0, 5, 0, 1.0f});
+  events.push_back({1, 6, 0, 1.0f});
+  events.push_back({2, 7, 0, 1.0f});
+  for (const int keep : {0, 3}) {
+    const auto subset = EaseModel::Fit(events, kUsers, 8, kLambda, keep, /*max_items=*/kItems);
+    ASSERT_TRUE(subset.ok()) << subset.status();
+    const auto full = EaseModel::Fit(HandMade(), kUsers, kItems, kLambda, keep);
+    ASSERT_TRUE(full.ok()) << full.status();
+    EXPECT_TRUE(subset->subset());
+    EXPECT_EQ(subset->num_items(), kItems);
+    EXPECT_TRUE(subset->FitsCatalogue(8));
+    EXPECT_FALSE(full->subset());
+    for (ItemIndex l = 0; l < kItems; ++l) EXPECT_EQ(subset->global_item(l), l);
+    EXPECT_EQ(subset->Position(6), -1);
+    const std::vector<ItemIndex> history = {1, 6, 3};  // 6 is outside the model
+    const std::vector<ItemIndex> known = {1, 3};
+    std::vector<float> a, b;
+    subset->Score(history, &a);
+    full->Score(known, &b);
+    EXPECT_EQ(a, b);
+    const std::vector<float> w(history.size(), 1.0f);
+    const auto weighted = subset->WeightedItems(history, w);
+    for (ItemIndex j = 0; j < 8; ++j) {
+      EXPECT_EQ(subset->ScoreOne(weighted, j), subset->ScoreAt(a, j)) << j;
+    }
+    EXPECT_EQ(subset->ScoreAt(a, 7), 0.0f);
+
+    const std::string dir = testing::TempDir() + "/ease_test_subset";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const auto files = subset->Save(dir);
+    ASSERT_TRUE(files.ok()) << files.status();
+    EXPECT_EQ(files->front(), "ease.items.arr");
+    const auto loaded = EaseModel::Load(dir);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_TRUE(loaded->subset());
+    std::vector<float> c;
+    loaded->Score(history, &c);
+    EXPECT_EQ(c, a);
+    // Crafted item lists are refused: wrong length, not ascending.
+    const std::vector<int32_t> unsorted = {0, 2, 1, 3, 4};
+    ASSERT_TRUE(WriteInt32Array(dir + "/ease.items.arr", {5}, unsorted.data()).ok());
+    EXPECT_FALSE(EaseModel::Load(dir).ok());
+    ASSERT_TRUE(WriteInt32Array(dir + "/ease.items.arr", {3}, unsorted.data()).ok());
+    EXPECT_FALSE(EaseModel::Load(dir).ok());
+  }
+}
+
+}  // namespace
+}  // namespace recsys
