@@ -28,14 +28,9 @@ std::vector<ItemIndex> Items(std::span<const ScoredIndex> list, size_t k) {
 
 }  // namespace
 
-PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& split, SplitName which,
-                        int k, int threads, bool with_ranker, bool collect_rows,
-                        std::vector<LeaderboardRow>* rows, int64_t max_row_cases) {
-  const auto& cases = split.cases(which);
-  std::vector<uint8_t> row_case(collect_rows ? cases.size() : 0, 0);
-  if (collect_rows) {
-    for (size_t i : SampleCaseIndices(cases, max_row_cases, /*seed=*/0x7261)) row_case[i] = 1;
-  }
+PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& split,
+                        std::span<const EvalCase> cases, SplitName which, int k, int threads,
+                        bool with_ranker, bool collect_rows, std::vector<LeaderboardRow>* rows) {
   threads = std::max(1, threads);
   const int32_t n = bundle.num_items();
   const int max_pool = bundle.params.max_pool;
@@ -59,7 +54,7 @@ PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& spli
   std::vector<FeatureMatrix> case_rows(collect_rows ? cases.size() : 0);
   std::vector<std::vector<uint8_t>> case_labels(collect_rows ? cases.size() : 0);
   Progress progress(absl::StrCat("evaluate ", SplitNameString(which)),
-                    static_cast<int64_t>(cases.size()));
+                    static_cast<int64_t>(cases.size()), absl::Seconds(10));
   ParallelCases(cases.size(), threads, [&](size_t i, int t) {
     const EvalCase& c = cases[i];
     const Interaction& target = split.target(c);
@@ -84,7 +79,7 @@ PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& spli
     local[t].pool_size += static_cast<int64_t>(pool.size());
     const bool hit =
         std::find(pool_items.begin(), pool_items.end(), target.item) != pool_items.end();
-    if (collect_rows && hit && row_case[i]) {
+    if (collect_rows && hit) {
       ComputeFeatures(bundle, st, pool, &case_rows[i]);
       case_labels[i].resize(pool.size());
       for (size_t r = 0; r < pool.size(); ++r) case_labels[i][r] = pool[r].item == target.item;

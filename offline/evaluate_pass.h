@@ -27,13 +27,19 @@ struct PassOutput {
 
 // Appends to `rows` one row per source the bundle has (each asked for
 // max(quota, k) candidates), the pool row (recall at the pool's size) and, with
-// `with_ranker`, the two-stage row. With `collect_rows`, returns the ranker's
-// training rows (label 1 = the case's target), from at most `max_row_cases`
-// cases (a deterministic sample; 0 = all) so that the ranker's training set
-// stays bounded on large data. Uses `threads` threads.
-PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& split, SplitName which,
-                        int k, int threads, bool with_ranker, bool collect_rows,
-                        std::vector<LeaderboardRow>* rows, int64_t max_row_cases = 0);
+// `with_ranker`, the two-stage row, over `cases` of `split` (rows named
+// `which`). With `collect_rows`, returns the ranker's training rows (label 1 =
+// the case's target; group = position in `cases`). Uses `threads` threads.
+PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& split,
+                        std::span<const EvalCase> cases, SplitName which, int k, int threads,
+                        bool with_ranker, bool collect_rows, std::vector<LeaderboardRow>* rows);
+// Over every case of `which`.
+inline PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& split,
+                               SplitName which, int k, int threads, bool with_ranker,
+                               bool collect_rows, std::vector<LeaderboardRow>* rows) {
+  return EvaluatePass(bundle, split, split.cases(which), which, k, threads, with_ranker,
+                      collect_rows, rows);
+}
 
 // NDCG@k of one source alone over `cases` of `split` (the tuning objective).
 // Returns nullopt when `deadline` passes before every case is evaluated (a

@@ -25,7 +25,7 @@ ABSL_FLAG(int, content_dim, 96, "Content (LSA) embedding dimension");
 ABSL_FLAG(int, als_factors, 64, "ALS factors (starting value; tuning may change it)");
 ABSL_FLAG(int, als_iterations, 15, "ALS iterations");
 ABSL_FLAG(bool, ease, true, "Fit EASE");
-ABSL_FLAG(int, ease_max_items, 20000,
+ABSL_FLAG(int, ease_max_items, recsys::offline::TrainOptions{}.ease_max_items,
           "Items EASE covers: larger catalogues fit it on their this-many most popular items "
           "(fitting holds n^2 floats and costs O(n^3); at most 30000)");
 ABSL_FLAG(int, ease_keep, recsys::offline::TrainOptions{}.ease_keep,

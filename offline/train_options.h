@@ -29,7 +29,7 @@ struct TrainOptions {
   AlsParams als;
   bool ease = true;
   double ease_lambda = 100.0;      // fixed: each EASE fit costs seconds (see docs/evaluation.md)
-  int32_t ease_max_items = 20000;  // EASE covers at most this many (most popular) items
+  int32_t ease_max_items = 10000;  // EASE covers at most this many (most popular) items
   // Entries kept per row of B (largest |value|, stored sparse); 0 = dense.
   // See docs/evaluation.md, "EASE pruning".
   int ease_keep = 256;
@@ -41,7 +41,7 @@ struct TrainOptions {
   // train the ranker (bounds its training set at ~cases x max_pool rows).
   int64_t eval_users = 10000;
   int64_t tune_users = 2000;
-  int64_t ranker_cases = 5000;
+  int64_t ranker_cases = 2000;
   RankerParams ranker;
   std::string json_path;  // leaderboard JSON, if set
 };

@@ -83,11 +83,14 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   }
   serving = bundle->params;
 
-  // Ranker: trained on the validation pools (label 1 = the validation target).
+  // Ranker: trained on the pools of a sample of validation users (label 1 =
+  // the validation target); the pass's own leaderboard rows are not kept.
   std::vector<LeaderboardRow> rows;
-  PassOutput val = EvaluatePass(*bundle, split, SplitName::kValidation, options.k, options.threads,
-                                /*with_ranker=*/false, /*collect_rows=*/true, &rows,
-                                options.ranker_cases);
+  const std::vector<EvalCase> ranker_cases =
+      SampleCases(split.cases(SplitName::kValidation), options.ranker_cases, options.seed + 1);
+  PassOutput val =
+      EvaluatePass(*bundle, split, ranker_cases, SplitName::kValidation, options.k,
+                   options.threads, /*with_ranker=*/false, /*collect_rows=*/true, &rows);
   if (val.labels.empty()) {
     return absl::FailedPreconditionError("no validation target reached the candidate pool");
   }
