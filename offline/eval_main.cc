@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/cli_flags.h"
@@ -33,6 +34,10 @@ ABSL_FLAG(std::string, json, "", "Also write the leaderboard JSON to this file")
 ABSL_FLAG(std::string, target, "",
           "Served evaluation: send every evaluation user's history to this gateway "
           "(host:port) and report a 'served' row instead of the offline models");
+ABSL_FLAG(int64_t, eval_users, 10000,
+          "Users evaluated: a deterministic sample of this many users with a 95% confidence "
+          "interval per metric (0 = every user; the trainer samples the same users for the "
+          "same --seed)");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(5), "Served evaluation: per-call deadline");
 
 namespace recsys {
@@ -76,9 +81,16 @@ int Run() {
             << " bad lines skipped, " << report.unknown_item_refs << " unknown item references";
   for (const std::string& m : report.bad_line_messages) LOG(WARNING) << "skipped " << m;
 
-  LeaveLastOutSplit split(*data);
+  const int64_t eval_users = absl::GetFlag(FLAGS_eval_users);
+  if (eval_users < 0) {
+    LOG(ERROR) << "--eval_users must be >= 0";
+    return 2;
+  }
+  LeaveLastOutSplit split(*data, SplitOptions{eval_users, absl::GetFlag(FLAGS_seed)});
   LOG(INFO) << "split: " << split.train().size() << " training events, "
-            << split.cases(SplitName::kTest).size() << " test users";
+            << split.cases(SplitName::kTest).size() << " test users"
+            << (split.sampled() ? absl::StrCat(" (a sample of ", split.eligible_users(), ")")
+                                : std::string());
 
   offline::EvalOptions options;
   options.k = k;

@@ -5,6 +5,7 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
@@ -170,11 +171,17 @@ AlsModel AlsModel::Fit(std::span<const Interaction> events, int32_t num_users, i
     CgHalfStep(item_users, xs.data(), xtx, params.reg, params.alpha, cg_steps, threads, num_items,
                f, ys.data());
     yty = Gram(ys.data(), num_items, f, threads);
-    const double loss =
-        Loss(user_items, xs, ys, yty, params.reg, params.alpha, threads, num_users, f);
-    losses.push_back(loss);
+    // The loss costs about a tenth of an iteration: computed for callers that
+    // ask for it and for the last iteration's log line only.
+    std::string loss_text = "";
+    if (info != nullptr || it + 1 == iterations) {
+      const double loss =
+          Loss(user_items, xs, ys, yty, params.reg, params.alpha, threads, num_users, f);
+      losses.push_back(loss);
+      loss_text = absl::StrCat(": loss ", loss);
+    }
     const absl::Duration elapsed = absl::Now() - start;
-    LOG(INFO) << "ALS iteration " << (it + 1) << "/" << iterations << ": loss " << loss
+    LOG(INFO) << "ALS iteration " << (it + 1) << "/" << iterations << loss_text
               << ", elapsed " << absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(1)))
               << ", ETA "
               << absl::FormatDuration(absl::Trunc(elapsed / (it + 1) * (iterations - it - 1),
