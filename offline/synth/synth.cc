@@ -45,7 +45,7 @@ constexpr double kSuccessorProb = 0.45;
 constexpr double kGlobalProb = 0.05;
 constexpr double kTopicSwitchProb = 0.08;
 constexpr double kSessionEndProb = 1.0 / 6;
-constexpr int kDrawAttempts = 5;  // draws tried before a repeat is accepted
+constexpr int kDrawAttempts = 10;  // draws tried before a repeat is accepted
 
 // Items plus what sampling and text need.
 struct Model {
@@ -198,10 +198,12 @@ absl::Status WriteItems(const SynthOptions& o, const Model& m, const std::string
     out->Append("i");
     out->AppendInt(i);
     out->Append(",");
-    // Title: two words shared by the whole series, then the episode number.
+    // Title: the series' own made-up name and a topic word (shared by the whole
+    // series, so content similarity finds the other episodes), then the
+    // episode number.
     Rng title_rng(StreamSeed(o.seed, kSeriesTitleStream, m.series_head[i]));
     for (int w = 0; w < 2; ++w) {
-      title_word = words[base + title_rng.Below(kTopicWords)];
+      title_word = w == 0 ? MakeWord(title_rng) : words[base + title_rng.Below(kTopicWords)];
       title_word[0] = static_cast<char>(title_word[0] - 'a' + 'A');
       out->Append(title_word);
       out->Append(" ");
@@ -366,12 +368,20 @@ absl::Status WriteInteractions(const SynthOptions& o, const Model& m,
             const int32_t* first = m.members.data() + m.topic_begin[topic];
             const int32_t* last = m.members.data() + m.topic_begin[topic + 1];
             const int64_t prefix = std::lower_bound(first, last, released) - first;
+            // The last attempt draws uniformly: a heavy user who has seen the
+            // popular items of a topic moves on to its tail instead of repeating.
             if (prefix > 0) {
-              pick = first[SampleCumulative(m.member_cum.data() + m.topic_begin[topic], prefix,
-                                            rng)];
+              pick = attempt + 1 < kDrawAttempts
+                         ? first[SampleCumulative(m.member_cum.data() + m.topic_begin[topic],
+                                                  prefix, rng)]
+                         : first[rng.Below(prefix)];
             }
           }
-          if (pick < 0) pick = SampleCumulative(m.global_cum.data(), released, rng);
+          if (pick < 0) {
+            pick = attempt + 1 < kDrawAttempts
+                       ? SampleCumulative(m.global_cum.data(), released, rng)
+                       : static_cast<int64_t>(rng.Below(released));
+          }
         }
         item = static_cast<int32_t>(pick);
         if (seen.Insert(item)) break;

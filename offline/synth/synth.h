@@ -9,7 +9,8 @@
 //     popularity follow Zipf laws (exponent ~1 for items, over a seeded
 //     permutation, so popularity is heavy-tailed both globally and per topic);
 //   - each topic has its own made-up vocabulary and sub-topics; text = topic
-//     and sub-topic words plus a few shared words; title = words + a number;
+//     and sub-topic words plus a few shared words; title = the series' own
+//     made-up name, a topic word and the episode number;
 //     category = "t<topic>|t<topic>.s<sub>";
 //   - within a topic, consecutive items form series (chains of 1-12 items, like
 //     episodes); an item's successor is the next item of its series;
@@ -17,11 +18,12 @@
 //     `events`) and 1-3 preferred topics; sessions (hours to weeks apart) in
 //     which the next event is the successor of the previous item with
 //     probability ~0.45, otherwise a popularity draw from a preferred topic, or
-//     now and then a globally popular item; repeats are mostly avoided;
+//     now and then a globally popular item; repeats are mostly avoided
+//     (draws are retried, the last one uniform over the topic);
 //   - timestamps increase within each user over `years` from `start_s`; 70% of
 //     the catalogue exists at the start, the rest is released uniformly over
 //     the span, and nothing is consumed before its release.
-// Memory: O(items + users) plus two 4 MiB write buffers; events are streamed.
+// Memory: O(items + users) plus a 4 MiB write buffer; events are streamed.
 #pragma once
 
 #include <cstdint>

@@ -144,7 +144,9 @@ TEST(Synth, PopularityAndSequenceSignal) {
   std::sort(count.begin(), count.end(), std::greater<>());
   int64_t top = 0;
   for (int64_t i = 0; i < o.items / 100; ++i) top += count[i];
-  EXPECT_GT(static_cast<double>(top) / o.events, 0.15);  // uniform would be 0.01
+  // Uniform popularity would give 0.01; the model gives ~0.15 at this size
+  // (repeat avoidance caps the top items at about one event per user).
+  EXPECT_GT(static_cast<double>(top) / o.events, 0.08);
   // Chance: about 1 / items per pair; the model makes it ~0.3.
   EXPECT_GT(static_cast<double>(successor_pairs) / pairs, 0.15);
   EXPECT_EQ(too_early, 0);
