@@ -6,13 +6,22 @@
 # load step. Asserts on outcomes only (never on times); prints PASS, or FAIL
 # with the logs.
 #   RECSYS_BIN_DIR=build/bin tests/bench/scale_smoke_test.sh
-# Environment: SMOKE_ITEMS / SMOKE_USERS / SMOKE_EVENTS override the size.
+# Environment: SMOKE_ITEMS / SMOKE_USERS / SMOKE_EVENTS override the size;
+# SCALE_SMOKE_OUT, if set, receives the run's output, summary.json and logs
+# (the work directory itself is removed).
 set -uo pipefail
 BIN=${RECSYS_BIN_DIR:?set RECSYS_BIN_DIR to the bin/ directory of a build}
 BIN=$(cd "$BIN" && pwd)
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+keep() {
+  if [ -n "${SCALE_SMOKE_OUT:-}" ]; then
+    mkdir -p "$SCALE_SMOKE_OUT"
+    cp -r "$WORK/run.txt" "$WORK/run/summary.json" "$WORK/run/logs" "$SCALE_SMOKE_OUT/" 2>/dev/null
+  fi
+  rm -rf "$WORK"
+}
+trap keep EXIT
 
 # A free block of three consecutive ports (and their metrics ports at +100).
 port_base=""
