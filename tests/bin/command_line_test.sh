@@ -42,6 +42,7 @@ declare -A OWN_FLAGS=(
   [recsys-retrieval]="--port --workers --max_history --metrics_address"
   [recsys-ranking]="--port --max_candidates --max_history --metrics_address"
   [recsys-load]="--target --concurrency --json"
+  [recsys-synth]="--out --items --users --events --seed"
 )
 for name in "${!OWN_FLAGS[@]}"; do
   [[ -x $BIN/$name ]] || { fail "$name not built in $BIN"; continue; }
@@ -101,6 +102,17 @@ run recsys-load --target 127.0.0.1:1 --connect_timeout 1s --duration 1s
 expect_nonzero "recsys-load against nothing"
 run recsys-load --method bogus
 expect_nonzero "recsys-load --method bogus"
+run recsys-synth --items 10
+expect_nonzero "recsys-synth without --out"
+expect_text "--out is required" "recsys-synth without --out"
+run recsys-synth --out "$TMP/synth" --users 10 --events 29
+expect_nonzero "recsys-synth with too few events"
+expect_text "--events must be at least" "recsys-synth with too few events"
+run recsys-synth --out "$TMP/synth" --items 50 --users 10 --events 100
+expect_rc 0 "recsys-synth small catalogue"
+run recsys-synth --out "$TMP/synth" --items 50 --users 10 --events 100
+expect_nonzero "recsys-synth over existing files"
+expect_text "--force" "recsys-synth over existing files"
 
 if ((failures > 0)); then
   echo "FAIL: command_line: $failures problem(s)"
