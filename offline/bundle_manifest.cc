@@ -52,7 +52,9 @@ void FillManifest(const TrainOptions& options, const Dataset& data, const Traini
   manifest->set_data_format(DataFormatName(data.report.format));
   manifest->set_num_users(data.num_users());
   manifest->set_num_items(data.num_items());
-  manifest->set_num_interactions(static_cast<int64_t>(data.interactions.size()));
+  manifest->set_num_interactions(outcome.num_interactions >= 0
+                                     ? outcome.num_interactions
+                                     : static_cast<int64_t>(data.interactions.size()));
   manifest->set_ranker_auc(outcome.ranker_auc);
   for (const LeaderboardRow& r : outcome.leaderboard) {
     v1::LeaderboardRow* p = manifest->add_leaderboard();

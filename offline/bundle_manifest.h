@@ -19,6 +19,9 @@ struct TrainingOutcome {
   std::vector<LeaderboardRow> leaderboard;
   double ranker_auc = 0;
   double train_seconds = 0;
+  // Events in the data set (the trainer may free data.interactions once the
+  // split holds what it needs); -1 = data.interactions.size().
+  int64_t num_interactions = -1;
 };
 
 // Fills `manifest` (which may already hold tuning and ranker parameters) for a

@@ -61,6 +61,12 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
                     ? absl::StrCat(" (a sample of ", split.eligible_users(),
                                    "; leaderboard figures are estimates, 95% intervals shown)")
                     : std::string());
+  const int64_t num_interactions = static_cast<int64_t>(data.interactions.size());
+  if (!options.production) {
+    // The split holds the training events and the evaluated users' events;
+    // only the production refit needs the whole log again.
+    std::vector<Interaction>().swap(data.interactions);
+  }
   LogPhaseMemory("load and split");
   if (split.cases(SplitName::kTest).empty()) {
     return absl::FailedPreconditionError("no user has 3 or more events: nothing to evaluate");
@@ -117,7 +123,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   }
 
   if (options.production) {
-    LOG(INFO) << "refitting every model on all " << data.interactions.size() << " events";
+    LOG(INFO) << "refitting every model on all " << num_interactions << " events";
     ASSIGN_OR_RETURN(std::unique_ptr<ModelBundle> full,
                      FitBundle(data, data.interactions, options, serving));
     full->ranker = bundle->ranker;
@@ -126,7 +132,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   }
 
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  FillManifest(options, data, TrainingOutcome{board, auc, result.seconds}, absl::Now(), &manifest);
+  FillManifest(options, data, TrainingOutcome{board, auc, result.seconds, num_interactions}, absl::Now(), &manifest);
   result.version = manifest.version();
 
   if (options.publish) {

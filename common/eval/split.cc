@@ -78,6 +78,21 @@ LeaveLastOutSplit::LeaveLastOutSplit(const Dataset& data, const SplitOptions& op
     validation_.push_back(EvalCase{u, n - 2});
     test_.push_back(EvalCase{u, n - 1});
   }
+  if (static_cast<int64_t>(test_.size()) < eligible_users_) {
+    // Sampled: keep only the evaluated users' events (others read as empty).
+    std::vector<int64_t> kept_offsets(offsets_.size(), 0);
+    std::vector<Interaction> kept;
+    size_t c = 0;
+    for (int32_t u = 0; u < users; ++u) {
+      if (c < test_.size() && test_[c].user == u) {
+        kept.insert(kept.end(), events_.begin() + offsets_[u], events_.begin() + offsets_[u + 1]);
+        ++c;
+      }
+      kept_offsets[u + 1] = static_cast<int64_t>(kept.size());
+    }
+    events_ = std::move(kept);
+    offsets_ = std::move(kept_offsets);
+  }
   train_.reserve(all.size() - 2 * eligible.size());
   for (size_t i = 0; i < all.size(); ++i) {
     if (!held[i]) train_.push_back(all[i]);

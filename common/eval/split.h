@@ -11,8 +11,9 @@
 // Large data: the evaluation may run on a sample of the evaluation users
 // (`max_eval_users`); every user's last two events are held out of training
 // either way, so the sampled metrics estimate the full ones without bias.
-// Memory: the events twice (grouped by user, and the training copy) plus
-// 8 bytes per event while sorting; no per-user allocations.
+// Memory: the training copy of the events plus the evaluated users' events
+// (all events when not sampled), and 8 bytes per event while sorting; no
+// per-user allocations.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +52,8 @@ class LeaveLastOutSplit {
   // Users with >= 3 events, whether or not sampled.
   int64_t eligible_users() const { return eligible_users_; }
   bool sampled() const { return static_cast<int64_t>(test_.size()) < eligible_users_; }
-  // The user's events sorted by time (stable).
+  // The user's events sorted by time (stable); empty for users left out of a
+  // sample (only the evaluated users' events are kept then).
   std::span<const Interaction> user_events(UserIndex u) const {
     return {events_.data() + offsets_[u], static_cast<size_t>(offsets_[u + 1] - offsets_[u])};
   }

@@ -78,6 +78,11 @@ TEST(LeaveLastOut, SamplesEvaluationUsersDeterministically) {
   EXPECT_EQ(ua, uv);
   EXPECT_TRUE(std::is_sorted(ua.begin(), ua.end()));
   for (UserIndex u : ua) EXPECT_NE(u % 5, 0) << "sampled a user without 3 events";
+  // Evaluated users keep their events; the others are not held.
+  for (UserIndex u = 0; u < users; ++u) {
+    const bool evaluated = std::find(ua.begin(), ua.end(), u) != ua.end();
+    EXPECT_EQ(a.user_events(u).size(), evaluated ? 4u : 0u) << u;
+  }
   // Training is the same with or without sampling.
   EXPECT_EQ(a.train().size(), full.train().size());
   EXPECT_EQ(a.train().size(), events.size() - 2 * 160);
