@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -46,10 +47,39 @@ class ScopedSingleOmpThread {
   int saved_;
 };
 
+// Tall matrices (catalogues of at least this many items) are orthonormalised
+// by Cholesky QR and may use every OpenMP thread; smaller ones keep the
+// Householder QR on one thread (bit-stable results for the bundled data).
+constexpr int64_t kLargeRows = 50000;
+
 // Orthonormal basis of the column space of `y` (rows >= cols), by Householder QR.
-Eigen::MatrixXd Orthonormalize(const Eigen::MatrixXd& y) {
+Eigen::MatrixXd HouseholderOrthonormalize(const Eigen::MatrixXd& y) {
   Eigen::HouseholderQR<Eigen::MatrixXd> qr(y);
   return qr.householderQ() * Eigen::MatrixXd::Identity(y.rows(), y.cols());
+}
+
+// The same basis by CholeskyQR2 (Yamamoto et al. 2015): Q = Y R^-1 with
+// R^T R = Y^T Y, done twice for orthogonality to working precision. Costs
+// ~4 rows cols^2 flops in matrix products (blocked, threaded) instead of
+// Householder's unblocked sweeps: on 10^6 x 112 it is ~10x faster. Falls back
+// to Householder when Y^T Y is not numerically positive definite (Y nearly
+// rank-deficient).
+Eigen::MatrixXd Orthonormalize(const Eigen::MatrixXd& y) {
+  if (y.rows() < kLargeRows) return HouseholderOrthonormalize(y);
+  Eigen::MatrixXd q = y;
+  for (int pass = 0; pass < 2; ++pass) {
+    Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(q.cols(), q.cols());
+    gram.selfadjointView<Eigen::Lower>().rankUpdate(q.transpose());
+    Eigen::LLT<Eigen::MatrixXd> llt(gram);
+    if (llt.info() != Eigen::Success) return HouseholderOrthonormalize(y);
+    const Eigen::MatrixXd r = llt.matrixU();
+    const double dmin = r.diagonal().cwiseAbs().minCoeff();
+    const double dmax = r.diagonal().cwiseAbs().maxCoeff();
+    if (!(dmin > 1e-7 * dmax)) return HouseholderOrthonormalize(y);
+    // Q = Q R^-1, as the solve X R = Q.
+    r.triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(q);
+  }
+  return q;
 }
 
 // Top right singular vectors of `a` (rows x cols), as a cols x k matrix with
@@ -59,7 +89,8 @@ Eigen::MatrixXd Orthonormalize(const Eigen::MatrixXd& y) {
 Eigen::MatrixXd RandomizedRightSingularVectors(
     const Eigen::SparseMatrix<double, Eigen::RowMajor>& a, int target, int power_iterations,
     uint64_t seed) {
-  ScopedSingleOmpThread single_thread;
+  std::optional<ScopedSingleOmpThread> single_thread;
+  if (a.rows() < kLargeRows) single_thread.emplace();
   const int64_t rows = a.rows();
   const int64_t cols = a.cols();
   const int l = static_cast<int>(std::min<int64_t>({int64_t{target} + kOversample, rows, cols}));
