@@ -70,10 +70,6 @@ class VectorIndex {
   // (`vectors` has size n * d). Row i gets id i.
   static absl::StatusOr<VectorIndex> Build(std::span<const float> vectors, int64_t n, int d,
                                            const VectorIndexOptions& options);
-  static absl::StatusOr<VectorIndex> Build(const std::vector<float>& vectors, int64_t n, int d,
-                                           const VectorIndexOptions& options) {
-    return Build(std::span<const float>(vectors), n, d, options);
-  }
   // FAISS's own file format (a flat index is written as faiss::IndexFlatIP
   // whichever FlatSearch serves it). Save of an exact-scan index briefly holds
   // a second copy of the vectors.
