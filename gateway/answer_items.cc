@@ -10,7 +10,7 @@ void FillItem(const ModelBundle& bundle, ItemIndex item, float score, v1::Scored
   out->set_item_id(bundle.catalogue.ids.Name(item));
   out->set_score(score);
   out->set_title(bundle.catalogue.titles[item]);
-  for (int32_t c : bundle.catalogue.categories[item]) {
+  for (int32_t c : bundle.catalogue.item_categories(item)) {
     out->add_categories(bundle.catalogue.category_names[c]);
   }
 }
@@ -30,7 +30,7 @@ void FillTrending(const ModelBundle& bundle, int64_t as_of_s,
       }
     }
     auto in_category = [&](ItemIndex i) {
-      for (int32_t c : bundle.catalogue.categories[i]) {
+      for (int32_t c : bundle.catalogue.item_categories(i)) {
         if (wanted.contains(c)) return true;
       }
       return false;

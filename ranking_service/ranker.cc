@@ -308,7 +308,7 @@ absl::Status Ranker::Rank(const ModelBundle& bundle, const v1::RankRequest& requ
     out->set_item_id(request.candidates(in.pool_request_index[i]).item_id());
     out->set_score(Sigmoid(logits[i]));
     out->set_title(bundle.catalogue.titles[item]);
-    for (int32_t c : bundle.catalogue.categories[item]) {
+    for (int32_t c : bundle.catalogue.item_categories(item)) {
       out->add_categories(bundle.catalogue.category_names[c]);
     }
   }

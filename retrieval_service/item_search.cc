@@ -16,7 +16,7 @@ void AddItem(const Catalogue& catalogue, ItemIndex item, float score,
   s->set_item_id(catalogue.ids.Name(item));
   s->set_score(score);
   s->set_title(catalogue.titles[item]);
-  for (int32_t c : catalogue.categories[item]) s->add_categories(catalogue.category_names[c]);
+  for (int32_t c : catalogue.item_categories(item)) s->add_categories(catalogue.category_names[c]);
 }
 
 bool IsZero(const float* v, int d) {

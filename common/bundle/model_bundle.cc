@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/bundle/array_file.h"
+#include "common/bundle/bundle_files.h"
 #include "common/bundle/registry.h"
 #include "common/features/features.h"
 #include "common/models/csr.h"
@@ -90,7 +91,10 @@ UserHistories UserHistories::FromEvents(const Dataset& data, std::span<const Int
   std::vector<std::vector<const Interaction*>> by_user(data.num_users());
   for (const Interaction& e : events) by_user[e.user].push_back(&e);
   UserHistories h;
-  h.offsets.push_back(0);
+  std::vector<int64_t> offsets = {0}, times;
+  std::vector<ItemIndex> items;
+  items.reserve(events.size());
+  times.reserve(events.size());
   for (UserIndex u = 0; u < data.num_users(); ++u) {
     auto& list = by_user[u];
     if (list.empty()) continue;
@@ -99,21 +103,26 @@ UserHistories UserHistories::FromEvents(const Dataset& data, std::span<const Int
     });
     h.users.GetOrAdd(data.users.Name(u));
     for (const Interaction* e : list) {
-      h.items.push_back(e->item);
-      h.times_s.push_back(e->timestamp_s);
+      items.push_back(e->item);
+      times.push_back(e->timestamp_s);
     }
-    h.offsets.push_back(static_cast<int64_t>(h.items.size()));
+    offsets.push_back(static_cast<int64_t>(items.size()));
   }
+  h.offsets = std::move(offsets);
+  h.items = std::move(items);
+  h.times_s = std::move(times);
   return h;
 }
 
 void Catalogue::IndexCategories() {
-  category_offsets.assign(1, 0);
-  category_flat.clear();
+  std::vector<int64_t> offsets = {0};
+  std::vector<int32_t> flat;
   for (const std::vector<int32_t>& cats : categories) {
-    category_flat.insert(category_flat.end(), cats.begin(), cats.end());
-    category_offsets.push_back(static_cast<int64_t>(category_flat.size()));
+    flat.insert(flat.end(), cats.begin(), cats.end());
+    offsets.push_back(static_cast<int64_t>(flat.size()));
   }
+  category_offsets = std::move(offsets);
+  category_flat = std::move(flat);
 }
 
 Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train) {
@@ -122,12 +131,12 @@ Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train
   const int32_t n = data.num_items();
   c.titles.resize(n);
   c.categories.resize(n);
-  c.release_time_s.resize(n);
+  std::vector<int64_t> release(n);
   for (ItemIndex i = 0; i < n; ++i) {
     c.ids.GetOrAdd(data.items.Name(i));
     const ItemInfo& info = data.item_info[i];
     c.titles[i] = info.title;
-    c.release_time_s[i] = info.release_time_s;
+    release[i] = info.release_time_s;
     for (const std::string& name : info.categories) {
       auto [it, inserted] =
           category_index.try_emplace(name, static_cast<int32_t>(c.category_names.size()));
@@ -135,6 +144,7 @@ Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train
       c.categories[i].push_back(it->second);
     }
   }
+  c.release_time_s = std::move(release);
   c.popularity = PopularityCounts(train, n);
   c.IndexCategories();
   return c;
@@ -149,7 +159,8 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
   RETURN_IF_ERROR(WriteStringArray(dir + "/items.category_names.arr", c.category_names));
   std::vector<int64_t> cat_offsets = {0};
   std::vector<int32_t> cat_ids;
-  for (const auto& cats : c.categories) {
+  for (ItemIndex i = 0; i < c.size(); ++i) {
+    const std::span<const int32_t> cats = c.item_categories(i);
     cat_ids.insert(cat_ids.end(), cats.begin(), cats.end());
     cat_offsets.push_back(static_cast<int64_t>(cat_ids.size()));
   }
@@ -199,7 +210,9 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   const bool serving = parts == BundleParts::kServing;
   auto b = std::make_shared<ModelBundle>();
   ASSIGN_OR_RETURN(b->manifest, ReadManifest(dir));
-  RETURN_IF_ERROR(VerifyBundle(dir, b->manifest));
+  // Every array file mapped and verified once; the loaders take these views.
+  BundleFiles files(dir, /*verified_only=*/true);
+  RETURN_IF_ERROR(VerifyBundle(dir, b->manifest, &files));
   RETURN_IF_ERROR(GetParams(b->manifest, dir, &b->params));
   const auto& map = b->manifest.parameters();
   auto nf = map.find("bundle.num_features");
@@ -210,40 +223,34 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   }
 
   Catalogue& c = b->catalogue;
-  ASSIGN_OR_RETURN(auto ids, ReadStringArray(dir + "/items.ids.arr"));
+  ASSIGN_OR_RETURN(auto ids, files.ReadStrings("items.ids.arr"));
   for (const std::string& id : ids) c.ids.GetOrAdd(id);
   const int32_t n = c.size();
   if (static_cast<size_t>(n) != ids.size()) {
     return absl::DataLossError(dir + "/items.ids.arr: duplicate item ids");
   }
-  ASSIGN_OR_RETURN(c.titles, ReadStringArray(dir + "/items.titles.arr"));
-  ASSIGN_OR_RETURN(c.category_names, ReadStringArray(dir + "/items.category_names.arr"));
+  ASSIGN_OR_RETURN(c.titles, files.ReadStrings("items.titles.arr"));
+  ASSIGN_OR_RETURN(c.category_names, files.ReadStrings("items.category_names.arr"));
   // A sparsity pattern: item i's category indices, no values.
-  ASSIGN_OR_RETURN(const Csr<float> cats,
-                   Csr<float>::Load(dir, CategoryFiles(),
-                                    CsrShape::Exact(n, c.category_names.size())));
-  ASSIGN_OR_RETURN(auto release, ReadInt64Array(dir + "/items.release.arr"));
-  ASSIGN_OR_RETURN(auto popularity, ReadFloatArray(dir + "/items.popularity.arr"));
-  if (c.titles.size() != ids.size() || release.values.size() != ids.size() ||
-      popularity.values.size() != ids.size()) {
+  ASSIGN_OR_RETURN(Csr<float> cats,
+                   Csr<float>::Map(files, CategoryFiles(),
+                                   CsrShape::Exact(n, c.category_names.size())));
+  ASSIGN_OR_RETURN(c.release_time_s, files.MapVector<int64_t>("items.release.arr"));
+  ASSIGN_OR_RETURN(c.popularity, files.MapVector<float>("items.popularity.arr"));
+  if (c.titles.size() != ids.size() || c.release_time_s.size() != ids.size() ||
+      c.popularity.size() != ids.size()) {
     return absl::DataLossError(absl::StrCat(dir, "/items.*.arr: catalogue arrays disagree in size"));
   }
-  c.categories.resize(n);
-  for (int32_t i = 0; i < n; ++i) {
-    const std::span<const int32_t> row = cats.row_ids(i);
-    c.categories[i].assign(row.begin(), row.end());
-  }
-  c.release_time_s = std::move(release.values);
-  c.popularity = std::move(popularity.values);
-  c.IndexCategories();
+  c.category_offsets = std::move(cats.offsets);
+  c.category_flat = std::move(cats.ids);
 
   if (serving) {
-    ASSIGN_OR_RETURN(b->content, ContentModel::Load(dir));
+    ASSIGN_OR_RETURN(b->content, ContentModel::Load(files));
     ASSIGN_OR_RETURN(b->content_index, VectorIndex::Load(dir + "/content.faiss"));
-    ASSIGN_OR_RETURN(auto knn, SparseNeighbors::Load(dir, CsrFiles::WithPrefix("itemknn"),
-                                                     CsrShape::Exact(n, n)));
+    ASSIGN_OR_RETURN(auto knn, SparseNeighbors::Map(files, CsrFiles::WithPrefix("itemknn"),
+                                                    CsrShape::Exact(n, n)));
     b->itemknn = ItemKnnModel(std::move(knn));
-    ASSIGN_OR_RETURN(b->als, AlsModel::Load(dir));
+    ASSIGN_OR_RETURN(b->als, AlsModel::Load(files));
     ASSIGN_OR_RETURN(b->als_index, VectorIndex::Load(dir + "/als.faiss"));
     if (map.count("bundle.has_ease") && map.at("bundle.has_ease") == "1") {
       ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Load(dir));
@@ -266,23 +273,22 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   b->trending = TrendingModel(events, n, b->params.trending_half_life_s);
   if (!serving) {
     UserHistories& h = b->histories;
-    ASSIGN_OR_RETURN(auto users, ReadStringArray(dir + "/histories.users.arr"));
+    ASSIGN_OR_RETURN(auto users, files.ReadStrings("histories.users.arr"));
     for (const std::string& u : users) h.users.GetOrAdd(u);
     if (static_cast<size_t>(h.users.size()) != users.size()) {
       return absl::DataLossError(dir + "/histories.users.arr: duplicate user ids");
     }
     // Per user (oldest first): item indices with their event times.
     ASSIGN_OR_RETURN(Csr<int64_t> events,
-                     Csr<int64_t>::Load(dir, HistoryFiles(),
-                                        CsrShape::Exact(users.size(), n)));
+                     Csr<int64_t>::Map(files, HistoryFiles(), CsrShape::Exact(users.size(), n)));
     h.offsets = std::move(events.offsets);
     h.items = std::move(events.ids);
     h.times_s = std::move(events.values);
     return std::shared_ptr<const ModelBundle>(std::move(b));
   }
   ASSIGN_OR_RETURN(b->markov,
-                   MarkovTransitions::Load(dir, CsrFiles::WithPrefix("markov"),
-                                           CsrShape::Exact(n, n)));
+                   MarkovTransitions::Map(files, CsrFiles::WithPrefix("markov"),
+                                          CsrShape::Exact(n, n)));
   ASSIGN_OR_RETURN(b->ranker, LogisticRanker::Load(dir, kNumFeatures));
 
   // Cross-model consistency.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/bundle/array_store.h"
 #include "common/data/dataset.h"
 #include "common/index/vector_index.h"
 #include "common/models/als.h"
@@ -52,23 +53,30 @@ struct ServingParams {
 };
 
 // Item catalogue (dense indices shared by every model).
+// The per-item arrays are ArrayStores (array_store.h): owned when built,
+// views of the bundle's mapped files when loaded.
 struct Catalogue {
   IdMap ids;
   std::vector<std::string> titles;
-  std::vector<std::vector<int32_t>> categories;  // indices into category_names
+  // Per-item category lists (indices into category_names) as BuildCatalogue
+  // makes them; empty in a loaded bundle, which has only the CSR below. Read
+  // an item's categories through item_categories().
+  std::vector<std::vector<int32_t>> categories;
   std::vector<std::string> category_names;
-  std::vector<int64_t> release_time_s;  // 0 = unknown
-  std::vector<float> popularity;        // training interaction counts
+  ArrayStore<int64_t> release_time_s;  // per item; 0 = unknown
+  ArrayStore<float> popularity;        // per item: training interaction counts
   int32_t size() const { return ids.size(); }
 
-  // `categories` again as one CSR array, for per-request loops over hundreds
-  // of items (one contiguous read instead of a pointer chase per item). Built
-  // by IndexCategories(); item_categories() reads `categories` until then.
-  std::vector<int64_t> category_offsets;
-  std::vector<int32_t> category_flat;
+  // The categories as one CSR array (size() + 1 offsets into category_flat),
+  // for per-request loops over hundreds of items (one contiguous read instead
+  // of a pointer chase per item). Built from `categories` by IndexCategories(),
+  // mapped by ModelBundle::Load; item_categories() reads `categories` when
+  // there is no CSR.
+  ArrayStore<int64_t> category_offsets;
+  ArrayStore<int32_t> category_flat;
   void IndexCategories();
   std::span<const int32_t> item_categories(ItemIndex i) const {
-    if (category_offsets.size() == categories.size() + 1) {
+    if (category_offsets.size() == static_cast<size_t>(size()) + 1) {
       return {category_flat.data() + category_offsets[i],
               static_cast<size_t>(category_offsets[i + 1] - category_offsets[i])};
     }
@@ -77,12 +85,14 @@ struct Catalogue {
 };
 
 // The interaction histories the bundle was fit on, per external user id
-// (oldest first): the gateway seeds its user store from them.
+// (oldest first), as CSR: user u's events are [offsets[u], offsets[u + 1]) of
+// items and times_s. The gateway seeds its user store from them. Owned when
+// built, views of the bundle's mapped files when loaded.
 struct UserHistories {
   IdMap users;
-  std::vector<int64_t> offsets;  // size users + 1
-  std::vector<ItemIndex> items;
-  std::vector<int64_t> times_s;
+  ArrayStore<int64_t> offsets;  // size users + 1
+  ArrayStore<ItemIndex> items;
+  ArrayStore<int64_t> times_s;
   static UserHistories FromEvents(const Dataset& data, std::span<const Interaction> events);
 };
 
@@ -114,6 +124,14 @@ struct ModelBundle {
   // with checksums in the manifest and publishes the directory.
   absl::Status Save(const std::string& dir, v1::BundleManifest* manifest) const;
   // Reads manifest.json, verifies checksums and versions, loads everything.
+  // The large arrays (embeddings, factors, neighbour and transition lists,
+  // the catalogue's per-item arrays, histories) are views of the bundle's
+  // files, memory-mapped read-only and verified over the mapping (each file's
+  // SHA-256 is computed once, streaming, before any of it is used); strings,
+  // the EASE and trending models and the FAISS indexes are read into the heap.
+  // IMPORTANT: the bundle keeps its files mapped for as long as it lives; the
+  // directory must never be modified in place meanwhile (mapping.h). Removing
+  // it (registry gc) is safe: unlinked files stay mapped.
   static absl::StatusOr<std::shared_ptr<const ModelBundle>> Load(
       const std::string& dir, BundleParts parts = BundleParts::kServing);
 };

@@ -40,6 +40,8 @@
 
 namespace recsys {
 
+class BundleFiles;  // bundle_files.h
+
 // Bundle layout version written into manifests; loaders refuse others.
 inline constexpr int32_t kBundleFormatVersion = 1;
 
@@ -57,7 +59,11 @@ absl::StatusOr<v1::BundleManifest> ReadManifest(const std::string& bundle_dir);
 // listed file exists with the listed size and SHA-256; listed paths stay inside
 // the directory; no .arr / .faiss file in the directory is left unlisted (a bundle
 // mixing artefacts of two runs). Errors name the offending file.
-absl::Status VerifyBundle(const std::string& bundle_dir, const v1::BundleManifest& manifest);
+// With `mapped`, every listed .arr file is memory-mapped and hashed over that
+// mapping, which `mapped` then hands to the loaders (a file is read once, and
+// the bytes checked are the bytes used); other files are hashed by streaming.
+absl::Status VerifyBundle(const std::string& bundle_dir, const v1::BundleManifest& manifest,
+                          BundleFiles* mapped = nullptr);
 
 // The metric promotion is gated on: test NDCG@10 of model "two_stage".
 inline constexpr char kGateSplit[] = "test";

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/bundle/bundle_files.h"
 #include "common/bundle/registry_internal.h"
 #include "common/io/file.h"
 #include "common/io/sha256.h"
@@ -57,6 +58,8 @@ bool IsArtefactExtension(const fs::path& p) {
   return ext == ".arr" || ext == ".faiss";
 }
 
+bool IsArrayFile(const fs::path& p) { return p.extension().string() == ".arr"; }
+
 }  // namespace
 
 std::string NewVersionId(absl::Time now, uint64_t salt) {
@@ -74,7 +77,8 @@ absl::StatusOr<v1::BundleManifest> ReadManifest(const std::string& bundle_dir) {
   return manifest;
 }
 
-absl::Status VerifyBundle(const std::string& bundle_dir, const v1::BundleManifest& manifest) {
+absl::Status VerifyBundle(const std::string& bundle_dir, const v1::BundleManifest& manifest,
+                          BundleFiles* mapped) {
   const std::string dir = StripTrailingSlashes(bundle_dir);
   if (manifest.format_version() != kBundleFormatVersion) {
     return absl::FailedPreconditionError(
@@ -102,6 +106,11 @@ absl::Status VerifyBundle(const std::string& bundle_dir, const v1::BundleManifes
     }
     if (!S_ISREG(st.st_mode)) {
       return absl::DataLossError(absl::StrCat(path, ": not a regular file"));
+    }
+    if (mapped != nullptr && IsArrayFile(rel)) {
+      RETURN_IF_ERROR(mapped->MapVerified(rel.lexically_normal().generic_string(),
+                                          f.size_bytes(), f.sha256()));
+      continue;
     }
     if (static_cast<int64_t>(st.st_size) != f.size_bytes()) {
       return absl::DataLossError(absl::StrCat(path, ": size ", st.st_size,

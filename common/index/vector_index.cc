@@ -80,7 +80,7 @@ VectorIndex::~VectorIndex() = default;
 VectorIndex::VectorIndex(VectorIndex&&) noexcept = default;
 VectorIndex& VectorIndex::operator=(VectorIndex&&) noexcept = default;
 
-absl::StatusOr<VectorIndex> VectorIndex::Build(const std::vector<float>& vectors, int64_t n, int d,
+absl::StatusOr<VectorIndex> VectorIndex::Build(std::span<const float> vectors, int64_t n, int d,
                                                const VectorIndexOptions& options) {
   if (d < 1) return absl::InvalidArgumentError(absl::StrCat("VectorIndex: dimension ", d, " < 1"));
   if (n < 0) return absl::InvalidArgumentError(absl::StrCat("VectorIndex: negative count ", n));

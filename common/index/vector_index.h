@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -67,7 +68,7 @@ class VectorIndex {
 
   // Builds an inner-product index over `n` row-major vectors of dimension `d`
   // (`vectors` has size n * d). Row i gets id i.
-  static absl::StatusOr<VectorIndex> Build(const std::vector<float>& vectors, int64_t n, int d,
+  static absl::StatusOr<VectorIndex> Build(std::span<const float> vectors, int64_t n, int d,
                                            const VectorIndexOptions& options);
   // FAISS's own file format (a flat index is written as faiss::IndexFlatIP
   // whichever FlatSearch serves it). Save of an exact-scan index briefly holds

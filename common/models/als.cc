@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/bundle/array_file.h"
+#include "common/bundle/bundle_files.h"
 #include "common/models/als_gram.h"
 #include "common/status.h"
 
@@ -141,9 +142,14 @@ absl::StatusOr<std::vector<std::string>> AlsModel::Save(const std::string& dir) 
 }
 
 absl::StatusOr<AlsModel> AlsModel::Load(const std::string& dir) {
-  const std::string meta_path = JoinPath(dir, kMetaFile);
-  const std::string items_path = JoinPath(dir, kItemsFile);
-  ASSIGN_OR_RETURN(Array<int64_t> meta, ReadInt64Array(meta_path));
+  BundleFiles files(dir);
+  return Load(files);
+}
+
+absl::StatusOr<AlsModel> AlsModel::Load(BundleFiles& files) {
+  const std::string meta_path = files.Path(kMetaFile);
+  const std::string items_path = files.Path(kItemsFile);
+  ASSIGN_OR_RETURN(MappedArray<int64_t> meta, files.MapArray<int64_t>(kMetaFile));
   if (meta.dims.size() != 1 || meta.dims[0] != kMetaSize) {
     return absl::InvalidArgumentError(
         absl::StrCat(meta_path, ": expected an int64 array of ", kMetaSize, " values"));
@@ -157,7 +163,7 @@ absl::StatusOr<AlsModel> AlsModel::Load(const std::string& dir) {
                                                    " num_items=", num_items, " alpha=", alpha,
                                                    " reg=", reg));
   }
-  ASSIGN_OR_RETURN(Array<float> items, ReadFloatArray(items_path));
+  ASSIGN_OR_RETURN(MappedArray<float> items, files.MapArray<float>(kItemsFile));
   if (items.dims.size() != 2 || items.dims[0] != static_cast<uint64_t>(num_items) ||
       items.dims[1] != static_cast<uint64_t>(factors)) {
     std::string dims;

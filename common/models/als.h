@@ -16,9 +16,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/bundle/array_store.h"
 #include "common/data/dataset.h"
 
 namespace recsys {
+
+class BundleFiles;  // common/bundle/bundle_files.h
 
 struct AlsParams {
   int factors = 64;
@@ -58,8 +61,9 @@ class AlsModel {
   std::vector<float> FoldIn(std::span<const ItemIndex> history,
                             std::span<const float> weights) const;
 
-  // Item factors, num_items x factors row-major.
-  const std::vector<float>& item_factors() const { return item_factors_; }
+  // Item factors, num_items x factors row-major. Owned after Fit, a view of
+  // the mapped file after Load.
+  const ArrayStore<float>& item_factors() const { return item_factors_; }
   const float* item_factor(ItemIndex i) const { return item_factors_.data() + int64_t{i} * factors_; }
   int factors() const { return factors_; }
   int32_t num_items() const { return num_items_; }
@@ -68,13 +72,16 @@ class AlsModel {
 
   // Files als_items.arr and als_meta.arr; returns the written names.
   absl::StatusOr<std::vector<std::string>> Save(const std::string& dir) const;
+  // Load maps the item factors (a view that keeps the file mapped; mapping.h)
+  // and computes the fold-in's YtY from them (one pass over every page).
   static absl::StatusOr<AlsModel> Load(const std::string& dir);
+  static absl::StatusOr<AlsModel> Load(BundleFiles& files);
 
  private:
   int factors_ = 0;
   int32_t num_items_ = 0;
   double alpha_ = 0, reg_ = 0;
-  std::vector<float> item_factors_;
+  ArrayStore<float> item_factors_;
   // YtY + reg I, factors x factors (symmetric), cached for fold-in; computed
   // the same way by Fit and Load, so a loaded model folds in bit-identically.
   std::vector<float> normal_base_;

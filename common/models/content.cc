@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/bundle/array_file.h"
+#include "common/bundle/bundle_files.h"
 #include "common/models/content_tfidf.h"
 #include "common/status.h"
 
@@ -42,7 +43,7 @@ SparseRow TfIdfRow(const std::vector<std::string>& tokens, const TermIndex& term
   return row;
 }
 
-void ProjectRow(const SparseRow& row, const std::vector<float>& projection, int dim, float* out) {
+void ProjectRow(const SparseRow& row, std::span<const float> projection, int dim, float* out) {
   std::vector<double> acc(dim, 0.0);
   for (const auto& [t, w] : row) {
     const float* v = projection.data() + int64_t{t} * dim;
@@ -158,15 +159,20 @@ absl::StatusOr<std::vector<std::string>> ContentModel::Save(const std::string& d
 }
 
 absl::StatusOr<ContentModel> ContentModel::Load(const std::string& dir) {
-  const std::string vocab_path = absl::StrCat(dir, "/", kVocabFile);
-  const std::string idf_path = absl::StrCat(dir, "/", kIdfFile);
-  const std::string projection_path = absl::StrCat(dir, "/", kProjectionFile);
-  const std::string items_path = absl::StrCat(dir, "/", kItemsFile);
+  BundleFiles files(dir);
+  return Load(files);
+}
+
+absl::StatusOr<ContentModel> ContentModel::Load(BundleFiles& files) {
+  const std::string vocab_path = files.Path(kVocabFile);
+  const std::string idf_path = files.Path(kIdfFile);
+  const std::string projection_path = files.Path(kProjectionFile);
+  const std::string items_path = files.Path(kItemsFile);
   ContentModel model;
-  ASSIGN_OR_RETURN(model.vocabulary_, ReadStringArray(vocab_path));
-  ASSIGN_OR_RETURN(Array<float> idf, ReadFloatArray(idf_path));
-  ASSIGN_OR_RETURN(Array<float> projection, ReadFloatArray(projection_path));
-  ASSIGN_OR_RETURN(Array<float> items, ReadFloatArray(items_path));
+  ASSIGN_OR_RETURN(model.vocabulary_, files.ReadStrings(kVocabFile));
+  ASSIGN_OR_RETURN(MappedArray<float> idf, files.MapArray<float>(kIdfFile));
+  ASSIGN_OR_RETURN(MappedArray<float> projection, files.MapArray<float>(kProjectionFile));
+  ASSIGN_OR_RETURN(MappedArray<float> items, files.MapArray<float>(kItemsFile));
 
   const uint64_t vocab = model.vocabulary_.size();
   if (vocab == 0) return absl::DataLossError(absl::StrCat(vocab_path, ": empty vocabulary"));
@@ -202,7 +208,7 @@ absl::StatusOr<ContentModel> ContentModel::Load(const std::string& dir) {
   }
   model.dim_ = static_cast<int>(dim);
   model.num_items_ = static_cast<int32_t>(items.dims[0]);
-  model.idf_ = std::move(idf.values);
+  model.idf_ = idf.values.ToVector();
   model.projection_ = std::move(projection.values);
   model.item_embeddings_ = std::move(items.values);
   return model;

@@ -19,9 +19,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/bundle/array_store.h"
 #include "common/data/dataset.h"
 
 namespace recsys {
+
+class BundleFiles;  // common/bundle/bundle_files.h
 
 struct ContentParams {
   int dim = 96;             // embedding dimension (clamped to the data's rank)
@@ -48,8 +51,8 @@ class ContentModel {
   std::vector<float> EmbedText(absl::string_view text) const;
 
   // num_items x dim, row-major, rows L2-normalised (zero for items with no
-  // known token).
-  const std::vector<float>& item_embeddings() const { return item_embeddings_; }
+  // known token). Owned after Fit, a view of the mapped file after Load.
+  const ArrayStore<float>& item_embeddings() const { return item_embeddings_; }
   const float* item_embedding(ItemIndex i) const { return item_embeddings_.data() + int64_t{i} * dim_; }
   int dim() const { return dim_; }
   int32_t num_items() const { return num_items_; }
@@ -58,7 +61,10 @@ class ContentModel {
   // Files content_vocab.arr, content_idf.arr, content_projection.arr,
   // content_items.arr in `dir`; returns the written file names (relative).
   absl::StatusOr<std::vector<std::string>> Save(const std::string& dir) const;
+  // Load maps the projection and the item embeddings (views that keep their
+  // files mapped; mapping.h); the vocabulary and IDF are copied into the heap.
   static absl::StatusOr<ContentModel> Load(const std::string& dir);
+  static absl::StatusOr<ContentModel> Load(BundleFiles& files);
 
  private:
   int dim_ = 0;
@@ -66,8 +72,8 @@ class ContentModel {
   std::vector<std::string> vocabulary_;
   absl::flat_hash_map<std::string, int32_t> term_index_;
   std::vector<float> idf_;         // per term
-  std::vector<float> projection_;  // vocab x dim, row-major
-  std::vector<float> item_embeddings_;
+  ArrayStore<float> projection_;  // vocab x dim, row-major
+  ArrayStore<float> item_embeddings_;
 };
 
 }  // namespace recsys

@@ -213,18 +213,19 @@ absl::StatusOr<ContentModel> ContentModel::Fit(const std::vector<ItemInfo>& item
   if (v.cols() == 0) return absl::InvalidArgumentError("content: TF-IDF matrix has rank 0");
   model.dim_ = static_cast<int>(v.cols());
   model.num_items_ = num_items;
-  model.projection_.resize(static_cast<size_t>(vocab) * model.dim_);
+  std::vector<float> projection(static_cast<size_t>(vocab) * model.dim_);
   for (int32_t t = 0; t < vocab; ++t) {
     for (int j = 0; j < model.dim_; ++j)
-      model.projection_[int64_t{t} * model.dim_ + j] = static_cast<float>(v(t, j));
+      projection[int64_t{t} * model.dim_ + j] = static_cast<float>(v(t, j));
   }
   // Same path as EmbedText (TfIdfRow + ProjectRow on the float projection), so
   // an item's document embeds exactly like the item.
-  model.item_embeddings_.assign(static_cast<size_t>(num_items) * model.dim_, 0.0f);
+  std::vector<float> embeddings(static_cast<size_t>(num_items) * model.dim_, 0.0f);
   for (int32_t i = 0; i < num_items; ++i) {
-    ProjectRow(rows[i], model.projection_, model.dim_,
-               model.item_embeddings_.data() + int64_t{i} * model.dim_);
+    ProjectRow(rows[i], projection, model.dim_, embeddings.data() + int64_t{i} * model.dim_);
   }
+  model.projection_ = std::move(projection);
+  model.item_embeddings_ = std::move(embeddings);
   LOG(INFO) << "content model: " << num_items << " items (" << nonzero_rows << " with terms), "
             << vocab << " terms, dim " << model.dim_ << " (asked " << params.dim << "), fit in "
             << absl::ToDoubleMilliseconds(absl::Now() - start) << " ms";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +24,6 @@ SparseRow TfIdfRow(const std::vector<std::string>& tokens, const TermIndex& term
                    const std::vector<float>& idf);
 
 // out[0..dim) = normalise(row * V); all zeros if the product is zero.
-void ProjectRow(const SparseRow& row, const std::vector<float>& projection, int dim, float* out);
+void ProjectRow(const SparseRow& row, std::span<const float> projection, int dim, float* out);
 
 }  // namespace recsys::content_internal

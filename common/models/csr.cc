@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/bundle/array_file.h"
+#include "common/bundle/bundle_files.h"
 #include "common/status.h"
 
 namespace recsys {
@@ -142,6 +143,21 @@ absl::StatusOr<Csr<V>> Csr<V>::Load(const std::string& dir, const CsrFiles& file
   ASSIGN_OR_RETURN(csr.ids, ReadVector<int32_t>(paths.ids));
   if (!paths.values.empty()) {
     ASSIGN_OR_RETURN(csr.values, ReadVector<V>(paths.values));
+  }
+  RETURN_IF_ERROR(csr.Validate(shape, paths));
+  return csr;
+}
+
+template <typename V>
+absl::StatusOr<Csr<V>> Csr<V>::Map(BundleFiles& bundle, const CsrFiles& files,
+                                   const CsrShape& shape) {
+  const CsrFiles paths{bundle.Path(files.offsets), bundle.Path(files.ids),
+                       files.values.empty() ? std::string() : bundle.Path(files.values)};
+  Csr csr;
+  ASSIGN_OR_RETURN(csr.offsets, bundle.MapVector<int64_t>(files.offsets));
+  ASSIGN_OR_RETURN(csr.ids, bundle.MapVector<int32_t>(files.ids));
+  if (!files.values.empty()) {
+    ASSIGN_OR_RETURN(csr.values, bundle.MapVector<V>(files.values));
   }
   RETURN_IF_ERROR(csr.Validate(shape, paths));
   return csr;

@@ -8,7 +8,10 @@
 // int64). Load validates all of it before returning, so a corrupt bundle is
 // refused with a DataLoss status naming the file instead of being indexed out
 // of bounds at serving time.
-// Immutable after Load; const methods are safe to call concurrently.
+// Storage: each array is an ArrayStore (common/bundle/array_store.h): owned
+// vectors when fit code builds the CSR or Load reads it, views of the bundle's
+// mapped files when Map gives it (the CSR then keeps those mappings alive).
+// Immutable after Load/Map; const methods are safe to call concurrently.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +24,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/bundle/array_store.h"
 
 namespace recsys {
+
+class BundleFiles;  // common/bundle/bundle_files.h
 
 // Names of a CSR's arrays: file names relative to a bundle directory for
 // Save/Load, or labels for Validate's messages.
@@ -59,9 +65,9 @@ struct CsrShape {
 // V is float or int64_t (the explicit instantiations in csr.cc).
 template <typename V>
 struct Csr {
-  std::vector<int64_t> offsets;  // rows + 1
-  std::vector<int32_t> ids;      // nnz
-  std::vector<V> values;         // nnz, or empty for a pattern
+  ArrayStore<int64_t> offsets;  // rows + 1
+  ArrayStore<int32_t> ids;      // nnz
+  ArrayStore<V> values;         // nnz, or empty for a pattern
 
   int32_t rows() const { return offsets.empty() ? 0 : static_cast<int32_t>(offsets.size() - 1); }
   int64_t nnz() const { return static_cast<int64_t>(ids.size()); }
@@ -85,9 +91,13 @@ struct Csr {
   // offsets, ids, values.
   absl::StatusOr<std::vector<std::string>> Save(const std::string& dir,
                                                 const CsrFiles& files) const;
-  // Reads and validates the arrays `files` names in `dir`.
+  // Reads (into owned vectors) and validates the arrays `files` names in `dir`.
   static absl::StatusOr<Csr> Load(const std::string& dir, const CsrFiles& files,
                                   const CsrShape& shape);
+  // The same as views of `bundle`'s mappings (no copy); Validate touches
+  // every page of the offsets and ids once.
+  static absl::StatusOr<Csr> Map(BundleFiles& bundle, const CsrFiles& files,
+                                 const CsrShape& shape);
 };
 
 // Save for arrays that live outside a Csr (same files, same bytes).

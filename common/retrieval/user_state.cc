@@ -82,7 +82,7 @@ UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> his
   if (!st.history.empty()) {
     const float inc = 1.0f / static_cast<float>(st.history.size());
     for (ItemIndex i : items) {
-      for (int32_t c : bundle.catalogue.categories[i]) st.category_share[c] += inc;
+      for (int32_t c : bundle.catalogue.item_categories(i)) st.category_share[c] += inc;
     }
   }
   return st;

@@ -53,14 +53,22 @@ TEST(Trainer, PublishesBundleThatRoundTrips) {
   EXPECT_EQ((*fresh)->markov.ids, b.markov.ids);
   EXPECT_EQ((*fresh)->catalogue.titles, b.catalogue.titles);
   EXPECT_EQ((*fresh)->catalogue.popularity, b.catalogue.popularity);
-  // The flat category index agrees with the per-item lists, built or loaded.
-  for (const Catalogue* c : {&b.catalogue, static_cast<const Catalogue*>(&(*fresh)->catalogue)}) {
-    ASSERT_EQ(c->category_offsets.size(), c->categories.size() + 1);
+  // The flat category index, built or loaded (mapped), agrees with the
+  // per-item lists the fit built.
+  const Catalogue& built = (*fresh)->catalogue;
+  ASSERT_EQ(built.categories.size(), static_cast<size_t>(built.size()));
+  for (const Catalogue* c : {&b.catalogue, &built}) {
+    ASSERT_EQ(c->category_offsets.size(), built.categories.size() + 1);
     for (ItemIndex i = 0; i < c->size(); ++i) {
       const std::span<const int32_t> flat = c->item_categories(i);
-      EXPECT_EQ(std::vector<int32_t>(flat.begin(), flat.end()), c->categories[i]) << i;
+      EXPECT_EQ(std::vector<int32_t>(flat.begin(), flat.end()), built.categories[i]) << i;
     }
   }
+  EXPECT_TRUE(b.catalogue.category_flat.mapped());
+  EXPECT_TRUE(b.content.item_embeddings().mapped());
+  EXPECT_TRUE(b.als.item_factors().mapped());
+  EXPECT_TRUE(b.itemknn.neighbors().values.mapped());
+  EXPECT_FALSE(built.category_flat.mapped());
   ASSERT_TRUE(b.ease.has_value());
   // The gateway's partial load carries the training histories and no models.
   auto lite = ModelBundle::Load(result->bundle_dir, BundleParts::kGateway);

@@ -76,13 +76,13 @@ TEST_F(RankerTest, FeaturesMatchHandComputedValues) {
   for (int r = 0; r < 3; ++r) {
     const ItemIndex item = *b.catalogue.ids.Find(ids[r]);
     EXPECT_FLOAT_EQ(x(r, Column("log_pop")), std::log1p(b.catalogue.popularity[item])) << ids[r];
-    const auto& cats = b.catalogue.categories[item];
+    const std::span<const int32_t> cats = b.catalogue.item_categories(item);
     ASSERT_FALSE(cats.empty());
     double affinity = 0;
     for (int32_t c : cats) {
       int in_history = 0;
       for (ItemIndex h : history) {
-        const auto& hc = b.catalogue.categories[h];
+        const std::span<const int32_t> hc = b.catalogue.item_categories(h);
         in_history += std::find(hc.begin(), hc.end(), c) != hc.end();
       }
       affinity += in_history / 4.0;

@@ -134,7 +134,7 @@ TEST_F(RankingServerToyTest, RankOverGrpcEqualsRankPool) {
       EXPECT_EQ(response.items(i).title(), b.catalogue.titles[item]);
       ASSERT_EQ(response.items(i).categories_size(), 1);
       EXPECT_EQ(response.items(i).categories(0),
-                b.catalogue.category_names[b.catalogue.categories[item][0]]);
+                b.catalogue.category_names[b.catalogue.item_categories(item)[0]]);
     }
   }
   const std::string text = metrics_->SerializeText();

@@ -190,12 +190,16 @@ TEST(ArrayFile, BytesOnDiskAreFixed) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   };
+  // Version 2: the 28-byte header is zero-padded to 32 bytes.
   EXPECT_EQ(slurp(dir + "/f.arr"),
-            absl::HexStringToBytes("525359534152520001000000010000000100000002000000000000000000"
-                                   "803f000020c0"));
+            absl::HexStringToBytes("525359534152520002000000010000000100000002000000000000000000"
+                                   "0000"
+                                   "0000803f000020c0"));
   EXPECT_EQ(slurp(dir + "/s.arr"),
-            absl::HexStringToBytes("525359534152520001000000040000000100000002000000000000000200"
-                                   "0000616200000000"));
+            absl::HexStringToBytes("525359534152520002000000040000000100000002000000000000000000"
+                                   "0000"
+                                   "020000006162"
+                                   "00000000"));
 }
 
 }  // namespace
