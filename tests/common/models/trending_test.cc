@@ -111,7 +111,8 @@ TEST(Trending, NowEqualsTheDenseReference) {
 // checkpoint intervals, after the last event), TrendingAsOf's scores and top-k
 // equal the dense reference bit for bit, for catalogues smaller and larger
 // than the per-checkpoint candidate lists, with and without heavy exclusion.
-// The dense fallback is only needed when the exclusion empties the lists.
+// The dense fallback is only needed when k nears the list size or the
+// exclusion empties the lists, never when every scored item is listed.
 TEST(Trending, PastAsOfEqualsTheDenseReference) {
   for (int32_t items : {50, 3000}) {
     const std::vector<Interaction> log = RandomLog(20000, items, 2);
@@ -137,7 +138,8 @@ TEST(Trending, PastAsOfEqualsTheDenseReference) {
         auto light = [](ItemIndex i) { return i % 5 == 2; };
         bool fallback = false;
         ExpectSameTop(view.Top(k, light, &fallback), TopKDense(dense, k, light));
-        if (items > 100) EXPECT_FALSE(fallback) << "t=" << t << " k=" << k;
+        // Well below the 100 listed items: the lists prove the answer.
+        if (k <= 20) EXPECT_FALSE(fallback) << "t=" << t << " k=" << k;
         // Skipping the 70 best listed items leaves fewer than k above the bound.
         auto heavy = [&](ItemIndex i) { return i < 70 || light(i); };
         ExpectSameTop(view.Top(k, heavy, &fallback), TopKDense(dense, k, heavy));
