@@ -1,8 +1,8 @@
 // Sparse per-request accumulator of item votes (item -> summed float vote):
-// an open-addressing hash table (linear probing, power-of-two capacity, load
-// <= 1/2) over two dense arrays that list the voted items in first-vote order
-// with their sums. Memory and time grow with the number of votes, never with
-// the catalogue: O(1) expected per Add and Get.
+// an open-addressing hash table of (item, sum) slots (linear probing,
+// power-of-two capacity, load <= 1/2, one random access per vote) plus the
+// voted items in first-vote order. Memory and time grow with the number of
+// votes, never with the catalogue: O(1) expected per Add and Get.
 //
 // Each item's sum is accumulated in Add order, so it equals, bit for bit, a
 // dense vector (or a map) fed the same votes in the same order.
@@ -39,29 +39,31 @@ class ItemVotes {
     while (true) {
       Slot& slot = slots_[s];
       if (slot.key == item) {
-        scores_[slot.index] += vote;
+        slot.sum += vote;
         return;
       }
       if (slot.key == kEmpty) break;
       s = (s + 1) & mask_;
     }
-    slots_[s] = Slot{item, static_cast<int32_t>(items_.size())};
+    slots_[s] = Slot{item, vote};
     items_.push_back(item);
-    scores_.push_back(vote);
     if (items_.size() * 2 > slots_.size()) Grow();
   }
+  // Fills scores() from the table; call after the last Add.
+  void Finish();
 
   // The summed vote of `item`, 0 when nobody voted for it.
   float Get(ItemIndex item) const {
     if (slots_.empty()) return 0.0f;
     for (uint32_t s = Home(item);; s = (s + 1) & mask_) {
       const Slot& slot = slots_[s];
-      if (slot.key == item) return scores_[slot.index];
+      if (slot.key == item) return slot.sum;
       if (slot.key == kEmpty) return 0.0f;
     }
   }
 
-  // The voted items, each once, in first-vote order; scores() is parallel.
+  // The voted items, each once, in first-vote order; scores() is parallel to
+  // it as of the last Finish() (empty before).
   std::span<const ItemIndex> items() const { return items_; }
   std::span<const float> scores() const { return scores_; }
   size_t size() const { return items_.size(); }
@@ -71,7 +73,7 @@ class ItemVotes {
   static constexpr ItemIndex kEmpty = -1;
   struct Slot {
     ItemIndex key;
-    int32_t index;  // into items_ / scores_
+    float sum;
   };
 
   uint32_t Home(ItemIndex item) const {
@@ -81,7 +83,7 @@ class ItemVotes {
                                  shift_) &
            mask_;
   }
-  void Grow();  // doubles the table and re-inserts every item
+  void Grow();  // doubles the table and re-inserts every slot
   void Allocate(size_t capacity);
 
   std::vector<Slot> slots_;

@@ -34,6 +34,7 @@ void ItemKnnModel::ScoreSparse(std::span<const ItemIndex> history,
   // voted for already (the table grows if not).
   votes->Reset(std::min<size_t>(total / 2 + 1, static_cast<size_t>(n)));
   ForEachVote(history, weights, [votes](ItemIndex j, float vote) { votes->Add(j, vote); });
+  votes->Finish();
 }
 
 void ItemKnnModel::ScoreDense(std::span<const ItemIndex> history, std::span<const float> weights,

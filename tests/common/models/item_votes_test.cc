@@ -31,6 +31,7 @@ TEST(ItemVotes, SumsLookupsAndGrowth) {
       votes.Add(item, v);
     }
     ASSERT_EQ(votes.size(), expected.size());
+    votes.Finish();
     for (size_t i = 0; i < order.size(); ++i) {
       EXPECT_EQ(votes.items()[i], order[i]);
       EXPECT_EQ(votes.scores()[i], expected[order[i]]);
