@@ -34,6 +34,12 @@ class ItemVotes {
 
   // votes[item] += vote (the first vote for an item appends it to items()).
   void Add(ItemIndex item, float vote) {
+    Add(item, vote, [] { return 0.0f; });
+  }
+  // The same, where an item's sum starts at initial() (called once per item,
+  // on its first vote) instead of 0.
+  template <typename InitialFn>
+  void Add(ItemIndex item, float vote, InitialFn&& initial) {
     if (slots_.empty()) Allocate(0);
     uint32_t s = Home(item);
     while (true) {
@@ -45,7 +51,7 @@ class ItemVotes {
       if (slot.key == kEmpty) break;
       s = (s + 1) & mask_;
     }
-    slots_[s] = Slot{item, vote};
+    slots_[s] = Slot{item, initial() + vote};
     items_.push_back(item);
     if (items_.size() * 2 > slots_.size()) Grow();
   }
@@ -54,11 +60,16 @@ class ItemVotes {
 
   // The summed vote of `item`, 0 when nobody voted for it.
   float Get(ItemIndex item) const {
-    if (slots_.empty()) return 0.0f;
+    const float* sum = Find(item);
+    return sum == nullptr ? 0.0f : *sum;
+  }
+  // The summed vote of `item`, null when nobody voted for it.
+  const float* Find(ItemIndex item) const {
+    if (slots_.empty()) return nullptr;
     for (uint32_t s = Home(item);; s = (s + 1) & mask_) {
       const Slot& slot = slots_[s];
-      if (slot.key == item) return slot.sum;
-      if (slot.key == kEmpty) return 0.0f;
+      if (slot.key == item) return &slot.sum;
+      if (slot.key == kEmpty) return nullptr;
     }
   }
 

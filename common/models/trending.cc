@@ -120,22 +120,25 @@ TrendingAsOf::TrendingAsOf(const TrendingModel& model, int64_t as_of_s)
     decay_ = std::exp(-rate * static_cast<double>(as_of_s - model.checkpoint_time_[checkpoint_]));
     start = full * model.checkpoint_every_;
   }
+  tail_.Reset(std::min<size_t>(end - start, static_cast<size_t>(model.num_items_)) / 4);
   for (size_t i = start; i < end; ++i) {
     const ItemIndex item = model.items_[i];
-    auto [it, inserted] = tail_.try_emplace(item, 0.0f);
-    if (inserted && checkpoint_ >= 0) it->second = CheckpointScore(item);
-    it->second +=
-        static_cast<float>(std::exp(-rate * static_cast<double>(as_of_s - model.times_[i])));
+    tail_.Add(item,
+              static_cast<float>(std::exp(-rate * static_cast<double>(as_of_s - model.times_[i]))),
+              [&] { return checkpoint_ < 0 ? 0.0f : CheckpointScore(item); });
   }
+  tail_.Finish();
 }
 
 std::vector<ScoredIndex> TrendingAsOf::PastCandidates() const {
   std::vector<ScoredIndex> out;
   out.reserve(tail_.size() + (checkpoint_ >= 0 ? model_->checkpoint_best_[checkpoint_].size() : 0));
-  for (const auto& [item, score] : tail_) out.push_back(ScoredIndex{item, score});
+  for (size_t k = 0; k < tail_.size(); ++k) {
+    out.push_back(ScoredIndex{tail_.items()[k], tail_.scores()[k]});
+  }
   if (checkpoint_ >= 0) {
     for (ItemIndex item : model_->checkpoint_best_[checkpoint_]) {
-      if (!tail_.contains(item)) out.push_back(ScoredIndex{item, CheckpointScore(item)});
+      if (tail_.Find(item) == nullptr) out.push_back(ScoredIndex{item, CheckpointScore(item)});
     }
   }
   return out;

@@ -23,7 +23,7 @@
 #include <span>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "common/models/item_votes.h"
 #include "common/data/dataset.h"
 #include "common/topk.h"
 
@@ -118,8 +118,8 @@ class TrendingAsOf {
 
  private:
   float PastScore(ItemIndex item) const {
-    auto it = tail_.find(item);
-    if (it != tail_.end()) return it->second;
+    const float* tail = tail_.Find(item);
+    if (tail != nullptr) return *tail;
     return checkpoint_ < 0 ? 0.0f : CheckpointScore(item);
   }
   float CheckpointScore(ItemIndex item) const {
@@ -136,7 +136,7 @@ class TrendingAsOf {
   int32_t checkpoint_ = -1;  // the checkpoint before as_of_s, -1 if none
   double decay_ = 0;         // from the checkpoint's time to as_of_s
   // Exact scores of the items with events between the checkpoint and as_of_s.
-  absl::flat_hash_map<ItemIndex, float> tail_;
+  ItemVotes tail_;
 };
 
 template <typename SkipFn>
