@@ -98,8 +98,8 @@ Env* MakeEnv() {
     }
   }
   LOG(INFO) << "synthetic bundle: " << kItems << " items, " << kNeighbors << " neighbours each, "
-            << kEvents << " trending events, checkpoint every "
-            << b.trending.checkpoint_every() << " events";
+            << kEvents << " trending events, checkpoint every " << b.trending.checkpoint_every()
+            << " events";
   return env;
 }
 
@@ -113,8 +113,7 @@ size_t LengthIndex(const Env& env, int len) {
 }
 
 // The previous per-request path: dense votes and dense trending.
-size_t DenseRequest(const ModelBundle& b, const std::vector<Interaction>& history,
-                    int64_t as_of) {
+size_t DenseRequest(const ModelBundle& b, const std::vector<Interaction>& history, int64_t as_of) {
   absl::flat_hash_set<ItemIndex> exclude;
   std::vector<ItemIndex> items;
   for (const Interaction& e : history) {
@@ -167,7 +166,8 @@ void BM_Request(benchmark::State& state) {
       const UserState st = BuildUserState(b, users[r % users.size()],
                                           kStart + static_cast<int64_t>(r) * (kSpan / 200), {});
       bool fallback = false;
-      st.trending.Top(50, [&](ItemIndex i) { return st.exclude.contains(i); }, &fallback);
+      st.trending.Top(
+          50, [&](ItemIndex i) { return st.exclude.contains(i); }, &fallback);
       fallbacks += fallback;
     }
     state.counters["fallback"] = fallbacks / 200.0;

@@ -57,8 +57,7 @@ absl::StatusOr<double> MeasureRecall(const VectorIndex& index, std::span<const f
     const std::vector<std::vector<Neighbor>> exact =
         ExactTopKBatch(vectors.data(), n, d, batch, count, k);
     for (int64_t q = 0; q < count; ++q) {
-      ASSIGN_OR_RETURN(const std::vector<Neighbor> got,
-                       index.Search(batch + q * d, k, {}, params));
+      ASSIGN_OR_RETURN(const std::vector<Neighbor> got, index.Search(batch + q * d, k, {}, params));
       absl::flat_hash_set<int64_t> truth;
       for (const Neighbor& e : exact[q]) truth.insert(e.id);
       int hits = 0;
@@ -69,8 +68,8 @@ absl::StatusOr<double> MeasureRecall(const VectorIndex& index, std::span<const f
   return sum / static_cast<double>(nq);
 }
 
-absl::StatusOr<IndexRecall> TuneIndex(VectorIndex* index, std::span<const float> vectors,
-                                      int64_t n, int d, const RecallOptions& options) {
+absl::StatusOr<IndexRecall> TuneIndex(VectorIndex* index, std::span<const float> vectors, int64_t n,
+                                      int d, const RecallOptions& options) {
   IndexRecall r;
   r.kind = index->is_exact() ? "flat" : "hnsw";
   r.k = static_cast<int>(std::min<int64_t>(options.k, n));

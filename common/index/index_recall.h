@@ -13,9 +13,9 @@
 #pragma once
 
 #include <cstdint>
-#include <utility>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,19 +24,19 @@
 namespace recsys {
 
 struct RecallOptions {
-  int queries = 200;       // sampled rows of the vectors (all rows when fewer)
-  int k = 200;             // recall@k (clamped to the number of vectors)
+  int queries = 200;  // sampled rows of the vectors (all rows when fewer)
+  int k = 200;        // recall@k (clamped to the number of vectors)
   uint64_t seed = 20240611;
   std::vector<int> ef_ladder = {64, 128, 256, 512};  // ascending
   double target_recall = 0.95;
 };
 
 struct IndexRecall {
-  std::string kind;     // "flat" or "hnsw"
-  int k = 0;            // recall@k
+  std::string kind;  // "flat" or "hnsw"
+  int k = 0;         // recall@k
   int queries = 0;
-  double recall = 0;    // at ef_search
-  int ef_search = 0;    // HNSW: chosen; 0 for flat
+  double recall = 0;  // at ef_search
+  int ef_search = 0;  // HNSW: chosen; 0 for flat
   bool reached_target = false;
 };
 
@@ -57,8 +57,8 @@ absl::StatusOr<double> MeasureRecall(const VectorIndex& index, std::span<const f
 // to the first value whose recall reaches the target, or to the last value
 // when none does (reached_target false). IMPORTANT: mutates `index`: call
 // before it is shared.
-absl::StatusOr<IndexRecall> TuneIndex(VectorIndex* index, std::span<const float> vectors,
-                                      int64_t n, int d, const RecallOptions& options = {});
+absl::StatusOr<IndexRecall> TuneIndex(VectorIndex* index, std::span<const float> vectors, int64_t n,
+                                      int d, const RecallOptions& options = {});
 
 // The manifest parameters describing `r` for index `name` ("content", "als"):
 // index.<name>.kind / .recall (recall@k) / .k / .queries / .ef_search /

@@ -89,9 +89,9 @@ class ItemVotes {
 
   uint32_t Home(ItemIndex item) const {
     // Fibonacci hashing: the high bits of the product spread consecutive ids.
-    return static_cast<uint32_t>((static_cast<uint64_t>(static_cast<uint32_t>(item)) *
-                                  0x9E3779B97F4A7C15ULL) >>
-                                 shift_) &
+    return static_cast<uint32_t>(
+               (static_cast<uint64_t>(static_cast<uint32_t>(item)) * 0x9E3779B97F4A7C15ULL) >>
+               shift_) &
            mask_;
   }
   void Grow();  // doubles the table and re-inserts every slot

@@ -9,8 +9,7 @@ namespace {
 
 // Events at index < end have timestamp < as_of_s (times sorted ascending).
 size_t EventsBefore(const std::vector<int64_t>& times, int64_t as_of_s) {
-  return static_cast<size_t>(std::lower_bound(times.begin(), times.end(), as_of_s) -
-                             times.begin());
+  return static_cast<size_t>(std::lower_bound(times.begin(), times.end(), as_of_s) - times.begin());
 }
 
 }  // namespace
@@ -28,9 +27,8 @@ TrendingModel::TrendingModel(std::span<const Interaction> events, int32_t num_it
     std::vector<Event> sorted;
     sorted.reserve(events.size());
     for (const Interaction& e : events) sorted.push_back(Event{e.timestamp_s, e.item});
-    std::stable_sort(sorted.begin(), sorted.end(), [](const Event& a, const Event& b) {
-      return a.timestamp_s < b.timestamp_s;
-    });
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Event& a, const Event& b) { return a.timestamp_s < b.timestamp_s; });
     times_.reserve(sorted.size());
     items_.reserve(sorted.size());
     for (const Event& e : sorted) {
@@ -106,9 +104,10 @@ void TrendingModel::ScoresAsOf(int64_t as_of_s, std::vector<float>* scores) cons
   }
 }
 
-TrendingAsOf::TrendingAsOf(const TrendingModel& model, int64_t as_of_s)
+TrendingAsOf::TrendingAsOf(const TrendingModel& model, int64_t as_of_s, int64_t sparse_tail_max)
     : model_(&model), as_of_s_(as_of_s), now_(as_of_s == model.latest_time()) {
   if (now_) return;
+  if (sparse_tail_max < 0) sparse_tail_max = model.num_items_ / 16;
   // ScoresAsOf's arithmetic, restricted to the items the tail touches: the
   // checkpoint's score decayed, then each later event added in time order.
   const size_t end = EventsBefore(model.times_, as_of_s);
@@ -119,6 +118,10 @@ TrendingAsOf::TrendingAsOf(const TrendingModel& model, int64_t as_of_s)
     checkpoint_ = static_cast<int32_t>(full - 1);
     decay_ = std::exp(-rate * static_cast<double>(as_of_s - model.checkpoint_time_[checkpoint_]));
     start = full * model.checkpoint_every_;
+  }
+  if (static_cast<int64_t>(end - start) > sparse_tail_max) {
+    model.ScoresAsOf(as_of_s, &dense_);
+    return;
   }
   tail_.Reset(std::min<size_t>(end - start, static_cast<size_t>(model.num_items_)) / 4);
   for (size_t i = start; i < end; ++i) {

@@ -23,8 +23,8 @@
 #include <span>
 #include <vector>
 
-#include "common/models/item_votes.h"
 #include "common/data/dataset.h"
+#include "common/models/item_votes.h"
 #include "common/topk.h"
 
 namespace recsys {
@@ -69,8 +69,8 @@ class TrendingModel {
   int32_t num_items_ = 0;
   int32_t checkpoint_every_ = 1;
   int32_t candidates_ = kDefaultCandidates;
-  std::vector<int64_t> times_;     // sorted, stable
-  std::vector<ItemIndex> items_;   // parallel to times_
+  std::vector<int64_t> times_;    // sorted, stable
+  std::vector<ItemIndex> items_;  // parallel to times_
   // Checkpoint j covers events [0, (j+1) * checkpoint_every), decayed to the
   // time of the last event it covers.
   std::vector<int64_t> checkpoint_time_;
@@ -87,13 +87,18 @@ class TrendingModel {
 // Trending scores as of one time, for one request: built once, then O(1) per
 // item. Equal bit for bit to TrendingModel::ScoresAsOf(as_of_s).
 // Cost to build: O(1) when as_of_s == model.latest_time() (the precomputed
-// "now"); otherwise O(events since the checkpoint before as_of_s), at most
-// model.checkpoint_every(). Holds a pointer to `model`, which must outlive it.
+// "now"); otherwise O(tail) with tail = events since the checkpoint before
+// as_of_s (at most model.checkpoint_every()) when tail <= sparse_tail_max, and
+// the dense reference, O(num_items + tail), when the tail is longer: each tail
+// item costs a random read of the checkpoint vector (a cache miss at 1M items),
+// so a long tail is cheaper streamed (docs/benchmarks.md). Holds a pointer to
+// `model`, which must outlive it.
 // Const methods are safe to call concurrently.
 class TrendingAsOf {
  public:
   TrendingAsOf() = default;  // no model: every score 0, Top empty
-  TrendingAsOf(const TrendingModel& model, int64_t as_of_s);
+  // sparse_tail_max < 0: num_items / 16.
+  TrendingAsOf(const TrendingModel& model, int64_t as_of_s, int64_t sparse_tail_max = -1);
 
   int64_t as_of_s() const { return as_of_s_; }
   bool is_now() const { return now_; }
@@ -101,6 +106,7 @@ class TrendingAsOf {
   float score(ItemIndex item) const {
     if (model_ == nullptr || item < 0 || item >= model_->num_items_) return 0.0f;
     if (now_) return model_->now_scores_[item];
+    if (!dense_.empty()) return dense_[item];
     return PastScore(item);
   }
 
@@ -137,6 +143,8 @@ class TrendingAsOf {
   double decay_ = 0;         // from the checkpoint's time to as_of_s
   // Exact scores of the items with events between the checkpoint and as_of_s.
   ItemVotes tail_;
+  // The dense reference scores instead, when the tail is long (size num_items).
+  std::vector<float> dense_;
 };
 
 template <typename SkipFn>
@@ -150,6 +158,7 @@ std::vector<ScoredIndex> TrendingAsOf::Top(int k, SkipFn&& skip, bool* dense_fal
     }
     return out;
   }
+  if (!dense_.empty()) return TopKDense(dense_, k, skip);
   const float bound = UnlistedBound();
   for (const ScoredIndex& c : PastCandidates()) {
     if (c.score > bound && !skip(c.item)) out.push_back(c);

@@ -1,10 +1,10 @@
 #include "common/models/trending.h"
 
+#include <gtest/gtest.h>
+
 #include <bit>
 #include <cmath>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "common/topk.h"
 
@@ -37,7 +37,8 @@ TEST(Trending, CheckpointsMatchBruteForce) {
     for (int item = 0; item < 13; ++item) {
       double expected = 0;
       for (const auto& e : events) {
-        if (e.item == item && e.timestamp_s < t) expected += std::pow(2.0, -(t - e.timestamp_s) / 700.0);
+        if (e.item == item && e.timestamp_s < t)
+          expected += std::pow(2.0, -(t - e.timestamp_s) / 700.0);
       }
       EXPECT_NEAR(s[item], expected, 1e-3 * (1 + expected)) << "t=" << t << " item=" << item;
     }
@@ -117,8 +118,8 @@ TEST(Trending, PastAsOfEqualsTheDenseReference) {
   for (int32_t items : {50, 3000}) {
     const std::vector<Interaction> log = RandomLog(20000, items, 2);
     const TrendingModel model(log, items, 3000.0, /*checkpoint_every=*/1500, /*candidates=*/100);
-    std::vector<int64_t> times = {0, 999, 1000, 1001, 50000, model.latest_time() + 1,
-                                  model.latest_time() + 100000};
+    std::vector<int64_t> times = {
+        0, 999, 1000, 1001, 50000, model.latest_time() + 1, model.latest_time() + 100000};
     std::mt19937 rng(3);
     for (int r = 0; r < 40; ++r) times.push_back(1000 + static_cast<int64_t>(rng() % 30000));
     for (size_t e = 1499; e < model.event_times().size(); e += 1500) {
@@ -129,21 +130,24 @@ TEST(Trending, PastAsOfEqualsTheDenseReference) {
     for (int64_t t : times) {
       std::vector<float> dense;
       model.ScoresAsOf(t, &dense);
-      const TrendingAsOf view(model, t);
-      for (ItemIndex i = 0; i < items; ++i) {
-        ASSERT_EQ(std::bit_cast<uint32_t>(view.score(i)), std::bit_cast<uint32_t>(dense[i]))
-            << "items=" << items << " t=" << t << " item=" << i;
-      }
-      for (int k : {1, 20, 90}) {
-        auto light = [](ItemIndex i) { return i % 5 == 2; };
-        bool fallback = false;
-        ExpectSameTop(view.Top(k, light, &fallback), TopKDense(dense, k, light));
-        // Well below the 100 listed items: the lists prove the answer.
-        if (k <= 20) EXPECT_FALSE(fallback) << "t=" << t << " k=" << k;
-        // Skipping the 70 best listed items leaves fewer than k above the bound.
-        auto heavy = [&](ItemIndex i) { return i < 70 || light(i); };
-        ExpectSameTop(view.Top(k, heavy, &fallback), TopKDense(dense, k, heavy));
-        fallbacks += fallback;
+      for (int64_t sparse_tail_max : {int64_t{1} << 40, int64_t{0}, int64_t{-1}}) {
+        // Sparse tail always, dense always, the default threshold.
+        const TrendingAsOf view(model, t, sparse_tail_max);
+        for (ItemIndex i = 0; i < items; ++i) {
+          ASSERT_EQ(std::bit_cast<uint32_t>(view.score(i)), std::bit_cast<uint32_t>(dense[i]))
+              << "items=" << items << " t=" << t << " item=" << i;
+        }
+        for (int k : {1, 20, 90}) {
+          auto light = [](ItemIndex i) { return i % 5 == 2; };
+          bool fallback = false;
+          ExpectSameTop(view.Top(k, light, &fallback), TopKDense(dense, k, light));
+          // Well below the 100 listed items: the lists prove the answer.
+          if (k <= 20) EXPECT_FALSE(fallback) << "t=" << t << " k=" << k;
+          // Skipping the 70 best listed items leaves fewer than k above the bound.
+          auto heavy = [&](ItemIndex i) { return i < 70 || light(i); };
+          ExpectSameTop(view.Top(k, heavy, &fallback), TopKDense(dense, k, heavy));
+          fallbacks += fallback;
+        }
       }
     }
     if (items <= 100) EXPECT_EQ(fallbacks, 0);  // every scored item is listed
