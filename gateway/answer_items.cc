@@ -19,8 +19,8 @@ void FillTrending(const ModelBundle& bundle, int64_t as_of_s,
                   const absl::flat_hash_set<ItemIndex>& exclude,
                   const google::protobuf::RepeatedPtrField<std::string>& categories, int k,
                   v1::RecommendResponse* response) {
-  std::vector<float> scores;
-  bundle.trending.ScoresAsOf(as_of_s > 0 ? as_of_s : bundle.trending.latest_time(), &scores);
+  const TrendingAsOf trending(bundle.trending,
+                              as_of_s > 0 ? as_of_s : bundle.trending.latest_time());
   std::vector<ScoredIndex> top;
   if (!categories.empty()) {
     absl::flat_hash_set<int32_t> wanted;
@@ -35,12 +35,12 @@ void FillTrending(const ModelBundle& bundle, int64_t as_of_s,
       }
       return false;
     };
-    top = TopKDense(scores, k, [&](ItemIndex i) { return exclude.contains(i) || !in_category(i); });
+    top = trending.Top(k, [&](ItemIndex i) { return exclude.contains(i) || !in_category(i); });
   }
   if (static_cast<int>(top.size()) < k) {
     absl::flat_hash_set<ItemIndex> taken;
     for (const auto& s : top) taken.insert(s.item);
-    for (const auto& s : TopKDense(scores, k, [&](ItemIndex i) {
+    for (const auto& s : trending.Top(k, [&](ItemIndex i) {
            return exclude.contains(i) || taken.contains(i);
          })) {
       if (static_cast<int>(top.size()) >= k) break;

@@ -39,9 +39,7 @@ std::vector<ScoredIndex> PopularityModel::Recommend(const Query& q, int k,
 
 std::vector<ScoredIndex> TrendingEvalModel::Recommend(const Query& q, int k,
                                                       const SeenSet& seen) const {
-  std::vector<float> scores;
-  model_.ScoresAsOf(q.as_of_s, &scores);
-  return TopKDense(scores, k, [&](ItemIndex i) { return seen.contains(i); });
+  return TrendingAsOf(model_, q.as_of_s).Top(k, [&](ItemIndex i) { return seen.contains(i); });
 }
 
 }  // namespace recsys::offline

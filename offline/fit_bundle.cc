@@ -53,6 +53,9 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
                                                  options.content));
   ASSIGN_OR_RETURN(b->content_index, VectorIndex::Build(b->content.item_embeddings(), n,
                                                         b->content.dim(), VectorIndexOptions{}));
+  ASSIGN_OR_RETURN(b->content_index_recall, TuneIndex(&b->content_index,
+                                                      b->content.item_embeddings(), n,
+                                                      b->content.dim()));
   LOG(INFO) << "fit content: dim " << b->content.dim() << ", vocabulary "
             << b->content.vocabulary_size() << " (" << absl::FormatDuration(absl::Now() - t0)
             << ")";
@@ -64,8 +67,16 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
   b->als = AlsModel::Fit(events, users, n, options.als);
   ASSIGN_OR_RETURN(b->als_index, VectorIndex::Build(b->als.item_factors(), n, b->als.factors(),
                                                     VectorIndexOptions{}));
+  ASSIGN_OR_RETURN(b->als_index_recall,
+                   TuneIndex(&b->als_index, b->als.item_factors(), n, b->als.factors()));
   times->als = absl::Now() - t0;
   LOG(INFO) << "fit als (" << absl::FormatDuration(times->als) << ")";
+  for (const auto& [name, r] : {std::pair{"content", &b->content_index_recall},
+                                std::pair{"als", &b->als_index_recall}}) {
+    LOG(INFO) << name << " index: " << (*r)->kind << ", recall@" << (*r)->k << " "
+              << (*r)->recall << " over " << (*r)->queries << " queries, ef_search "
+              << (*r)->ef_search;
+  }
   if (options.ease && options.ease_max_items > 0) {
     t0 = absl::Now();
     ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Fit(events, users, n, options.ease_lambda,

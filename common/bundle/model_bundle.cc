@@ -181,12 +181,8 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
     ASSIGN_OR_RETURN(auto ease_files, ease->Save(dir));
     AddFiles(&files, ease_files);
   }
-  std::vector<int64_t> ts;
-  std::vector<int32_t> items;
-  for (const auto& e : trending.events()) {
-    ts.push_back(e.timestamp_s);
-    items.push_back(e.item);
-  }
+  const std::span<const int64_t> ts = trending.event_times();
+  const std::span<const ItemIndex> items = trending.event_items();
   RETURN_IF_ERROR(WriteInt64Array(dir + "/trending.times.arr", {ts.size()}, ts.data()));
   RETURN_IF_ERROR(WriteInt32Array(dir + "/trending.items.arr", {items.size()}, items.data()));
   ASSIGN_OR_RETURN(auto markov_files, markov.Save(dir, CsrFiles::WithPrefix("markov")));
@@ -200,6 +196,13 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
 
   PutParams(params, manifest);
   (*manifest->mutable_parameters())["bundle.has_ease"] = ease ? "1" : "0";
+  for (const auto& [name, recall] :
+       {std::pair{"content", &content_index_recall}, std::pair{"als", &als_index_recall}}) {
+    if (!recall->has_value()) continue;
+    for (auto& [key, value] : IndexRecallParams(name, **recall)) {
+      (*manifest->mutable_parameters())[key] = value;
+    }
+  }
   (*manifest->mutable_parameters())["bundle.num_features"] = absl::StrCat(kNumFeatures);
   manifest->set_num_items(n);
   return absl::OkStatus();
@@ -244,14 +247,29 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   c.category_offsets = std::move(cats.offsets);
   c.category_flat = std::move(cats.ids);
 
+  // The ef_search the trainer chose for an HNSW index (absent in older
+  // bundles and for flat indexes: the default).
+  auto index_options = [&](const std::string& name) -> absl::StatusOr<VectorIndexOptions> {
+    VectorIndexOptions options;
+    auto it = map.find(IndexEfSearchKey(name));
+    if (it != map.end() && (!absl::SimpleAtoi(it->second, &options.hnsw_ef_search) ||
+                            options.hnsw_ef_search < 0 || options.hnsw_ef_search > 1 << 16)) {
+      return absl::DataLossError(absl::StrCat(dir, "/manifest.json: ", it->first, " = \"",
+                                              it->second, "\" is not an ef_search"));
+    }
+    return options;
+  };
   if (serving) {
     ASSIGN_OR_RETURN(b->content, ContentModel::Load(files));
-    ASSIGN_OR_RETURN(b->content_index, VectorIndex::Load(dir + "/content.faiss"));
+    ASSIGN_OR_RETURN(const VectorIndexOptions content_options, index_options("content"));
+    ASSIGN_OR_RETURN(b->content_index,
+                     VectorIndex::Load(dir + "/content.faiss", content_options));
     ASSIGN_OR_RETURN(auto knn, SparseNeighbors::Map(files, CsrFiles::WithPrefix("itemknn"),
                                                     CsrShape::Exact(n, n)));
     b->itemknn = ItemKnnModel(std::move(knn));
     ASSIGN_OR_RETURN(b->als, AlsModel::Load(files));
-    ASSIGN_OR_RETURN(b->als_index, VectorIndex::Load(dir + "/als.faiss"));
+    ASSIGN_OR_RETURN(const VectorIndexOptions als_options, index_options("als"));
+    ASSIGN_OR_RETURN(b->als_index, VectorIndex::Load(dir + "/als.faiss", als_options));
     if (map.count("bundle.has_ease") && map.at("bundle.has_ease") == "1") {
       ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Load(dir));
       b->ease = std::move(ease);

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "common/bundle/array_store.h"
 #include "common/data/dataset.h"
+#include "common/index/index_recall.h"
 #include "common/index/vector_index.h"
 #include "common/models/als.h"
 #include "common/models/content.h"
@@ -116,6 +117,11 @@ struct ModelBundle {
   MarkovTransitions markov;
   LogisticRanker ranker;
   UserHistories histories;  // empty unless loaded with BundleParts::kGateway
+  // The trainer's measurement of each vector index against the exact scan
+  // (index_recall.h); Save records them as manifest parameters "index.<name>.*",
+  // and Load searches each HNSW index with its recorded ef_search.
+  std::optional<IndexRecall> content_index_recall;
+  std::optional<IndexRecall> als_index_recall;
 
   int32_t num_items() const { return catalogue.size(); }
 

@@ -49,7 +49,7 @@ CandidateSignals ComputeSignals(const ModelBundle& bundle, const UserState& st, 
   out[1] = st.als_vector.empty()
                ? 0.0f
                : Dot(st.als_vector.data(), bundle.als.item_factor(item), bundle.als.factors());
-  out[2] = st.itemknn_scores.empty() ? 0.0f : st.itemknn_scores[item];
+  out[2] = st.itemknn.Get(item);
   if (bundle.ease) {
     // The dense vector, when retrieval computed it, holds the same bits.
     out[3] = st.ease_scores.empty() ? bundle.ease->ScoreOne(st.ease_items, item)
@@ -60,7 +60,7 @@ CandidateSignals ComputeSignals(const ModelBundle& bundle, const UserState& st, 
   out[5] = st.history.empty()
                ? 0.0f
                : Dot(bundle.content.item_embedding(st.history.back().item), emb, d);
-  out[6] = std::log1p(st.trending_scores[item]);
+  out[6] = std::log1p(st.trending.score(item));
   float affinity = 0;
   const std::span<const int32_t> cats = bundle.catalogue.item_categories(item);
   if (!cats.empty()) {

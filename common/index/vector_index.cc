@@ -112,6 +112,7 @@ absl::StatusOr<VectorIndex> VectorIndex::Build(std::span<const float> vectors, i
       result.index_ = std::move(hnsw);
     }
     if (n > 0) result.index_->add(n, vectors.data());
+    if (!flat && options.hnsw_ef_search > 0) result.SetEfSearch(options.hnsw_ef_search);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("VectorIndex: FAISS build of ", n, " x ", d,
                                             (flat ? " flat" : " HNSW"),
@@ -195,7 +196,15 @@ absl::StatusOr<VectorIndex> VectorIndex::Load(const std::string& path,
     return result;
   }
   result.index_ = std::move(index);
+  if (hnsw != nullptr && options.hnsw_ef_search > 0) result.SetEfSearch(options.hnsw_ef_search);
   return result;
+}
+
+void VectorIndex::SetEfSearch(int ef_search) {
+  auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(index_.get());
+  if (hnsw == nullptr) return;
+  ef_search_ = std::max(0, ef_search);
+  hnsw->hnsw.efSearch = std::max(hnsw->hnsw.efSearch, ef_search_);
 }
 
 absl::StatusOr<std::vector<Neighbor>> VectorIndex::Search(const float* query, int k,
@@ -224,7 +233,9 @@ absl::StatusOr<std::vector<Neighbor>> VectorIndex::Search(const float* query, in
     } else {
       faiss::SearchParametersHNSW hp;
       hp.efSearch = static_cast<int>(
-          std::max<int64_t>(fetch, params.ef_search > 0 ? params.ef_search : kDefaultEfSearch));
+          std::max<int64_t>(fetch, params.ef_search > 0  ? params.ef_search
+                                   : ef_search_ > 0      ? ef_search_
+                                                         : kDefaultEfSearch));
       index_->search(1, query, fetch, scores.data(), labels.data(), &hp);
     }
   } catch (const std::exception& e) {
@@ -258,7 +269,9 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> VectorIndex::SearchBatch(
     } else {
       faiss::SearchParametersHNSW hp;
       hp.efSearch = static_cast<int>(
-          std::max<int64_t>(fetch, params.ef_search > 0 ? params.ef_search : kDefaultEfSearch));
+          std::max<int64_t>(fetch, params.ef_search > 0  ? params.ef_search
+                                   : ef_search_ > 0      ? ef_search_
+                                                         : kDefaultEfSearch));
       index_->search(nq, queries, fetch, scores.data(), labels.data(), &hp);
     }
   } catch (const std::exception& e) {

@@ -44,18 +44,22 @@ struct VectorIndexOptions {
   // ones use HNSW (approximate).
   int64_t flat_max_items = 200000;
   FlatSearch flat_search = FlatSearch::kExactScan;
-  int hnsw_m = 32;
-  int hnsw_ef_construction = 80;
+  int hnsw_m = 16;
+  int hnsw_ef_construction = 40;
   // HNSW: the largest per-call ef_search that fully takes effect (FAISS 1.7.3
   // sizes the search heap from the index's own efSearch, set to this at Build
   // and Load). Larger costs time at every ef (~50% at ef 64 for 256 vs 64).
   int hnsw_ef_search_max = 256;
+  // HNSW: the ef_search used when SearchParams::ef_search is 0 (0 = 64), e.g.
+  // the one the trainer measured (index_recall.h). Load raises the ceiling
+  // (hnsw_ef_search_max) to it when needed. Ignored by flat indexes.
+  int hnsw_ef_search = 0;
 };
 
 struct SearchParams {
   // HNSW only: candidate list size at search time; max(k + |exclude|, this)
-  // is used, so values below k change nothing. 0 = 64. Fully honoured up to
-  // VectorIndexOptions::hnsw_ef_search_max.
+  // is used, so values below k change nothing. 0 = the index's ef_search()
+  // (64 unless set). Fully honoured up to VectorIndexOptions::hnsw_ef_search_max.
   int ef_search = 0;
 };
 
@@ -96,6 +100,12 @@ class VectorIndex {
   int dim() const;
   int64_t size() const;
   bool is_exact() const;
+  // HNSW: the ef_search a search with SearchParams::ef_search 0 uses (0 = 64).
+  int ef_search() const { return ef_search_; }
+  // Sets ef_search() and raises the index's ceiling (hnsw_ef_search_max) to
+  // it when below. IMPORTANT: mutates the index: only before it is shared
+  // (Search may not run concurrently). No effect on flat indexes.
+  void SetEfSearch(int ef_search);
   // The search path: "exact_scan/avx2+fma", "exact_scan/portable", "faiss_flat"
   // or "faiss_hnsw" ("" when empty).
   std::string search_kind() const;
@@ -105,6 +115,7 @@ class VectorIndex {
   // by ExactScan; index_ for HNSW or a flat index searched by FAISS.
   std::unique_ptr<faiss::Index> index_;
   std::unique_ptr<const ExactScan> scan_;
+  int ef_search_ = 0;
 };
 
 }  // namespace recsys

@@ -23,6 +23,20 @@ void ItemKnnModel::Score(std::span<const ItemIndex> history, std::span<const flo
   ForEachVote(history, weights, [scores](ItemIndex j, float vote) { (*scores)[j] += vote; });
 }
 
+void ItemKnnModel::ScoreSparse(std::span<const ItemIndex> history,
+                               std::span<const float> weights, ItemVotes* votes) const {
+  const int32_t n = neighbors_.rows();
+  size_t total = 0;
+  for (ItemIndex i : history) {
+    if (i >= 0 && i < n) total += neighbors_.row_ids(i).size();
+  }
+  // Neighbour lists of a history overlap: about half the votes go to an item
+  // voted for already (the table grows if not).
+  votes->Reset(std::min<size_t>(total / 2 + 1, static_cast<size_t>(n)));
+  ForEachVote(history, weights, [votes](ItemIndex j, float vote) { votes->Add(j, vote); });
+  votes->Finish();
+}
+
 void ItemKnnModel::ScoreDense(std::span<const ItemIndex> history, std::span<const float> weights,
                               std::vector<float>* scores, std::vector<ItemIndex>* voted) const {
   const int32_t n = neighbors_.rows();

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/data/dataset.h"
 #include "common/models/csr.h"
+#include "common/models/item_votes.h"
 
 namespace recsys {
 
@@ -40,10 +41,15 @@ class ItemKnnModel {
   // Weighted votes: item history[k] votes with weights[k] * sim.
   void Score(std::span<const ItemIndex> history, std::span<const float> weights,
              absl::flat_hash_map<ItemIndex, float>* scores) const;
-  // The same votes, summed in the same order, into a dense vector: `scores`
-  // is resized to num_items() (zeros where nobody voted) and `voted` lists
-  // each item that received a vote once, in first-vote order. The serving
-  // path: no hashing, one 4-bytes-per-item array that stays in cache.
+  // The serving path: the same votes, summed in the same order, into `votes`
+  // (reset here): only the voted items, in first-vote order, with O(1)
+  // lookup. Cost O(votes), independent of the catalogue size.
+  void ScoreSparse(std::span<const ItemIndex> history, std::span<const float> weights,
+                   ItemVotes* votes) const;
+  // The same votes into a dense vector: `scores` is resized to num_items()
+  // (zeros where nobody voted) and `voted` lists each item that received a
+  // vote once, in first-vote order. O(num_items) per call: the reference
+  // ScoreSparse is tested and benchmarked against, not for serving.
   void ScoreDense(std::span<const ItemIndex> history, std::span<const float> weights,
                   std::vector<float>* scores, std::vector<ItemIndex>* voted) const;
   const SparseNeighbors& neighbors() const { return neighbors_; }

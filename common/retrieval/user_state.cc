@@ -58,14 +58,14 @@ UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> his
   }
 
   st.als_vector = bundle.als.FoldIn(items, RecencyWeights(items.size(), bundle.params.als_recency));
-  bundle.itemknn.ScoreDense(items, RecencyWeights(items.size(), bundle.params.itemknn_recency),
-                            &st.itemknn_scores, &st.itemknn_voted);
+  bundle.itemknn.ScoreSparse(items, RecencyWeights(items.size(), bundle.params.itemknn_recency),
+                             &st.itemknn);
   if (bundle.ease) {
     const std::vector<float> w = RecencyWeights(items.size(), bundle.params.ease_recency);
     st.ease_items = bundle.ease->WeightedItems(items, w);
     if (dense_ease) bundle.ease->Score(items, w, &st.ease_scores);
   }
-  bundle.trending.ScoresAsOf(st.as_of_s, &st.trending_scores);
+  st.trending = TrendingAsOf(bundle.trending, st.as_of_s);
 
   // Markov transitions from the last `sequence_window` items, most recent first.
   float weight = 1.0f;

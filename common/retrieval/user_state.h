@@ -4,9 +4,13 @@
 // trainer and the evaluator all build it with this one function, so served
 // results equal offline ones.
 //
-// Cost: O(history * (dim + factors^2 + neighbours)) plus the dense vectors below
-// (O(items) each). Threading: a UserState is built by one thread and then only
-// read; reading it from several threads at once is safe.
+// Cost: O(history * (dim + factors^2 + neighbours)), plus O(items) for dense
+// EASE scores when asked for; item-kNN votes are sparse and trending "now" is
+// precomputed in the bundle (a past as-of costs O(events since the trending
+// checkpoint before it), see TrendingAsOf). Nothing else is catalogue-sized.
+// Threading: a UserState is built by one thread and then only read; reading it
+// from several threads at once is safe. It points into the bundle it was built
+// from (trending), which must outlive it.
 #pragma once
 
 #include <span>
@@ -15,6 +19,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "common/bundle/model_bundle.h"
+#include "common/models/item_votes.h"
+#include "common/models/trending.h"
 
 namespace recsys {
 
@@ -28,12 +34,12 @@ struct UserState {
 
   std::vector<float> profile;     // content profile (dim), L2-normalised or zero
   std::vector<float> als_vector;  // ALS fold-in (factors)
-  // Item-kNN neighbour votes: dense (0 where nobody voted) + the voted items.
-  std::vector<float> itemknn_scores;
-  std::vector<ItemIndex> itemknn_voted;
+  // Item-kNN neighbour votes: only the voted items (first-vote order), O(1)
+  // lookup, 0 where nobody voted.
+  ItemVotes itemknn;
   std::vector<float> ease_scores;  // dense; empty without EASE or when not asked for
   std::vector<std::pair<ItemIndex, float>> ease_items;  // for per-item EASE scores
-  std::vector<float> trending_scores;                   // dense, as of as_of_s
+  TrendingAsOf trending;                                // as of as_of_s
   absl::flat_hash_map<ItemIndex, float> markov_scores;  // windowed transitions
   std::vector<float> category_share;  // per category: share of history items in it
 };

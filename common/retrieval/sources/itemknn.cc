@@ -7,10 +7,11 @@ absl::StatusOr<std::vector<ScoredIndex>> ItemKnnRetriever::Retrieve(const ModelB
                                                                     int k) const {
   std::vector<ScoredIndex> list;
   if (k <= 0) return list;
-  list.reserve(state.itemknn_voted.size());
-  for (ItemIndex item : state.itemknn_voted) {
-    if (!state.exclude.contains(item))
-      list.push_back(ScoredIndex{item, state.itemknn_scores[item]});
+  const std::span<const ItemIndex> items = state.itemknn.items();
+  const std::span<const float> scores = state.itemknn.scores();
+  list.reserve(items.size());
+  for (size_t v = 0; v < items.size(); ++v) {
+    if (!state.exclude.contains(items[v])) list.push_back(ScoredIndex{items[v], scores[v]});
   }
   SortAndTruncate(&list, k);
   return list;

@@ -1,6 +1,8 @@
 // Trending source: time-decayed popularity as of the request time, minus
 // excluded items. The only source that answers without history (cold start).
-// Cost: O(items log k) over the dense score vector built in BuildUserState.
+// Cost "now": O(k + excluded items met) along the bundle's precomputed order;
+// as of a past time: O(candidates + events since the checkpoint), see
+// TrendingAsOf::Top.
 #pragma once
 
 #include "common/retrieval/retriever.h"
