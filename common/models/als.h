@@ -30,9 +30,10 @@ struct AlsParams {
   int iterations = 15;  // at most
   // Stops early once an iteration lowers the training loss by less than this
   // fraction (0 = always run every iteration). Large data sets converge in a
-  // few iterations; the bundled MovieLens set improves by > 0.18% per
-  // iteration through all 15, so it runs them all.
-  double tolerance = 1e-3;
+  // few iterations (10^6 users and items: ~7); the bundled MovieLens set never
+  // falls below this in any tuned setting, so it keeps every iteration (> 0.18% per
+  // iteration at the defaults).
+  double tolerance = 3e-4;
   int cg_steps = 3;
   int threads = 2;
   uint64_t seed = 42;
