@@ -52,7 +52,7 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
                                                               : CoConsumptionDocuments(n, events),
                                                  options.content));
   ASSIGN_OR_RETURN(b->content_index, VectorIndex::Build(b->content.item_embeddings(), n,
-                                                        b->content.dim(), VectorIndexOptions{}));
+                                                        b->content.dim(), options.index));
   ASSIGN_OR_RETURN(b->content_index_recall, TuneIndex(&b->content_index,
                                                       b->content.item_embeddings(), n,
                                                       b->content.dim()));
@@ -66,7 +66,7 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
   t0 = absl::Now();
   b->als = AlsModel::Fit(events, users, n, options.als);
   ASSIGN_OR_RETURN(b->als_index, VectorIndex::Build(b->als.item_factors(), n, b->als.factors(),
-                                                    VectorIndexOptions{}));
+                                                    options.index));
   ASSIGN_OR_RETURN(b->als_index_recall,
                    TuneIndex(&b->als_index, b->als.item_factors(), n, b->als.factors()));
   times->als = absl::Now() - t0;

@@ -44,6 +44,9 @@ ABSL_FLAG(int64_t, ranker_cases, recsys::offline::TrainOptions{}.ranker_cases,
           "Validation users whose candidate pools train the ranker (bounds its training set)");
 ABSL_FLAG(int, itemknn_max_user_events, recsys::ItemKnnParams{}.max_user_events,
           "Item-kNN co-occurrence counts each user's most recent N distinct items only (0 = all)");
+ABSL_FLAG(int64_t, flat_max_items, recsys::VectorIndexOptions{}.flat_max_items,
+          "Catalogues up to this many items get exact vector indexes; larger ones HNSW "
+          "(recall measured and recorded in the manifest)");
 ABSL_FLAG(bool, publish, true, "Publish the bundle to the registry");
 ABSL_FLAG(std::string, json, "", "Also write the leaderboard JSON to this file");
 
@@ -97,17 +100,18 @@ int main(int argc, char** argv) {
   o.tune_users = absl::GetFlag(FLAGS_tune_users);
   o.ranker_cases = absl::GetFlag(FLAGS_ranker_cases);
   o.itemknn.max_user_events = absl::GetFlag(FLAGS_itemknn_max_user_events);
+  o.index.flat_max_items = absl::GetFlag(FLAGS_flat_max_items);
   o.publish = absl::GetFlag(FLAGS_publish);
   o.json_path = absl::GetFlag(FLAGS_json);
   if (o.k < 1 || o.k > 1000 || o.threads < 1 || o.content.dim < 2 || o.als.factors < 2 ||
       o.serving.max_pool < o.k || o.serving.trending_half_life_s <= 0 || o.ease_keep < 0 ||
       o.ease_max_items < 1 || o.ease_max_items > recsys::EaseModel::kMaxItems || o.eval_users < 0 || o.tune_users < 1 || o.ranker_cases < 1 ||
-      o.itemknn.max_user_events < 0) {
+      o.itemknn.max_user_events < 0 || o.index.flat_max_items < 0) {
     LOG(ERROR) << "invalid flags: need 1 <= k <= 1000, threads >= 1, content_dim >= 2, "
                   "als_factors >= 2, max_pool >= k, trending_half_life > 0, ease_keep >= 0, "
                   "1 <= ease_max_items <= 30000, "
                   "eval_users >= 0, tune_users >= 1, ranker_cases >= 1, "
-                  "itemknn_max_user_events >= 0";
+                  "itemknn_max_user_events >= 0, flat_max_items >= 0";
     return 2;
   }
   auto result = recsys::offline::Train(o);

@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
+#include "common/index/vector_index.h"
 #include "common/data/loader.h"
 #include "common/models/logistic_ranker.h"
 
@@ -34,6 +35,9 @@ struct TrainOptions {
   // See docs/evaluation.md, "EASE pruning".
   int ease_keep = 256;
   int markov_top_n = 100;
+  // The content and ALS indexes: exact up to index.flat_max_items items, HNSW
+  // above (the trainer then measures recall and picks ef_search).
+  VectorIndexOptions index;
   ServingParams serving;                           // starting values; tuning overwrites them
   absl::Duration tune_budget = absl::Seconds(30);  // zero disables tuning
   // Large data: users evaluated (a deterministic sample; 0 = all), users the

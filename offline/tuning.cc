@@ -129,7 +129,7 @@ absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& s
   auto refit_als = [&]() -> absl::Status {
     b.als = AlsModel::Fit(split.train(), users, n, tuned.als);
     ASSIGN_OR_RETURN(b.als_index, VectorIndex::Build(b.als.item_factors(), n, b.als.factors(),
-                                                     VectorIndexOptions{}));
+                                                     options.index));
     return absl::OkStatus();
   };
   RETURN_IF_ERROR(grid("als_recency", SourceId::kAls, {3, 5, 10, 30, 0}, none, [&](double h) {

@@ -16,6 +16,9 @@
 #   WORK         work directory (out/scale-ITEMS-USERS-EVENTS): data, registry, logs,
 #                load reports, summary.json
 #   DATA         use this existing generated directory instead of generating one
+#   TRAINED      a registry already holding a trained bundle of DATA (name NAME, default
+#                synth): skips training and serves its newest version
+#   NAME         the model name in the registry (synth)
 #   SEED (1)     recsys-synth --seed
 #   TRAIN_ARGS   extra recsys-train flags, e.g. "--tune_budget 10s --threads 2"
 #   CONCURRENCY  ("1 8 32"), DURATION (10s), WARMUP (2s): the load steps; CONCURRENCY=""
@@ -45,8 +48,8 @@ HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-600}
 GW_PORT=$PORT_BASE RET_PORT=$((PORT_BASE + 1)) RANK_PORT=$((PORT_BASE + 2))
 mkdir -p "$WORK/logs"
 WORK=$(cd "$WORK" && pwd)
-REGISTRY=$WORK/registry
-NAME=synth
+REGISTRY=${TRAINED:-$WORK/registry}
+NAME=${NAME:-synth}
 LOGS=$WORK/logs
 SUMMARY=$WORK/summary.tsv  # key<TAB>value, turned into summary.json at the end
 : >"$SUMMARY"
@@ -91,6 +94,14 @@ if [ -f "$LOGS/synth.time" ] && [ "$DATA" = "$WORK/data" ]; then
 fi
 
 # --- 2. train and promote ----------------------------------------------------
+if [ -n "${TRAINED:-}" ]; then
+  version=$("$BIN/recsys-registry" --registry "$REGISTRY" --name "$NAME" list |
+    awk '$1 ~ /^[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T/ { v = $1 } END { print v }')
+  [ -n "$version" ] || die "no version of $NAME in $REGISTRY"
+  echo "== serving the trained bundle $version from $REGISTRY"
+  put version "$version"
+  put bundle_mib "$(du -sm "$REGISTRY/$NAME/$version" | cut -f1)"
+else
 echo "== training (recsys-train --format generic $TRAIN_ARGS)"
 # shellcheck disable=SC2086
 /usr/bin/time -v "$BIN/recsys-train" --data "$DATA" --format generic --registry "$REGISTRY" \
@@ -107,6 +118,7 @@ put version "$version"
 bundle_dir=$REGISTRY/$NAME/$version
 [ -d "$bundle_dir" ] && put bundle_mib "$(du -sm "$bundle_dir" | cut -f1)"
 echo "trained $version in ${s}s, peak RSS ${rss} MiB"
+fi
 "$BIN/recsys-registry" --registry "$REGISTRY" --name "$NAME" promote --force "$version" \
   >"$LOGS/promote.txt" 2>&1 || die "promotion failed; see $LOGS/promote.txt"
 

@@ -38,7 +38,7 @@ done
 
 start=$(date +%s)
 RECSYS_BIN_DIR=$BIN WORK=$WORK/run PORT_BASE=$port_base \
-  TRAIN_ARGS="--tune_budget 10s --eval_users 2000 --ranker_cases 1000" CONCURRENCY="1 8" DURATION=3s WARMUP=1s CHECK_USERS=5 \
+  TRAIN_ARGS="--tune_budget 10s --eval_users 2000 --ranker_cases 1000 --flat_max_items 20000" CONCURRENCY="1 8" DURATION=3s WARMUP=1s CHECK_USERS=5 \
   bash "$SRC/bench/scripts/scale_run.sh" "${SMOKE_ITEMS:-50000}" "${SMOKE_USERS:-20000}" \
   "${SMOKE_EVENTS:-1000000}" >"$WORK/run.txt" 2>&1
 rc=$?
