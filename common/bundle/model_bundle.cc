@@ -257,6 +257,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
       return absl::DataLossError(absl::StrCat(dir, "/manifest.json: ", it->first, " = \"",
                                               it->second, "\" is not an ef_search"));
     }
+    it = map.find(IndexKindKey(name));
+    options.flat_by_norm = it != map.end() && it->second == "pruned";
     return options;
   };
   if (serving) {

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -329,14 +330,98 @@ std::vector<std::vector<Neighbor>> ExactTopKBatch(const float* data, int64_t n, 
   return out;
 }
 
-ExactScan::ExactScan(const float* data, int64_t n, int d) : n_(n), d_(d) {
+ExactScan::ExactScan(const float* data, int64_t n, int d, ScanOrder order) : n_(n), d_(d) {
   const size_t bytes = static_cast<size_t>(n) * static_cast<size_t>(d) * sizeof(float);
   if (bytes == 0) return;
   // aligned_alloc wants a size that is a multiple of the alignment.
   const size_t rounded = (bytes + 63) / 64 * 64;
   rows_.reset(static_cast<float*>(std::aligned_alloc(64, rounded)));
   if (rows_ == nullptr) throw std::bad_alloc();
-  std::memcpy(rows_.get(), data, bytes);
+  if (order == ScanOrder::kAsGiven) {
+    std::memcpy(rows_.get(), data, bytes);
+    return;
+  }
+  // A row with a non-finite norm sorts first (bound +inf): it is always
+  // scored, as the plain scan would.
+  std::vector<float> norm(n);
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int j = 0; j < d; ++j) s += static_cast<double>(data[i * d + j]) * data[i * d + j];
+    const float v = static_cast<float>(std::sqrt(s));
+    norm[i] = std::isfinite(v) ? v : std::numeric_limits<float>::infinity();
+  }
+  ids_.resize(n);
+  for (int64_t i = 0; i < n; ++i) ids_[i] = i;
+  std::sort(ids_.begin(), ids_.end(), [&](int64_t a, int64_t b) {
+    return norm[a] > norm[b] || (norm[a] == norm[b] && a < b);
+  });
+  positions_.resize(n);
+  norms_.resize(n);
+  for (int64_t p = 0; p < n; ++p) {
+    positions_[ids_[p]] = p;
+    norms_[p] = norm[ids_[p]];
+    std::memcpy(rows_.get() + p * d, data + ids_[p] * d, sizeof(float) * d);
+  }
+}
+
+std::vector<Neighbor> ExactScan::Search(const float* query, int k,
+                                        std::span<const int64_t> exclude, ScanKernel kernel,
+                                        int64_t* rows_scored) const {
+  if (!ids_.empty()) return SearchByNorm(query, k, exclude, kernel, rows_scored);
+  if (rows_scored != nullptr) *rows_scored = n_;
+  return ExactTopK(data(), n_, d_, query, k, exclude, kernel);
+}
+
+std::vector<std::vector<Neighbor>> ExactScan::SearchBatch(const float* queries, int64_t nq, int k,
+                                                          ScanKernel kernel) const {
+  if (ids_.empty()) return ExactTopKBatch(data(), n_, d_, queries, nq, k, kernel);
+  std::vector<std::vector<Neighbor>> out(std::max<int64_t>(nq, 0));
+  for (int64_t q = 0; q < nq; ++q) out[q] = SearchByNorm(queries + q * d_, k, {}, kernel, nullptr);
+  return out;
+}
+
+std::vector<Neighbor> ExactScan::SearchByNorm(const float* query, int k,
+                                              std::span<const int64_t> exclude, ScanKernel kernel,
+                                              int64_t* rows_scored) const {
+  if (rows_scored != nullptr) *rows_scored = 0;
+  if (k < 1 || n_ < 1) return {};
+  // Exclusions as stored positions, ascending (the order the walk offers them).
+  std::vector<int64_t> excluded;
+  excluded.reserve(exclude.size());
+  for (int64_t id : exclude) {
+    if (id >= 0 && id < n_) excluded.push_back(positions_[id]);
+  }
+  std::sort(excluded.begin(), excluded.end());
+  double qq = 0;
+  for (int j = 0; j < d_; ++j) qq += static_cast<double>(query[j]) * query[j];
+  // Rounding: a computed score can exceed |q||x| by a few ulps of the terms;
+  // the margin keeps the stop conservative. A non-finite query norm never stops.
+  const double query_norm = std::sqrt(qq) * (1.0 + 1e-4);
+  const ScanFn scan_fn = ScanFor(kernel);
+  std::vector<float> pad(static_cast<size_t>(8) * d_);
+  QueryScan scan(k, n_, excluded);
+  // Bounds are checked per block of rows (a multiple of 8, so only the last
+  // block can be partial).
+  constexpr int64_t kBoundBlock = 256;
+  int64_t begin = 0;
+  for (; begin < n_; begin += kBoundBlock) {
+    const float threshold = scan.top.threshold();
+    if (threshold > 0 && query_norm * norms_[begin] < threshold) break;
+    scan_fn(data(), begin, std::min(n_, begin + kBoundBlock), d_, query, pad.data(), scan);
+  }
+  if (rows_scored != nullptr) *rows_scored = std::min(begin, n_);
+  std::vector<Neighbor> top = scan.top.Finish();
+  for (Neighbor& nb : top) nb.id = ids_[nb.id];
+  std::sort(top.begin(), top.end(), Better);
+  return top;
+}
+
+std::vector<float> ExactScan::RowsById() const {
+  std::vector<float> out(static_cast<size_t>(n_) * d_);
+  for (int64_t p = 0; p < n_; ++p) {
+    std::memcpy(out.data() + id_at(p) * d_, data() + p * d_, sizeof(float) * d_);
+  }
+  return out;
 }
 
 }  // namespace recsys

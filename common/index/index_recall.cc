@@ -71,7 +71,8 @@ absl::StatusOr<double> MeasureRecall(const VectorIndex& index, std::span<const f
 absl::StatusOr<IndexRecall> TuneIndex(VectorIndex* index, std::span<const float> vectors, int64_t n,
                                       int d, const RecallOptions& options) {
   IndexRecall r;
-  r.kind = index->is_exact() ? "flat" : "hnsw";
+  r.kind = index->kind();
+  r.scan_fraction = index->probe_scan_fraction();
   r.k = static_cast<int>(std::min<int64_t>(options.k, n));
   const std::vector<float> queries = SampleRows(vectors, n, d, options.queries, options.seed);
   r.queries = static_cast<int>(queries.size() / std::max(d, 1));
@@ -96,16 +97,21 @@ absl::StatusOr<IndexRecall> TuneIndex(VectorIndex* index, std::span<const float>
 std::vector<std::pair<std::string, std::string>> IndexRecallParams(const std::string& name,
                                                                    const IndexRecall& r) {
   const std::string p = absl::StrCat("index.", name, ".");
-  return {{p + "kind", r.kind},
+  return {{IndexKindKey(name), r.kind},
           {p + "k", absl::StrCat(r.k)},
           {p + "queries", absl::StrCat(r.queries)},
           {p + "recall", absl::StrFormat("%.4f", r.recall)},
           {IndexEfSearchKey(name), absl::StrCat(r.ef_search)},
-          {p + "reached_target", r.reached_target ? "1" : "0"}};
+          {p + "reached_target", r.reached_target ? "1" : "0"},
+          {p + "scan_fraction", absl::StrFormat("%.4f", r.scan_fraction)}};
 }
 
 std::string IndexEfSearchKey(const std::string& name) {
   return absl::StrCat("index.", name, ".ef_search");
 }
 
+}  // namespace recsys
+
+namespace recsys {
+std::string IndexKindKey(const std::string& name) { return absl::StrCat("index.", name, ".kind"); }
 }  // namespace recsys

@@ -32,12 +32,14 @@ struct RecallOptions {
 };
 
 struct IndexRecall {
-  std::string kind;  // "flat" or "hnsw"
+  std::string kind;  // VectorIndex::kind(): "flat", "pruned" or "hnsw"
   int k = 0;         // recall@k
   int queries = 0;
   double recall = 0;  // at ef_search
   int ef_search = 0;  // HNSW: chosen; 0 for flat
   bool reached_target = false;
+  // "pruned": the mean share of rows a search scored at Build; 0 otherwise.
+  double scan_fraction = 0;
 };
 
 // `count` distinct rows of `vectors` (n x d row-major) chosen by `seed`, as
@@ -62,10 +64,13 @@ absl::StatusOr<IndexRecall> TuneIndex(VectorIndex* index, std::span<const float>
 
 // The manifest parameters describing `r` for index `name` ("content", "als"):
 // index.<name>.kind / .recall (recall@k) / .k / .queries / .ef_search /
-// .reached_target.
+// .reached_target / .scan_fraction. Serving reads .kind ("pruned" selects the
+// norm-ordered scan) and .ef_search.
 std::vector<std::pair<std::string, std::string>> IndexRecallParams(const std::string& name,
                                                                    const IndexRecall& r);
 // The key of the ef_search serving uses for index `name`.
 std::string IndexEfSearchKey(const std::string& name);
+// The key of index `name`'s kind.
+std::string IndexKindKey(const std::string& name);
 
 }  // namespace recsys

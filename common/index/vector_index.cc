@@ -64,13 +64,35 @@ std::vector<Neighbor> CollectNeighbors(const idx_t* labels, const float* scores,
 // The exact scan's copy of n x d vectors; an allocation failure is a status
 // (a bundle that does not fit must not take the serving process down).
 absl::StatusOr<std::unique_ptr<const ExactScan>> CopyForScan(const float* vectors, int64_t n,
-                                                             int d) {
+                                                             int d,
+                                                             ScanOrder order = ScanOrder::kAsGiven) {
   try {
-    return std::make_unique<const ExactScan>(vectors, n, d);
+    return std::make_unique<const ExactScan>(vectors, n, d, order);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(
         absl::StrCat("VectorIndex: no memory for ", n, " x ", d, " vectors"));
   }
+}
+
+// The mean share of `scan`'s rows a search scores, with up to `probes` rows
+// spread evenly over the catalogue as queries (their own vectors: what item
+// similarity asks; a user's vector, a mix of items, prunes better). Stops
+// early once the share surely exceeds `give_up_above`.
+double ProbeScanFraction(const ExactScan& scan, const float* vectors, int k, int probes,
+                         double give_up_above) {
+  const int64_t n = scan.size();
+  if (n == 0) return 0;
+  const int64_t count = std::min<int64_t>(probes, n);
+  const int64_t budget = static_cast<int64_t>(give_up_above * static_cast<double>(n * count));
+  int64_t scored = 0;
+  for (int64_t q = 0; q < count; ++q) {
+    const int64_t row = q * n / count;
+    int64_t rows = 0;
+    scan.Search(vectors + row * scan.dim(), k, {}, ScanKernel::kAuto, &rows);
+    scored += rows;
+    if (scored > budget) return static_cast<double>(scored) / static_cast<double>(n * (q + 1));
+  }
+  return static_cast<double>(scored) / static_cast<double>(n * count);
 }
 
 }  // namespace
@@ -101,6 +123,18 @@ absl::StatusOr<VectorIndex> VectorIndex::Build(std::span<const float> vectors, i
     ASSIGN_OR_RETURN(result.scan_, CopyForScan(vectors.data(), n, d));
     return result;
   }
+  if (!flat && options.pruned_max_scan_fraction > 0) {
+    ASSIGN_OR_RETURN(std::unique_ptr<const ExactScan> pruned,
+                     CopyForScan(vectors.data(), n, d, ScanOrder::kByNormDescending));
+    const double fraction =
+        ProbeScanFraction(*pruned, vectors.data(), std::max(1, options.pruned_probe_k), 200,
+                          options.pruned_max_scan_fraction);
+    if (fraction <= options.pruned_max_scan_fraction) {
+      result.scan_ = std::move(pruned);
+      result.probe_scan_fraction_ = fraction;
+      return result;
+    }
+  }
   try {
     if (flat) {
       result.index_ = std::make_unique<faiss::IndexFlatIP>(d);
@@ -129,7 +163,12 @@ absl::Status VectorIndex::Save(const std::string& path) const {
     if (scan_ != nullptr) {
       // The same file a FAISS-searched flat index writes.
       faiss::IndexFlatIP flat(scan_->dim());
-      if (scan_->size() > 0) flat.add(scan_->size(), scan_->data());
+      if (scan_->order() == ScanOrder::kAsGiven) {
+        if (scan_->size() > 0) flat.add(scan_->size(), scan_->data());
+      } else {
+        const std::vector<float> rows = scan_->RowsById();
+        if (scan_->size() > 0) flat.add(scan_->size(), rows.data());
+      }
       faiss::write_index(&flat, path.c_str());
     } else {
       faiss::write_index(index_.get(), path.c_str());
@@ -191,8 +230,11 @@ absl::StatusOr<VectorIndex> VectorIndex::Load(const std::string& path,
   VectorIndex result;
   if (flat && options.flat_search == FlatSearch::kExactScan) {
     // Keep our own aligned copy; the FAISS index is freed on return.
-    ASSIGN_OR_RETURN(result.scan_, CopyForScan(flat_index->get_xb(), flat_index->ntotal,
-                                               static_cast<int>(flat_index->d)));
+    ASSIGN_OR_RETURN(result.scan_,
+                     CopyForScan(flat_index->get_xb(), flat_index->ntotal,
+                                 static_cast<int>(flat_index->d),
+                                 options.flat_by_norm ? ScanOrder::kByNormDescending
+                                                      : ScanOrder::kAsGiven));
     return result;
   }
   result.index_ = std::move(index);
@@ -299,8 +341,17 @@ bool VectorIndex::is_exact() const {
   return scan_ != nullptr || dynamic_cast<const faiss::IndexFlat*>(index_.get()) != nullptr;
 }
 
+std::string VectorIndex::kind() const {
+  if (scan_ != nullptr) return scan_->order() == ScanOrder::kAsGiven ? "flat" : "pruned";
+  if (index_ == nullptr) return "";
+  return is_exact() ? "flat" : "hnsw";
+}
+
 std::string VectorIndex::search_kind() const {
-  if (scan_ != nullptr) return absl::StrCat("exact_scan/", ScanKernelName());
+  if (scan_ != nullptr) {
+    return absl::StrCat(scan_->order() == ScanOrder::kAsGiven ? "exact_scan/" : "pruned_scan/",
+                        ScanKernelName());
+  }
   if (index_ == nullptr) return "";
   return is_exact() ? "faiss_flat" : "faiss_hnsw";
 }

@@ -93,6 +93,125 @@ void ExpectIdentical(const std::vector<Neighbor>& a, const std::vector<Neighbor>
   }
 }
 
+// Gaussian rows scaled by a heavy-tailed factor (Pareto, shape 1.2, capped), like ALS
+// item factors whose norm grows with popularity.
+std::vector<float> HeavyTailed(int64_t n, int d, uint64_t seed) {
+  std::vector<float> v = Gaussian(n, d, seed);
+  std::mt19937_64 rng(seed + 1);
+  std::uniform_real_distribution<double> u(1e-6, 1.0);
+  for (int64_t i = 0; i < n; ++i) {
+    // Capped so that scores stay within the absolute tolerance of float sums.
+    const float scale = static_cast<float>(std::min(4.0, 0.02 * std::pow(u(rng), -1.0 / 1.2)));
+    for (int j = 0; j < d; ++j) v[i * d + j] *= scale;
+  }
+  return v;
+}
+
+// The norm-ordered walk is exact: the brute-force top-k for rows as queries,
+// random queries, negative-only scores, k beyond n and with exclusions; it
+// scores few rows on heavy-tailed norms and all rows on unit norms.
+TEST(ExactScan, NormOrderedWalkIsExact) {
+  const int d = 24;
+  const int64_t n = 6000;
+  const std::vector<float> data = HeavyTailed(n, d, 41);
+  const ExactScan plain(data.data(), n, d);
+  const ExactScan by_norm(data.data(), n, d, ScanOrder::kByNormDescending);
+  EXPECT_EQ(by_norm.order(), ScanOrder::kByNormDescending);
+  EXPECT_EQ(by_norm.RowsById(), data);
+  const std::vector<float> random_queries = Gaussian(10, d, 42);
+  int64_t scored_rows = 0;
+  int row_queries = 0;
+  for (ScanKernel kernel : kKernels) {
+    for (int q = 0; q < 30; ++q) {
+      std::vector<float> query;
+      if (q < 10) {
+        query.assign(data.begin() + q * 197 * d, data.begin() + (q * 197 + 1) * d);
+      } else if (q < 20) {
+        query.assign(random_queries.begin() + (q - 10) * d, random_queries.begin() + (q - 9) * d);
+      } else {  // the negated row: every score of its own row negative, most others mixed
+        query.assign(data.begin() + q * 113 * d, data.begin() + (q * 113 + 1) * d);
+        for (float& x : query) x = -x;
+      }
+      const std::vector<int64_t> exclude = {0, 5, q * 197, n - 1};
+      for (int k : {1, 10, 200}) {
+        const std::string what = "query " + std::to_string(q) + " k " + std::to_string(k);
+        int64_t scored = -1;
+        const auto got = by_norm.Search(query.data(), k, {}, kernel, &scored);
+        ExpectTopK(got, BruteForce(data, n, d, query.data()), k, what);
+        EXPECT_GE(scored, k) << what;
+        EXPECT_LE(scored, n) << what;
+        if (q < 10 && k == 10) {
+          scored_rows += scored;
+          ++row_queries;
+        }
+        ExpectTopK(by_norm.Search(query.data(), k, exclude, kernel),
+                   BruteForce(data, n, d, query.data(), exclude), k, what + " excluding");
+        // Same ids and scores as the plain scan (no exact ties in Gaussian data).
+        ExpectIdentical(got, plain.Search(query.data(), k, {}, kernel), what + " vs plain");
+      }
+    }
+  }
+  // Heavy tails prune: a row's own top-10 reads well under half the rows.
+  EXPECT_LT(static_cast<double>(scored_rows) / row_queries, 0.5 * n);
+  // k beyond n: everything, sorted.
+  const auto all = by_norm.Search(random_queries.data(), static_cast<int>(n) + 5);
+  ExpectTopK(all, BruteForce(data, n, d, random_queries.data()), static_cast<int>(n) + 5, "all");
+
+  // Unit norms: nothing to prune, still exact.
+  std::vector<float> unit = Gaussian(2000, d, 43);
+  for (int64_t i = 0; i < 2000; ++i) {
+    double s = 0;
+    for (int j = 0; j < d; ++j) s += unit[i * d + j] * unit[i * d + j];
+    for (int j = 0; j < d; ++j) unit[i * d + j] = static_cast<float>(unit[i * d + j] / std::sqrt(s));
+  }
+  const ExactScan unit_scan(unit.data(), 2000, d, ScanOrder::kByNormDescending);
+  int64_t scored = 0;
+  const auto got = unit_scan.Search(unit.data() + 7 * d, 50, {}, ScanKernel::kAuto, &scored);
+  ExpectTopK(got, BruteForce(unit, 2000, d, unit.data() + 7 * d), 50, "unit");
+  EXPECT_GT(scored, 1000);
+}
+
+// Identical rows keep the smaller ids in the norm-ordered walk too; batches
+// equal single searches; a NaN row is never returned; empty scans are empty.
+TEST(ExactScan, NormOrderedTiesBatchesAndDegenerateRows) {
+  const int d = 8;
+  std::vector<float> data = HeavyTailed(300, d, 44);
+  for (int j = 0; j < d; ++j) {
+    data[250 * d + j] = data[40 * d + j];  // row 250 duplicates row 40
+    data[41 * d + j] = std::nanf("");      // row 41 is NaN
+  }
+  const ExactScan by_norm(data.data(), 300, d, ScanOrder::kByNormDescending);
+  const auto got = by_norm.Search(data.data() + 40 * d, 300);
+  std::vector<int64_t> ids;
+  for (const Neighbor& nb : got) ids.push_back(nb.id);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 41), 0);
+  const auto first40 = std::find(ids.begin(), ids.end(), 40);
+  const auto first250 = std::find(ids.begin(), ids.end(), 250);
+  ASSERT_NE(first40, ids.end());
+  ASSERT_NE(first250, ids.end());
+  EXPECT_LT(first40, first250);
+  // A cut through the tie keeps the smaller id.
+  const std::vector<float> q(data.begin() + 40 * d, data.begin() + 41 * d);
+  const auto top = by_norm.Search(q.data(), 300);
+  const auto pair_rank = std::find_if(top.begin(), top.end(), [](const Neighbor& nb) {
+    return nb.id == 40 || nb.id == 250;
+  });
+  ASSERT_NE(pair_rank, top.end());
+  const int cut = static_cast<int>(pair_rank - top.begin()) + 1;
+  const auto cut_top = by_norm.Search(q.data(), cut);
+  EXPECT_EQ(cut_top.back().id, 40);
+
+  const std::vector<float> queries = Gaussian(5, d, 45);
+  const auto batch = by_norm.SearchBatch(queries.data(), 5, 17);
+  ASSERT_EQ(batch.size(), 5u);
+  for (int q2 = 0; q2 < 5; ++q2) {
+    ExpectIdentical(batch[q2], by_norm.Search(queries.data() + q2 * d, 17), "batch");
+  }
+  const ExactScan empty(nullptr, 0, d, ScanOrder::kByNormDescending);
+  EXPECT_TRUE(empty.Search(queries.data(), 5).empty());
+  EXPECT_TRUE(by_norm.Search(queries.data(), 0).empty());
+}
+
 // The kernel this machine runs is reported (AVX2 where available).
 TEST(ExactScan, ReportsKernel) {
   std::cout << "[ scan     ] kernel: " << ScanKernelName() << "\n";

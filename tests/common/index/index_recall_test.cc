@@ -43,11 +43,45 @@ TEST(IndexRecall, FlatIsExact) {
   auto r = TuneIndex(&*index, v, n, d);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->kind, "flat");
+  EXPECT_EQ(r->scan_fraction, 0.0);
   EXPECT_DOUBLE_EQ(r->recall, 1.0);
   EXPECT_EQ(r->ef_search, 0);
   EXPECT_EQ(r->k, 200);
   EXPECT_EQ(r->queries, 200);
   EXPECT_TRUE(r->reached_target);
+}
+
+// A pruned (norm-ordered, exact) index: recall 1, its probe fraction
+// recorded, and the manifest parameters name its kind.
+TEST(IndexRecall, PrunedIsExactAndRecordsItsScanFraction) {
+  const int64_t n = 6000;
+  const int d = 16;
+  std::vector<float> v = UnitVectors(n, d, 5);
+  std::mt19937_64 rng(6);
+  std::uniform_real_distribution<double> u(1e-6, 1.0);
+  for (int64_t i = 0; i < n; ++i) {
+    const float scale = static_cast<float>(std::min(5.0, 0.01 * std::pow(u(rng), -1.0)));
+    for (int j = 0; j < d; ++j) v[i * d + j] *= scale;
+  }
+  VectorIndexOptions options;
+  options.flat_max_items = 100;
+  options.pruned_probe_k = 10;
+  auto index = VectorIndex::Build(v, n, d, options);
+  ASSERT_TRUE(index.ok()) << index.status();
+  ASSERT_EQ(index->kind(), "pruned");
+  RecallOptions ro;
+  ro.k = 10;
+  auto r = TuneIndex(&*index, v, n, d, ro);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->kind, "pruned");
+  EXPECT_DOUBLE_EQ(r->recall, 1.0);
+  EXPECT_GT(r->scan_fraction, 0.0);
+  EXPECT_LE(r->scan_fraction, 0.1);
+  bool has_kind = false;
+  for (const auto& [key, value] : IndexRecallParams("als", *r)) {
+    if (key == IndexKindKey("als")) has_kind = value == "pruned";
+  }
+  EXPECT_TRUE(has_kind);
 }
 
 // HNSW: recall is a sane fraction that does not fall as ef_search grows; the
@@ -81,7 +115,7 @@ TEST(IndexRecall, HnswLadder) {
   }
   RecallOptions ro;
   ro.queries = 100;
-  ro.k = 50;
+  ro.k = 10;
   ro.ef_ladder = {50, 200, 400, 800};
   for (double target : {0.0, recall[1] - 1e-9, 1.01}) {
     ro.target_recall = target;
@@ -116,7 +150,7 @@ TEST(IndexRecall, HnswLadder) {
   // The manifest parameters.
   IndexRecall r{"hnsw", 200, 200, 0.96123, 256, true};
   const auto params = IndexRecallParams("als", r);
-  EXPECT_EQ(params.size(), 6u);
+  EXPECT_EQ(params.size(), 7u);
   EXPECT_EQ(params[3].first, "index.als.recall");
   EXPECT_EQ(params[3].second, "0.9612");
   EXPECT_EQ(params[4].first, IndexEfSearchKey("als"));

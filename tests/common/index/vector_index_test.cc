@@ -222,6 +222,64 @@ TEST(VectorIndex, SaveLoadRoundTrip) {
   }
 }
 
+// Above flat_max_items, heavy-tailed norms keep the index exact ("pruned",
+// the norm-ordered scan): brute-force results, a measured probe fraction, and a
+// Save/Load round trip that serves the same answers with flat_by_norm (and,
+// without it, the plain flat scan). Unit vectors fall back to HNSW.
+TEST(VectorIndex, PrunedExactForHeavyTailedNorms) {
+  const int64_t n = 6000;
+  const int d = 16;
+  std::vector<float> data = RandomVectors(n, d, 61, false);
+  std::mt19937_64 rng(62);
+  std::uniform_real_distribution<double> u(1e-6, 1.0);
+  for (int64_t i = 0; i < n; ++i) {
+    const float scale = static_cast<float>(std::min(5.0, 0.01 * std::pow(u(rng), -1.0)));
+    for (int j = 0; j < d; ++j) data[i * d + j] *= scale;
+  }
+  VectorIndexOptions options;
+  options.flat_max_items = 1000;
+  options.pruned_probe_k = 10;
+  auto index = VectorIndex::Build(data, n, d, options);
+  ASSERT_TRUE(index.ok()) << index.status();
+  EXPECT_EQ(index->kind(), "pruned");
+  EXPECT_TRUE(index->is_exact());
+  EXPECT_EQ(index->search_kind().rfind("pruned_scan/", 0), 0u) << index->search_kind();
+  EXPECT_GT(index->probe_scan_fraction(), 0.0);
+  EXPECT_LE(index->probe_scan_fraction(), options.pruned_max_scan_fraction);
+  const auto queries = RandomVectors(10, d, 63, false);
+  const std::string path = TempPath("vector_index_pruned.faiss");
+  ASSERT_TRUE(index->Save(path).ok());
+  VectorIndexOptions by_norm;
+  by_norm.flat_by_norm = true;
+  auto loaded = VectorIndex::Load(path, by_norm);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->kind(), "pruned");
+  auto plain = VectorIndex::Load(path);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->kind(), "flat");
+  for (int q = 0; q < 10; ++q) {
+    const std::vector<int64_t> exclude = {1, 2, 3, 500};
+    const auto want = BruteForce(data, n, d, queries.data() + q * d, 20, exclude);
+    for (const VectorIndex* vi : {&*index, &*loaded, &*plain}) {
+      auto got = vi->Search(queries.data() + q * d, 20, exclude);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(Ids(*got), Ids(want)) << vi->kind() << " query " << q;
+    }
+  }
+  // No pruning asked for: HNSW.
+  options.pruned_max_scan_fraction = 0;
+  auto hnsw = VectorIndex::Build(data, n, d, options);
+  ASSERT_TRUE(hnsw.ok());
+  EXPECT_EQ(hnsw->kind(), "hnsw");
+  // Unit vectors cannot prune: HNSW.
+  const auto unit = RandomVectors(n, d, 64, true);
+  options.pruned_max_scan_fraction = 0.1;
+  auto unit_index = VectorIndex::Build(unit, n, d, options);
+  ASSERT_TRUE(unit_index.ok());
+  EXPECT_EQ(unit_index->kind(), "hnsw");
+  EXPECT_EQ(unit_index->probe_scan_fraction(), 0.0);
+}
+
 // Garbage, truncated and missing files are errors, not crashes.
 TEST(VectorIndex, LoadRejectsCorruptFiles) {
   const std::string garbage = TempPath("vector_index_garbage.faiss");
