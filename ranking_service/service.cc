@@ -99,11 +99,6 @@ grpc::ServerUnaryReactor* RankingService::Rank(grpc::CallbackServerContext* cont
 
 absl::StatusOr<std::unique_ptr<RankingServer>> RankingServer::Start(RankingServerOptions options,
                                                                     ServerMetrics* metrics) {
-  if (!options.bundle.loader) {
-    options.bundle.loader = [](const std::string& dir) {
-      return ModelBundle::Load(dir, BundleParts::kRanking);
-    };
-  }
   std::unique_ptr<RankingServer> self(new RankingServer());
   const RankerOptions ranker = options.ranker;
   absl::Status s = self->Init(std::move(options.server), std::move(options.bundle),

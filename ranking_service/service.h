@@ -100,8 +100,7 @@ struct RankingServerOptions {
   ServerOptions server;
   // registry_root, model_name, poll_interval (and, for tests, loader /
   // production_version). on_change, if set, runs after health flips to SERVING;
-  // metrics is set by Start. The loader defaults to ModelBundle::Load with
-  // BundleParts::kRanking (no vector indexes).
+  // metrics is set by Start.
   BundleHolderOptions bundle;
   RankerOptions ranker;
   // false: no polling thread; the caller drives holder().PollOnce() (tests).

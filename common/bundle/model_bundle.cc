@@ -210,8 +210,7 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
 
 absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::string& dir,
                                                                      BundleParts parts) {
-  const bool serving = parts == BundleParts::kServing || parts == BundleParts::kRanking;
-  const bool indexes = parts == BundleParts::kServing;
+  const bool serving = parts == BundleParts::kServing;
   auto b = std::make_shared<ModelBundle>();
   ASSIGN_OR_RETURN(b->manifest, ReadManifest(dir));
   // Every array file mapped and verified once; the loaders take these views.
@@ -264,19 +263,15 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   };
   if (serving) {
     ASSIGN_OR_RETURN(b->content, ContentModel::Load(files));
-    if (indexes) {
-      ASSIGN_OR_RETURN(const VectorIndexOptions content_options, index_options("content"));
-      ASSIGN_OR_RETURN(b->content_index,
-                       VectorIndex::Load(dir + "/content.faiss", content_options));
-    }
+    ASSIGN_OR_RETURN(const VectorIndexOptions content_options, index_options("content"));
+    ASSIGN_OR_RETURN(b->content_index,
+                     VectorIndex::Load(dir + "/content.faiss", content_options));
     ASSIGN_OR_RETURN(auto knn, SparseNeighbors::Map(files, CsrFiles::WithPrefix("itemknn"),
                                                     CsrShape::Exact(n, n)));
     b->itemknn = ItemKnnModel(std::move(knn));
     ASSIGN_OR_RETURN(b->als, AlsModel::Load(files));
-    if (indexes) {
-      ASSIGN_OR_RETURN(const VectorIndexOptions als_options, index_options("als"));
-      ASSIGN_OR_RETURN(b->als_index, VectorIndex::Load(dir + "/als.faiss", als_options));
-    }
+    ASSIGN_OR_RETURN(const VectorIndexOptions als_options, index_options("als"));
+    ASSIGN_OR_RETURN(b->als_index, VectorIndex::Load(dir + "/als.faiss", als_options));
     if (map.count("bundle.has_ease") && map.at("bundle.has_ease") == "1") {
       ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Load(dir));
       b->ease = std::move(ease);
@@ -317,12 +312,9 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   ASSIGN_OR_RETURN(b->ranker, LogisticRanker::Load(dir, kNumFeatures));
 
   // Cross-model consistency.
-  const bool indexes_disagree =
-      indexes && (b->content_index.size() != n || b->als_index.size() != n ||
-                  b->content_index.dim() != b->content.dim() ||
-                  b->als_index.dim() != b->als.factors());
-  if (b->content.num_items() != n || b->als.num_items() != n || indexes_disagree ||
-      (b->ease && !b->ease->FitsCatalogue(n))) {
+  if (b->content.num_items() != n || b->als.num_items() != n || b->content_index.size() != n ||
+      b->als_index.size() != n || b->content_index.dim() != b->content.dim() ||
+      b->als_index.dim() != b->als.factors() || (b->ease && !b->ease->FitsCatalogue(n))) {
     return absl::DataLossError(absl::StrCat(dir, ": models disagree on the catalogue size (", n,
                                             " items) or dimensions"));
   }

@@ -99,10 +99,7 @@ struct UserHistories {
 
 // Which artefacts Load reads. Every file's checksum is verified either way.
 enum class BundleParts {
-  kServing,  // everything retrieval needs (no histories)
-  kRanking,  // kServing without the content and ALS vector indexes (ranking
-             // reads embeddings and factors, never searches): at 10^6 items
-             // ~0.8 GB less heap and a faster load
+  kServing,  // everything retrieval and ranking need (no histories)
   kGateway,  // manifest, parameters, catalogue, trending and histories only
 };
 

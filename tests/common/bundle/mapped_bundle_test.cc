@@ -92,31 +92,6 @@ TEST(MappedBundle, ServesLikeTheFitBundle) {
 
 // Registry gc removes a version that a process still has loaded (mapped): the
 // bundle keeps serving the same results from the unlinked files.
-// The ranking service's parts: the models ranking reads (embeddings, factors,
-// neighbour lists), no vector index to search, no histories.
-TEST(MappedBundle, RankingPartsSkipTheVectorIndexes) {
-  const std::string root = testing::FreshTempDir("mapped_bundle_ranking");
-  ASSERT_TRUE(testing::TrainToyBundle(root).ok());
-  const offline::TrainOptions o = testing::ToyTrainOptions(root);
-  Registry registry(o.registry, o.name);
-  auto versions = registry.List();
-  ASSERT_TRUE(versions.ok()) << versions.status();
-  const std::string dir = registry.VersionDir(versions->back().version());
-  auto full = ModelBundle::Load(dir);
-  auto ranking = ModelBundle::Load(dir, BundleParts::kRanking);
-  ASSERT_TRUE(full.ok()) << full.status();
-  ASSERT_TRUE(ranking.ok()) << ranking.status();
-  EXPECT_GT((*full)->content_index.size(), 0);
-  EXPECT_EQ((*ranking)->content_index.size(), 0);
-  EXPECT_EQ((*ranking)->als_index.size(), 0);
-  EXPECT_EQ((*ranking)->num_items(), (*full)->num_items());
-  ASSERT_EQ((*ranking)->content.dim(), (*full)->content.dim());
-  EXPECT_EQ((*ranking)->als.factors(), (*full)->als.factors());
-  EXPECT_EQ((*ranking)->itemknn.num_items(), (*full)->itemknn.num_items());
-  EXPECT_EQ((*ranking)->histories.users.size(), 0);
-  fs::remove_all(root);
-}
-
 TEST(MappedBundle, SurvivesGcOfItsDirectory) {
   const std::string root = testing::FreshTempDir("mapped_bundle_gc");
   ASSERT_TRUE(testing::TrainToyBundle(root).ok());
