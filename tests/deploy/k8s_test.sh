@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/k8s: renders the kustomize base and the small overlay, validates every
+# deploy/k8s: renders the kustomize base and the small and large overlays, validates every
 # object against the Kubernetes schemas (npm kubernetes-models, run with the
 # machine's Node.js) plus unknown-field and recsys cross-checks (flags exist in
 # the binaries' --helpfull, ports, probes, Services, shutdown timing: see
@@ -27,7 +27,11 @@ kubectl kustomize "$RECSYS_SOURCE_DIR/deploy/k8s" >"$WORK/base.yaml" 2>"$WORK/lo
 kubectl kustomize "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/small" >"$WORK/small.yaml" \
   2>"$WORK/logs/kustomize.log" ||
   fail "kubectl kustomize deploy/k8s/overlays/small: $(cat "$WORK/logs/kustomize.log")"
-log "rendered base ($(grep -c '^kind:' "$WORK/base.yaml") objects) and overlays/small ($(grep -c '^kind:' "$WORK/small.yaml") objects)"
+kubectl kustomize "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/large" >"$WORK/large.yaml" \
+  2>"$WORK/logs/kustomize.log" ||
+  fail "kubectl kustomize deploy/k8s/overlays/large: $(cat "$WORK/logs/kustomize.log")"
+grep -q 'memory: 7Gi' "$WORK/large.yaml" || fail "overlays/large: the gateway's measured memory request is missing"
+log "rendered base ($(grep -c '^kind:' "$WORK/base.yaml") objects), overlays/small ($(grep -c '^kind:' "$WORK/small.yaml") objects) and overlays/large ($(grep -c '^kind:' "$WORK/large.yaml") objects)"
 
 # 2. The validator's packages: npm ci from the committed lock file, into a
 # directory outside the source tree; skipped when that lock is already installed.
@@ -46,7 +50,7 @@ fi
 
 # 3. Validate both renders.
 node "$NODE_DIR/validate.mjs" --bin-dir "$BIN" --summary "$WORK/summary.json" \
-  "$WORK/base.yaml" "$WORK/small.yaml" >"$WORK/validate.txt" 2>&1 || {
+  "$WORK/base.yaml" "$WORK/small.yaml" "$WORK/large.yaml" >"$WORK/validate.txt" 2>&1 || {
   cat "$WORK/validate.txt" >&2; fail "manifest validation (problems above)"; }
 cat "$WORK/validate.txt"
 
@@ -138,5 +142,5 @@ printf -- '--data=%s/missing\n' "$WORK" >"$cj/flags/train.flags"
 if run_cronjob; then fail "CronJob script: a failed training exited 0"; fi
 log "CronJob script: promotes, gate refusal exits 0 with production unchanged, a failure exits non-zero"
 
-pass "base + overlays/small render and validate (schemas, fields, flags, ports, services, grace);" \
+pass "base + overlays/small + overlays/large render and validate (schemas, fields, flags, ports, services, grace);" \
      "probe services match the 3 running servers; the CronJob script trains and gates promotion"
