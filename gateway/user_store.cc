@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/bundle/model_bundle.h"
+#include "common/log.h"
 #include "common/status.h"
 
 namespace recsys::gateway {
@@ -58,7 +59,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedUserStore>> EmbeddedUserStore::Open(
           s->Erase(e.user_id, seq);
           return absl::OkStatus();
         }
-        s->Insert(e.user_id, Stored{UserEvent{e.item_id, e.timestamp_s, e.weight, e.event}, seq});
+        s->Insert(e.user_id, s->ToStored(UserEvent{e.item_id, e.timestamp_s, e.weight, e.event}, seq));
         return absl::OkStatus();
       }));
   return store;
@@ -69,6 +70,43 @@ EmbeddedUserStore::Shard& EmbeddedUserStore::ShardFor(absl::string_view user_id)
   // low bits would crowd the map's control bytes.
   const size_t h = std::hash<std::string_view>{}(std::string_view(user_id.data(), user_id.size()));
   return shards_[h % static_cast<size_t>(std::max(options_.num_shards, 1))];
+}
+
+uint16_t EmbeddedUserStore::EventNames::Intern(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = index_.find(name); it != index_.end()) return it->second;
+  size_t count = count_.load(std::memory_order_relaxed);
+  // The last slot is kept for the overflow name.
+  std::string kept = count + 1 < kMaxNames ? name : std::string(kOverflowName);
+  if (auto it = index_.find(kept); it != index_.end()) return it->second;
+  if (kept != name) {
+    LOG(WARNING) << "user store: more than " << kMaxNames - 1 << " distinct event names; \""
+                 << name << "\" and later new names are kept as \"" << kOverflowName << "\"";
+  }
+  const auto index = static_cast<uint16_t>(count);
+  names_[count] = kept;
+  index_.emplace(std::move(kept), index);
+  count_.store(count + 1, std::memory_order_release);
+  return index;
+}
+
+const std::string& EmbeddedUserStore::EventNames::Name(uint16_t index) const {
+  static const std::string kNone;
+  return index < count_.load(std::memory_order_acquire) ? names_[index] : kNone;
+}
+
+EmbeddedUserStore::Stored EmbeddedUserStore::ToStored(UserEvent e, uint64_t seq) {
+  Stored s;
+  s.item_id = std::move(e.item_id);
+  s.timestamp_s = e.timestamp_s;
+  s.seq = seq;
+  s.weight = e.weight;
+  s.event = event_names_.Intern(e.event);
+  return s;
+}
+
+UserEvent EmbeddedUserStore::FromStored(const Stored& s) const {
+  return UserEvent{s.item_id, s.timestamp_s, s.weight, event_names_.Name(s.event)};
 }
 
 void EmbeddedUserStore::Insert(absl::string_view user_id, Stored s) {
@@ -100,7 +138,7 @@ void EmbeddedUserStore::InsertSeed(absl::string_view user_id, std::vector<UserEv
       std::find_if(stored.begin(), stored.end(), [](const Stored& s) { return s.seq > 0; });
   std::vector<Stored> seeded;
   seeded.reserve(events.size());
-  for (UserEvent& e : events) seeded.push_back(Stored{std::move(e), 0});
+  for (UserEvent& e : events) seeded.push_back(ToStored(std::move(e), 0));
   stored.insert(logged, std::make_move_iterator(seeded.begin()),
                 std::make_move_iterator(seeded.end()));
   const size_t cap = std::max<size_t>(options_.max_events_per_user, 1);
@@ -119,7 +157,7 @@ std::vector<UserEvent> EmbeddedUserStore::History(absl::string_view user_id,
   const std::vector<Stored>& events = it->second;
   const size_t n = std::min(max_events, events.size());
   out.reserve(n);
-  for (size_t i = events.size() - n; i < events.size(); ++i) out.push_back(events[i].event);
+  for (size_t i = events.size() - n; i < events.size(); ++i) out.push_back(FromStored(events[i]));
   return out;
 }
 
@@ -129,9 +167,9 @@ absl::StatusOr<uint64_t> EmbeddedUserStore::Append(absl::string_view user_id, Us
   WalEntry entry{std::string(user_id), std::move(e.item_id), e.timestamp_s, e.weight,
                  std::move(e.event)};
   ASSIGN_OR_RETURN(const uint64_t seq, wal_->Append(entry));
-  Insert(user_id, Stored{UserEvent{std::move(entry.item_id), entry.timestamp_s, entry.weight,
-                                   std::move(entry.event)},
-                         seq});
+  Insert(user_id, ToStored(UserEvent{std::move(entry.item_id), entry.timestamp_s, entry.weight,
+                                     std::move(entry.event)},
+                           seq));
   return seq;
 }
 

@@ -141,9 +141,34 @@ class EmbeddedUserStore final : public UserStore {
   absl::Status Compact() { return wal_->Compact(); }
 
  private:
+  // One event in memory: 56 bytes (a UserEvent is 80: its event name is a
+  // string of its own). At 10^6 users seeded with 4.8 x 10^7 training events
+  // that is ~2.7 GB instead of ~4.2 GB.
   struct Stored {
-    UserEvent event;
-    uint64_t seq;  // 0 = seeded
+    std::string item_id;
+    int64_t timestamp_s = 0;
+    uint64_t seq = 0;  // 0 = seeded
+    float weight = 1.0f;
+    uint16_t event = 0;  // EventNames index
+  };
+  // The distinct event names met (a handful: the API's event types and
+  // "train"), shared by every stored event. Past kMaxNames distinct names
+  // (only a log written by something else could hold them) further ones are
+  // kept as kOverflowName.
+  class EventNames {
+   public:
+    static constexpr size_t kMaxNames = 4096;
+    static constexpr char kOverflowName[] = "other";
+    EventNames() : names_(new std::string[kMaxNames]) {}
+    uint16_t Intern(const std::string& name);
+    // Lock-free: a slot is written once, before the count that publishes it.
+    const std::string& Name(uint16_t index) const;
+
+   private:
+    absl::Mutex mu_;
+    absl::flat_hash_map<std::string, uint16_t> index_ ABSL_GUARDED_BY(mu_);
+    std::unique_ptr<std::string[]> names_;  // kMaxNames slots, [0, count_) set
+    std::atomic<size_t> count_{0};
   };
   struct Shard {
     mutable absl::Mutex mu;
@@ -165,8 +190,11 @@ class EmbeddedUserStore final : public UserStore {
   // the logged ones, then drops the oldest beyond the cap. No-op for an erased
   // user.
   void InsertSeed(absl::string_view user_id, std::vector<UserEvent> events);
+  Stored ToStored(UserEvent e, uint64_t seq);
+  UserEvent FromStored(const Stored& s) const;
 
   const EmbeddedUserStoreOptions options_;
+  EventNames event_names_;
   std::unique_ptr<Shard[]> shards_;
   std::atomic<int64_t> num_users_{0};
   std::atomic<uint64_t> seeded_events_{0};

@@ -30,7 +30,7 @@ kubectl kustomize "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/small" >"$WORK/small.y
 kubectl kustomize "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/large" >"$WORK/large.yaml" \
   2>"$WORK/logs/kustomize.log" ||
   fail "kubectl kustomize deploy/k8s/overlays/large: $(cat "$WORK/logs/kustomize.log")"
-grep -q 'memory: 7Gi' "$WORK/large.yaml" || fail "overlays/large: the gateway's measured memory request is missing"
+grep -q 'memory: 5Gi' "$WORK/large.yaml" || fail "overlays/large: the gateway's measured memory request is missing"
 log "rendered base ($(grep -c '^kind:' "$WORK/base.yaml") objects), overlays/small ($(grep -c '^kind:' "$WORK/small.yaml") objects) and overlays/large ($(grep -c '^kind:' "$WORK/large.yaml") objects)"
 
 # 2. The validator's packages: npm ci from the committed lock file, into a

@@ -92,6 +92,58 @@ TEST(EmbeddedUserStoreTest, SeedThenReplayedLogOrdering) {
   EXPECT_EQ(*(*store)->Append("alice", Event("a3")), 4u);
 }
 
+// Every field of an event comes back as stored - the event name too, seeded
+// and logged, after a restart - and names beyond the store's table of
+// distinct names are kept as "other" (only a foreign log could hold so many).
+TEST(EmbeddedUserStoreTest, EventFieldsAndNamesRoundTrip) {
+  TempDir tmp;
+  const std::vector<UserEvent> appended = {UserEvent{"i1", 11, 0.5f, "click"},
+                                           UserEvent{"i2", 12, -1.0f, "dislike"},
+                                           UserEvent{"i3", 13, 2.0f, "purchase"},
+                                           UserEvent{"i4", 14, 1.0f, "click"}};
+  auto check = [&](const std::vector<UserEvent>& got) {
+    ASSERT_EQ(got.size(), appended.size() + 1);
+    EXPECT_EQ(got[0].item_id, "s");
+    EXPECT_EQ(got[0].event, "train");
+    for (size_t i = 0; i < appended.size(); ++i) {
+      EXPECT_EQ(got[i + 1].item_id, appended[i].item_id);
+      EXPECT_EQ(got[i + 1].timestamp_s, appended[i].timestamp_s);
+      EXPECT_EQ(got[i + 1].weight, appended[i].weight);
+      EXPECT_EQ(got[i + 1].event, appended[i].event);
+    }
+  };
+  auto seed = [](EmbeddedUserStore::SeedSink& sink) {
+    sink.Seed("u", {UserEvent{"s", 1, 1.0f, "train"}});
+  };
+  {
+    auto store = EmbeddedUserStore::Open(Options(tmp.path()), seed);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (const UserEvent& e : appended) ASSERT_TRUE((*store)->Append("u", e).ok());
+    check((*store)->History("u", 100));
+  }
+  auto store = EmbeddedUserStore::Open(Options(tmp.path()), seed);
+  ASSERT_TRUE(store.ok()) << store.status();
+  check((*store)->History("u", 100));
+
+  // 5,000 distinct names: the first 4,095 distinct ones (with "train",
+  // "click", "dislike" and "purchase" already in) keep their names.
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE((*store)->Append("v", UserEvent{"x", i, 1.0f, absl::StrCat("kind", i)}).ok());
+  }
+  const std::vector<UserEvent> many = (*store)->History("v", 5000);
+  ASSERT_EQ(many.size(), 1000u);  // the per-user cap
+  EXPECT_EQ(many.back().event, "other");
+  auto fresh = EmbeddedUserStore::Open(Options(tmp.path() + "/b"));
+  ASSERT_TRUE(fresh.ok());
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE((*fresh)->Append(absl::StrCat("w", i), UserEvent{"x", i, 1.0f, absl::StrCat("k", i)}).ok());
+  }
+  EXPECT_EQ((*fresh)->History("w0", 1).front().event, "k0");
+  EXPECT_EQ((*fresh)->History("w4094", 1).front().event, "k4094");
+  EXPECT_EQ((*fresh)->History("w4095", 1).front().event, "other");
+  EXPECT_EQ((*fresh)->History("w4999", 1).front().event, "other");
+}
+
 // History returns the most recent max_events, oldest first; unknown users
 // have none.
 TEST(EmbeddedUserStoreTest, HistoryReturnsMostRecentOldestFirst) {
