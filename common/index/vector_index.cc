@@ -264,26 +264,38 @@ absl::StatusOr<std::vector<Neighbor>> VectorIndex::Search(const float* query, in
   if (scan_ != nullptr) return scan_->Search(query, k, exclude);
   const int64_t ntotal = index_->ntotal;
   if (ntotal == 0) return std::vector<Neighbor>();
-  // Over-fetch so that k survive the exclusion; never more than the index holds.
-  const int64_t fetch =
+  // Over-fetch so that k survive the exclusion, never more than the index
+  // holds. Excluded ids (a user's history: thousands for a heavy user) rarely
+  // fill the top, so the first search over-fetches by at most k and a search
+  // that comes back short is repeated with twice the margin, up to k +
+  // |exclude|. The graph's cost grows with ef >= fetch: a fixed k + |exclude|
+  // made every heavy user pay ef in the thousands.
+  const int64_t full_fetch =
       std::min<int64_t>(ntotal, int64_t{k} + static_cast<int64_t>(exclude.size()));
-  std::vector<float> scores(fetch);
-  std::vector<idx_t> labels(fetch);
-  try {
-    if (is_exact()) {
-      index_->search(1, query, fetch, scores.data(), labels.data());
-    } else {
-      faiss::SearchParametersHNSW hp;
-      hp.efSearch = static_cast<int>(
-          std::max<int64_t>(fetch, params.ef_search > 0  ? params.ef_search
-                                   : ef_search_ > 0      ? ef_search_
-                                                         : kDefaultEfSearch));
-      index_->search(1, query, fetch, scores.data(), labels.data(), &hp);
+  int64_t margin = is_exact() ? static_cast<int64_t>(exclude.size())
+                              : std::min<int64_t>(static_cast<int64_t>(exclude.size()), k);
+  for (;;) {
+    const int64_t fetch = std::min<int64_t>(full_fetch, int64_t{k} + margin);
+    std::vector<float> scores(fetch);
+    std::vector<idx_t> labels(fetch);
+    try {
+      if (is_exact()) {
+        index_->search(1, query, fetch, scores.data(), labels.data());
+      } else {
+        faiss::SearchParametersHNSW hp;
+        hp.efSearch = static_cast<int>(
+            std::max<int64_t>(fetch, params.ef_search > 0  ? params.ef_search
+                                     : ef_search_ > 0      ? ef_search_
+                                                           : kDefaultEfSearch));
+        index_->search(1, query, fetch, scores.data(), labels.data(), &hp);
+      }
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("VectorIndex::Search failed: ", e.what()));
     }
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("VectorIndex::Search failed: ", e.what()));
+    std::vector<Neighbor> out = CollectNeighbors(labels.data(), scores.data(), fetch, k, exclude);
+    if (static_cast<int64_t>(out.size()) >= k || fetch >= full_fetch) return out;
+    margin = std::max<int64_t>(2 * margin, k);
   }
-  return CollectNeighbors(labels.data(), scores.data(), fetch, k, exclude);
 }
 
 absl::StatusOr<std::vector<std::vector<Neighbor>>> VectorIndex::SearchBatch(

@@ -104,7 +104,8 @@ class VectorIndex {
 
   // Top-k rows by inner product with `query` (size d), best first. Results
   // with ids in `exclude` (sorted ascending, may be empty) are dropped; k
-  // results come back when available (HNSW over-fetches by |exclude|; the exact
+  // results come back when available (HNSW over-fetches by min(|exclude|, k),
+  // then by doubling margins up to |exclude| while short; the exact
   // scan skips excluded rows as it goes). Exact: ties by smaller id; rows
   // scoring NaN or -inf (non-finite inputs only) are not returned.
   absl::StatusOr<std::vector<Neighbor>> Search(const float* query, int k,

@@ -148,6 +148,39 @@ TEST(VectorIndex, ExclusionStillReturnsK) {
   }
 }
 
+// HNSW with an exclusion list far longer than k that covers the query's
+// whole neighbourhood (a heavy user's history around their profile): the
+// first, short over-fetch comes back short and the search widens until k
+// non-excluded results come back; none of them excluded.
+TEST(VectorIndex, HnswLongExclusionsStillReturnK) {
+  const int64_t n = 4000;
+  const int d = 16;
+  const auto data = RandomVectors(n, d, 71, true);
+  VectorIndexOptions options;
+  options.flat_max_items = 100;
+  auto index = VectorIndex::Build(data, n, d, options);
+  ASSERT_TRUE(index.ok()) << index.status();
+  ASSERT_EQ(index->kind(), "hnsw");
+  const float* q = data.data() + 5 * d;
+  // The 1,500 nearest rows to q, excluded.
+  std::vector<int64_t> exclude = Ids(BruteForce(data, n, d, q, 1500));
+  std::sort(exclude.begin(), exclude.end());
+  for (int k : {1, 10, 50}) {
+    auto got = index->Search(q, k, exclude);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(static_cast<int>(got->size()), k);
+    for (const Neighbor& nb : *got) {
+      EXPECT_FALSE(std::binary_search(exclude.begin(), exclude.end(), nb.id)) << nb.id;
+    }
+  }
+  // Excluding all but 3 rows: those 3 come back.
+  std::vector<int64_t> almost_all;
+  for (int64_t i = 3; i < n; ++i) almost_all.push_back(i);
+  auto three = index->Search(q, 10, almost_all);
+  ASSERT_TRUE(three.ok());
+  EXPECT_LE(three->size(), 3u);
+}
+
 // Excluding everything leaves nothing; k larger than the index returns all rows.
 TEST(VectorIndex, SmallIndexEdgeCases) {
   const auto data = RandomVectors(5, 4, 31, false);
