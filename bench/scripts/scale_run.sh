@@ -96,7 +96,8 @@ fi
 # --- 2. train and promote ----------------------------------------------------
 if [ -n "${TRAINED:-}" ]; then
   version=$("$BIN/recsys-registry" --registry "$REGISTRY" --name "$NAME" list |
-    awk '$1 ~ /^[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T/ { v = $1 } END { print v }')
+    awk '{ f = ($1 == "*") ? $2 : $1 } f ~ /^[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T/ { v = f }
+         END { print v }')  # "*" marks the production version
   [ -n "$version" ] || die "no version of $NAME in $REGISTRY"
   echo "== serving the trained bundle $version from $REGISTRY"
   put version "$version"
