@@ -89,9 +89,12 @@ absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& s
   };
   const absl::Duration none = absl::ZeroDuration();
 
-  // Serving parameters first (no refit: each step costs one evaluation), then
-  // the grids that refit a model, cheapest first: on a large catalogue the
-  // budget runs out among the refits, not before the cheap steps.
+  RETURN_IF_ERROR(grid("trending_half_life_days", SourceId::kTrending, {7, 30, 90, 180, 365},
+                       fit_times.trending, [&](double days) {
+                         b.params.trending_half_life_s = days * kDay;
+                         b.trending = TrendingModel(split.train(), n, days * kDay);
+                         return absl::OkStatus();
+                       }));
   RETURN_IF_ERROR(
       grid("profile_half_life_days", SourceId::kContent, {1, 7, 30, 365}, none, [&](double days) {
         b.params.profile_half_life_s = days * kDay;
@@ -106,28 +109,6 @@ absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& s
                          b.params.sequence_blend = static_cast<float>(blend);
                          return absl::OkStatus();
                        }));
-  RETURN_IF_ERROR(
-      grid("itemknn_recency", SourceId::kItemKnn, {3, 5, 10, 30, 0}, none, [&](double h) {
-        b.params.itemknn_recency = static_cast<float>(h);
-        return absl::OkStatus();
-      }));
-  RETURN_IF_ERROR(grid("als_recency", SourceId::kAls, {3, 5, 10, 30, 0}, none, [&](double h) {
-    b.params.als_recency = static_cast<float>(h);
-    return absl::OkStatus();
-  }));
-  if (b.ease) {
-    RETURN_IF_ERROR(
-        grid("ease_recency", SourceId::kEase, {3, 5, 10, 30, 0}, none, [&](double h) {
-          b.params.ease_recency = static_cast<float>(h);
-          return absl::OkStatus();
-        }));
-  }
-  RETURN_IF_ERROR(grid("trending_half_life_days", SourceId::kTrending, {7, 30, 90, 180, 365},
-                       fit_times.trending, [&](double days) {
-                         b.params.trending_half_life_s = days * kDay;
-                         b.trending = TrendingModel(split.train(), n, days * kDay);
-                         return absl::OkStatus();
-                       }));
   RETURN_IF_ERROR(grid("itemknn_neighbors", SourceId::kItemKnn, {50, 100, 200}, fit_times.itemknn,
                        [&](double nb) {
                          tuned.itemknn.neighbors = static_cast<int>(nb);
@@ -140,12 +121,21 @@ absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& s
                          b.itemknn = ItemKnnModel::Fit(split.train(), users, n, tuned.itemknn);
                          return absl::OkStatus();
                        }));
+  RETURN_IF_ERROR(
+      grid("itemknn_recency", SourceId::kItemKnn, {3, 5, 10, 30, 0}, none, [&](double h) {
+        b.params.itemknn_recency = static_cast<float>(h);
+        return absl::OkStatus();
+      }));
   auto refit_als = [&]() -> absl::Status {
     b.als = AlsModel::Fit(split.train(), users, n, tuned.als);
     ASSIGN_OR_RETURN(b.als_index, VectorIndex::Build(b.als.item_factors(), n, b.als.factors(),
                                                      options.index));
     return absl::OkStatus();
   };
+  RETURN_IF_ERROR(grid("als_recency", SourceId::kAls, {3, 5, 10, 30, 0}, none, [&](double h) {
+    b.params.als_recency = static_cast<float>(h);
+    return absl::OkStatus();
+  }));
   RETURN_IF_ERROR(grid("als_alpha", SourceId::kAls, {0.5, 1, 2, 5}, fit_times.als,
                        [&](double alpha) {
                          tuned.als.alpha = alpha;
@@ -162,6 +152,13 @@ absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& s
                          tuned.als.reg = reg;
                          return refit_als();
                        }));
+  if (b.ease) {
+    RETURN_IF_ERROR(
+        grid("ease_recency", SourceId::kEase, {3, 5, 10, 30, 0}, none, [&](double h) {
+          b.params.ease_recency = static_cast<float>(h);
+          return absl::OkStatus();
+        }));
+  }
   return tuned;
 }
 
