@@ -278,24 +278,31 @@ absl::StatusOr<std::vector<Neighbor>> VectorIndex::Search(const float* query, in
     const int64_t fetch = std::min<int64_t>(full_fetch, int64_t{k} + margin);
     std::vector<float> scores(fetch);
     std::vector<idx_t> labels(fetch);
-    try {
-      if (is_exact()) {
-        index_->search(1, query, fetch, scores.data(), labels.data());
-      } else {
-        faiss::SearchParametersHNSW hp;
-        hp.efSearch = static_cast<int>(
-            std::max<int64_t>(fetch, params.ef_search > 0  ? params.ef_search
-                                     : ef_search_ > 0      ? ef_search_
-                                                           : kDefaultEfSearch));
-        index_->search(1, query, fetch, scores.data(), labels.data(), &hp);
-      }
-    } catch (const std::exception& e) {
-      return absl::InternalError(absl::StrCat("VectorIndex::Search failed: ", e.what()));
-    }
+    RETURN_IF_ERROR(FaissSearch(1, query, fetch, params, scores.data(), labels.data()));
     std::vector<Neighbor> out = CollectNeighbors(labels.data(), scores.data(), fetch, k, exclude);
     if (static_cast<int64_t>(out.size()) >= k || fetch >= full_fetch) return out;
     margin = std::max<int64_t>(2 * margin, k);
   }
+}
+
+absl::Status VectorIndex::FaissSearch(int64_t nq, const float* queries, int64_t fetch,
+                                      const SearchParams& params, float* scores,
+                                      int64_t* labels) const {
+  try {
+    if (is_exact()) {
+      index_->search(nq, queries, fetch, scores, labels);
+    } else {
+      faiss::SearchParametersHNSW hp;
+      hp.efSearch = static_cast<int>(
+          std::max<int64_t>(fetch, params.ef_search > 0  ? params.ef_search
+                                   : ef_search_ > 0      ? ef_search_
+                                                         : kDefaultEfSearch));
+      index_->search(nq, queries, fetch, scores, labels, &hp);
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("VectorIndex: FAISS search failed: ", e.what()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::vector<Neighbor>>> VectorIndex::SearchBatch(
@@ -317,20 +324,7 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> VectorIndex::SearchBatch(
   if (fetch == 0) return out;
   std::vector<float> scores(nq * fetch);
   std::vector<idx_t> labels(nq * fetch);
-  try {
-    if (is_exact()) {
-      index_->search(nq, queries, fetch, scores.data(), labels.data());
-    } else {
-      faiss::SearchParametersHNSW hp;
-      hp.efSearch = static_cast<int>(
-          std::max<int64_t>(fetch, params.ef_search > 0  ? params.ef_search
-                                   : ef_search_ > 0      ? ef_search_
-                                                         : kDefaultEfSearch));
-      index_->search(nq, queries, fetch, scores.data(), labels.data(), &hp);
-    }
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("VectorIndex::SearchBatch failed: ", e.what()));
-  }
+  RETURN_IF_ERROR(FaissSearch(nq, queries, fetch, params, scores.data(), labels.data()));
   static const std::vector<int64_t> kNoExclusions;
   for (int64_t q = 0; q < nq; ++q) {
     out[q] = CollectNeighbors(labels.data() + q * fetch, scores.data() + q * fetch, fetch, k,

@@ -138,6 +138,11 @@ class VectorIndex {
   std::string search_kind() const;
 
  private:
+  // index_->search for nq queries (fetch results each) with the HNSW ef this
+  // call uses: max(fetch, params.ef_search, else ef_search(), else 64).
+  absl::Status FaissSearch(int64_t nq, const float* queries, int64_t fetch,
+                           const SearchParams& params, float* scores, int64_t* labels) const;
+
   // Exactly one is set once built or loaded: scan_ for a flat index searched
   // by ExactScan; index_ for HNSW or a flat index searched by FAISS.
   std::unique_ptr<faiss::Index> index_;
