@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/server/grpc_status.h"
+#include "common/server/request_limits.h"
 #include "common/server/request_context.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
@@ -77,7 +78,21 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
       ladder_(LadderOptions(options_), retrieval, std::move(ranking), store, &cache_, &metrics_),
       retrieval_(v1::Retrieval::NewStub(std::move(retrieval))),
       feedback_pool_(options_.feedback_workers, options_.feedback_queue) {
-  SetMessageAllocatorFor_Recommend(&recommend_allocator_);
+  // HistoryEvent: item_id = 1. RecommendRequest: user_id = 1,
+  // context_categories = 3, exclude_item_ids = 4, extra_history = 7.
+  event_rules_ = {{.number = 1, .name = "item_id", .max_count = 1,
+                   .max_length = static_cast<int64_t>(kMaxIdBytes)}};
+  recommend_limits_.max_bytes = options_.limits.max_request_bytes;
+  recommend_limits_.fields = {
+      {.number = 1, .name = "user_id", .max_count = 1,
+       .max_length = static_cast<int64_t>(kMaxIdBytes)},
+      {.number = 3, .name = "context_categories", .max_count = kMaxCategoryHints,
+       .max_length = static_cast<int64_t>(kMaxCategoryBytes)},
+      {.number = 4, .name = "exclude_item_ids", .max_count = options_.limits.max_exclusions,
+       .max_length = static_cast<int64_t>(kMaxIdBytes)},
+      {.number = 7, .name = "extra_history", .max_count = options_.limits.max_history,
+       .nested = &event_rules_},
+  };
 }
 
 GatewayService::~GatewayService() {
@@ -94,12 +109,18 @@ absl::Status GatewayService::CurrentBundle(std::shared_ptr<const ModelBundle>* b
 }
 
 grpc::ServerUnaryReactor* GatewayService::Recommend(grpc::CallbackServerContext* ctx,
-                                                    const v1::RecommendRequest* request,
-                                                    v1::RecommendResponse* response) {
+                                                    const grpc::ByteBuffer* raw_request,
+                                                    grpc::ByteBuffer* raw_response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto rec = std::make_unique<RpcRecorder>(server_metrics_, kGatewayServiceName, "Recommend");
   std::shared_ptr<const ModelBundle> bundle;
-  absl::Status status = ValidateRecommendRequest(*request, options_.limits);
+  auto messages =
+      std::make_shared<CallMessages<v1::RecommendRequest, v1::RecommendResponse>>();
+  const v1::RecommendRequest* request = messages->request;
+  v1::RecommendResponse* response = messages->response;
+  absl::Status status = CheckWireLimits(*raw_request, recommend_limits_);
+  if (status.ok()) status = ParseRequest(*raw_request, messages->request);
+  if (status.ok()) status = ValidateRecommendRequest(*request, options_.limits);
   if (status.ok()) status = CurrentBundle(&bundle);
   // Admission control: refuse at once rather than queue without bound.
   if (status.ok() && inflight_.fetch_add(1) >= options_.max_inflight) {
@@ -116,11 +137,13 @@ grpc::ServerUnaryReactor* GatewayService::Recommend(grpc::CallbackServerContext*
   metrics_.InflightStarted();
   const StageDeadlines deadlines = PlanBudget(absl::Now(), CallerDeadlineOf(*ctx), options_.budget);
   ladder_.Run(request, response, std::move(bundle), deadlines, ctx,
-              [this, reactor, rec = std::move(rec)] {
+              [this, reactor, rec = std::move(rec), messages, raw_response] {
                 inflight_.fetch_sub(1);
                 metrics_.InflightFinished();
-                rec->Finish(grpc::Status::OK);
-                reactor->Finish(grpc::Status::OK);
+                const grpc::Status status =
+                    ToGrpcStatus(SerializeResponse(*messages->response, raw_response));
+                rec->Finish(status);
+                reactor->Finish(status);
               });
   return reactor;
 }

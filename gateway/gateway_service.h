@@ -26,6 +26,7 @@
 #include "common/server/arena_allocator.h"
 #include "common/server/bundle_holder.h"
 #include "common/server/metrics.h"
+#include "common/server/wire_limits.h"
 #include "common/server/worker_pool.h"
 #include "gateway/backend_status.h"
 #include "gateway/budget.h"
@@ -48,13 +49,29 @@ struct GatewayOptions {
   // max_k, max_history (also the most recent stored events sent downstream),
   // max_exclusions.
   RequestLimits limits;
-  int max_inflight = 512;     // concurrent Recommend calls; more → RESOURCE_EXHAUSTED
+  // Concurrent Recommend calls; more → RESOURCE_EXHAUSTED at once. Little's law
+  // sizes it: saturation throughput x the callers' deadline (~1,600 computed
+  // answers/s on 2 cores x the 50 ms default deadline = 80). Much larger lets
+  // overload turn into timeouts and trending fallbacks instead of fast refusals.
+  int max_inflight = 64;
   int feedback_workers = 32;  // threads waiting on durable appends (group commit batches them)
   int feedback_queue = 4096;  // queued Feedback calls; more → RESOURCE_EXHAUSTED
   ResponseCacheOptions cache;  // exact answer cache (max_bytes 0 disables)
 };
 
-class GatewayService final : public v1::Recommender::CallbackService {
+// Recommend is a raw callback method: its bytes are checked against the wire
+// limits (counts and sizes, common/server/wire_limits.h) before they are
+// parsed, so a request of millions of tiny repeated elements costs its bytes,
+// not 20-50x that. The other methods have no repeated fields.
+class GatewayService final
+    : public v1::Recommender::WithRawCallbackMethod_Recommend<
+          v1::Recommender::WithCallbackMethod_Feedback<
+              v1::Recommender::WithCallbackMethod_SimilarItems<
+                  v1::Recommender::WithCallbackMethod_Search<
+                      v1::Recommender::WithCallbackMethod_GetModelInfo<
+                          v1::Recommender::WithCallbackMethod_GetHistory<
+                              v1::Recommender::WithCallbackMethod_DeleteUser<
+                                  v1::Recommender::Service>>>>>>> {
  public:
   // `bundles` returns the bundle to serve with (loaded with
   // BundleParts::kGateway: catalogue, trending, histories), null before the
@@ -68,8 +85,8 @@ class GatewayService final : public v1::Recommender::CallbackService {
   ~GatewayService() override;
 
   grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* ctx,
-                                      const v1::RecommendRequest* request,
-                                      v1::RecommendResponse* response) override;
+                                      const grpc::ByteBuffer* raw_request,
+                                      grpc::ByteBuffer* raw_response) override;
   grpc::ServerUnaryReactor* Feedback(grpc::CallbackServerContext* ctx,
                                      const v1::FeedbackRequest* request,
                                      v1::FeedbackResponse* response) override;
@@ -112,7 +129,9 @@ class GatewayService final : public v1::Recommender::CallbackService {
   // Search and SimilarItems go straight to retrieval.
   const std::unique_ptr<v1::Retrieval::Stub> retrieval_;
   // Each Recommend call's request and response on one arena.
-  ArenaMessageAllocator<v1::RecommendRequest, v1::RecommendResponse> recommend_allocator_;
+  // What a Recommend request may hold, checked before parsing.
+  std::vector<WireFieldRule> event_rules_;
+  WireLimits recommend_limits_;
   std::atomic<int> inflight_{0};
   // Declared last: drained first, while everything its tasks use is alive.
   WorkerPool feedback_pool_;

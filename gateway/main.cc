@@ -36,7 +36,11 @@ ABSL_FLAG(absl::Duration, margin, recsys::gateway::BudgetOptions{}.margin,
           "Budget kept for the gateway's own work after ranking (fallback, assembly, the "
           "answer's way back): min(--margin, 25% of the call's deadline), so small "
           "deadlines keep time for retrieval and ranking");
-ABSL_FLAG(int, max_inflight, 512, "Concurrent Recommend calls before RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, max_request_bytes, recsys::gateway::RequestLimits{}.max_request_bytes,
+          "Largest request, bytes (Recommend: checked with the count limits before parsing)");
+ABSL_FLAG(int, max_inflight, recsys::gateway::GatewayOptions{}.max_inflight,
+          "Concurrent Recommend calls before RESOURCE_EXHAUSTED (size it to saturation "
+          "throughput x the callers' deadline)");
 ABSL_FLAG(int, max_k, 100, "Largest k a caller may ask for");
 ABSL_FLAG(int, max_history, recsys::gateway::RequestLimits{}.max_history,
           "Most recent history events sent downstream (stored ones, then extra_history; "
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
   o.service.max_inflight = absl::GetFlag(FLAGS_max_inflight);
   o.service.limits.max_k = absl::GetFlag(FLAGS_max_k);
   o.service.limits.max_history = absl::GetFlag(FLAGS_max_history);
+  o.service.limits.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
   o.service.feedback_workers = absl::GetFlag(FLAGS_feedback_workers);
   o.service.cache.max_bytes = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20;
   o.service.cache.ttl = absl::GetFlag(FLAGS_cache_ttl);
@@ -91,6 +96,9 @@ int main(int argc, char** argv) {
     bad_flag = "--max_inflight and --feedback_workers must be >= 1";
   } else if (o.service.limits.max_k < 1 || o.service.limits.max_history < 0) {
     bad_flag = "--max_k must be >= 1 and --max_history >= 0";
+  } else if (o.service.limits.max_request_bytes < 1024 ||
+             o.service.limits.max_request_bytes > (1 << 30)) {
+    bad_flag = "--max_request_bytes must be in 1024..2^30";
   }
   std::unique_ptr<recsys::ServerMetrics> metrics;
   if (auto code =
@@ -107,6 +115,7 @@ int main(int argc, char** argv) {
   o.retrieval = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval));
   o.ranking = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking));
   o.server.address = absl::StrCat("0.0.0.0:", port);
+  o.server.max_receive_message_bytes = static_cast<int>(o.service.limits.max_request_bytes);
   auto server = gateway::GatewayServer::Start(std::move(o), store->get(), metrics.get());
   if (!server.ok()) {
     LOG(ERROR) << "cannot start the gateway server: " << server.status();

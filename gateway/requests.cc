@@ -4,6 +4,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/server/request_limits.h"
+#include "common/status.h"
 
 namespace recsys::gateway {
 namespace {
@@ -58,15 +60,23 @@ absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
   if (request.exclude_item_ids_size() > limits.max_exclusions) {
     return Invalid(absl::StrCat("at most ", limits.max_exclusions, " exclude_item_ids"));
   }
+  for (int i = 0; i < request.exclude_item_ids_size(); ++i) {
+    if (!IdOk(request.exclude_item_ids(i))) {
+      return Invalid(absl::StrCat("exclude_item_ids[", i, "] must be 1..256 bytes"));
+    }
+  }
   if (request.extra_history_size() > limits.max_history) {
     return Invalid(absl::StrCat("at most ", limits.max_history, " extra_history events"));
   }
-  for (const v1::HistoryEvent& e : request.extra_history()) {
+  for (int i = 0; i < request.extra_history_size(); ++i) {
+    const v1::HistoryEvent& e = request.extra_history(i);
     if (!IdOk(e.item_id())) return Invalid("extra_history item_id must be 1..256 bytes");
     if (!WeightOk(e.weight())) return Invalid("extra_history weight must be finite and >= 0");
+    RETURN_IF_ERROR(ValidateTimestamp(e.timestamp_s(),
+                                      absl::StrCat("extra_history[", i, "].timestamp_s")));
   }
-  if (request.as_of_s() < 0) return Invalid("as_of_s must be >= 0");
-  return absl::OkStatus();
+  RETURN_IF_ERROR(ValidateTimestamp(request.as_of_s(), "as_of_s"));
+  return ValidateCategoryHints(request.context_categories(), "context_categories");
 }
 
 absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request) {

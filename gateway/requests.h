@@ -26,6 +26,10 @@ struct RequestLimits {
   int max_history = 5000;
   // Most exclude_item_ids of one Recommend.
   int max_exclusions = 10000;
+  // Largest request, bytes (10,000 exclusions plus 5,000 extra events of short
+  // ids take ~0.4 MB). Recommend's counts and sizes are checked on its wire
+  // bytes before it is parsed; the other methods are small by construction.
+  int64_t max_request_bytes = 1 << 20;
 };
 
 // Longest user or item id, bytes.
@@ -37,8 +41,10 @@ inline constexpr int kMaxHistoryEvents = 10000;
 inline constexpr int kDefaultHistoryEvents = 100;
 
 // InvalidArgument, else OK. Checks: user_id 1..kMaxIdBytes; k in 1..max_k;
-// exclusions and extra_history counts; each extra event's item id
-// (1..kMaxIdBytes) and weight (finite, >= 0); as_of_s >= 0.
+// exclusions (count, each id 1..kMaxIdBytes) and extra_history counts; each
+// extra event's item id (1..kMaxIdBytes), weight (finite, >= 0) and timestamp
+// (0..kMaxTimestampS); as_of_s in 0..kMaxTimestampS; context_categories
+// (common/server/request_limits.h: count and length).
 absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
                                       const RequestLimits& limits);
 

@@ -4,13 +4,17 @@
 //   recsys-registry rollback
 //   recsys-registry compare A B
 //   recsys-registry gc [--keep 5] [--dry_run]
+#include <exception>
 #include <filesystem>
+#include <memory>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
+#include "absl/strings/str_cat.h"
+#include "common/bundle/model_bundle.h"
 #include "common/bundle/registry.h"
 #include "common/cli_flags.h"
 #include "common/log.h"
@@ -22,6 +26,10 @@ ABSL_FLAG(std::string, name, "movielens", "Model name (sub-directory of --regist
 ABSL_FLAG(bool, force, false,
           "promote: skip the metric gate (promote even if test NDCG@10 is lower than "
           "production's)");
+
+ABSL_FLAG(bool, load_check, true,
+          "promote: load the bundle as each service would (arrays, indexes, cross-checks) "
+          "and refuse it if any part fails, before moving the alias");
 
 ABSL_FLAG(int, keep, 5,
           "gc: newest versions kept (besides production and this many earlier productions "
@@ -40,7 +48,8 @@ constexpr char kUsage[] =
     "production\n"
     "  show VERSION       the version's manifest (JSON)\n"
     "  production         the production version\n"
-    "  promote VERSION    verify the bundle and make it production (--force skips the gate)\n"
+    "  promote VERSION    verify and trial-load the bundle, then make it production\n"
+    "                     (--force skips the metric gate, never the checks)\n"
     "  rollback           move production back to the previous production version\n"
     "  compare A B        parameters and leaderboards of two versions side by side\n"
     "  gc                 delete old versions (--keep N newest + production + N rollback "
@@ -81,6 +90,25 @@ int Show(const Registry& reg, const std::string& version) {
   return 0;
 }
 
+// Loads `version` as the services will (every part, with all checks) so a
+// bundle no service could load never becomes production.
+absl::Status TrialLoad(const Registry& reg, const std::string& version) {
+  const std::string dir = reg.VersionDir(version);
+  for (const BundleParts parts : {BundleParts::kServing, BundleParts::kGateway}) {
+    absl::StatusOr<std::shared_ptr<const ModelBundle>> b = absl::InternalError("not loaded");
+    try {
+      b = ModelBundle::Load(dir, parts);
+    } catch (const std::exception& e) {
+      b = absl::InternalError(e.what());
+    }
+    if (!b.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "version ", version, " does not load, not promoted: ", b.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 int Run(const std::vector<std::string>& args) {
   if (args.empty()) return Usage("missing command");
   // Every command needs an existing registry and model: a typo in either must
@@ -90,6 +118,9 @@ int Run(const std::vector<std::string>& args) {
   std::error_code ec;
   if (!std::filesystem::is_directory(root, ec)) {
     return Fail(absl::NotFoundError("--registry " + root + " is not a directory"));
+  }
+  if (const absl::Status bad = ValidateModelName(name); !bad.ok()) {
+    return Usage(absl::StrCat("--name: ", bad.message()));
   }
   const Registry reg(root, name);
   if (!std::filesystem::is_directory(reg.ModelDir(), ec)) {
@@ -107,6 +138,9 @@ int Run(const std::vector<std::string>& args) {
     return 0;
   }
   if (cmd == "promote" && want_args(1)) {
+    if (absl::GetFlag(FLAGS_load_check)) {
+      if (const absl::Status s = TrialLoad(reg, args[1]); !s.ok()) return Fail(s);
+    }
     const absl::Status s = reg.Promote(args[1], absl::GetFlag(FLAGS_force));
     if (!s.ok()) return Fail(s);
     std::cout << "production is now " << args[1] << "\n";

@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
 #include "common/cli_flags.h"
+#include "common/bundle/registry.h"
 #include "common/log.h"
 #include "offline/trainer.h"
 
@@ -76,8 +77,8 @@ int main(int argc, char** argv) {
   o.production = holdout == "none";
   o.registry = absl::GetFlag(FLAGS_registry);
   o.name = absl::GetFlag(FLAGS_name);
-  if (o.name.empty() || o.name.find('/') != std::string::npos || o.name[0] == '.') {
-    LOG(ERROR) << "--name must be a plain non-empty name";
+  if (const absl::Status bad = recsys::ValidateModelName(o.name); !bad.ok()) {
+    LOG(ERROR) << "--name: " << bad.message();
     return 2;
   }
   o.k = absl::GetFlag(FLAGS_k);

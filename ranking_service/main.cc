@@ -24,6 +24,12 @@ ABSL_FLAG(int, max_candidates, 2000, "Most candidates one Rank request may carry
 ABSL_FLAG(int, max_history, recsys::ranking::RankerOptions{}.max_history,
           "Most history events one Rank request may carry (at least the gateway's "
           "--max_history)");
+ABSL_FLAG(int, max_inflight, recsys::ranking::RankerOptions{}.max_inflight,
+          "Rank calls computed at once; more are refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_exclusions, recsys::ranking::RankerOptions{}.max_exclusions,
+          "Most exclude_item_ids one Rank request may carry");
+ABSL_FLAG(int64_t, max_request_bytes, recsys::ranking::RankerOptions{}.max_request_bytes,
+          "Largest Rank request, bytes (checked with the count limits before parsing)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls may finish before they are cancelled");
 
@@ -41,14 +47,21 @@ int main(int argc, char** argv) {
   o.ranker.max_k = absl::GetFlag(FLAGS_max_k);
   o.ranker.max_candidates = absl::GetFlag(FLAGS_max_candidates);
   o.ranker.max_history = absl::GetFlag(FLAGS_max_history);
+  o.ranker.max_inflight = absl::GetFlag(FLAGS_max_inflight);
+  o.ranker.max_exclusions = absl::GetFlag(FLAGS_max_exclusions);
+  o.ranker.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
   const int port = absl::GetFlag(FLAGS_port);
   const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain);
   std::string bad_flag = recsys::CommonServiceFlagError(o.bundle.model_name, port, metrics_port,
                                                         o.bundle.poll_interval, drain);
   if (bad_flag.empty() &&
-      (o.ranker.max_k < 1 || o.ranker.max_candidates < 1 || o.ranker.max_history < 0)) {
-    bad_flag = "--max_k and --max_candidates must be >= 1, --max_history >= 0";
+      (o.ranker.max_k < 1 || o.ranker.max_candidates < 1 || o.ranker.max_history < 0 ||
+       o.ranker.max_inflight < 1 || o.ranker.max_exclusions < 0 ||
+       o.ranker.max_request_bytes < 1024 || o.ranker.max_request_bytes > (1 << 30))) {
+    bad_flag =
+        "--max_k, --max_candidates and --max_inflight must be >= 1, --max_history and "
+        "--max_exclusions >= 0, --max_request_bytes in 1024..2^30";
   }
   std::unique_ptr<recsys::ServerMetrics> metrics;
   if (auto code =
@@ -56,6 +69,9 @@ int main(int argc, char** argv) {
     return *code;
   }
   o.server.address = absl::StrCat("0.0.0.0:", port);
+  // gRPC refuses larger messages before reading them; Rank checks its own
+  // (equal) limit and counts on the bytes before parsing.
+  o.server.max_receive_message_bytes = static_cast<int>(o.ranker.max_request_bytes);
   auto server = ranking::RankingServer::Start(std::move(o), metrics.get());
   if (!server.ok()) {
     LOG(ERROR) << "cannot start the ranking server: " << server.status();

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/features/features.h"
+#include "common/server/request_limits.h"
+#include "common/status.h"
 #include "common/topk.h"
 
 namespace recsys::ranking {
@@ -34,6 +36,10 @@ absl::Status Ranker::Validate(const v1::RankRequest& request) const {
   if (request.k() <= 0 || request.k() > options_.max_k) {
     return Invalid(absl::StrCat("k must be in 1..", options_.max_k, ", got ", request.k()));
   }
+  if (request.exclude_item_ids_size() > options_.max_exclusions) {
+    return Invalid(absl::StrCat("too many exclude_item_ids: ", request.exclude_item_ids_size(),
+                                " (at most ", options_.max_exclusions, ")"));
+  }
   if (request.candidates_size() > options_.max_candidates) {
     return Invalid(absl::StrCat("too many candidates: ", request.candidates_size(), " (at most ",
                                 options_.max_candidates, ")"));
@@ -43,8 +49,7 @@ absl::Status Ranker::Validate(const v1::RankRequest& request) const {
     return Invalid(absl::StrCat("history too long: ", user.history_size(), " events (at most ",
                                 options_.max_history, ")"));
   }
-  if (user.as_of_s() < 0)
-    return Invalid(absl::StrCat("user.as_of_s is negative: ", user.as_of_s()));
+  if (absl::Status s = ValidateUserContextFields(user, "user"); !s.ok()) return s;
   for (int i = 0; i < user.history_size(); ++i) {
     const v1::HistoryEvent& e = user.history(i);
     const std::string field = absl::StrCat("user.history[", i, "]");
@@ -53,8 +58,9 @@ absl::Status Ranker::Validate(const v1::RankRequest& request) const {
       return Invalid(absl::StrCat(field, " (", e.item_id(),
                                   "): weight must be finite and >= 0, got ", e.weight()));
     }
-    if (e.timestamp_s() < 0) {
-      return Invalid(absl::StrCat(field, " (", e.item_id(), "): negative timestamp_s"));
+    if (absl::Status s = ValidateTimestamp(e.timestamp_s(), absl::StrCat(field, ".timestamp_s"));
+        !s.ok()) {
+      return s;
     }
   }
   if (request.options().has_mmr_lambda()) {
@@ -110,9 +116,7 @@ absl::Status Ranker::Validate(const v1::RankRequest& request) const {
     }
   }
   for (int i = 0; i < request.exclude_item_ids_size(); ++i) {
-    if (request.exclude_item_ids(i).empty()) {
-      return Invalid(absl::StrCat("exclude_item_ids[", i, "]: empty item id"));
-    }
+    RETURN_IF_ERROR(CheckId(request.exclude_item_ids(i), absl::StrCat("exclude_item_ids[", i, "]")));
   }
   return absl::OkStatus();
 }

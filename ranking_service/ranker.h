@@ -58,6 +58,16 @@ struct RankerOptions {
   // Most history events one request may carry (UserContext contract; the
   // gateway's default sends up to 5000).
   int max_history = 5000;
+  // Most exclude_item_ids one request may carry.
+  int max_exclusions = 10000;
+  // Admission control: Rank calls being computed at once; one more is refused
+  // at once with RESOURCE_EXHAUSTED (the gateway then degrades to retrieval
+  // order) instead of queueing CPU work that would miss its deadline anyway.
+  int max_inflight = 64;
+  // Largest Rank request, bytes (2,000 candidates with signals and a 5,000-event
+  // history of short ids take ~0.8 MB). Checked with every count above on the
+  // wire bytes before the request is parsed (common/server/wire_limits.h).
+  int64_t max_request_bytes = 2 << 20;
 };
 
 // A request in the model's terms (see the pipeline above).

@@ -3,10 +3,17 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/server/grpc_status.h"
 
 namespace recsys::ranking {
+namespace {
+
+// Longest item id in a Rank request, bytes (the HistoryEvent contract).
+constexpr int64_t kMaxRankIdBytes = 256;
+
+}  // namespace
 
 RankingMetrics::RankingMetrics(ServerMetrics& metrics)
     : batch_size_(prometheus::BuildHistogram()
@@ -59,10 +66,31 @@ void RankingMetrics::Record(const RankStats& stats) {
 RankingService::RankingService(BundleSource bundles, RankerOptions options, ServerMetrics* metrics)
     : bundles_(std::move(bundles)),
       ranker_(options),
+      max_inflight_(options.max_inflight),
       server_metrics_(metrics),
-      metrics_(metrics ? std::make_unique<RankingMetrics>(*metrics) : nullptr) {
+      metrics_(metrics ? std::make_unique<RankingMetrics>(*metrics) : nullptr),
+      user_rules_(options.max_history, kMaxRankIdBytes) {
   if (server_metrics_ != nullptr) server_metrics_->Method(kRankingServiceName, "Rank");
-  SetMessageAllocatorFor_Rank(&allocator_);
+  // Candidate: item_id = 1, sources = 2, signals = 3 (packed, or one float per
+  // occurrence). RankRequest: user = 1, candidates = 2, options = 4,
+  // exclude_item_ids = 5, signals = 6 (protos/recsys/v1/).
+  constexpr int64_t kMaxSignals = 64;
+  candidate_rules_ = {
+      {.number = 1, .name = "item_id", .max_count = 1, .max_length = kMaxRankIdBytes},
+      {.number = 2, .name = "sources", .max_count = 2 * kNumSources},
+      {.number = 3, .name = "signals", .max_count = kMaxSignals,
+       .max_length = kMaxSignals * 4},
+  };
+  wire_limits_.max_bytes = options.max_request_bytes;
+  wire_limits_.fields = {
+      user_rules_.Field(1, "user"),
+      {.number = 2, .name = "candidates", .max_count = options.max_candidates,
+       .nested = &candidate_rules_},
+      {.number = 4, .name = "options", .max_count = 1},
+      {.number = 5, .name = "exclude_item_ids", .max_count = options.max_exclusions,
+       .max_length = kMaxRankIdBytes},
+      {.number = 6, .name = "signals", .max_count = 1},
+  };
 }
 
 absl::Status RankingService::RankOnce(const v1::RankRequest& request, v1::RankResponse* response) {
@@ -80,8 +108,8 @@ absl::Status RankingService::RankOnce(const v1::RankRequest& request, v1::RankRe
 }
 
 grpc::ServerUnaryReactor* RankingService::Rank(grpc::CallbackServerContext* context,
-                                               const v1::RankRequest* request,
-                                               v1::RankResponse* response) {
+                                               const grpc::ByteBuffer* raw_request,
+                                               grpc::ByteBuffer* raw_response) {
   RpcRecorder recorder(server_metrics_, kRankingServiceName, "Rank");
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   grpc::Status status;
@@ -89,8 +117,20 @@ grpc::ServerUnaryReactor* RankingService::Rank(grpc::CallbackServerContext* cont
     status = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled before ranking started");
   } else if (context->deadline() <= std::chrono::system_clock::now()) {
     status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before ranking");
+  } else if (absl::Status wire = CheckWireLimits(*raw_request, wire_limits_); !wire.ok()) {
+    status = ToGrpcStatus(wire);
+  } else if (inflight_.fetch_add(1) >= max_inflight_) {
+    inflight_.fetch_sub(1);
+    status = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("ranking overloaded: ", max_inflight_,
+                                       " Rank calls in flight"));
   } else {
-    status = ToGrpcStatus(RankOnce(*request, response));
+    CallMessages<v1::RankRequest, v1::RankResponse> call;
+    absl::Status s = ParseRequest(*raw_request, call.request);
+    if (s.ok()) s = RankOnce(*call.request, call.response);
+    if (s.ok()) s = SerializeResponse(*call.response, raw_response);
+    inflight_.fetch_sub(1);
+    status = ToGrpcStatus(s);
   }
   recorder.Finish(status);  // IMPORTANT: before Finish, which may free the call
   reactor->Finish(status);

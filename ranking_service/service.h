@@ -16,6 +16,8 @@
 //   recsys_ranking_unknown_candidates_total   counter, candidate ids the bundle lacked
 #pragma once
 
+#include <atomic>
+
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
@@ -33,7 +35,9 @@
 #include "common/server/bundle_holder.h"
 #include "common/server/bundle_server.h"
 #include "common/server/metrics.h"
+#include "common/server/request_limits.h"
 #include "common/server/server_main_util.h"
+#include "common/server/wire_limits.h"
 #include "ranking_service/ranker.h"
 #include "recsys/v1/ranking.grpc.pb.h"
 
@@ -63,7 +67,9 @@ class RankingMetrics {
   std::array<prometheus::Counter*, 5> signals_{};
 };
 
-class RankingService final : public v1::Ranking::CallbackService {
+// Rank is a raw callback method: its bytes are checked against the wire
+// limits (counts and sizes, common/server/wire_limits.h) before they are parsed.
+class RankingService final : public v1::Ranking::WithRawCallbackMethod_Rank<v1::Ranking::Service> {
  public:
   // `metrics` (not owned, may be null) must outlive the service.
   RankingService(BundleSource bundles, RankerOptions options, ServerMetrics* metrics);
@@ -79,8 +85,8 @@ class RankingService final : public v1::Ranking::CallbackService {
   // already grows with load. Revisit if a Rank ever blocks or routinely takes
   // tens of milliseconds.
   grpc::ServerUnaryReactor* Rank(grpc::CallbackServerContext* context,
-                                 const v1::RankRequest* request,
-                                 v1::RankResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
 
   // The core of Rank without a network: validation, bundle, ranking, metrics.
   // UNAVAILABLE when no bundle is loaded.
@@ -89,10 +95,14 @@ class RankingService final : public v1::Ranking::CallbackService {
  private:
   const BundleSource bundles_;
   const Ranker ranker_;
+  const int max_inflight_;
+  std::atomic<int> inflight_{0};
   ServerMetrics* const server_metrics_;
   std::unique_ptr<RankingMetrics> metrics_;  // null without server_metrics_
-  // Each Rank call's request and response on one arena.
-  ArenaMessageAllocator<v1::RankRequest, v1::RankResponse> allocator_;
+  // What a Rank request may hold, checked before parsing.
+  UserContextWireRules user_rules_;
+  std::vector<WireFieldRule> candidate_rules_;
+  WireLimits wire_limits_;
 };
 
 struct RankingServerOptions {

@@ -31,6 +31,8 @@ ABSL_FLAG(int, max_k, 1000, "Largest k of Search / SimilarItems and of a per-sou
 ABSL_FLAG(int, max_history, recsys::retrieval::RequestLimits{}.max_history,
           "Most history events one Retrieve request may carry (at least the gateway's "
           "--max_history)");
+ABSL_FLAG(int64_t, max_request_bytes, recsys::retrieval::RequestLimits{}.max_request_bytes,
+          "Largest request, bytes (Retrieve: checked with the count limits before parsing)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls may finish before they are cancelled");
 ABSL_FLAG(int, omp_threads, 1,
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
   o.service.deadline_margin = absl::GetFlag(FLAGS_deadline_margin);
   o.service.limits.max_k = absl::GetFlag(FLAGS_max_k);
   o.service.limits.max_history = absl::GetFlag(FLAGS_max_history);
+  o.service.limits.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
   const int port = absl::GetFlag(FLAGS_port);
   const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain);
@@ -70,6 +73,9 @@ int main(int argc, char** argv) {
     bad_flag = "--deadline_margin must not be negative";
   } else if (o.service.limits.max_k < 1 || o.service.limits.max_history < 0) {
     bad_flag = "--max_k must be >= 1 and --max_history >= 0";
+  } else if (o.service.limits.max_request_bytes < 1024 ||
+             o.service.limits.max_request_bytes > (1 << 30)) {
+    bad_flag = "--max_request_bytes must be in 1024..2^30";
   } else if (omp_threads < 1) {
     bad_flag = "--omp_threads must be >= 1";
   }
@@ -80,6 +86,7 @@ int main(int argc, char** argv) {
   }
   omp_set_num_threads(omp_threads);
   o.server.address = absl::StrCat("0.0.0.0:", port);
+  o.server.max_receive_message_bytes = static_cast<int>(o.service.limits.max_request_bytes);
   auto server = retrieval::RetrievalServer::Start(std::move(o), metrics.get());
   if (!server.ok()) {
     LOG(ERROR) << "cannot start the retrieval server: " << server.status();

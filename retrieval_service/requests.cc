@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/server/candidate_proto.h"
 #include "common/server/rank_signals.h"
+#include "common/server/request_limits.h"
 
 namespace recsys::retrieval {
 namespace {
@@ -38,9 +39,7 @@ absl::Status ValidateRetrieveRequest(const v1::RetrieveRequest& request,
     return Invalid(absl::StrCat("user.history has ", user.history_size(), " events (at most ",
                                 limits.max_history, ")"));
   }
-  if (user.as_of_s() < 0) {
-    return Invalid(absl::StrCat("user.as_of_s must be >= 0, got ", user.as_of_s()));
-  }
+  if (absl::Status s = ValidateUserContextFields(user, "user"); !s.ok()) return s;
   for (int i = 0; i < user.history_size(); ++i) {
     const v1::HistoryEvent& e = user.history(i);
     const std::string field = absl::StrCat("user.history[", i, "]");
@@ -49,9 +48,9 @@ absl::Status ValidateRetrieveRequest(const v1::RetrieveRequest& request,
       return Invalid(absl::StrCat(field, " (", e.item_id(),
                                   "): weight must be finite and >= 0, got ", e.weight()));
     }
-    if (e.timestamp_s() < 0) {
-      return Invalid(absl::StrCat(field, " (", e.item_id(), "): timestamp_s must be >= 0, got ",
-                                  e.timestamp_s()));
+    if (absl::Status s = ValidateTimestamp(e.timestamp_s(), absl::StrCat(field, ".timestamp_s"));
+        !s.ok()) {
+      return s;
     }
   }
   uint32_t seen = 0;

@@ -26,6 +26,10 @@ struct RequestLimits {
   int max_query_bytes = 4096;
   // Longest external item id, bytes (HistoryEvent contract).
   int max_id_bytes = 256;
+  // Largest request of any method, bytes (a 5,000-event history plus 10,000
+  // exclusions of short ids take ~0.4 MB). Retrieve's counts and sizes are
+  // checked on its wire bytes before it is parsed (common/server/wire_limits.h).
+  int64_t max_request_bytes = 1 << 20;
 };
 
 // InvalidArgument with a message naming the offending field, else OK. Checks:

@@ -96,6 +96,7 @@ RetrievalService::RetrievalService(BundleSource bundles, RetrievalServiceOptions
       options_(std::move(options)),
       server_metrics_(metrics),
       metrics_(metrics ? std::make_unique<RetrievalMetrics>(*metrics) : nullptr),
+      user_rules_(options_.limits.max_history, options_.limits.max_id_bytes),
       workers_(std::make_unique<WorkerPool>(options_.workers, options_.queue_capacity)),
       pool_(std::make_unique<CandidatePool>(
           workers_.get(), MakeDefaultRetrievers(),
@@ -105,7 +106,14 @@ RetrievalService::RetrievalService(BundleSource bundles, RetrievalServiceOptions
       server_metrics_->Method(kRetrievalServiceName, method);  // series exist at 0
     }
   }
-  SetMessageAllocatorFor_Retrieve(&allocator_);
+  // RetrieveRequest: user = 1, quotas = 2, exclude_item_ids = 3.
+  retrieve_limits_.max_bytes = options_.limits.max_request_bytes;
+  retrieve_limits_.fields = {
+      user_rules_.Field(1, "user"),
+      {.number = 2, .name = "quotas", .max_count = 2 * kNumSources},
+      {.number = 3, .name = "exclude_item_ids", .max_count = options_.limits.max_exclusions,
+       .max_length = options_.limits.max_id_bytes},
+  };
 }
 
 RetrievalService::~RetrievalService() {
@@ -173,12 +181,22 @@ absl::Status RetrievalService::SimilarItemsOnce(const v1::SimilarItemsRequest& r
 }
 
 grpc::ServerUnaryReactor* RetrievalService::Retrieve(grpc::CallbackServerContext* context,
-                                                     const v1::RetrieveRequest* request,
-                                                     v1::RetrieveResponse* response) {
+                                                     const grpc::ByteBuffer* raw_request,
+                                                     grpc::ByteBuffer* raw_response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto call = std::make_shared<PendingCall>(server_metrics_, "Retrieve", reactor);
-  RetrieveAsync(*request, response, DeadlineOf(*context),
-                [call](absl::Status s) { call->Finish(s); });
+  absl::Status status = CheckWireLimits(*raw_request, retrieve_limits_);
+  auto messages = std::make_shared<CallMessages<v1::RetrieveRequest, v1::RetrieveResponse>>();
+  if (status.ok()) status = ParseRequest(*raw_request, messages->request);
+  if (!status.ok()) {
+    call->Finish(status);
+    return reactor;
+  }
+  RetrieveAsync(*messages->request, messages->response, DeadlineOf(*context),
+                [call, messages, raw_response](absl::Status s) {
+                  if (s.ok()) s = SerializeResponse(*messages->response, raw_response);
+                  call->Finish(s);
+                });
   return reactor;  // the saved pointer only: the call may be finished already
 }
 

@@ -47,7 +47,9 @@
 #include "common/server/bundle_holder.h"
 #include "common/server/bundle_server.h"
 #include "common/server/metrics.h"
+#include "common/server/request_limits.h"
 #include "common/server/server_main_util.h"
+#include "common/server/wire_limits.h"
 #include "recsys/v1/retrieval.grpc.pb.h"
 #include "retrieval_service/candidate_pool.h"
 #include "retrieval_service/requests.h"
@@ -93,7 +95,13 @@ struct RetrievalServiceOptions {
   std::function<absl::Time()> clock;
 };
 
-class RetrievalService final : public v1::Retrieval::CallbackService {
+// Retrieve is a raw callback method: its bytes are checked against the wire
+// limits (counts and sizes) before they are parsed; Search and SimilarItems
+// have no repeated fields and are parsed by gRPC.
+class RetrievalService final
+    : public v1::Retrieval::WithRawCallbackMethod_Retrieve<
+          v1::Retrieval::WithCallbackMethod_Search<
+              v1::Retrieval::WithCallbackMethod_SimilarItems<v1::Retrieval::Service>>> {
  public:
   // `metrics` (not owned, may be null) must outlive the service.
   RetrievalService(BundleSource bundles, RetrievalServiceOptions options, ServerMetrics* metrics);
@@ -102,8 +110,8 @@ class RetrievalService final : public v1::Retrieval::CallbackService {
   ~RetrievalService() override;
 
   grpc::ServerUnaryReactor* Retrieve(grpc::CallbackServerContext* context,
-                                     const v1::RetrieveRequest* request,
-                                     v1::RetrieveResponse* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
                                    const v1::SearchRequest* request,
                                    v1::SearchResponse* response) override;
@@ -138,9 +146,11 @@ class RetrievalService final : public v1::Retrieval::CallbackService {
 
   // Each Retrieve call's request and response on one arena. Declared first:
   // gRPC holds the pointer until the server is gone.
-  ArenaMessageAllocator<v1::RetrieveRequest, v1::RetrieveResponse> allocator_;
   const BundleSource bundles_;
   const RetrievalServiceOptions options_;
+  // What a Retrieve request may hold, checked before parsing.
+  UserContextWireRules user_rules_;
+  WireLimits retrieve_limits_;
   ServerMetrics* const server_metrics_;
   std::unique_ptr<RetrievalMetrics> metrics_;  // null without server_metrics_
   // Reset first by the destructor (drained and joined) while the rest is alive.

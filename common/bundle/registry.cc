@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -95,6 +96,24 @@ using registry_internal::ValidateVersionName;
 
 }  // namespace
 
+absl::Status ValidateModelName(absl::string_view name) {
+  if (name.empty() || name.size() > 128) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model name must be 1..128 characters, got ", name.size()));
+  }
+  if (name == "." || name == "..") {
+    return absl::InvalidArgumentError(absl::StrCat("model name '", name, "' is not allowed"));
+  }
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' &&
+        c != '.') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model name '", absl::CHexEscape(name), "' has characters outside [A-Za-z0-9._-]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 Registry::Registry(std::string root, std::string name)
     : root_(StripTrailingSlashes(std::move(root))), name_(std::move(name)) {}
 
@@ -110,6 +129,7 @@ absl::StatusOr<std::string> Registry::ProductionDir() const {
 }
 
 absl::StatusOr<std::string> Registry::BeginVersion() const {
+  RETURN_IF_ERROR(ValidateModelName(name_));
   if (name_.empty() || name_.find('/') != std::string::npos || name_[0] == '.') {
     return absl::InvalidArgumentError(absl::StrCat("bad registry model name '", name_, "'"));
   }
@@ -136,6 +156,7 @@ std::string Registry::StagingVersionId(const std::string& staging_dir) {
 
 absl::Status Registry::CommitVersion(const std::string& staging_dir,
                                      v1::BundleManifest manifest) const {
+  RETURN_IF_ERROR(ValidateModelName(name_));
   const std::string staging = StripTrailingSlashes(staging_dir);
   std::error_code ec;
   const fs::path staging_path(staging);
@@ -225,6 +246,7 @@ absl::Status Registry::AbortVersion(const std::string& staging_dir) const {
 }
 
 absl::StatusOr<std::vector<v1::BundleManifest>> Registry::List() const {
+  RETURN_IF_ERROR(ValidateModelName(name_));
   std::vector<std::pair<std::string, v1::BundleManifest>> found;
   std::error_code ec;
   if (!fs::exists(ModelDir(), ec)) return std::vector<v1::BundleManifest>{};
@@ -261,6 +283,7 @@ absl::StatusOr<v1::BundleManifest> Registry::Show(const std::string& version) co
 }
 
 absl::StatusOr<std::string> Registry::Production() const {
+  RETURN_IF_ERROR(ValidateModelName(name_));
   const std::string path = ModelDir() + "/" + kProductionFile;
   std::error_code ec;
   if (!fs::exists(path, ec)) {
@@ -276,6 +299,7 @@ absl::StatusOr<std::string> Registry::Production() const {
 }
 
 absl::Status Registry::AppendRunRecord(const v1::BundleManifest& manifest) const {
+  RETURN_IF_ERROR(ValidateModelName(name_));
   v1::BundleManifest record = manifest;
   record.clear_files();
   if (record.name().empty()) record.set_name(name_);

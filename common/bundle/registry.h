@@ -51,6 +51,11 @@ inline constexpr char kManifestFileName[] = "manifest.json";
 // `salt` in hex). Ids created later sort later (ties within a second broken by salt).
 std::string NewVersionId(absl::Time now, uint64_t salt);
 
+// A model name (a registry sub-directory): 1..128 characters of [A-Za-z0-9._-],
+// not "." or "..". InvalidArgument naming the problem otherwise. Every Registry
+// method that touches the file system checks its name with this first.
+absl::Status ValidateModelName(absl::string_view name);
+
 // Parses <bundle_dir>/manifest.json. NotFound if missing; DataLoss naming the
 // file if it is not a valid manifest.
 absl::StatusOr<v1::BundleManifest> ReadManifest(const std::string& bundle_dir);

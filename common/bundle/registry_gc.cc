@@ -35,6 +35,7 @@ uint64_t TreeBytes(const fs::path& dir) {
 
 absl::StatusOr<Registry::GcResult> Registry::Gc(int keep, absl::Duration staging_age,
                                                 bool dry_run) const {
+  RETURN_IF_ERROR(ValidateModelName(name_));
   if (keep < 1) return absl::InvalidArgumentError(absl::StrCat("gc: keep must be >= 1, got ", keep));
   GcResult result;
   std::error_code ec;

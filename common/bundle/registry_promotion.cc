@@ -72,6 +72,7 @@ absl::Status Registry::AppendHistoryLocked(const std::string& action,
 }
 
 absl::Status Registry::Promote(const std::string& version, bool force) const {
+  RETURN_IF_ERROR(ValidateModelName(name_));
   RETURN_IF_ERROR(ValidateVersionName(version));
   // Hash outside the lock: versions are immutable, and bundles can be large.
   ASSIGN_OR_RETURN(v1::BundleManifest candidate, LoadVerified(version));
@@ -147,6 +148,7 @@ absl::StatusOr<std::vector<std::string>> Registry::ProductionStackLocked(
 }
 
 absl::StatusOr<std::string> Registry::Rollback() const {
+  RETURN_IF_ERROR(ValidateModelName(name_));
   ASSIGN_OR_RETURN(FileLock lock, LockModelDir(ModelDir()));
   absl::StatusOr<std::string> current = Production();
   if (!current.ok()) {

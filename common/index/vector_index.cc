@@ -2,10 +2,14 @@
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
+#include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <filesystem>
 #include <new>
 #include <system_error>
@@ -93,6 +97,93 @@ double ProbeScanFraction(const ExactScan& scan, const float* vectors, int k, int
     if (scored > budget) return static_cast<double>(scored) / static_cast<double>(n * (q + 1));
   }
   return static_cast<double>(scored) / static_cast<double>(n * count);
+}
+
+// FAISS reads a vector as "u64 count, then count elements" and resizes the
+// vector to the count before reading the elements, so a crafted count makes
+// it allocate (and zero) whatever the file claims. This reader refuses any
+// 8-byte single value (vector counts, ntotal) larger than the bytes left in
+// the file: every vector element takes at least one byte, so real files
+// never trip it, and what FAISS allocates while reading stays below 8x the
+// file's size. The one exception is the header's fixed placeholder value
+// 2^20, which FAISS writes in every index header.
+class BoundedIndexReader final : public faiss::IOReader {
+ public:
+  BoundedIndexReader(std::FILE* file, uint64_t size) : file_(file), remaining_(size) {}
+
+  size_t operator()(void* ptr, size_t size, size_t nitems) override {
+    if (size == 0 || nitems == 0) return 0;
+    if (nitems > remaining_ / size) {
+      throw std::runtime_error(absl::StrCat("the file claims ", nitems, " items of ", size,
+                                            " bytes with only ", remaining_, " bytes left"));
+    }
+    const size_t got = std::fread(ptr, size, nitems, file_);
+    remaining_ -= got * size;
+    if (got == 1 && size == 8) {
+      uint64_t value;
+      std::memcpy(&value, ptr, 8);
+      constexpr uint64_t kHeaderPlaceholder = uint64_t{1} << 20;
+      if (value > remaining_ && value != kHeaderPlaceholder) {
+        throw std::runtime_error(absl::StrCat("a count of ", value, " with only ", remaining_,
+                                              " bytes left in the file"));
+      }
+    }
+    return got;
+  }
+
+ private:
+  std::FILE* file_;
+  uint64_t remaining_;
+};
+
+// FAISS trusts the HNSW graph it reads: a neighbour id or offset out of range
+// would be read out of bounds by the first search. Checks every invariant
+// search relies on.
+absl::Status CheckHnswGraph(const faiss::IndexHNSWFlat& index, const std::string& path) {
+  const faiss::HNSW& g = index.hnsw;
+  const int64_t n = index.ntotal;
+  auto bad = [&](const std::string& what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("VectorIndex: ", path, ": corrupt HNSW graph (", what, ")"));
+  };
+  if (index.storage == nullptr || index.storage->ntotal != n || index.storage->d != index.d) {
+    return bad("storage size or dimension differs from the index");
+  }
+  const auto* storage = dynamic_cast<const faiss::IndexFlat*>(index.storage);
+  if (storage == nullptr ||
+      storage->codes.size() != static_cast<size_t>(n) * storage->code_size ||
+      storage->code_size != sizeof(float) * static_cast<size_t>(index.d)) {
+    return bad("storage vectors do not match ntotal x d");
+  }
+  if (g.levels.size() != static_cast<size_t>(n) || g.offsets.size() != g.levels.size() + 1) {
+    return bad("levels/offsets size");
+  }
+  const std::vector<int>& cum = g.cum_nneighbor_per_level;
+  if (cum.empty() || cum[0] != 0) return bad("neighbours per level");
+  for (size_t l = 1; l < cum.size(); ++l) {
+    if (cum[l] < cum[l - 1]) return bad("neighbours per level decrease");
+  }
+  const int num_levels = static_cast<int>(cum.size()) - 1;
+  if (g.max_level < -1 || g.max_level >= num_levels) return bad("max_level");
+  if (g.offsets[0] != 0) return bad("first offset");
+  for (int64_t i = 0; i < n; ++i) {
+    const int level = g.levels[i];
+    if (level < 1 || level > num_levels || level - 1 > g.max_level) return bad("a node's level");
+    if (g.offsets[i + 1] < g.offsets[i] ||
+        g.offsets[i + 1] - g.offsets[i] < static_cast<size_t>(cum[level])) {
+      return bad("offsets out of order or too close");
+    }
+  }
+  if (g.offsets[n] != g.neighbors.size()) return bad("last offset != neighbour count");
+  for (const faiss::HNSW::storage_idx_t id : g.neighbors) {
+    if (id < -1 || id >= n) return bad("a neighbour id out of range");
+  }
+  if (n > 0 && (g.entry_point < 0 || g.entry_point >= n ||
+                g.levels[g.entry_point] - 1 != g.max_level)) {
+    return bad("entry point");
+  }
+  if (g.efConstruction < 1 || g.efSearch < 0) return bad("ef parameters");
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -194,7 +285,14 @@ absl::StatusOr<VectorIndex> VectorIndex::Load(const std::string& path,
     // bundle checksums before loading so truncated files never get here.
     __lsan::ScopedDisabler faiss_error_path_leak;
 #endif
-    index.reset(faiss::read_index(path.c_str()));
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                         &std::fclose);
+    if (file == nullptr) {
+      return absl::NotFoundError(absl::StrCat("VectorIndex: cannot open ", path));
+    }
+    BoundedIndexReader reader(file.get(), std::filesystem::file_size(path));
+    reader.name = path;
+    index.reset(faiss::read_index(&reader));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("VectorIndex: ", path, " is not a readable FAISS index: ", e.what()));
@@ -219,6 +317,12 @@ absl::StatusOr<VectorIndex> VectorIndex::Load(const std::string& path,
     return absl::InvalidArgumentError(
         absl::StrCat("VectorIndex: ", path, ": HNSW storage is not inner-product"));
   }
+  if (flat && flat_index->codes.size() !=
+                  static_cast<size_t>(flat_index->ntotal) * flat_index->code_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("VectorIndex: ", path, ": vectors do not match ntotal x d"));
+  }
+  if (hnsw != nullptr) RETURN_IF_ERROR(CheckHnswGraph(*hnsw, path));
   if (hnsw != nullptr) {
     // Not yet shared: see hnsw_ef_search_max.
     hnsw->hnsw.efSearch = std::max(1, options.hnsw_ef_search_max);

@@ -52,4 +52,34 @@ class ArenaMessageAllocator : public grpc::MessageAllocator<Request, Response> {
   };
 };
 
+// The same for raw callback methods (wire_limits.h), which parse the request
+// themselves: one call's request and response on one arena, kept alive by
+// whoever finishes the call (hold it in a shared_ptr captured by the
+// completion).
+template <typename Request, typename Response>
+class CallMessages {
+ public:
+  CallMessages() : arena_(Options(initial_)) {
+    request = google::protobuf::Arena::CreateMessage<Request>(&arena_);
+    response = google::protobuf::Arena::CreateMessage<Response>(&arena_);
+  }
+  CallMessages(const CallMessages&) = delete;
+  CallMessages& operator=(const CallMessages&) = delete;
+
+  Request* request;
+  Response* response;
+
+ private:
+  static google::protobuf::ArenaOptions Options(char* block) {
+    google::protobuf::ArenaOptions o;
+    o.initial_block = block;
+    o.initial_block_size = kCallArenaInitialBytes;
+    o.start_block_size = 16 * 1024;
+    o.max_block_size = 256 * 1024;
+    return o;
+  }
+  alignas(std::max_align_t) char initial_[kCallArenaInitialBytes];
+  google::protobuf::Arena arena_;  // after initial_: constructed from it
+};
+
 }  // namespace recsys

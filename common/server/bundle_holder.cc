@@ -1,5 +1,8 @@
 #include "common/server/bundle_holder.h"
 
+#include <algorithm>
+#include <exception>
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +12,9 @@
 
 namespace recsys {
 namespace {
+
+// Longest wait between two retries of a refused version while nothing serves.
+constexpr absl::Duration kMaxRetryBackoff = absl::Minutes(5);
 
 // Manifest created_at (RFC 3339), or InfinitePast() if absent or unparsable.
 absl::Time CreatedAt(const ModelBundle& bundle) {
@@ -45,16 +51,18 @@ void BundleHolder::Stop() {
 
 void BundleHolder::Run() {
   do {
-    PollOnce().IgnoreError();  // PollOnce logs; the old bundle keeps serving
+    Poll(/*scheduled=*/true).IgnoreError();  // Poll logs; the old bundle keeps serving
   } while (!stop_.WaitForNotificationWithTimeout(options_.poll_interval));
 }
+
+absl::Status BundleHolder::PollOnce() { return Poll(/*scheduled=*/false); }
 
 absl::StatusOr<std::string> BundleHolder::ReadAlias() const {
   if (options_.production_version) return options_.production_version();
   return Registry(options_.registry_root, options_.model_name).Production();
 }
 
-absl::Status BundleHolder::PollOnce() {
+absl::Status BundleHolder::Poll(bool scheduled) {
   absl::MutexLock poll_lock(&poll_mu_);
 
   absl::StatusOr<std::string> alias = ReadAlias();
@@ -79,14 +87,31 @@ absl::Status BundleHolder::PollOnce() {
     // A refused version is not reloaded until the alias moves, unless nothing is
     // serving yet (then a transient failure must be able to heal).
     if (!serving.empty() && wanted == stats_.failed_version) return stats_.failed_status;
+    // With nothing serving, the scheduled polls retry a refused version with
+    // exponential backoff (an explicit PollOnce, e.g. SIGHUP, retries at once).
+    if (scheduled && wanted == stats_.failed_version && absl::Now() < retry_at_) {
+      return stats_.failed_status;
+    }
   }
 
   const std::string dir = Registry(options_.registry_root, options_.model_name).VersionDir(wanted);
   LOG(INFO) << "loading bundle " << options_.model_name << " version " << wanted << " from "
             << dir << (serving.empty() ? "" : absl::StrCat(" (serving ", serving, ")"));
   const absl::Time start = absl::Now();
+  // A loader must never take the process down: whatever a hostile or broken
+  // bundle makes it throw is a refused version like any other error.
   absl::StatusOr<std::shared_ptr<const ModelBundle>> loaded =
-      options_.loader ? options_.loader(dir) : ModelBundle::Load(dir);
+      absl::InternalError("the loader did not run");
+  try {
+    loaded = options_.loader ? options_.loader(dir) : ModelBundle::Load(dir);
+  } catch (const std::bad_alloc&) {
+    loaded = absl::ResourceExhaustedError(
+        absl::StrCat(dir, ": loading ran out of memory (a corrupt size in the bundle?)"));
+  } catch (const std::exception& e) {
+    loaded = absl::InternalError(absl::StrCat(dir, ": loading threw: ", e.what()));
+  } catch (...) {
+    loaded = absl::InternalError(absl::StrCat(dir, ": loading threw an unknown exception"));
+  }
   const absl::Duration load_time = absl::Now() - start;
 
   absl::Status status = loaded.status();
@@ -101,11 +126,17 @@ absl::Status BundleHolder::PollOnce() {
   if (!status.ok()) {
     LOG(ERROR) << "refusing bundle " << options_.model_name << " version " << wanted << " ("
                << dir << "): " << status
-               << (serving.empty() ? "; no bundle is serving yet, retrying every poll"
-                                   : absl::StrCat("; still serving ", serving));
+               << (serving.empty()
+                       ? "; no bundle is serving yet (NOT_SERVING), retrying with backoff"
+                       : absl::StrCat("; still serving ", serving,
+                                      ", not retried until the alias moves"));
     {
       absl::MutexLock lock(&mu_);
       ++stats_.loads_failed;
+      failed_attempts_ = wanted == stats_.failed_version ? failed_attempts_ + 1 : 1;
+      retry_at_ = absl::Now() + std::min(options_.poll_interval * (int64_t{1} << std::min(
+                                                                   failed_attempts_ - 1, 20)),
+                                         std::max(options_.poll_interval, kMaxRetryBackoff));
       stats_.failed_version = wanted;
       stats_.failed_status = status;
     }

@@ -17,8 +17,12 @@
 // the old snapshot until they drop it. A version that fails to load (or whose
 // manifest names another version) is refused with one LOG(ERROR) naming it and the
 // reason, counted, and remembered: it is not loaded again until the alias moves to
-// another version (while nothing is serving yet it is retried every poll, so a
-// transient failure at start-up heals). A holder never goes back to "no bundle".
+// another version. While nothing is serving yet, the polling thread retries it
+// with exponential backoff (one poll interval, doubling, at most 5 minutes), so a
+// transient failure at start-up heals without a hostile bundle being reloaded in
+// a loop; PollOnce (SIGHUP) retries at once. A loader that throws (bad_alloc or
+// anything else) is a refusal like any error: it never takes the process down.
+// A holder never goes back to "no bundle".
 //
 // Threading: Current(), version(), stats(), WaitForBundle() are safe from any thread.
 // PollOnce() may be called from any thread (polls are serialized); on_change runs
@@ -117,6 +121,8 @@ class BundleHolder {
 
  private:
   void Run();
+  // PollOnce's body; `scheduled` polls (the thread's) honour the retry backoff.
+  absl::Status Poll(bool scheduled);
   absl::StatusOr<std::string> ReadAlias() const;
 
   const BundleHolderOptions options_;
@@ -128,6 +134,10 @@ class BundleHolder {
   mutable absl::Mutex mu_;
   std::shared_ptr<const ModelBundle> current_ ABSL_GUARDED_BY(mu_);
   BundleHolderStats stats_ ABSL_GUARDED_BY(mu_);
+  // Consecutive refusals of stats_.failed_version, and when a scheduled poll
+  // may retry it (only while nothing is serving).
+  int failed_attempts_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 
   absl::Mutex thread_mu_;
   bool started_ ABSL_GUARDED_BY(thread_mu_) = false;

@@ -1,9 +1,15 @@
 #include "common/server/log_flags.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/log.h"
 #include "common/server/access_log.h"
 #include "grpc/support/log.h"
@@ -20,12 +26,50 @@ ABSL_FLAG(double, access_log_error_rate, 100,
 namespace recsys {
 namespace {
 
+// gRPC logs one line per undecodable or refused message: a caller sending
+// garbage must not be able to flood the log. A token bucket (kGrpcLinesPerSecond,
+// burst kGrpcLineBurst) passes lines; the ones dropped are counted and the count
+// is attached to the next line that passes.
+constexpr double kGrpcLinesPerSecond = 5;
+constexpr double kGrpcLineBurst = 20;
+
+struct GrpcLogThrottle {
+  absl::Mutex mu;
+  double tokens ABSL_GUARDED_BY(mu) = kGrpcLineBurst;
+  absl::Time refilled ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  int64_t dropped ABSL_GUARDED_BY(mu) = 0;
+};
+
+GrpcLogThrottle& Throttle() {
+  static auto* throttle = new GrpcLogThrottle();
+  return *throttle;
+}
+
 void GrpcLogToRecsysLog(gpr_log_func_args* args) {
+  int64_t dropped_before = 0;
+  {
+    GrpcLogThrottle& t = Throttle();
+    absl::MutexLock lock(&t.mu);
+    const absl::Time now = absl::Now();
+    if (t.refilled != absl::InfinitePast()) {
+      t.tokens = std::min(kGrpcLineBurst,
+                          t.tokens + absl::ToDoubleSeconds(now - t.refilled) * kGrpcLinesPerSecond);
+    }
+    t.refilled = now;
+    if (t.tokens < 1) {
+      ++t.dropped;
+      return;
+    }
+    t.tokens -= 1;
+    dropped_before = t.dropped;
+    t.dropped = 0;
+  }
   const LogSeverity severity =
       args->severity == GPR_LOG_SEVERITY_ERROR ? LogSeverity::kError : LogSeverity::kInfo;
+  std::vector<LogField> fields = {LogField::String("component", "grpc")};
+  if (dropped_before > 0) fields.push_back(LogField::Integer("grpc_lines_dropped", dropped_before));
   LogWithFields(severity, args->file != nullptr ? args->file : "grpc", args->line,
-                args->message != nullptr ? args->message : "",
-                {LogField::String("component", "grpc")});
+                args->message != nullptr ? args->message : "", fields);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "common/server/server_main_util.h"
 
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -18,7 +19,9 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/bundle/registry.h"
 #include "common/log.h"
+#include "common/server/health_service.h"
 #include "common/server/http_server.h"
 
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0",
@@ -89,6 +92,13 @@ absl::StatusOr<StartedServer> BuildAndStartServer(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
+  // Our health service (health_service.h): NOT_SERVING from the first instant,
+  // where gRPC's default reports "" SERVING until told otherwise. The server
+  // owns it (the option) and serves it (registered like any service).
+  auto health = std::make_unique<HealthService>();
+  builder.RegisterService(health.get());
+  builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(
+      std::unique_ptr<grpc::HealthCheckServiceInterface>(health.release())));
   int port = 0;
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
@@ -129,8 +139,8 @@ void SetServing(grpc::Server* server, const std::string& service, bool serving) 
 
 std::string CommonServiceFlagError(const std::string& name, int port, int metrics_port,
                                    absl::Duration poll_interval, absl::Duration drain) {
-  if (name.empty() || name.find('/') != std::string::npos) {
-    return "--name must be a plain non-empty name";
+  if (const absl::Status s = ValidateModelName(name); !s.ok()) {
+    return absl::StrCat("--name: ", s.message());
   }
   if (port < 0 || port > 65535 || metrics_port < 0 || metrics_port > 65535) {
     return "--port and --metrics_port must be in 0..65535";

@@ -79,6 +79,19 @@ run recsys-registry --registry "$TMP/registry" --name movielens production
 expect_nonzero "recsys-registry production without a production version"
 run recsys-registry --registry "$TMP/registry" --name movielens frobnicate
 expect_rc 2 "recsys-registry with an unknown command"
+# Model names that would leave the registry are refused by every tool.
+mkdir -p "$TMP/registry/inner"
+run recsys-registry --registry "$TMP/registry/inner" --name .. promote 20260101T000000Z-000000
+expect_rc 2 "recsys-registry --name .. promote"
+expect_text "model name '..' is not allowed" "recsys-registry --name .. promote"
+[[ ! -e "$TMP/registry/production" ]] || fail "recsys-registry --name .. wrote outside the registry"
+run recsys-registry --registry "$TMP/registry" --name ../../x promote 20260101T000000Z-000000
+expect_rc 2 "recsys-registry --name ../../x promote"
+for name in recsys-gateway recsys-retrieval recsys-ranking recsys-train; do
+  run "$name" --name ..
+  expect_rc 2 "$name --name .."
+  expect_text "model name '..' is not allowed" "$name --name .."
+done
 
 # The services refuse a registry that is not a directory at once (exit 1).
 for name in recsys-gateway recsys-retrieval recsys-ranking; do

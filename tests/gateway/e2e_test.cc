@@ -8,17 +8,23 @@
 
 #include <fcntl.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/bundle/registry.h"
+#include "common/bundle/registry_internal.h"
+#include "common/io/sha256.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "tests/testing/toy_registry.h"
@@ -201,6 +207,128 @@ class EndToEnd : public ::testing::Test {
   std::unique_ptr<Process> retrieval_, ranking_, gateway_;
   std::unique_ptr<v1::Recommender::Stub> stub_;
 };
+
+// Sends `bytes` as the request of `method` at `port` and returns the status.
+grpc::Status RawCall(int port, const std::string& method, const std::string& bytes) {
+  auto channel = grpc::CreateCustomChannel(absl::StrCat("localhost:", port),
+                                           grpc::InsecureChannelCredentials(), [] {
+                                             grpc::ChannelArguments args;
+                                             args.SetMaxSendMessageSize(64 << 20);
+                                             return args;
+                                           }());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return status;
+}
+
+std::string Repeated(const std::string& one, size_t bytes) {
+  std::string out;
+  out.reserve(bytes);
+  while (out.size() + one.size() <= bytes) out += one;
+  return out;
+}
+
+// Worst-case requests against every service: garbage, millions of empty
+// repeated elements, oversized messages. Each is refused with a clear status
+// before it is parsed, and the services keep answering.
+TEST_F(EndToEnd, HostileRequestsAreRefusedBeforeParsing) {
+  struct Case {
+    int port;
+    const char* method;
+    std::string bytes;
+    grpc::StatusCode code;
+    const char* message;
+  };
+  const std::string k10("\x10\x0a", 2);
+  const std::vector<Case> cases = {
+      {gateway_port_, "/recsys.v1.Recommender/Recommend", "\xff\xff\xff\xff",
+       grpc::StatusCode::INVALID_ARGUMENT, "undecodable request"},
+      {gateway_port_, "/recsys.v1.Recommender/Recommend",
+       k10 + Repeated(std::string("\x1a\x00", 2), 800 << 10), grpc::StatusCode::INVALID_ARGUMENT,
+       "context_categories: more than 64"},
+      {gateway_port_, "/recsys.v1.Recommender/Recommend",
+       k10 + Repeated(std::string("\x3a\x00", 2), 800 << 10), grpc::StatusCode::INVALID_ARGUMENT,
+       "extra_history: more than"},
+      {gateway_port_, "/recsys.v1.Recommender/Recommend", std::string(4 << 20, 'x'),
+       grpc::StatusCode::RESOURCE_EXHAUSTED, ""},
+      {retrieval_port_, "/recsys.v1.Retrieval/Retrieve",
+       Repeated(std::string("\x1a\x00", 2), 800 << 10), grpc::StatusCode::INVALID_ARGUMENT,
+       "exclude_item_ids: more than"},
+      {retrieval_port_, "/recsys.v1.Retrieval/Retrieve", "\x0a\x05\x22\x00",
+       grpc::StatusCode::INVALID_ARGUMENT, "undecodable request"},
+      {ranking_port_, "/recsys.v1.Ranking/Rank",
+       std::string("\x18\x0a", 2) + Repeated(std::string("\x12\x00", 2), 1 << 20),
+       grpc::StatusCode::INVALID_ARGUMENT, "candidates: more than"},
+      {ranking_port_, "/recsys.v1.Ranking/Rank", std::string(8 << 20, 'x'),
+       grpc::StatusCode::RESOURCE_EXHAUSTED, ""},
+  };
+  for (const Case& c : cases) {
+    const grpc::Status s = RawCall(c.port, c.method, c.bytes);
+    EXPECT_EQ(s.error_code(), c.code) << c.method << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find(c.message), std::string::npos)
+        << c.method << ": " << s.error_message();
+  }
+  v1::RecommendResponse resp;
+  ASSERT_TRUE(Recommend("u1", &resp).ok()) << Logs();
+  EXPECT_EQ(resp.path(), v1::PATH_FULL);
+}
+
+// A hostile bundle (valid checksums, an array header claiming 2^35 elements)
+// promoted while the services run: all three refuse it, stay up and keep
+// serving the previous version.
+TEST_F(EndToEnd, HostileBundlePromotedUnderServiceKeepsThePreviousVersion) {
+  const Registry registry(root_ + "/registry", "toy");
+  const std::string good = *registry.Production();
+  const std::string forged_version = "29990101T000000Z-bad000";
+  const std::string dir = registry.VersionDir(forged_version);
+  std::filesystem::copy(registry.VersionDir(good), dir, std::filesystem::copy_options::recursive);
+  const std::string file = dir + "/items.ids.arr";
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const uint64_t claim = uint64_t{1} << 35;
+  std::memcpy(bytes.data() + 20, &claim, 8);  // the first dimension
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto manifest = ReadManifest(dir);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  manifest->set_version(forged_version);
+  for (auto& f : *manifest->mutable_files()) {
+    if (f.path() == "items.ids.arr") f.set_sha256(Sha256Hex(bytes));
+  }
+  auto json = registry_internal::ToJson(*manifest, /*pretty=*/true);
+  ASSERT_TRUE(json.ok());
+  {
+    std::ofstream out(dir + "/" + kManifestFileName, std::ios::trunc);
+    out << *json;
+  }
+  ASSERT_TRUE(registry.Promote(forged_version, /*force=*/true).ok());
+  absl::SleepFor(absl::Seconds(3));  // three polls
+  for (int i = 0; i < 10; ++i) {
+    v1::RecommendResponse resp;
+    ASSERT_TRUE(Recommend("u1", &resp).ok()) << Logs();
+    EXPECT_EQ(resp.path(), v1::PATH_FULL) << Logs();
+    EXPECT_EQ(resp.model_version(), good);
+  }
+  EXPECT_TRUE(WaitServing(gateway_port_, "recsys.v1.Recommender", absl::Seconds(1)));
+  std::ifstream in(root_ + "/gateway.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(log.find("refusing bundle toy version " + forged_version), std::string::npos) << log;
+}
 
 // Full path, feedback reflected, degradation ladder, recovery.
 TEST_F(EndToEnd, RecommendFeedbackAndDegradation) {

@@ -64,8 +64,13 @@ class GatewayMainTest : public ::testing::Test {
 TEST_F(GatewayMainTest, BadFlagsExitNonZeroWithMessage) {
   Child bad_name({"--name=a/b"});
   EXPECT_EQ(bad_name.Wait(), 2);
-  EXPECT_TRUE(absl::StrContains(bad_name.output(), "--name must be a plain non-empty name"))
+  EXPECT_TRUE(absl::StrContains(bad_name.output(),
+                                "--name: model name 'a/b' has characters outside [A-Za-z0-9._-]"))
       << bad_name.output();
+  Child dot_dot({"--name=.."});
+  EXPECT_EQ(dot_dot.Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(dot_dot.output(), "model name '..' is not allowed"))
+      << dot_dot.output();
   Child bad_port({"--port=70000"});
   EXPECT_EQ(bad_port.Wait(), 2);
   EXPECT_TRUE(absl::StrContains(bad_port.output(), "--port and --metrics_port must be in 0..65535"))

@@ -70,7 +70,36 @@ TEST(RequestsTest, RecommendLimits) {
 
   r = GoodRecommend();
   r.set_as_of_s(-1);
-  ExpectInvalid(ValidateRecommendRequest(r, limits), "as_of_s must be >= 0");
+  ExpectInvalid(ValidateRecommendRequest(r, limits),
+                "as_of_s must be in 0..16725225600 (Unix seconds), got -1");
+}
+
+// Inputs that used to pass validation and come back as a degraded OK answer
+// (inflating the degraded-answer metrics) are INVALID_ARGUMENT.
+TEST(RequestsTest, RecommendRefusesWhatUsedToDegrade) {
+  RequestLimits limits;
+  v1::RecommendRequest r = GoodRecommend();
+  r.add_extra_history()->set_item_id("m1");
+  r.mutable_extra_history(0)->set_timestamp_s(-5);
+  ExpectInvalid(ValidateRecommendRequest(r, limits),
+                "extra_history[0].timestamp_s must be in 0..16725225600 (Unix seconds), got -5");
+  r = GoodRecommend();
+  r.add_exclude_item_ids(std::string(257, 'x'));
+  ExpectInvalid(ValidateRecommendRequest(r, limits), "exclude_item_ids[0] must be 1..256 bytes");
+  r = GoodRecommend();
+  r.add_exclude_item_ids("");
+  ExpectInvalid(ValidateRecommendRequest(r, limits), "exclude_item_ids[0] must be 1..256 bytes");
+  r = GoodRecommend();
+  for (int i = 0; i < 65; ++i) r.add_context_categories("Drama");
+  ExpectInvalid(ValidateRecommendRequest(r, limits),
+                "context_categories has 65 category hints (at most 64)");
+  r = GoodRecommend();
+  r.add_context_categories("");
+  ExpectInvalid(ValidateRecommendRequest(r, limits),
+                "context_categories[0] must be 1..128 bytes, got 0");
+  r = GoodRecommend();
+  r.set_as_of_s(int64_t{1} << 62);
+  EXPECT_FALSE(ValidateRecommendRequest(r, limits).ok());
 }
 
 // Feedback: ids, event size, weight and time are checked; defaults fill the stored event.

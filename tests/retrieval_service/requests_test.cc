@@ -70,10 +70,10 @@ TEST(ValidateRetrieveTest, RejectsEachBadFieldWithAMessage) {
   ExpectInvalid(ValidateRetrieveRequest(r, limits), "user.history[0] (a): weight");
   r = WithHistory({"a"});
   r.mutable_user()->mutable_history(0)->set_timestamp_s(-5);
-  ExpectInvalid(ValidateRetrieveRequest(r, limits), "timestamp_s must be >= 0");
+  ExpectInvalid(ValidateRetrieveRequest(r, limits), "timestamp_s must be in 0..16725225600");
   r = WithHistory({"a"});
   r.mutable_user()->set_as_of_s(-1);
-  ExpectInvalid(ValidateRetrieveRequest(r, limits), "as_of_s must be >= 0");
+  ExpectInvalid(ValidateRetrieveRequest(r, limits), "as_of_s must be in 0..16725225600");
 
   r = WithHistory({"a"});
   r.add_quotas()->set_k(5);  // SOURCE_UNSPECIFIED

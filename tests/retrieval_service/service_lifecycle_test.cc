@@ -181,7 +181,7 @@ TEST_F(RetrievalServiceTest, BadInputsAreInvalidArgumentWithMessages) {
       e->set_item_id("m1");
       e->set_timestamp_s(1500000000 + i);
     }
-    expect_invalid(Retrieve(r, request, &response), "user.history has 5001 events (at most 5000)");
+    expect_invalid(Retrieve(r, request, &response), "user.history: more than 5000 entries");
   }
   {
     v1::RetrieveRequest request;
@@ -202,7 +202,7 @@ TEST_F(RetrievalServiceTest, BadInputsAreInvalidArgumentWithMessages) {
     v1::RetrieveRequest request;
     for (int i = 0; i < 10001; ++i) request.add_exclude_item_ids(absl::StrCat("m", i));
     expect_invalid(Retrieve(r, request, &response),
-                   "exclude_item_ids has 10001 ids (at most 10000)");
+                   "exclude_item_ids: more than 10000 entries");
   }
   {
     v1::RetrieveRequest request;

@@ -508,5 +508,30 @@ TEST_F(RegistryTest, RunRecordsAppendOneLinePerRun) {
   EXPECT_TRUE(absl::IsNotFound(reg_->RunRecordOrManifest("v9").status()));
 }
 
+TEST(ModelNameTest, OnlyPlainNamesAreAccepted) {
+  for (const char* good : {"movielens", "news-v2", "a.b_c", "M1"}) {
+    EXPECT_TRUE(ValidateModelName(good).ok()) << good;
+  }
+  for (const std::string& bad : {std::string(""), std::string("."), std::string(".."),
+                                std::string("../x"), std::string("a/b"), std::string("x y"),
+                                std::string("a\0b", 3), std::string(129, 'a'),
+                                std::string("caf\xc3\xa9")}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(ValidateModelName(bad))) << bad;
+  }
+}
+
+// A registry built with a bad name refuses to touch the file system: nothing
+// is written outside the registry root.
+TEST_F(RegistryTest, TraversingModelNamesAreRefusedEverywhere) {
+  const Registry bad(root_, "..");
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.Promote("v1", /*force=*/true)));
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.Rollback().status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.Production().status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.List().status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.BeginVersion().status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.Gc(1, absl::Hours(1), /*dry_run=*/true).status()));
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(root_).parent_path() / "production"));
+}
+
 }  // namespace
 }  // namespace recsys

@@ -6,12 +6,15 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/server/bundle_server.h"
 #include "common/server/metrics.h"
@@ -171,6 +174,62 @@ TEST(BundleHolderTest, InitialFailureIsRetriedUntilOneLoads) {
   ASSERT_TRUE(holder.PollOnce().ok());
   EXPECT_EQ(holder.version(), "v1");
   EXPECT_EQ(changes, std::vector<std::string>{"v1"});
+}
+
+// A loader that throws (a hostile bundle making an allocation fail, or any
+// library exception) is a refusal like any error: the process stays up and the
+// serving bundle keeps serving.
+TEST(BundleHolderTest, LoaderExceptionsAreRefusalsNotCrashes) {
+  ScopedLogSeverity quiet(LogSeverity::kFatal);
+  FakeRegistry reg;
+  reg.alias = "v1";
+  std::vector<std::string> changes;
+  BundleHolderOptions options = reg.Options(&changes);
+  BundleLoader fine = options.loader;
+  options.loader = [fine](const std::string& dir)
+      -> absl::StatusOr<std::shared_ptr<const ModelBundle>> {
+    const std::string version = fs::path(dir).filename().string();
+    if (version == "v2") throw std::bad_alloc();
+    if (version == "v3") throw std::runtime_error("index file is garbage");
+    return fine(dir);
+  };
+  BundleHolder holder(std::move(options));
+  ASSERT_TRUE(holder.PollOnce().ok());
+  reg.alias = "v2";
+  absl::Status s = holder.PollOnce();
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(holder.version(), "v1");
+  reg.alias = "v3";
+  s = holder.PollOnce();
+  EXPECT_TRUE(absl::IsInternal(s)) << s;
+  EXPECT_NE(s.message().find("index file is garbage"), std::string::npos) << s;
+  EXPECT_EQ(holder.version(), "v1");
+  EXPECT_EQ(holder.stats().loads_failed, 2);
+}
+
+// With nothing serving, the polling thread retries a refused version with
+// exponential backoff, not at every poll: a hostile production bundle is not
+// reloaded in a loop. (At a 5 ms poll, one second would be ~200 loads without
+// backoff; with it, about 8.)
+TEST(BundleHolderTest, ScheduledPollsBackOffFromARefusedVersion) {
+  ScopedLogSeverity quiet(LogSeverity::kFatal);
+  FakeRegistry reg;
+  reg.alias = "v1";
+  reg.broken["v1"] = absl::DataLossError("crafted header");
+  std::vector<std::string> changes;
+  BundleHolderOptions options = reg.Options(&changes);
+  options.poll_interval = absl::Milliseconds(5);
+  BundleHolder holder(std::move(options));
+  ASSERT_TRUE(holder.Start().ok());
+  absl::SleepFor(absl::Seconds(1));
+  holder.Stop();
+  EXPECT_GE(reg.loaded_dirs.size(), 2u);
+  EXPECT_LE(reg.loaded_dirs.size(), 30u);
+  EXPECT_EQ(holder.Current(), nullptr);
+  // An explicit poll (what SIGHUP does) retries at once.
+  const size_t before = reg.loaded_dirs.size();
+  EXPECT_FALSE(holder.PollOnce().ok());
+  EXPECT_EQ(reg.loaded_dirs.size(), before + 1);
 }
 
 // No alias yet: the poll reports it, nothing is loaded; the alias appearing later loads.
