@@ -78,6 +78,7 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
       retrieval_(v1::Retrieval::NewStub(std::move(retrieval))),
       feedback_pool_(options_.feedback_workers, options_.feedback_queue) {
   SetMessageAllocatorFor_Recommend(&recommend_allocator_);
+  if (store_ != nullptr) metrics_.RecordStore(*store_);  // start-up figures (users, log recovery)
 }
 
 GatewayService::~GatewayService() {
@@ -132,7 +133,7 @@ grpc::ServerUnaryReactor* GatewayService::Feedback(grpc::CallbackServerContext* 
   grpc::ServerUnaryReactor* reactor = call.reactor;
   const Done finish = call.finish;
   std::shared_ptr<const ModelBundle> bundle;
-  absl::Status status = ValidateFeedbackRequest(*request);
+  absl::Status status = ValidateFeedbackRequest(*request, options_.limits);
   if (status.ok()) status = CurrentBundle(&bundle);
   if (status.ok()) status = CheckFeedbackItemKnown(*bundle, *request);
   if (!status.ok()) {
