@@ -192,7 +192,8 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
   for (size_t i = 0; i < surveys.size(); ++i) {
     for (const Damage& d : surveys[i].damage) {
       if (first_corruption.empty()) first_corruption = d.what;
-      LOG(ERROR) << "wal: CORRUPTION (not a torn write): " << d.what;
+      constexpr uint64_t kMaxLines = 20;  // the rest are counted
+      if (corrupt < kMaxLines) LOG(ERROR) << "wal: CORRUPTION (not a torn write): " << d.what;
       ++corrupt;
       skipped_bytes += d.bytes;
       missing += d.missing_seqs;
