@@ -537,6 +537,98 @@ TEST(WalTest, DamagedEarlierSegmentIsDataLoss) {
   EXPECT_EQ(got.size(), 20u);
 }
 
+// A whole segment missing between two others is a gap in the numbers:
+// refused by default; skip keeps both neighbours untouched (nothing to copy),
+// covers the missing numbers with a snapshot, and the log is clean after.
+TEST(WalTest, MissingSegmentIsCorruptionSkipBridgesTheGap) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 300;
+  options.compact_after_segments = 0;
+  std::vector<Replayed> got;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 1; i <= 20; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+  }
+  const std::vector<std::string> segs = Files(tmp.path(), "wal-");
+  ASSERT_GE(segs.size(), 3u);
+  fs::remove(tmp.path() + "/" + segs[1]);
+  auto refused = OpenCollect(tmp.path(), &got, options);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(refused.status().message().find("missing records"), std::string::npos)
+      << refused.status();
+
+  options.recovery = WalRecovery::kSkip;
+  size_t kept = 0;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    kept = got.size();
+    EXPECT_LT(kept, 20u);
+    EXPECT_EQ(got.back().seq, 20u);
+    EXPECT_EQ((*wal)->stats().missing_seqs, 20u - kept);
+    EXPECT_EQ((*wal)->stats().damaged_copies, 0u);
+    EXPECT_EQ(*(*wal)->Append(Entry(21)), 21u);
+  }
+  EXPECT_TRUE(Copies(tmp.path()).empty());
+  EXPECT_EQ(Files(tmp.path(), "snapshot-").size(), 1u);
+  options.recovery = WalRecovery::kRefuse;
+  auto clean = OpenCollect(tmp.path(), &got, options);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_EQ(got.size(), kept + 1);
+  for (size_t i = 0; i < got.size(); ++i) {
+    ExpectSameEntry(got[i].entry, Entry(static_cast<int>(got[i].seq)));
+  }
+}
+
+// Skip after a compaction: the old snapshot's records and the readable ones
+// of the damaged active segment end up in one new snapshot; the old one goes.
+TEST(WalTest, SkipFoldsThePreviousSnapshotToo) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 300;
+  options.compact_after_segments = 0;
+  std::vector<Replayed> got;
+  std::string active;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 1; i <= 15; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+    ASSERT_TRUE((*wal)->Compact().ok());
+    for (int i = 16; i <= 17; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+  }
+  const std::string old_snapshot = Files(tmp.path(), "snapshot-").front();
+  const std::vector<std::string> segs = Files(tmp.path(), "wal-");
+  ASSERT_EQ(segs.size(), 1u);
+  const std::string seg = tmp.path() + "/" + segs[0];
+  std::string bytes = *ReadFile(seg);
+  ASSERT_GT(bytes.size(), 60u);
+  bytes[20] ^= 0x10;  // the active segment's first record
+  WriteBytes(seg, bytes);
+  ASSERT_EQ(OpenCollect(tmp.path(), &got, options).status().code(),
+            absl::StatusCode::kDataLoss);
+  options.recovery = WalRecovery::kSkip;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    ASSERT_GE(got.size(), 2u);
+    EXPECT_EQ(got.back().seq, 17u);
+    const auto seq = (*wal)->Append(Entry(18));
+    ASSERT_TRUE(seq.ok());
+    EXPECT_EQ(*seq, 18u);
+  }
+  const std::vector<std::string> snaps = Files(tmp.path(), "snapshot-");
+  ASSERT_EQ(snaps.size(), 1u);
+  EXPECT_NE(snaps[0], old_snapshot);
+  options.recovery = WalRecovery::kRefuse;
+  const size_t before = got.size();
+  auto clean = OpenCollect(tmp.path(), &got, options);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_EQ(got.size(), before + 1);
+  EXPECT_EQ(got.back().seq, 18u);
+}
+
 // Two logs on one directory would interleave records: the second is refused.
 TEST(WalTest, SecondOpenOfSameDirectoryIsRefused) {
   TempDir tmp;
