@@ -101,6 +101,27 @@ GatewayMetrics::GatewayMetrics(ServerMetrics* metrics) {
            .Register(r)
            .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.0005, 0.001, 0.002, 0.005,
                                                             0.01, 0.02, 0.05, 0.1, 0.5, 1});
+  auto gauge = [&r](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+  };
+  store_users_ = gauge("recsys_user_store_users", "Users held by the user store");
+  store_events_ = gauge("recsys_user_store_events", "Events held by the user store (seeded + "
+                                                    "logged)");
+  auto& refused = prometheus::BuildCounter()
+                      .Name("recsys_user_store_refused_total")
+                      .Help("Feedback refused (RESOURCE_EXHAUSTED) because the user store is "
+                            "full, by the bound reached (max_users, max_events)")
+                      .Register(r);
+  refused_users_ = &refused.Add({{"reason", "max_users"}});
+  refused_events_ = &refused.Add({{"reason", "max_events"}});
+  recovery_corrupt_ = gauge("recsys_wal_recovery_corrupt_regions",
+                            "Corrupt places found in the user-store log at start-up (skipped "
+                            "under --wal_recovery=skip)");
+  recovery_skipped_ = gauge("recsys_wal_recovery_skipped_bytes",
+                            "Damaged user-store log bytes skipped at start-up (kept in copies "
+                            "aside)");
+  recovery_truncated_ = gauge("recsys_wal_recovery_truncated_bytes",
+                              "Torn user-store log tail cut off at start-up (a crash mid-write)");
   // grpc_server_handled_total of every method and code, before the first call.
   const google::protobuf::ServiceDescriptor* service =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(kRecommenderService);
@@ -142,7 +163,20 @@ void GatewayMetrics::InflightFinished() {
 void GatewayMetrics::RecordStore(const UserStore& store) {
   if (wal_appends_ == nullptr) return;
   const UserStoreStats stats = store.stats();
+  store_users_->Set(static_cast<double>(stats.users));
+  store_events_->Set(static_cast<double>(stats.events));
+  recovery_corrupt_->Set(static_cast<double>(stats.corrupt_regions));
+  recovery_skipped_->Set(static_cast<double>(stats.skipped_bytes));
+  recovery_truncated_->Set(static_cast<double>(stats.truncated_bytes));
   absl::MutexLock lock(&wal_mu_);
+  if (stats.refused_new_users > seen_refused_users_) {
+    refused_users_->Increment(static_cast<double>(stats.refused_new_users - seen_refused_users_));
+    seen_refused_users_ = stats.refused_new_users;
+  }
+  if (stats.refused_events > seen_refused_events_) {
+    refused_events_->Increment(static_cast<double>(stats.refused_events - seen_refused_events_));
+    seen_refused_events_ = stats.refused_events;
+  }
   // The store's figures only grow; a smaller one (another store) is ignored.
   if (stats.appends > wal_seen_appends_) {
     wal_appends_->Increment(static_cast<double>(stats.appends - wal_seen_appends_));

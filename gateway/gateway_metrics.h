@@ -16,6 +16,15 @@
 //                                                appends = group commit)
 //   recsys_wal_fsync_seconds                     histogram, duration of each fdatasync
 //   recsys_wal_durable_seconds                   histogram, Feedback receipt → durable
+//   recsys_user_store_users                      gauge, users held in memory
+//   recsys_user_store_events                     gauge, events held in memory
+//   recsys_user_store_refused_total{reason}      counter, Feedback refused because the store
+//                                                is full: "max_users" | "max_events"
+//   recsys_wal_recovery_corrupt_regions          gauge, log corruption found at start-up
+//                                                (non-zero only with --wal_recovery=skip:
+//                                                refuse does not start)
+//   recsys_wal_recovery_skipped_bytes            gauge, damaged log bytes skipped at start-up
+//   recsys_wal_recovery_truncated_bytes          gauge, torn log tail cut off at start-up
 //
 // Every label value an alert or dashboard uses exists at 0 from construction
 // (rate() and ratios work before the first event): every path, every degraded
@@ -70,6 +79,8 @@ class GatewayMetrics {
   // Feedback calls this after its append); when several did, their mean
   // duration is observed once for each.
   void RecordStore(const UserStore& store);
+  // (RecordStore also sets the recsys_user_store_* series and the
+  // recsys_wal_recovery_* gauges; call it once at start-up too.)
   // A Feedback call's time from receipt until its event was durable.
   void ObserveFeedbackDurable(absl::Duration d);
 
@@ -90,6 +101,15 @@ class GatewayMetrics {
   uint64_t wal_seen_fsyncs_ ABSL_GUARDED_BY(wal_mu_) = 0;
   uint64_t wal_seen_fsync_micros_ ABSL_GUARDED_BY(wal_mu_) = 0;
   prometheus::Histogram* feedback_durable_seconds_ = nullptr;
+  prometheus::Gauge* store_users_ = nullptr;
+  prometheus::Gauge* store_events_ = nullptr;
+  prometheus::Counter* refused_users_ = nullptr;
+  prometheus::Counter* refused_events_ = nullptr;
+  prometheus::Gauge* recovery_corrupt_ = nullptr;
+  prometheus::Gauge* recovery_skipped_ = nullptr;
+  prometheus::Gauge* recovery_truncated_ = nullptr;
+  uint64_t seen_refused_users_ ABSL_GUARDED_BY(wal_mu_) = 0;
+  uint64_t seen_refused_events_ ABSL_GUARDED_BY(wal_mu_) = 0;
 };
 
 }  // namespace recsys::gateway

@@ -93,6 +93,7 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
       {.number = 7, .name = "extra_history", .max_count = options_.limits.max_history,
        .nested = &event_rules_},
   };
+  if (store_ != nullptr) metrics_.RecordStore(*store_);  // start-up figures (users, log recovery)
 }
 
 GatewayService::~GatewayService() {
@@ -155,7 +156,7 @@ grpc::ServerUnaryReactor* GatewayService::Feedback(grpc::CallbackServerContext* 
   grpc::ServerUnaryReactor* reactor = call.reactor;
   const Done finish = call.finish;
   std::shared_ptr<const ModelBundle> bundle;
-  absl::Status status = ValidateFeedbackRequest(*request);
+  absl::Status status = ValidateFeedbackRequest(*request, options_.limits);
   if (status.ok()) status = CurrentBundle(&bundle);
   if (status.ok()) status = CheckFeedbackItemKnown(*bundle, *request);
   if (!status.ok()) {

@@ -3,9 +3,11 @@
 //     --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 \
 //     --port 50051 --metrics_port 9091 --state_dir state/
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/cli_flags.h"
@@ -55,6 +57,21 @@ ABSL_FLAG(absl::Duration, cache_ttl, absl::Seconds(60),
           "and model version)");
 ABSL_FLAG(bool, fsync, true, "fsync the write-ahead log before acknowledging (off: tests only)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10), "Graceful-shutdown drain deadline");
+ABSL_FLAG(std::string, wal_recovery, "refuse",
+          "What start-up does with a corrupt user-store log (a torn last record, the mark of a "
+          "crash mid-write, is always cut off after the segment is copied aside): 'refuse' "
+          "exits naming the file and offset and modifies nothing; 'skip' copies each damaged "
+          "segment aside (wal-*.log.damaged-<time>), keeps every readable record and starts");
+ABSL_FLAG(int64_t, max_users, recsys::gateway::EmbeddedUserStoreOptions{}.max_users,
+          "Users the store holds before Feedback for a new user is refused with "
+          "RESOURCE_EXHAUSTED (nothing held is ever evicted; seeded users count)");
+ABSL_FLAG(int64_t, max_events, recsys::gateway::EmbeddedUserStoreOptions{}.max_events,
+          "Events (seeded + logged) the store holds before Feedback that grows a history is "
+          "refused with RESOURCE_EXHAUSTED; ~56 bytes of memory each");
+ABSL_FLAG(absl::Duration, max_feedback_future,
+          recsys::gateway::RequestLimits{}.max_feedback_future,
+          "Furthest a Feedback timestamp_s may lie ahead of the server clock "
+          "(INVALID_ARGUMENT beyond)");
 
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
@@ -74,12 +91,18 @@ int main(int argc, char** argv) {
   o.service.limits.max_k = absl::GetFlag(FLAGS_max_k);
   o.service.limits.max_history = absl::GetFlag(FLAGS_max_history);
   o.service.limits.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
+  o.service.limits.max_feedback_future = absl::GetFlag(FLAGS_max_feedback_future);
   o.service.feedback_workers = absl::GetFlag(FLAGS_feedback_workers);
   o.service.cache.max_bytes = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20;
   o.service.cache.ttl = absl::GetFlag(FLAGS_cache_ttl);
   gateway::EmbeddedUserStoreOptions store_options;
   store_options.state_dir = absl::GetFlag(FLAGS_state_dir);
   store_options.wal.fsync = absl::GetFlag(FLAGS_fsync);
+  store_options.max_users = absl::GetFlag(FLAGS_max_users);
+  store_options.max_events = absl::GetFlag(FLAGS_max_events);
+  const std::string wal_recovery = absl::GetFlag(FLAGS_wal_recovery);
+  store_options.wal.recovery = wal_recovery == "skip" ? gateway::WalRecovery::kSkip
+                                                      : gateway::WalRecovery::kRefuse;
   const int port = absl::GetFlag(FLAGS_port);
   const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain);
@@ -99,6 +122,12 @@ int main(int argc, char** argv) {
   } else if (o.service.limits.max_request_bytes < 1024 ||
              o.service.limits.max_request_bytes > (1 << 30)) {
     bad_flag = "--max_request_bytes must be in 1024..2^30";
+  } else if (wal_recovery != "refuse" && wal_recovery != "skip") {
+    bad_flag = "--wal_recovery must be 'refuse' or 'skip'";
+  } else if (store_options.max_users < 1 || store_options.max_events < 1) {
+    bad_flag = "--max_users and --max_events must be >= 1";
+  } else if (o.service.limits.max_feedback_future < absl::ZeroDuration()) {
+    bad_flag = "--max_feedback_future must be >= 0";
   }
   std::unique_ptr<recsys::ServerMetrics> metrics;
   if (auto code =
@@ -110,7 +139,24 @@ int main(int argc, char** argv) {
   auto store = gateway::EmbeddedUserStore::Open(store_options);
   if (!store.ok()) {
     LOG(ERROR) << "user store in " << store_options.state_dir << ": " << store.status();
+    if (absl::IsDataLoss(store.status()) &&
+        store_options.wal.recovery == gateway::WalRecovery::kRefuse) {
+      LOG(ERROR) << "the user-store log is CORRUPT (not a torn write); nothing was modified. "
+                    "To start anyway, keeping every readable record, restart with "
+                    "--wal_recovery=skip: each damaged segment is first copied aside as "
+                    "wal-<seq>.log.damaged-<time> in "
+                 << store_options.state_dir << " (see README, Operations)";
+    }
     return 1;
+  }
+  const gateway::UserStoreStats recovered = (*store)->stats();
+  if (recovered.corrupt_regions > 0) {
+    LOG(ERROR) << "user store: log CORRUPTION skipped (--wal_recovery=skip): "
+               << recovered.corrupt_regions << " damaged place(s), " << recovered.skipped_bytes
+               << " bytes, " << recovered.missing_seqs
+               << " sequence numbers without a readable record; damaged segments copied aside "
+                  "in "
+               << store_options.state_dir;
   }
   o.retrieval = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval));
   o.ranking = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking));
@@ -122,8 +168,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   LOG(INFO) << "recsys-gateway: gRPC on port " << (*server)->port() << ", /metrics on port "
-            << metrics->port() << ", " << (*store)->stats().replayed_records
-            << " logged events replayed; NOT_SERVING until a bundle loads";
+            << metrics->port() << ", " << recovered.replayed_records
+            << " logged events replayed (torn tail cut: " << recovered.truncated_bytes
+            << " bytes; corrupt places skipped: " << recovered.corrupt_regions
+            << "); NOT_SERVING until a bundle loads";
 
   return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
                                       "recsys-gateway", startup_timeout);

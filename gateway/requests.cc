@@ -79,7 +79,8 @@ absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
   return ValidateCategoryHints(request.context_categories(), "context_categories");
 }
 
-absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request) {
+absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request,
+                                     const RequestLimits& limits, absl::Time now) {
   if (!IdOk(request.user_id())) return Invalid("user_id must be 1..256 bytes");
   if (!IdOk(request.item_id())) return Invalid("item_id must be 1..256 bytes");
   if (request.event().size() > kMaxEventBytes) return Invalid("event must be at most 64 bytes");
@@ -101,6 +102,12 @@ absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request) {
   }
   if (!WeightOk(request.weight())) return Invalid("weight must be finite and >= 0");
   if (request.timestamp_s() < 0) return Invalid("timestamp_s must be >= 0");
+  // Compared in absl::Time: no overflow at INT64_MAX.
+  if (absl::FromUnixSeconds(request.timestamp_s()) > now + limits.max_feedback_future) {
+    return Invalid(absl::StrCat("timestamp_s ", request.timestamp_s(), " is more than ",
+                                absl::FormatDuration(limits.max_feedback_future),
+                                " ahead of the server clock (", absl::ToUnixSeconds(now), ")"));
+  }
   return absl::OkStatus();
 }
 

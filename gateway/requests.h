@@ -11,6 +11,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
 #include "gateway/user_store.h"
 #include "recsys/v1/recommender.pb.h"
@@ -30,6 +32,10 @@ struct RequestLimits {
   // ids take ~0.4 MB). Recommend's counts and sizes are checked on its wire
   // bytes before it is parsed; the other methods are small by construction.
   int64_t max_request_bytes = 1 << 20;
+  // Furthest a Feedback timestamp_s may lie ahead of the server's clock (a
+  // stored timestamp years ahead would distort every time-decayed feature of
+  // that user until then). Generous enough for client clock skew.
+  absl::Duration max_feedback_future = absl::Hours(24);
 };
 
 // Longest user or item id, bytes.
@@ -50,8 +56,11 @@ absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
 
 // InvalidArgument, else OK. Checks: user_id and item_id 1..kMaxIdBytes; event
 // empty or an accepted name (AcceptedEventNames), event_type a known value
-// agreeing with a non-empty event; weight finite and >= 0; timestamp_s >= 0.
-absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request);
+// agreeing with a non-empty event; weight finite and >= 0; timestamp_s >= 0
+// and at most limits.max_feedback_future after `now`.
+absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request,
+                                     const RequestLimits& limits = {},
+                                     absl::Time now = absl::Now());
 
 // NotFound when `bundle`'s catalogue does not know the item.
 absl::Status CheckFeedbackItemKnown(const ModelBundle& bundle, const v1::FeedbackRequest& request);

@@ -36,6 +36,19 @@ void EmbeddedUserStore::SeedFrom(const ModelBundle& bundle) {
   ForEachTrainingHistory(bundle, [this](absl::string_view user_id, std::vector<UserEvent> events) {
     InsertSeed(user_id, std::move(events));
   });
+  WarnIfOverBounds("after the seed");
+}
+
+void EmbeddedUserStore::WarnIfOverBounds(const char* when) const {
+  const int64_t users = num_users();
+  const int64_t events = num_events_.load(std::memory_order_relaxed);
+  if (users >= options_.max_users || events >= options_.max_events) {
+    LOG(WARNING) << "user store " << when << ": " << users << " users, " << events
+                 << " events held, at or past the bounds (" << options_.max_users << " users, "
+                 << options_.max_events
+                 << " events): nothing held is dropped, but feedback that needs room is "
+                    "refused (RESOURCE_EXHAUSTED) until the bounds are raised";
+  }
 }
 
 EmbeddedUserStore::EmbeddedUserStore(const EmbeddedUserStoreOptions& options)
@@ -62,6 +75,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedUserStore>> EmbeddedUserStore::Open(
         s->Insert(e.user_id, s->ToStored(UserEvent{e.item_id, e.timestamp_s, e.weight, e.event}, seq));
         return absl::OkStatus();
       }));
+  store->WarnIfOverBounds("after the log replay");
   return store;
 }
 
@@ -119,10 +133,40 @@ void EmbeddedUserStore::Insert(absl::string_view user_id, Stored s) {
   auto pos = events.end();
   while (pos != events.begin() && std::prev(pos)->seq > s.seq) --pos;
   events.insert(pos, std::move(s));
+  num_events_.fetch_add(1, std::memory_order_relaxed);
   const size_t cap = std::max<size_t>(options_.max_events_per_user, 1);
   if (events.size() > cap) {
-    events.erase(events.begin(), events.begin() + static_cast<ptrdiff_t>(events.size() - cap));
+    const size_t drop = events.size() - cap;
+    events.erase(events.begin(), events.begin() + static_cast<ptrdiff_t>(drop));
+    num_events_.fetch_sub(static_cast<int64_t>(drop), std::memory_order_relaxed);
   }
+}
+
+absl::Status EmbeddedUserStore::CheckRoom(absl::string_view user_id) {
+  const size_t cap = std::max<size_t>(options_.max_events_per_user, 1);
+  bool known = false;
+  bool grows = true;  // a user below the per-user cap adds an event to the total
+  {
+    const Shard& shard = ShardFor(user_id);
+    absl::ReaderMutexLock lock(&shard.mu);
+    if (auto it = shard.users.find(user_id); it != shard.users.end()) {
+      known = true;
+      grows = it->second.size() < cap;
+    }
+  }
+  if (!known && num_users() >= options_.max_users) {
+    refused_new_users_.fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "user store full: ", num_users(), " users held (limit ", options_.max_users,
+        "); feedback for new users is refused until users are erased or the limit raised"));
+  }
+  if (grows && num_events_.load(std::memory_order_relaxed) >= options_.max_events) {
+    refused_events_.fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "user store full: ", num_events_.load(std::memory_order_relaxed), " events held (limit ",
+        options_.max_events, "); feedback that grows a history is refused"));
+  }
+  return absl::OkStatus();
 }
 
 void EmbeddedUserStore::InsertSeed(absl::string_view user_id, std::vector<UserEvent> events) {
@@ -141,9 +185,12 @@ void EmbeddedUserStore::InsertSeed(absl::string_view user_id, std::vector<UserEv
   for (UserEvent& e : events) seeded.push_back(ToStored(std::move(e), 0));
   stored.insert(logged, std::make_move_iterator(seeded.begin()),
                 std::make_move_iterator(seeded.end()));
+  num_events_.fetch_add(static_cast<int64_t>(seeded.size()), std::memory_order_relaxed);
   const size_t cap = std::max<size_t>(options_.max_events_per_user, 1);
   if (stored.size() > cap) {
-    stored.erase(stored.begin(), stored.begin() + static_cast<ptrdiff_t>(stored.size() - cap));
+    const size_t drop = stored.size() - cap;
+    stored.erase(stored.begin(), stored.begin() + static_cast<ptrdiff_t>(drop));
+    num_events_.fetch_sub(static_cast<int64_t>(drop), std::memory_order_relaxed);
   }
 }
 
@@ -164,6 +211,7 @@ std::vector<UserEvent> EmbeddedUserStore::History(absl::string_view user_id,
 absl::StatusOr<uint64_t> EmbeddedUserStore::Append(absl::string_view user_id, UserEvent e) {
   if (user_id.empty()) return absl::InvalidArgumentError("empty user id");
   if (e.item_id.empty()) return absl::InvalidArgumentError("empty item id");
+  RETURN_IF_ERROR(CheckRoom(user_id));
   WalEntry entry{std::string(user_id), std::move(e.item_id), e.timestamp_s, e.weight,
                  std::move(e.event)};
   ASSIGN_OR_RETURN(const uint64_t seq, wal_->Append(entry));
@@ -185,6 +233,7 @@ int64_t EmbeddedUserStore::Erase(absl::string_view user_id, uint64_t seq) {
                                        [seq](const Stored& s) { return s.seq > seq; });
   const int64_t dropped = first_kept - events.begin();
   events.erase(events.begin(), first_kept);
+  num_events_.fetch_sub(dropped, std::memory_order_relaxed);
   if (events.empty()) {
     shard.users.erase(it);
     num_users_.fetch_sub(1, std::memory_order_relaxed);
@@ -210,6 +259,9 @@ UserStoreStats EmbeddedUserStore::stats() const {
   const WalStats w = wal_->stats();
   UserStoreStats s;
   s.users = num_users();
+  s.events = num_events_.load(std::memory_order_relaxed);
+  s.refused_new_users = refused_new_users_.load(std::memory_order_relaxed);
+  s.refused_events = refused_events_.load(std::memory_order_relaxed);
   s.seeded_events = seeded_events_.load(std::memory_order_relaxed);
   s.appends = w.appends;
   s.fsyncs = w.fsyncs;
@@ -219,6 +271,9 @@ UserStoreStats EmbeddedUserStore::stats() const {
   s.total_fsync_micros = w.total_fsync_micros;
   s.replayed_records = w.replayed_records;
   s.truncated_bytes = w.truncated_bytes;
+  s.corrupt_regions = w.corrupt_regions;
+  s.skipped_bytes = w.skipped_bytes;
+  s.missing_seqs = w.missing_seqs;
   s.last_seq = w.last_seq;
   return s;
 }

@@ -34,6 +34,9 @@ struct UserEvent {
 
 struct UserStoreStats {
   int64_t users = 0;
+  int64_t events = 0;          // events held in memory (seeded + logged)
+  uint64_t refused_new_users = 0;  // appends refused: max_users reached
+  uint64_t refused_events = 0;     // appends refused: max_events reached
   uint64_t seeded_events = 0;  // from the seed (not logged)
   uint64_t appends = 0;        // durable appends since Open
   uint64_t fsyncs = 0;
@@ -43,6 +46,9 @@ struct UserStoreStats {
   uint64_t total_fsync_micros = 0;
   uint64_t replayed_records = 0;  // log records replayed by Open
   uint64_t truncated_bytes = 0;   // torn log tail removed by Open
+  uint64_t corrupt_regions = 0;   // log corruption found by Open (see WalStats)
+  uint64_t skipped_bytes = 0;     // damaged log bytes skipped by Open (skip policy)
+  uint64_t missing_seqs = 0;      // sequence numbers without a readable record
   uint64_t last_seq = 0;          // latest durable sequence number
 };
 
@@ -100,10 +106,33 @@ struct EmbeddedUserStoreOptions {
   WalOptions wal;
   // Events kept in memory per user (the most recent; seeded ones count).
   size_t max_events_per_user = 1000;
+  // Bounds on the whole store, enforced on Append only (see the class
+  // comment): an Append for a user not yet held once `max_users` users are
+  // held, or one that would grow the total past `max_events` (a user below
+  // max_events_per_user), is refused with ResourceExhausted and not logged.
+  // Concurrent appends may overshoot each by at most their number. The
+  // defaults fit this project's one-machine target (10^6 users seeded with
+  // 5 x 10^7 events) with room for new users, in ~5 GB; see README.
+  int64_t max_users = 2'000'000;
+  int64_t max_events = 80'000'000;
   // Lock shards (users are spread over them by a hash of the id).
   int num_shards = 64;
 };
 
+// Memory: ~56 bytes per event (+ the item id's length beyond 15 bytes) and
+// ~100 bytes per user (+ the id beyond 15 bytes); std::vector growth can add
+// up to the same again. Per user at most max_events_per_user events; in total
+// at most max_users users and max_events events (plus concurrent overshoot).
+//
+// Full store policy: refuse, never evict. Acknowledged events are never
+// dropped to make room (eviction would break the promise that an acknowledged
+// event survives, need a logged eviction record to stay the same across
+// restarts and compactions, and let a flood of made-up user ids push real
+// users' histories out). Instead new growth is refused with ResourceExhausted
+// (counted in stats) until the operator raises the bound or erases users.
+// The bounds never drop anything already held: the seed and the log replay
+// load in full even past them (a WARNING says so), so a restart holds exactly
+// what was acknowledged before it, and compaction keeps what memory keeps.
 class EmbeddedUserStore final : public UserStore {
  public:
   // Receives the seed during Open. Seed events are not logged: they are the
@@ -183,6 +212,10 @@ class EmbeddedUserStore final : public UserStore {
   // Inserts in sequence order (concurrent appends may finish out of order)
   // and drops the oldest events beyond the per-user cap.
   void Insert(absl::string_view user_id, Stored s);
+  // ResourceExhausted when an append for `user_id` would pass max_users or
+  // max_events (counting the refusal), else OK.
+  absl::Status CheckRoom(absl::string_view user_id);
+  void WarnIfOverBounds(const char* when) const;
   // Drops every event of `user_id` sequenced before `seq` and remembers the
   // erasure; returns the count dropped.
   int64_t Erase(absl::string_view user_id, uint64_t seq);
@@ -198,6 +231,9 @@ class EmbeddedUserStore final : public UserStore {
   std::unique_ptr<Shard[]> shards_;
   std::atomic<int64_t> num_users_{0};
   std::atomic<uint64_t> seeded_events_{0};
+  std::atomic<int64_t> num_events_{0};
+  std::atomic<uint64_t> refused_new_users_{0};
+  std::atomic<uint64_t> refused_events_{0};
   std::unique_ptr<Wal> wal_;
 };
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <system_error>
 #include <utility>
@@ -14,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/io/crc32c.h"
 #include "common/io/file.h"
 #include "common/io/file_lock.h"
@@ -37,6 +40,64 @@ using wal_internal::SealRecord;
 using wal_internal::SegmentScan;
 using wal_internal::SnapshotName;
 using wal_internal::TailPolicy;
+
+using wal_internal::Damage;
+using wal_internal::kMinRecordBytes;
+using wal_internal::SegmentSurvey;
+using wal_internal::SurveySegment;
+
+namespace {
+
+// Folds replayed records into snapshot contents: each user's `keep` most
+// recent records by seq, after (and with) the user's latest erasure.
+class Folder {
+ public:
+  explicit Folder(size_t keep) : keep_(std::max<size_t>(keep, 1)) {}
+
+  Wal::ReplayFn Fn() {
+    return [this](uint64_t seq, const WalEntry& e) {
+      auto& q = users_[e.user_id];
+      // An erasure supersedes everything before it but must itself survive:
+      // the user's seeded history comes back from the bundle on every start.
+      if (e.kind == WalRecordKind::kEraseUser) q.clear();
+      q.emplace_back(seq, e);
+      // Never drop the erasure that heads the queue (it costs one record).
+      if (q.size() > keep_ && q.front().second.kind == WalRecordKind::kEraseUser) {
+        if (q.size() > keep_ + 1) q.erase(q.begin() + 1);
+        return absl::OkStatus();
+      }
+      if (q.size() > keep_) q.pop_front();
+      return absl::OkStatus();
+    };
+  }
+
+  // The snapshot file's bytes, covering sequence numbers through `last_seq`.
+  std::string Snapshot(uint64_t last_seq, size_t* records) const {
+    std::vector<std::pair<uint64_t, const WalEntry*>> kept;
+    for (const auto& [user, q] : users_) {
+      for (const auto& [seq, e] : q) kept.emplace_back(seq, &e);
+    }
+    std::sort(kept.begin(), kept.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string out(kSnapshotMagic, 8);
+    PutU32(&out, kSnapshotVersion);
+    PutU32(&out, 0);
+    PutU64(&out, last_seq);
+    PutU64(&out, kept.size());
+    for (const auto& [seq, e] : kept) out += EncodeWalRecord(seq, *e);
+    PutU32(&out, Crc32c(out));
+    *records = kept.size();
+    return out;
+  }
+
+  size_t users() const { return users_.size(); }
+
+ private:
+  const size_t keep_;
+  absl::flat_hash_map<std::string, std::deque<std::pair<uint64_t, WalEntry>>> users_;
+};
+
+}  // namespace
 
 Wal::Wal(std::string dir, WalOptions options) : dir_(std::move(dir)), options_(options) {}
 
@@ -104,23 +165,125 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
     }
     segments.erase(segments.begin(), segments.begin() + static_cast<ptrdiff_t>(obsolete));
   }
-  const uint64_t snapshot_seq = chain.next - 1;
+  const uint64_t chain_after_snapshot = chain.next - 1;
 
-  uint64_t truncated = 0;
+  // Read everything first (replaying what is intact), then decide.
+  std::vector<SegmentSurvey> surveys(segments.size());
+  std::vector<uint64_t> sizes(segments.size());
   for (size_t i = 0; i < segments.size(); ++i) {
-    const bool last = i + 1 == segments.size();
     ASSIGN_OR_RETURN(const std::string data, ReadFile(segments[i].path));
-    SegmentScan scan;
-    RETURN_IF_ERROR(ScanSegment(segments[i].path, data, segments[i].first_seq, i == 0,
-                                last ? TailPolicy::kMayBeTorn : TailPolicy::kStrict, &chain, replay,
-                                &scan));
-    if (!scan.damage.empty()) {
-      truncated = data.size() - scan.good_end;
-      RETURN_IF_ERROR(TruncateFileDurably(segments[i].path, scan.good_end));
-      LOG(WARNING) << "wal: truncated a torn tail of " << truncated << " bytes at offset "
-                   << scan.good_end << " of " << segments[i].path << " (" << scan.damage << ")";
+    sizes[i] = data.size();
+    RETURN_IF_ERROR(SurveySegment(segments[i].path, data, segments[i].first_seq, i == 0, &chain,
+                                  replay, &surveys[i]));
+  }
+  // A torn write: the last damage of the last segment, if it looks cut
+  // short (nothing intact follows it). Everything else is corruption.
+  std::optional<Damage> torn;
+  if (!surveys.empty() && !surveys.back().damage.empty() &&
+      surveys.back().damage.back().incomplete) {
+    torn = surveys.back().damage.back();
+    surveys.back().damage.pop_back();
+  }
+  // Bytes of the active segment that stay (its intact records).
+  segment_size_ = surveys.empty() ? 0 : (torn ? torn->offset : surveys.back().good_end);
+  uint64_t corrupt = 0, skipped_bytes = 0, missing = 0;
+  size_t fold_end = 0;  // kSkip folds segments [0, fold_end) into a snapshot
+  std::string first_corruption;
+  for (size_t i = 0; i < surveys.size(); ++i) {
+    for (const Damage& d : surveys[i].damage) {
+      if (first_corruption.empty()) first_corruption = d.what;
+      constexpr uint64_t kMaxLines = 20;  // the rest are counted
+      if (corrupt < kMaxLines) LOG(ERROR) << "wal: CORRUPTION (not a torn write): " << d.what;
+      ++corrupt;
+      skipped_bytes += d.bytes;
+      missing += d.missing_seqs;
+      // A gap before a segment's first record is mended by a snapshot
+      // covering the numbers before it; other damage by folding the segment.
+      fold_end = std::max(fold_end, d.before_segment ? i : i + 1);
     }
-    if (last) segment_size_ = scan.good_end;
+  }
+  if (corrupt > 0 && options_.recovery == WalRecovery::kRefuse) {
+    return absl::DataLossError(absl::StrCat(
+        first_corruption, " (", corrupt, " damaged place(s) in the log; recovery policy refuse: ",
+        "nothing was modified; the skip policy keeps every readable record after copying the "
+        "damaged segments aside)"));
+  }
+
+  uint64_t truncated = 0, copies = 0;
+  uint64_t snapshot_seq = chain_after_snapshot;
+  if (corrupt > 0) {
+    // Skip: copy the damaged segments aside, then fold the snapshot and the
+    // damaged segments (with every one before them) into a new snapshot.
+    if (fold_end == surveys.size() && torn.has_value()) {
+      surveys.back().damage.push_back(*torn);  // folded too: copied with the segment
+      torn.reset();
+    }
+    for (size_t i = 0; i < fold_end; ++i) {
+      if (surveys[i].damage.empty()) continue;
+      ASSIGN_OR_RETURN(const std::string copy, CopyAside(segments[i].path, 0));
+      ++copies;
+      LOG(ERROR) << "wal: damaged segment " << segments[i].path << " copied to " << copy;
+    }
+    Folder folder(std::numeric_limits<size_t>::max());
+    Chain fold_chain;
+    uint64_t unused = 0;
+    if (!snapshot_path.empty()) {
+      ASSIGN_OR_RETURN(const uint64_t last, ReadSnapshot(snapshot_path, folder.Fn(), &unused));
+      fold_chain.next = last + 1;
+    }
+    for (size_t i = 0; i < fold_end; ++i) {
+      ASSIGN_OR_RETURN(const std::string data, ReadFile(segments[i].path));
+      SegmentSurvey survey;
+      RETURN_IF_ERROR(SurveySegment(segments[i].path, data, segments[i].first_seq, i == 0,
+                                    &fold_chain, folder.Fn(), &survey));
+    }
+    uint64_t covered = fold_chain.next - 1;
+    if (fold_end < segments.size()) {
+      covered = std::max(covered, segments[fold_end].first_seq - 1);
+    } else if (fold_end > 0) {
+      // The damaged end of the log may have held acknowledged records: burn
+      // as many numbers as it could have held, so none is handed out twice.
+      const std::vector<Damage>& tail = surveys[fold_end - 1].damage;
+      if (!tail.empty() && tail.back().offset + tail.back().bytes == sizes[fold_end - 1] &&
+          tail.back().bytes > 0) {
+        const uint64_t burn = (tail.back().bytes + kMinRecordBytes - 1) / kMinRecordBytes;
+        covered += burn;
+        missing += burn;
+      }
+    }
+    size_t records = 0;
+    const std::string snap = folder.Snapshot(covered, &records);
+    const std::string path = dir_ + "/" + SnapshotName(covered);
+    RETURN_IF_ERROR(ReplaceFileDurably(path, snap, path + ".tmp"));
+    std::vector<Segment> rest(segments.begin() + static_cast<ptrdiff_t>(fold_end), segments.end());
+    if (rest.empty()) {
+      // The active segment was folded too (a torn tail of it went with it,
+      // into its copy aside): start a new one.
+      rest.push_back({covered + 1, dir_ + "/" + WalSegmentName(covered + 1)});
+      RETURN_IF_ERROR(OpenForAppend(rest.back().path, CreateMode::kExclusive).status());
+      RETURN_IF_ERROR(SyncDirectory(dir_));
+      segment_size_ = 0;
+      chain.next = covered + 1;
+    }
+    if (!snapshot_path.empty() && snapshot_path != path) RETURN_IF_ERROR(RemoveFile(snapshot_path));
+    for (size_t i = 0; i < fold_end; ++i) RETURN_IF_ERROR(RemoveFile(segments[i].path));
+    removed = true;
+    LOG(ERROR) << "wal: recovery policy skip: kept every readable record; " << corrupt
+               << " damaged place(s), " << skipped_bytes << " bytes skipped (copies aside), "
+               << missing << " sequence numbers without a readable record; records through seq "
+               << covered << " now in " << path << " (" << records << " records)";
+    snapshot_path = path;
+    snapshot_seq = covered;
+    segments = std::move(rest);
+  }
+  if (torn.has_value()) {
+    const std::string& seg = segments.back().path;
+    ASSIGN_OR_RETURN(const std::string copy, CopyAside(seg, torn->offset));
+    ++copies;
+    truncated = torn->bytes;
+    RETURN_IF_ERROR(TruncateFileDurably(seg, torn->offset));
+    LOG(WARNING) << "wal: torn write (a crash cut the last record short): " << torn->what << "; "
+                 << truncated << " bytes cut off after copying them to " << copy;
   }
   if (removed) RETURN_IF_ERROR(SyncDirectory(dir_));
 
@@ -142,6 +305,10 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
   snapshot_path_ = std::move(snapshot_path);
   stats_.replayed_records = delivered + chain.delivered;
   stats_.truncated_bytes = truncated;
+  stats_.corrupt_regions = corrupt;
+  stats_.skipped_bytes = skipped_bytes;
+  stats_.missing_seqs = missing;
+  stats_.damaged_copies = copies;
   stats_.segments = segments_.size();
   stats_.snapshot_seq = snapshot_seq;
   compact_requested_ = options_.compact_after_segments > 0 &&
@@ -150,6 +317,20 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
             << segments_.size() << " segments" << (snapshot_path_.empty() ? "" : " + snapshot")
             << "), next seq " << next_seq_;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Wal::CopyAside(const std::string& path, uint64_t from) {
+  ASSIGN_OR_RETURN(std::string data, ReadFile(path));
+  data.erase(0, std::min<size_t>(from, data.size()));
+  const std::string base =
+      from == 0 ? absl::StrCat(path, ".damaged-", absl::ToUnixSeconds(absl::Now()))
+                : absl::StrCat(path, ".torn-at-", from, "-", absl::ToUnixSeconds(absl::Now()));
+  std::string copy = base;
+  std::error_code ec;
+  for (int n = 2; std::filesystem::exists(copy, ec); ++n) copy = absl::StrCat(base, "-", n);
+  RETURN_IF_ERROR(WriteFileDurably(copy, data));
+  RETURN_IF_ERROR(SyncDirectory(dir_));
+  return copy;
 }
 
 Wal::~Wal() {
@@ -290,22 +471,8 @@ absl::Status Wal::Compact() {
   if (closed.empty()) return absl::OkStatus();
 
   // Fold: each user's most recent compact_keep_per_user records, by seq.
-  const size_t keep = std::max<size_t>(options_.compact_keep_per_user, 1);
-  absl::flat_hash_map<std::string, std::deque<std::pair<uint64_t, WalEntry>>> users;
-  const ReplayFn fold = [&users, keep](uint64_t seq, const WalEntry& e) {
-    auto& q = users[e.user_id];
-    // An erasure supersedes everything before it but must itself survive: the
-    // user's seeded history comes back from the bundle on every start.
-    if (e.kind == WalRecordKind::kEraseUser) q.clear();
-    q.emplace_back(seq, e);
-    // Never drop the erasure that heads the queue (it costs one record).
-    if (q.size() > keep && q.front().second.kind == WalRecordKind::kEraseUser) {
-      if (q.size() > keep + 1) q.erase(q.begin() + 1);
-      return absl::OkStatus();
-    }
-    if (q.size() > keep) q.pop_front();
-    return absl::OkStatus();
-  };
+  Folder folder(options_.compact_keep_per_user);
+  const ReplayFn fold = folder.Fn();
   Chain chain;
   uint64_t unused = 0;
   if (!old_snapshot.empty()) {
@@ -319,20 +486,8 @@ absl::Status Wal::Compact() {
                                 TailPolicy::kStrict, &chain, fold, &scan));
   }
   const uint64_t last_seq = chain.next - 1;
-
-  std::vector<std::pair<uint64_t, const WalEntry*>> kept;
-  for (const auto& [user, q] : users) {
-    for (const auto& [seq, e] : q) kept.emplace_back(seq, &e);
-  }
-  std::sort(kept.begin(), kept.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::string out(kSnapshotMagic, 8);
-  PutU32(&out, kSnapshotVersion);
-  PutU32(&out, 0);
-  PutU64(&out, last_seq);
-  PutU64(&out, kept.size());
-  for (const auto& [seq, e] : kept) out += EncodeWalRecord(seq, *e);
-  PutU32(&out, Crc32c(out));
+  size_t records = 0;
+  const std::string out = folder.Snapshot(last_seq, &records);
 
   const std::string path = dir_ + "/" + SnapshotName(last_seq);
   RETURN_IF_ERROR(ReplaceFileDurably(path, out, path + ".tmp"));
@@ -350,7 +505,7 @@ absl::Status Wal::Compact() {
   for (const Segment& s : closed) RETURN_IF_ERROR(RemoveFile(s.path));
   RETURN_IF_ERROR(SyncDirectory(dir_));
   LOG(INFO) << "wal: compacted " << closed.size() << " segments into " << path << " ("
-            << kept.size() << " records for " << users.size() << " users, through seq " << last_seq
+            << records << " records for " << folder.users() << " users, through seq " << last_seq
             << ")";
   return absl::OkStatus();
 }

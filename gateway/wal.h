@@ -27,12 +27,39 @@
 // be replayed after a restart.
 //
 // Recovery (Open): the newest snapshot, then every segment in order, is
-// replayed through a callback. Only the end of the LAST segment may be damaged
-// (a write cut short by a crash): a short record, a length past the end of the
-// file or a checksum mismatch there is truncated away (ftruncate + fsync,
-// logged with the byte count). Damage anywhere else - in an earlier segment, or
-// followed by any valid record, or a gap in the sequence numbers - is
-// DataLoss naming the file and offset, and nothing is modified.
+// replayed through a callback. Open first reads everything, then classifies
+// what it could not read:
+//   - a torn write: the LAST record of the LAST segment is incomplete (a short
+//     header, a length running past the end of the file, or only zero bytes
+//     to the end) and nothing intact follows. That is what a crash in the
+//     middle of a write leaves; the record was never acknowledged. It is
+//     repaired under either policy: the cut bytes are copied aside to
+//     "<segment>.torn-at-<offset>-<unix seconds>" (only them: the rest of the
+//     segment stays in place, and repeated crashes must not copy 64 MiB
+//     each), then cut off (ftruncate + fsync), logged at WARNING.
+//   - corruption: anything else. A complete record whose checksum fails
+//     (anywhere, the last record included), a malformed payload under a good
+//     checksum, a damaged record that intact records follow, damage in any
+//     segment but the last, a gap or a step back in the sequence numbers
+//     (inside a segment or between segments). Logged at ERROR, counted in
+//     WalStats::corrupt_regions, and handled by WalOptions::recovery:
+//       kRefuse (default): Open fails with DataLoss naming the file, offset
+//         and reason, and NOTHING is modified (not even a torn tail).
+//       kSkip: every record that can be read is kept. Each segment with
+//         damage is copied aside first, then the snapshot and every segment
+//         up to the last damaged one are folded into a new snapshot holding
+//         every readable record (no per-user cap) and deleted; the log is
+//         clean afterwards, so the next Open needs no policy. The snapshot
+//         covers the sequence numbers the damage may have used (up to the
+//         next segment's first, or for a damaged end of the log one per
+//         kMinRecordBytes of damage), so no acknowledged number is reused.
+//   A corrupt segment's copy aside is "<segment>.damaged-<unix seconds>" in
+//   the state directory (the whole file, fsynced, with the directory); copies
+//   are never read by Open and never deleted: the operator's evidence. A damaged snapshot is DataLoss under either policy.
+//   A crash during a kSkip repair leaves either the old files or the repaired
+//   ones, or (between the new snapshot and the deletions) the damaged segment
+//   beside the snapshot covering it, which reads as corruption again: run the
+//   repair again. Nothing readable is lost in any case.
 // Open syncs the active segment before returning, so nothing it replayed can
 // vanish later (a killed process may leave written but unsynced records).
 #pragma once
@@ -74,7 +101,15 @@ struct WalEntry {
 
 inline constexpr size_t kMaxWalFieldBytes = 64 * 1024;
 
+// What Open does with corruption (see the header comment). A torn tail is
+// always cut off, after a copy aside.
+enum class WalRecovery {
+  kRefuse,  // DataLoss; nothing is modified
+  kSkip,    // keep every readable record; damaged segments copied aside first
+};
+
 struct WalOptions {
+  WalRecovery recovery = WalRecovery::kRefuse;
   // Most records written by one group commit (one write + one fdatasync).
   size_t max_batch = 1024;
   // fdatasync after every batch. Turn off only for benchmarks: without it an
@@ -99,7 +134,12 @@ struct WalStats {
   uint64_t last_fsync_micros = 0;  // duration of the latest fdatasync
   uint64_t total_fsync_micros = 0;
   uint64_t replayed_records = 0;  // records delivered by Open's replay
-  uint64_t truncated_bytes = 0;   // torn tail removed by Open
+  uint64_t truncated_bytes = 0;   // torn tail removed by Open (copied aside first)
+  uint64_t corrupt_regions = 0;   // corruption found by Open (kSkip: skipped)
+  uint64_t skipped_bytes = 0;     // damaged bytes left out by a kSkip repair
+  uint64_t missing_seqs = 0;      // kSkip: sequence numbers without a readable record
+                                  // (gaps, and the estimate for a damaged end)
+  uint64_t damaged_copies = 0;    // segments copied aside by Open
   uint64_t last_seq = 0;          // latest durable sequence number
   uint64_t segments = 0;          // segment files, the open one included
   uint64_t snapshots_written = 0;
@@ -111,10 +151,11 @@ class Wal {
   // Called once per replayed record, in sequence order. An error aborts Open.
   using ReplayFn = std::function<absl::Status(uint64_t seq, const WalEntry& entry)>;
 
-  // Creates `dir` if needed, locks it, replays it into `replay`, truncates a
-  // torn tail and starts the writer thread. Errors: DataLoss for damaged
-  // data (file and offset in the message), FailedPrecondition if another Wal
-  // holds the directory, Internal for I/O errors.
+  // Creates `dir` if needed, locks it, replays it into `replay`, repairs a
+  // torn tail (and corruption under kSkip; see the header comment) and starts
+  // the writer thread. Errors: DataLoss for corruption under kRefuse or a
+  // damaged snapshot (file and offset in the message), FailedPrecondition if
+  // another Wal holds the directory, Internal for I/O errors.
   static absl::StatusOr<std::unique_ptr<Wal>> Open(const std::string& dir,
                                                    const WalOptions& options,
                                                    const ReplayFn& replay);
@@ -155,6 +196,10 @@ class Wal {
 
   Wal(std::string dir, WalOptions options);
   absl::Status Recover(const ReplayFn& replay);
+  // Copies `path` (from == 0: to "<path>.damaged-<unix seconds>") or its
+  // bytes from offset `from` on (to "<path>.torn-at-<from>-<unix seconds>")
+  // durably; returns the copy's path.
+  absl::StatusOr<std::string> CopyAside(const std::string& path, uint64_t from);
   void WriterLoop();
   void CompactorLoop();
   // Writes and syncs one batch; rotates first if the segment is full.

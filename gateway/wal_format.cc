@@ -118,23 +118,30 @@ bool DecodePayload(absl::string_view payload, uint64_t* seq, WalEntry* e) {
 struct Parsed {
   uint64_t seq = 0;
   WalEntry entry;
-  size_t size = 0;         // framed bytes
-  bool malformed = false;  // intact checksum, undecodable payload
+  size_t size = 0;          // framed bytes
+  bool malformed = false;   // intact checksum, undecodable payload
+  bool incomplete = false;  // short header or length past the end: cut short
 };
 
 // Parses the record framed at data[off]. On failure returns why.
 std::optional<std::string> ParseRecordAt(absl::string_view data, size_t off, Parsed* out) {
   const size_t rest = data.size() - off;
-  if (rest < kHeaderBytes) return absl::StrCat("short record header (", rest, " bytes)");
+  out->malformed = false;
+  out->incomplete = false;
+  if (rest < kHeaderBytes) {
+    out->incomplete = true;
+    return absl::StrCat("short record header (", rest, " bytes)");
+  }
   const uint32_t len = LoadU32(data.data() + off);
   const uint32_t crc = LoadU32(data.data() + off + 4);
   if (len < kMinPayload || len > kMaxPayload) return absl::StrCat("implausible length ", len);
   if (len > rest - kHeaderBytes) {
+    out->incomplete = true;
     return absl::StrCat("length ", len, " runs past the end of the file (", rest - kHeaderBytes,
                         " bytes left)");
   }
   const absl::string_view payload = data.substr(off + kHeaderBytes, len);
-  if (Crc32c(payload) != crc) return std::string("checksum mismatch");
+  if (Crc32c(payload) != crc) return std::string("checksum mismatch of a complete record");
   out->malformed = !DecodePayload(payload, &out->seq, &out->entry);
   if (out->malformed) return std::string("malformed payload (checksum matches)");
   out->size = kHeaderBytes + len;
@@ -151,42 +158,73 @@ std::optional<size_t> FindIntactRecord(absl::string_view data, size_t from, Pars
   return std::nullopt;
 }
 
-// Replays one segment's records with seq >= chain->next (earlier ones are
-// covered by the snapshot). `first_in_chain` lets it start below chain->next.
-absl::Status ScanSegment(const std::string& path, absl::string_view data, uint64_t first_seq,
-                         bool first_in_chain, TailPolicy tail, Chain* chain,
-                         const Wal::ReplayFn& fn, SegmentScan* scan) {
-  if (first_seq > chain->next || (!first_in_chain && first_seq != chain->next)) {
-    return absl::DataLossError(absl::StrCat(path, ": segment starts at seq ", first_seq,
-                                            " but the log so far ends at seq ", chain->next - 1,
-                                            " (missing records)"));
+bool AllZero(absl::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == '\0'; });
+}
+
+absl::Status SurveySegment(const std::string& path, absl::string_view data, uint64_t first_seq,
+                           bool first_in_chain, Chain* chain, const Wal::ReplayFn& fn,
+                           SegmentSurvey* survey) {
+  if (first_seq > chain->next) {
+    Damage gap;
+    gap.missing_seqs = first_seq - chain->next;
+    gap.before_segment = true;
+    gap.what = absl::StrCat(path, ": segment starts at seq ", first_seq,
+                            " but the log so far ends at seq ", chain->next - 1,
+                            " (missing records)");
+    survey->damage.push_back(std::move(gap));
+  } else if (!first_in_chain && first_seq < chain->next) {
+    Damage overlap;
+    overlap.what = absl::StrCat(path, ": segment starts at seq ", first_seq,
+                                " but the log so far ends at seq ", chain->next - 1,
+                                " (overlapping segments)");
+    survey->damage.push_back(std::move(overlap));
   }
   uint64_t expect = first_seq;
   size_t off = 0;
+  bool after_damage = false;  // the previous bytes were rejected
   Parsed rec;
   while (off < data.size()) {
     if (std::optional<std::string> why = ParseRecordAt(data, off, &rec)) {
       Parsed later;
-      std::optional<size_t> intact = FindIntactRecord(data, off + 1, &later);
-      // A malformed payload under a matching checksum was written that way:
-      // not a torn write, so never truncated.
-      if (tail == TailPolicy::kStrict || intact.has_value() || rec.malformed) {
-        std::string detail =
-            intact.has_value()
-                ? absl::StrCat("; an intact record (seq ", later.seq, ") follows at offset ",
-                               *intact)
-                : absl::StrCat("; ", data.size() - off, " bytes to the end of the file");
-        return absl::DataLossError(absl::StrCat(path, ": corrupt record at offset ", off, ": ",
-                                                *why, detail,
-                                                " - refusing to drop acknowledged data"));
-      }
-      scan->good_end = off;
-      scan->damage = *why;
-      break;
+      const std::optional<size_t> intact = FindIntactRecord(data, off + 1, &later);
+      Damage d;
+      d.offset = off;
+      d.bytes = intact.value_or(data.size()) - off;
+      // A malformed payload under a matching checksum was written that way.
+      d.incomplete = !intact.has_value() && !rec.malformed &&
+                     (rec.incomplete || AllZero(data.substr(off)));
+      d.what = absl::StrCat(
+          path, ": ", d.incomplete ? "incomplete" : "corrupt", " record at offset ", off, ": ",
+          *why,
+          intact.has_value()
+              ? absl::StrCat("; an intact record (seq ", later.seq, ") follows at offset ", *intact)
+              : absl::StrCat("; ", data.size() - off, " bytes to the end of the file"));
+      survey->damage.push_back(std::move(d));
+      off = intact.value_or(data.size());
+      after_damage = true;
+      continue;
     }
+    if (after_damage && rec.seq > expect) {
+      // The numbers the damaged bytes held: part of that damage, not a gap.
+      survey->damage.back().missing_seqs += rec.seq - expect;
+      expect = rec.seq;
+    }
+    after_damage = false;
     if (rec.seq != expect) {
-      return absl::DataLossError(absl::StrCat(path, ": record at offset ", off, " has seq ",
-                                              rec.seq, ", expected ", expect));
+      Damage d;
+      d.offset = off;
+      d.what = absl::StrCat(path, ": record at offset ", off, " has seq ", rec.seq, ", expected ",
+                            expect);
+      if (rec.seq < expect) {  // a repeat or a step back: the record is skipped
+        d.bytes = rec.size;
+        survey->damage.push_back(std::move(d));
+        off += rec.size;
+        continue;
+      }
+      d.missing_seqs = rec.seq - expect;
+      survey->damage.push_back(std::move(d));
+      expect = rec.seq;
     }
     ++expect;
     if (rec.seq >= chain->next) {
@@ -195,14 +233,34 @@ absl::Status ScanSegment(const std::string& path, absl::string_view data, uint64
       ++chain->delivered;
     }
     off += rec.size;
-    scan->good_end = off;
+    survey->good_end = off;
+    survey->last_seq = rec.seq;
   }
-  if (expect < chain->next) {
-    return absl::DataLossError(absl::StrCat(path, ": segment ends at seq ", expect - 1,
-                                            " but the snapshot covers through seq ",
-                                            chain->next - 1));
+  if (expect < chain->next && survey->damage.empty()) {
+    Damage d;
+    d.offset = off;
+    d.what = absl::StrCat(path, ": segment ends at seq ", expect - 1,
+                          " but the snapshot covers through seq ", chain->next - 1);
+    survey->damage.push_back(std::move(d));
   }
   return absl::OkStatus();
+}
+
+absl::Status ScanSegment(const std::string& path, absl::string_view data, uint64_t first_seq,
+                         bool first_in_chain, TailPolicy tail, Chain* chain,
+                         const Wal::ReplayFn& fn, SegmentScan* scan) {
+  SegmentSurvey survey;
+  RETURN_IF_ERROR(SurveySegment(path, data, first_seq, first_in_chain, chain, fn, &survey));
+  scan->good_end = survey.good_end;
+  if (survey.damage.empty()) return absl::OkStatus();
+  const Damage& first = survey.damage.front();
+  if (tail == TailPolicy::kMayBeTorn && survey.damage.size() == 1 && first.incomplete) {
+    scan->good_end = first.offset;
+    scan->damage = first.what;
+    return absl::OkStatus();
+  }
+  return absl::DataLossError(
+      absl::StrCat(first.what, " - refusing to drop acknowledged data"));
 }
 
 // Replays a snapshot (strict: any damage is DataLoss). Returns its last seq.

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -39,9 +40,42 @@ struct SegmentScan {
 
 // Replays one segment's records with seq >= chain->next (earlier ones are
 // covered by the snapshot). `first_in_chain` lets it start below chain->next.
+// Any damage is DataLoss, except (kMayBeTorn) an incomplete last record (see
+// Damage::incomplete), which is reported in `scan` for the caller to cut.
 absl::Status ScanSegment(const std::string& path, absl::string_view data, uint64_t first_seq,
                          bool first_in_chain, TailPolicy tail, Chain* chain,
                          const Wal::ReplayFn& fn, SegmentScan* scan);
+
+// One run of rejected bytes in a segment, or one break in its numbering.
+struct Damage {
+  size_t offset = 0;  // first rejected byte (or the record after a gap)
+  size_t bytes = 0;   // rejected bytes: to the next intact record or the end; 0 for a gap
+  // The bytes run to the end of the file and look like a write cut short (a
+  // short record header, a length past the end of the file, or only zero
+  // bytes): the crash signature. Never true when an intact record follows.
+  bool incomplete = false;
+  uint64_t missing_seqs = 0;  // sequence numbers skipped by a gap before `offset`
+  bool before_segment = false;  // the gap is between the log so far and this segment
+  std::string what;           // "<path>: ..." for logs and errors
+};
+
+struct SegmentSurvey {
+  std::vector<Damage> damage;  // in file order
+  size_t good_end = 0;         // end of the last intact record
+  uint64_t last_seq = 0;       // highest seq of an intact record (0 = none)
+};
+
+// Replays every intact record of one segment with seq >= chain->next in
+// increasing seq order, stepping over damage (resynchronizing at the next
+// intact record) and listing it in `survey`. Errors come only from `fn`.
+// Cost: O(size) for intact data; O(size x damaged bytes) worst case while
+// resynchronizing.
+absl::Status SurveySegment(const std::string& path, absl::string_view data, uint64_t first_seq,
+                           bool first_in_chain, Chain* chain, const Wal::ReplayFn& fn,
+                           SegmentSurvey* survey);
+
+// Smallest framed record, bytes (bounds how many records damaged bytes held).
+inline constexpr size_t kMinRecordBytes = 8 + 32;
 
 // Replays a snapshot (strict: any damage is DataLoss). Returns its last seq.
 absl::StatusOr<uint64_t> ReadSnapshot(const std::string& path, const Wal::ReplayFn& fn,

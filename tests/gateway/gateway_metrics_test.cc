@@ -19,6 +19,13 @@ class FixedStatsStore : public UserStore {
     stats_.fsyncs = 3;
     stats_.last_fsync_micros = 1500;
     stats_.total_fsync_micros = 4500;
+    stats_.users = 11;
+    stats_.events = 42;
+    stats_.refused_new_users = 2;
+    stats_.refused_events = 1;
+    stats_.corrupt_regions = 3;
+    stats_.skipped_bytes = 120;
+    stats_.truncated_bytes = 9;
   }
   std::vector<UserEvent> History(absl::string_view, size_t) const override { return {}; }
   absl::StatusOr<uint64_t> Append(absl::string_view, UserEvent) override { return 0; }
@@ -79,6 +86,13 @@ TEST(GatewayMetricsTest, FamiliesNamesLabelsAndHelp) {
            "# HELP recsys_wal_durable_seconds Feedback: time from receipt until the event is "
            "durable (fsynced)",
            "recsys_wal_durable_seconds_count 1",
+           "recsys_user_store_users 11",
+           "recsys_user_store_events 42",
+           "recsys_user_store_refused_total{reason=\"max_users\"} 2",
+           "recsys_user_store_refused_total{reason=\"max_events\"} 1",
+           "recsys_wal_recovery_corrupt_regions 3",
+           "recsys_wal_recovery_skipped_bytes 120",
+           "recsys_wal_recovery_truncated_bytes 9",
        }) {
     EXPECT_TRUE(absl::StrContains(text, line)) << line << "\n" << text;
   }
@@ -112,6 +126,9 @@ TEST(GatewayMetricsTest, EverySeriesAlertsUseExistsAtZeroFromStart) {
         "recsys_gateway_cache_lookups_total{result=\"miss\"} 0", "recsys_gateway_rejected_total 0",
         "recsys_wal_appends_total 0", "recsys_wal_fsyncs_total 0", "recsys_wal_fsync_seconds_count 0",
         "recsys_wal_durable_seconds_count 0",
+        "recsys_user_store_refused_total{reason=\"max_users\"} 0",
+        "recsys_user_store_refused_total{reason=\"max_events\"} 0",
+        "recsys_wal_recovery_corrupt_regions 0",
         "grpc_server_handled_total{grpc_code=\"INTERNAL\",grpc_method=\"Recommend\","
         "grpc_service=\"recsys.v1.Recommender\",grpc_type=\"unary\"} 0",
         "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Feedback\","

@@ -17,8 +17,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/bundle/registry.h"
+#include "common/io/file.h"
 #include "common/log.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "gateway/wal.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/toy_registry.h"
@@ -112,6 +114,58 @@ TEST_F(GatewayMainTest, NotServingUntilABundleIsPromotedThenServing) {
   child.Signal(SIGTERM);
   EXPECT_EQ(child.Wait(), 0) << child.output();
   EXPECT_TRUE(absl::StrContains(child.output(), "recsys-gateway stopped")) << child.output();
+  fs::remove_all(root);
+}
+
+// A corrupt user-store log (a complete record whose checksum fails, followed
+// by an intact one): the default policy exits 1 naming the file, the offset
+// and the flag, and modifies nothing; --wal_recovery=skip copies the segment
+// aside, keeps the readable records and starts, saying so.
+TEST_F(GatewayMainTest, CorruptLogRefusedByDefaultSkippedOnRequest) {
+  const std::string root = recsys::testing::FreshTempDir("gateway_main_corrupt_log");
+  fs::create_directories(root + "/registry");
+  fs::create_directories(root + "/state");
+  const std::string seg = root + "/state/" + WalSegmentName(1);
+  const WalEntry e{"u", "i", 1600000000, 1.0f, "click"};
+  std::string bytes = EncodeWalRecord(1, e);
+  const size_t second = bytes.size();
+  bytes += EncodeWalRecord(2, e) + EncodeWalRecord(3, e);
+  bytes[second + 12] ^= 1;  // inside record 2's payload
+  ASSERT_TRUE(WriteFileDurably(seg, bytes).ok());
+  const std::vector<std::string> common = {
+      "--registry=" + root + "/registry", "--name=toy", "--port=0", "--metrics_port=0",
+      "--state_dir=" + root + "/state", "--fsync=false", "--poll_interval=100ms",
+      "--startup_timeout=1s"};
+
+  Child refused(common);
+  EXPECT_EQ(refused.Wait(), 1) << refused.output();
+  for (const std::string& want :
+       {seg, absl::StrCat("offset ", second), std::string("--wal_recovery=skip"),
+        std::string("CORRUPTION")}) {
+    EXPECT_TRUE(absl::StrContains(refused.output(), want)) << want << "\n" << refused.output();
+  }
+  EXPECT_EQ(*ReadFile(seg), bytes);  // untouched
+
+  std::vector<std::string> skip = common;
+  skip.push_back("--wal_recovery=skip");
+  Child skipped(skip);
+  EXPECT_GT(skipped.GrpcPort(), 0) << skipped.output();
+  EXPECT_EQ(skipped.Wait(), 1);  // no bundle within --startup_timeout
+  EXPECT_TRUE(absl::StrContains(skipped.output(), "corrupt places skipped: 1"))
+      << skipped.output();
+  EXPECT_TRUE(absl::StrContains(skipped.output(), "2 logged events replayed"))
+      << skipped.output();
+  bool copied = false;
+  for (const auto& f : fs::directory_iterator(root + "/state")) {
+    if (absl::StrContains(f.path().filename().string(), ".damaged-")) {
+      copied = *ReadFile(f.path().string()) == bytes;
+    }
+  }
+  EXPECT_TRUE(copied);
+
+  Child bad_policy({"--wal_recovery=maybe"});
+  EXPECT_EQ(bad_policy.Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(bad_policy.output(), "--wal_recovery must be")) << bad_policy.output();
   fs::remove_all(root);
 }
 

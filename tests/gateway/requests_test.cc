@@ -1,5 +1,7 @@
 #include "gateway/requests.h"
 
+#include <limits>
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -143,6 +145,24 @@ TEST(RequestsTest, FeedbackValidationAndDefaults) {
   r.set_item_id("m2");
   ExpectAtTheEdge(CheckFeedbackItemKnown(bundle, r), grpc::StatusCode::NOT_FOUND,
                   "unknown item_id 'm2'");
+
+  // Timestamps far ahead of the server clock are refused (INT64_MAX included);
+  // within the tolerance they pass.
+  const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  RequestLimits limits;
+  limits.max_feedback_future = absl::Hours(24);
+  bad = r;
+  bad.set_timestamp_s(std::numeric_limits<int64_t>::max());
+  ExpectInvalid(ValidateFeedbackRequest(bad, limits, now),
+                "timestamp_s 9223372036854775807 is more than 24h ahead of the server clock "
+                "(1700000000)");
+  bad.set_timestamp_s(1'700'000'000 + 86'400 + 1);
+  ExpectInvalid(ValidateFeedbackRequest(bad, limits, now),
+                "timestamp_s 1700086401 is more than 24h ahead of the server clock (1700000000)");
+  bad.set_timestamp_s(1'700'000'000 + 86'400);
+  EXPECT_TRUE(ValidateFeedbackRequest(bad, limits, now).ok());
+  bad.set_timestamp_s(std::numeric_limits<int64_t>::max());
+  EXPECT_FALSE(ValidateFeedbackRequest(bad).ok());  // the default clock and tolerance
 }
 
 // Event types: names and enum values agree, each has its weight (dislike

@@ -265,6 +265,67 @@ TEST(EmbeddedUserStoreTest, InvalidAppendsAreRefusedAndNotLogged) {
   EXPECT_EQ(s.last_seq, 1u);
 }
 
+// A full store refuses growth with ResourceExhausted and logs nothing: a new
+// user past max_users, an event past max_events (a user already at the
+// per-user cap may still append: the oldest event goes). Nothing held is
+// evicted; erasing a user makes room.
+TEST(EmbeddedUserStoreTest, BoundsRefuseNewUsersAndGrowth) {
+  TempDir tmp;
+  EmbeddedUserStoreOptions o = Options(tmp.path());
+  o.max_users = 2;
+  o.max_events = 5;
+  o.max_events_per_user = 3;
+  auto store = EmbeddedUserStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Append("a", Event("a1")).ok());
+  ASSERT_TRUE((*store)->Append("b", Event("b1")).ok());
+  const auto refused = (*store)->Append("c", Event("c1"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("2 users"), std::string::npos) << refused.status();
+  EXPECT_TRUE((*store)->History("c", 10).empty());
+  ASSERT_TRUE((*store)->Append("a", Event("a2")).ok());
+  ASSERT_TRUE((*store)->Append("a", Event("a3")).ok());  // a at its cap: 4 events held
+  ASSERT_TRUE((*store)->Append("b", Event("b2")).ok());  // 5 events held
+  EXPECT_EQ((*store)->Append("b", Event("b3")).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE((*store)->Append("a", Event("a4")).ok());  // replaces a1: no growth
+  EXPECT_EQ(Items((*store)->History("a", 10)), (Strings{"a2", "a3", "a4"}));
+  UserStoreStats st = (*store)->stats();
+  EXPECT_EQ(st.users, 2);
+  EXPECT_EQ(st.events, 5);
+  EXPECT_EQ(st.refused_new_users, 1u);
+  EXPECT_EQ(st.refused_events, 1u);
+  EXPECT_EQ(st.last_seq, 6u);  // refused appends are not logged
+  // Erasing b frees a user and two events.
+  ASSERT_TRUE((*store)->EraseUser("b", nullptr).ok());
+  EXPECT_EQ((*store)->stats().events, 3);
+  EXPECT_TRUE((*store)->Append("c", Event("c1")).ok());
+}
+
+// The bounds never drop what was acknowledged: a restart with lower bounds
+// replays every logged event (and refuses only new growth), so the store
+// after a restart holds what it held before.
+TEST(EmbeddedUserStoreTest, LoweredBoundsKeepReplayedEvents) {
+  TempDir tmp;
+  {
+    auto store = EmbeddedUserStore::Open(Options(tmp.path()));
+    ASSERT_TRUE(store.ok());
+    for (int u = 0; u < 5; ++u) {
+      ASSERT_TRUE((*store)->Append(absl::StrCat("u", u), Event("i")).ok());
+    }
+  }
+  EmbeddedUserStoreOptions o = Options(tmp.path());
+  o.max_users = 3;
+  auto store = EmbeddedUserStore::Open(o);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->num_users(), 5);
+  EXPECT_EQ((*store)->stats().events, 5);
+  for (int u = 0; u < 5; ++u) EXPECT_EQ((*store)->History(absl::StrCat("u", u), 10).size(), 1u);
+  EXPECT_TRUE((*store)->Append("u0", Event("j")).ok());  // known users still append
+  EXPECT_EQ((*store)->Append("new", Event("j")).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
 // Writers append to shared users while readers read them: every reader
 // snapshot shows each writer's events in the order that writer appended
 // them, and nothing is lost. (Run under -fsanitize=thread as well.)

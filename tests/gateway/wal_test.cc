@@ -79,6 +79,31 @@ std::vector<std::string> Files(const std::string& dir, const std::string& prefix
   return out;
 }
 
+// Names of the copies aside ("wal-....log.damaged-<time>" of a corrupt
+// segment, "wal-....log.torn-at-<offset>-<time>" of a torn tail) in `dir`.
+std::vector<std::string> Copies(const std::string& dir, const char* kind = ".damaged-") {
+  std::vector<std::string> out;
+  for (const std::string& f : Files(dir, "wal-")) {
+    if (f.find(kind) != std::string::npos) out.push_back(f);
+  }
+  return out;
+}
+
+// Every file in `dir` with its bytes (LOCK excluded).
+std::vector<std::pair<std::string, std::string>> DirContents(const std::string& dir) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& f : Files(dir, "")) {
+    if (f != "LOCK") out.emplace_back(f, *ReadFile(dir + "/" + f));
+  }
+  return out;
+}
+
+WalOptions Skip() {
+  WalOptions o;
+  o.recovery = WalRecovery::kSkip;
+  return o;
+}
+
 void WriteBytes(const std::string& path, const std::string& bytes) {
   ASSERT_TRUE(WriteFileDurably(path, bytes).ok());
 }
@@ -203,7 +228,14 @@ TEST(WalTest, TornTailIsTruncatedAndAppendingContinues) {
       ASSERT_EQ(got.size(), 4u);
       EXPECT_EQ(got.back().seq, 4u);
       EXPECT_EQ((*wal)->stats().truncated_bytes, cut);
+      EXPECT_EQ((*wal)->stats().corrupt_regions, 0u);
       EXPECT_EQ(fs::file_size(seg), last);
+      // The torn bytes were copied aside before the cut.
+      const std::vector<std::string> copies = Copies(dir, ".torn-at-");
+      ASSERT_EQ(copies.size(), 1u);
+      EXPECT_NE(copies[0].find(absl::StrCat(".torn-at-", last, "-")), std::string::npos);
+      EXPECT_EQ(*ReadFile(dir + "/" + copies[0]), pristine.substr(last, cut));
+      EXPECT_TRUE(Copies(dir).empty());
       WalEntry fresh = Entry(99);
       EXPECT_EQ(*(*wal)->Append(fresh), 5u);
     }
@@ -216,32 +248,100 @@ TEST(WalTest, TornTailIsTruncatedAndAppendingContinues) {
   }
 }
 
-// Garbage in the last record (checksum mismatch) or appended after it (e.g.
-// zero-filled blocks) is a torn tail too.
-TEST(WalTest, CorruptLastRecordOrTrailingGarbageIsTruncated) {
+// Zero-filled blocks after the last record (a file extended by a crash
+// before its data landed) are a torn tail: copied aside, then cut.
+TEST(WalTest, ZeroFilledTailIsTornAndCut) {
   TempDir tmp;
   std::vector<size_t> starts;
   const std::string pristine = MakeLog(tmp.Sub("pristine"), 5, &starts);
+  const std::string dir = tmp.Sub("zeros");
+  WriteBytes(dir + "/" + WalSegmentName(1), pristine + std::string(4096, '\0'));
+  std::vector<Replayed> got;
+  auto wal = OpenCollect(dir, &got);
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  EXPECT_EQ(got.size(), 5u);
+  EXPECT_EQ((*wal)->stats().truncated_bytes, 4096u);
+  EXPECT_EQ((*wal)->stats().corrupt_regions, 0u);
+  EXPECT_EQ(Copies(dir, ".torn-at-").size(), 1u);
+}
+
+// A complete last record whose checksum fails is corruption, not a torn
+// write: it may be an acknowledged event. Refuse: DataLoss naming the file
+// and offset, nothing modified (no truncation, no copy). Skip: the segment is
+// copied aside, the other records are kept, and the damaged record's
+// sequence number is never handed out again.
+TEST(WalTest, ChecksumFailureInLastCompleteRecordIsCorruption) {
+  TempDir tmp;
+  std::vector<size_t> starts;
+  const std::string pristine = MakeLog(tmp.Sub("pristine"), 5, &starts);
+  std::string bad = pristine;
+  bad[bad.size() - 3] ^= 0x40;
+  const std::string dir = tmp.Sub("flip");
+  const std::string seg = dir + "/" + WalSegmentName(1);
+  WriteBytes(seg, bad);
+  std::vector<Replayed> got;
   {
-    std::string bad = pristine;
-    bad[bad.size() - 3] ^= 0x40;
-    const std::string dir = tmp.Sub("flip");
-    WriteBytes(dir + "/" + WalSegmentName(1), bad);
-    std::vector<Replayed> got;
+    const auto before = DirContents(dir);
     auto wal = OpenCollect(dir, &got);
-    ASSERT_TRUE(wal.ok()) << wal.status();
-    EXPECT_EQ(got.size(), 4u);
-    EXPECT_EQ((*wal)->stats().truncated_bytes, pristine.size() - starts.back());
+    ASSERT_FALSE(wal.ok());
+    EXPECT_EQ(wal.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(wal.status().message().find(seg), std::string::npos) << wal.status();
+    EXPECT_NE(wal.status().message().find(absl::StrCat("offset ", starts.back())),
+              std::string::npos)
+        << wal.status();
+    EXPECT_NE(wal.status().message().find("checksum mismatch"), std::string::npos);
+    EXPECT_EQ(DirContents(dir), before);  // nothing modified, nothing copied
   }
   {
-    const std::string dir = tmp.Sub("zeros");
-    WriteBytes(dir + "/" + WalSegmentName(1), pristine + std::string(4096, '\0'));
-    std::vector<Replayed> got;
-    auto wal = OpenCollect(dir, &got);
+    auto wal = OpenCollect(dir, &got, Skip());
     ASSERT_TRUE(wal.ok()) << wal.status();
-    EXPECT_EQ(got.size(), 5u);
-    EXPECT_EQ((*wal)->stats().truncated_bytes, 4096u);
+    ASSERT_EQ(got.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) ExpectSameEntry(got[i].entry, Entry(static_cast<int>(i + 1)));
+    const WalStats st = (*wal)->stats();
+    EXPECT_EQ(st.corrupt_regions, 1u);
+    EXPECT_EQ(st.truncated_bytes, 0u);
+    EXPECT_EQ(st.skipped_bytes, pristine.size() - starts.back());
+    EXPECT_EQ(st.damaged_copies, 1u);
+    const std::vector<std::string> copies = Copies(dir);
+    ASSERT_EQ(copies.size(), 1u);
+    EXPECT_EQ(*ReadFile(dir + "/" + copies[0]), bad);
+    const auto seq = (*wal)->Append(Entry(99));
+    ASSERT_TRUE(seq.ok());
+    EXPECT_GT(*seq, 5u);  // seq 5 was (maybe) acknowledged: never reused
   }
+  // The log is clean now: the default policy opens it.
+  auto wal = OpenCollect(dir, &got);
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  ASSERT_EQ(got.size(), 5u);
+  ExpectSameEntry(got[3].entry, Entry(4));
+  ExpectSameEntry(got[4].entry, Entry(99));
+  EXPECT_EQ((*wal)->stats().corrupt_regions, 0u);
+}
+
+// Bytes that are not zeros after the last record (garbage, not a cut-short
+// write) are corruption too.
+TEST(WalTest, TrailingGarbageIsCorruption) {
+  TempDir tmp;
+  std::vector<size_t> starts;
+  const std::string pristine = MakeLog(tmp.Sub("pristine"), 5, &starts);
+  std::string garbage;
+  for (int i = 0; i < 20; ++i) garbage += "GARBAGE!";
+  const std::string dir = tmp.Sub("garbage");
+  WriteBytes(dir + "/" + WalSegmentName(1), pristine + garbage);
+  std::vector<Replayed> got;
+  auto refused = OpenCollect(dir, &got);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(refused.status().message().find(absl::StrCat("offset ", pristine.size())),
+            std::string::npos)
+      << refused.status();
+  EXPECT_TRUE(Copies(dir).empty());
+  auto wal = OpenCollect(dir, &got, Skip());
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  EXPECT_EQ(got.size(), 5u);
+  EXPECT_EQ((*wal)->stats().corrupt_regions, 1u);
+  EXPECT_EQ((*wal)->stats().skipped_bytes, garbage.size());
+  EXPECT_EQ(Copies(dir).size(), 1u);
 }
 
 // Damage to a record that intact records follow is acknowledged data at
@@ -271,6 +371,55 @@ TEST(WalTest, CorruptMiddleRecordIsDataLoss) {
     EXPECT_NE(wal.status().message().find(absl::StrCat("offset ", starts[1])), std::string::npos)
         << wal.status();
     EXPECT_EQ(*ReadFile(seg), bad);  // not truncated
+    EXPECT_TRUE(Copies(dir).empty());
+  }
+}
+
+// The skip policy keeps the records around a damaged middle record (bit
+// flips in payload, length or checksum, or garbage bytes inserted between two
+// records), copies the segment aside first, and leaves a clean log.
+TEST(WalTest, SkipKeepsRecordsAroundMiddleDamage) {
+  TempDir tmp;
+  std::vector<size_t> starts;
+  const std::string pristine = MakeLog(tmp.Sub("pristine"), 5, &starts);
+  struct Case {
+    const char* name;
+    std::string bytes;
+    std::vector<int> kept;  // Entry numbers replayed
+  };
+  auto flip = [&](size_t byte) {
+    std::string bad = pristine;
+    bad[byte] ^= 0x5A;
+    return bad;
+  };
+  const std::string garbage =
+      pristine.substr(0, starts[2]) + std::string(77, '\x7f') + pristine.substr(starts[2]);
+  for (const Case& c : {Case{"payload", flip(starts[1] + 20), {1, 3, 4, 5}},
+                        Case{"length", flip(starts[1] + 1), {1, 3, 4, 5}},
+                        Case{"crc", flip(starts[1] + 5), {1, 3, 4, 5}},
+                        Case{"garbage", garbage, {1, 2, 3, 4, 5}}}) {
+    SCOPED_TRACE(c.name);
+    const std::string dir = tmp.Sub(c.name);
+    WriteBytes(dir + "/" + WalSegmentName(1), c.bytes);
+    std::vector<Replayed> got;
+    ASSERT_EQ(OpenCollect(dir, &got).status().code(), absl::StatusCode::kDataLoss);
+    {
+      auto wal = OpenCollect(dir, &got, Skip());
+      ASSERT_TRUE(wal.ok()) << wal.status();
+      ASSERT_EQ(got.size(), c.kept.size());
+      for (size_t i = 0; i < got.size(); ++i) ExpectSameEntry(got[i].entry, Entry(c.kept[i]));
+      EXPECT_EQ((*wal)->stats().corrupt_regions, 1u);
+      EXPECT_GT((*wal)->stats().skipped_bytes, 0u);
+      const std::vector<std::string> copies = Copies(dir);
+      ASSERT_EQ(copies.size(), 1u);
+      EXPECT_EQ(*ReadFile(dir + "/" + copies[0]), c.bytes);
+      EXPECT_EQ(*(*wal)->Append(Entry(6)), 6u);
+    }
+    auto wal = OpenCollect(dir, &got);  // refuse: the log is clean now
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    EXPECT_EQ(got.size(), c.kept.size() + 1);
+    EXPECT_EQ(got.back().seq, 6u);
+    EXPECT_EQ(Copies(dir).size(), 1u);  // the copy aside stays
   }
 }
 
@@ -286,6 +435,18 @@ TEST(WalTest, SequenceGapIsDataLoss) {
   ASSERT_FALSE(wal.ok());
   EXPECT_EQ(wal.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(wal.status().message().find("expected 3"), std::string::npos) << wal.status();
+
+  // Skip keeps all three and never hands out seq 3 or 4 again.
+  auto skipped = OpenCollect(tmp.path(), &got, Skip());
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].seq, 4u);
+  EXPECT_EQ((*skipped)->stats().missing_seqs, 1u);
+  EXPECT_EQ((*skipped)->stats().corrupt_regions, 1u);
+  EXPECT_EQ(*(*skipped)->Append(Entry(5)), 5u);
+  skipped->reset();
+  ASSERT_TRUE(OpenCollect(tmp.path(), &got).ok());
+  EXPECT_EQ(got.size(), 4u);
 }
 
 // A last record whose checksum matches but whose payload does not decode was
@@ -349,10 +510,123 @@ TEST(WalTest, DamagedEarlierSegmentIsDataLoss) {
   }
   const std::string first = tmp.path() + "/" + Files(tmp.path(), "wal-").front();
   fs::resize_file(first, fs::file_size(first) - 3);
+  const std::string cut = *ReadFile(first);
   auto wal = OpenCollect(tmp.path(), &got, options);
   ASSERT_FALSE(wal.ok());
   EXPECT_EQ(wal.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(wal.status().message().find(first), std::string::npos) << wal.status();
+
+  // Skip: every record but the cut one comes back; later segments are kept
+  // as they are, and the copy aside holds the damaged segment.
+  options.recovery = WalRecovery::kSkip;
+  const size_t segments_before = Files(tmp.path(), "wal-").size();
+  {
+    auto skipped = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(skipped.ok()) << skipped.status();
+    EXPECT_EQ(got.size(), 19u);
+    EXPECT_EQ(got.back().seq, 20u);
+    EXPECT_EQ(*(*skipped)->Append(Entry(21)), 21u);
+  }
+  const std::vector<std::string> copies = Copies(tmp.path());
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(*ReadFile(tmp.path() + "/" + copies[0]), cut);
+  EXPECT_EQ(Files(tmp.path(), "wal-").size(), segments_before);  // one folded, one copy
+  options.recovery = WalRecovery::kRefuse;
+  auto clean = OpenCollect(tmp.path(), &got, options);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_EQ(got.size(), 20u);
+}
+
+// A whole segment missing between two others is a gap in the numbers:
+// refused by default; skip keeps both neighbours untouched (nothing to copy),
+// covers the missing numbers with a snapshot, and the log is clean after.
+TEST(WalTest, MissingSegmentIsCorruptionSkipBridgesTheGap) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 300;
+  options.compact_after_segments = 0;
+  std::vector<Replayed> got;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 1; i <= 20; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+  }
+  const std::vector<std::string> segs = Files(tmp.path(), "wal-");
+  ASSERT_GE(segs.size(), 3u);
+  fs::remove(tmp.path() + "/" + segs[1]);
+  auto refused = OpenCollect(tmp.path(), &got, options);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(refused.status().message().find("missing records"), std::string::npos)
+      << refused.status();
+
+  options.recovery = WalRecovery::kSkip;
+  size_t kept = 0;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    kept = got.size();
+    EXPECT_LT(kept, 20u);
+    EXPECT_EQ(got.back().seq, 20u);
+    EXPECT_EQ((*wal)->stats().missing_seqs, 20u - kept);
+    EXPECT_EQ((*wal)->stats().damaged_copies, 0u);
+    EXPECT_EQ(*(*wal)->Append(Entry(21)), 21u);
+  }
+  EXPECT_TRUE(Copies(tmp.path()).empty());
+  EXPECT_EQ(Files(tmp.path(), "snapshot-").size(), 1u);
+  options.recovery = WalRecovery::kRefuse;
+  auto clean = OpenCollect(tmp.path(), &got, options);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_EQ(got.size(), kept + 1);
+  for (size_t i = 0; i < got.size(); ++i) {
+    ExpectSameEntry(got[i].entry, Entry(static_cast<int>(got[i].seq)));
+  }
+}
+
+// Skip after a compaction: the old snapshot's records and the readable ones
+// of the damaged active segment end up in one new snapshot; the old one goes.
+TEST(WalTest, SkipFoldsThePreviousSnapshotToo) {
+  TempDir tmp;
+  WalOptions options;
+  options.segment_bytes = 300;
+  options.compact_after_segments = 0;
+  std::vector<Replayed> got;
+  std::string active;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok());
+    for (int i = 1; i <= 15; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+    ASSERT_TRUE((*wal)->Compact().ok());
+    for (int i = 16; i <= 17; ++i) ASSERT_TRUE((*wal)->Append(Entry(i)).ok());
+  }
+  const std::string old_snapshot = Files(tmp.path(), "snapshot-").front();
+  const std::vector<std::string> segs = Files(tmp.path(), "wal-");
+  ASSERT_EQ(segs.size(), 1u);
+  const std::string seg = tmp.path() + "/" + segs[0];
+  std::string bytes = *ReadFile(seg);
+  ASSERT_GT(bytes.size(), 60u);
+  bytes[20] ^= 0x10;  // the active segment's first record
+  WriteBytes(seg, bytes);
+  ASSERT_EQ(OpenCollect(tmp.path(), &got, options).status().code(),
+            absl::StatusCode::kDataLoss);
+  options.recovery = WalRecovery::kSkip;
+  {
+    auto wal = OpenCollect(tmp.path(), &got, options);
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    ASSERT_GE(got.size(), 2u);
+    EXPECT_EQ(got.back().seq, 17u);
+    const auto seq = (*wal)->Append(Entry(18));
+    ASSERT_TRUE(seq.ok());
+    EXPECT_EQ(*seq, 18u);
+  }
+  const std::vector<std::string> snaps = Files(tmp.path(), "snapshot-");
+  ASSERT_EQ(snaps.size(), 1u);
+  EXPECT_NE(snaps[0], old_snapshot);
+  options.recovery = WalRecovery::kRefuse;
+  const size_t before = got.size();
+  auto clean = OpenCollect(tmp.path(), &got, options);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_EQ(got.size(), before + 1);
+  EXPECT_EQ(got.back().seq, 18u);
 }
 
 // Two logs on one directory would interleave records: the second is refused.
