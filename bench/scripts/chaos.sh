@@ -23,7 +23,8 @@
 #
 # Options (defaults in brackets): --duration S [60] measured seconds of each
 # run; --kill_every S [5]; --flip_every S [2]; --concurrency N [8] closed-loop
-# calls outstanding (kill and flip runs); --deadline D [1s] per call;
+# calls outstanding (kill and flip runs); --rate R [0] open loop at R calls/s
+# instead (kill and flip runs); --deadline D [1s] per call;
 # --sat_concurrency "N ..." ["8 16 32"]; --sat_duration S [10];
 # --overload_factor F [2]; --max_inflight "N ..." ["512 64 16"] gateway
 # admission limits tried under overload (512 is the gateway's default); --scenarios "..." [all four]; --out DIR
@@ -52,6 +53,7 @@ DURATION=60
 KILL_EVERY=5
 FLIP_EVERY=2
 CONCURRENCY=8
+RATE=0
 DEADLINE=1s
 SAT_CONCURRENCY="8 16 32"
 SAT_DURATION=10
@@ -70,6 +72,7 @@ while [ $# -gt 0 ]; do
     --kill_every) KILL_EVERY=$2 ;;
     --flip_every) FLIP_EVERY=$2 ;;
     --concurrency) CONCURRENCY=$2 ;;
+    --rate) RATE=$2 ;;
     --deadline) DEADLINE=$2 ;;
     --sat_concurrency) SAT_CONCURRENCY=$2 ;;
     --sat_duration) SAT_DURATION=$2 ;;
@@ -83,6 +86,13 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
+if [ "$RATE" = 0 ]; then
+  LOAD=(--concurrency "$CONCURRENCY")
+  LOAD_NAME="closed loop c=$CONCURRENCY"
+else
+  LOAD=(--rate "$RATE")
+  LOAD_NAME="open loop $RATE/s"
+fi
 for tool in recsys-retrieval recsys-ranking recsys-gateway recsys-load recsys-cli recsys-registry; do
   [ -x "$BIN/$tool" ] || die "$BIN/$tool missing: build first (scripts/build.sh)"
 done
@@ -116,8 +126,16 @@ services_cpu() {
 }
 log_cmd() { echo "+ $*" >>"$COMMANDS"; }
 run() { log_cmd "$@"; "$@"; }
-elapsed() { python3 -c "import time; print(f'{time.monotonic() - $1:.1f}')"; }
-now() { python3 -c 'import time; print(time.monotonic())'; }
+# Time in microseconds from bash itself: the timing loops below start no
+# process, so the harness takes no CPU from the services while a run measures.
+now_us() { echo "${EPOCHREALTIME/./}"; }
+elapsed() { local d=$(($(now_us) - $1)); printf '%d.%d' $((d / 1000000)) $((d % 1000000 / 100000)); }
+sleep_until() {  # T0_US SECONDS: returns SECONDS after T0_US (at once if passed)
+  local d=$(($1 + $2 * 1000000 - $(now_us)))
+  [ "$d" -gt 0 ] && sleep "$(printf '%d.%06d' $((d / 1000000)) $((d % 1000000)))"
+  return 0
+}
+before() { [ "$(now_us)" -lt $(($1 + $2)) ]; }  # T0_US OFFSET_US: not yet at T0 + OFFSET
 
 declare -A PID=()
 GATEWAY_EXTRA=()
@@ -239,27 +257,25 @@ kill_scenario() {  # ROLE
   local role=$1 json="$OUT/$SCENARIO.json"
   start_all
   warm_up
-  load_cmd "$json" --concurrency "$CONCURRENCY" --duration "${DURATION}s"
+  load_cmd "$json" "${LOAD[@]}" --duration "${DURATION}s"
   log_cmd "${CMD[@]}" "&"
   "${CMD[@]}" >"$OUT/$SCENARIO.txt" 2>&1 &
   local load_pid=$! t0 kills=0 restarts=()
-  t0=$(now)
+  t0=$(now_us)
   # Kill at KILL_EVERY, 2 KILL_EVERY, ... while the load runs; after each
   # restart, note how long the stage took to report SERVING again.
   local next=$KILL_EVERY
   while [ "$next" -lt "$DURATION" ]; do
-    while python3 -c "import sys, time; sys.exit(0 if time.monotonic() - $t0 < $next else 1)"; do
-      sleep 0.05
-    done
+    sleep_until "$t0" "$next"
     log_cmd kill -9 "${PID[$role]}"
     kill -9 "${PID[$role]}"
     wait "${PID[$role]}" 2>/dev/null || true
     kills=$((kills + 1))
     local k0
-    k0=$(now)
+    k0=$(now_us)
     start_role "$role"
     local up="-"
-    while python3 -c "import sys, time; sys.exit(0 if time.monotonic() - $t0 < $next + $KILL_EVERY - 0.3 else 1)"; do
+    while before "$t0" $(((next + KILL_EVERY) * 1000000 - 300000)); do
       if healthy "$role"; then up=$(elapsed "$k0"); break; fi
       sleep 0.1
     done
@@ -268,7 +284,7 @@ kill_scenario() {  # ROLE
   done
   wait "$load_pid" || die "recsys-load failed (see $OUT/$SCENARIO.txt)"
   echo "$SCENARIO: seconds from kill to SERVING: ${restarts[*]}" >>"$OUT/notes.txt"
-  row "$SCENARIO" "closed loop c=$CONCURRENCY, ${DURATION}s" "$json" zero \
+  row "$SCENARIO" "$LOAD_NAME, ${DURATION}s" "$json" zero \
     "$kills kills, back to SERVING after ${restarts[*]} s"
   stop_all
 }
@@ -285,27 +301,25 @@ flip_scenario() {
   warm_up
   local steady="$OUT/flip-steady.json" json="$OUT/flip.json"
   SCENARIO=flip-steady
-  load_cmd "$steady" --concurrency "$CONCURRENCY" --duration "${DURATION}s"
+  load_cmd "$steady" "${LOAD[@]}" --duration "${DURATION}s"
   local cpu0 cpu1
   cpu0=$(services_cpu)
   run "${CMD[@]}" >"$OUT/flip-steady.txt" 2>&1 || die "recsys-load failed"
   cpu1=$(services_cpu)
-  row flip-steady "closed loop c=$CONCURRENCY, ${DURATION}s" "$steady" zero \
+  row flip-steady "$LOAD_NAME, ${DURATION}s" "$steady" zero \
     "no flips (baseline); services used $(python3 -c "print(f'{$cpu1 - $cpu0:.1f}')") CPU s"
   local base_p99
   base_p99=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['latencyByStatusCode']['OK']['p99'] / 1e6)" "$steady")
 
   SCENARIO=flip
-  load_cmd "$json" --concurrency "$CONCURRENCY" --duration "${DURATION}s"
+  load_cmd "$json" "${LOAD[@]}" --duration "${DURATION}s"
   log_cmd "${CMD[@]}" "&"
   "${CMD[@]}" >"$OUT/flip.txt" 2>&1 &
   local load_pid=$! t0 flips=0 next=$FLIP_EVERY target=$other
-  t0=$(now)
+  t0=$(now_us)
   cpu0=$(services_cpu)
   while [ "$next" -lt "$DURATION" ]; do
-    while python3 -c "import sys, time; sys.exit(0 if time.monotonic() - $t0 < $next else 1)"; do
-      sleep 0.05
-    done
+    sleep_until "$t0" "$next"
     run "$BIN/recsys-registry" --registry "$REGISTRY" --name "$NAME" promote --force "$target" \
       >>"$OUT/logs/flip.registry.log" 2>&1 || die "promote $target failed (see $OUT/logs/flip.registry.log)"
     log_cmd kill -HUP "${PID[retrieval]}" "${PID[ranking]}" "${PID[gateway]}"
@@ -319,7 +333,7 @@ flip_scenario() {
   stop_all
   local reloads
   reloads=$(cat "$OUT"/logs/flip.*.log | grep -c "production alias: reloaded" || true)
-  row flip "closed loop c=$CONCURRENCY, ${DURATION}s" "$json" "flip:$base_p99" \
+  row flip "$LOAD_NAME, ${DURATION}s" "$json" "flip:$base_p99" \
     "$flips flips $production <-> $other, $reloads reloads logged; services used $(python3 -c "print(f'{$cpu1 - $cpu0:.1f}')") CPU s"
   run "$BIN/recsys-registry" --registry "$REGISTRY" --name "$NAME" promote --force "$production" \
     >>"$OUT/logs/flip.registry.log" 2>&1
