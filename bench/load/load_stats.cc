@@ -249,10 +249,10 @@ Report BuildReport(const LoadStats& stats, absl::Duration total) {
   r.status_codes = stats.status_counts;
   r.errors = stats.errors;
   for (const auto& [code, h] : stats.latency_by_code) {
-    r.latency_by_code[code] = CodeLatency{h.count(), absl::Nanoseconds(h.ValueAtPercentile(50)),
-                                          absl::Nanoseconds(h.ValueAtPercentile(90)),
-                                          absl::Nanoseconds(h.ValueAtPercentile(99)),
-                                          absl::Nanoseconds(h.max())};
+    r.latency_by_code[code] =
+        CodeLatency{h.count(), absl::Nanoseconds(h.ValueAtPercentile(50)),
+                    absl::Nanoseconds(h.ValueAtPercentile(90)),
+                    absl::Nanoseconds(h.ValueAtPercentile(99)), absl::Nanoseconds(h.max())};
   }
   r.paths = stats.paths;
   r.degraded = stats.degraded;

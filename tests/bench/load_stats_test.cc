@@ -338,8 +338,7 @@ TEST(ReportTest, PathsAndDegradedAnswers) {
   const Struct s = ParseJson(FormatJson(r, kT0, {}));
   EXPECT_EQ(Number(s, "degraded"), 2);
   EXPECT_EQ(Number(s.fields().at("pathDistribution").struct_value(), "PATH_FULL"), 7);
-  EXPECT_EQ(Number(s.fields().at("degradedNotes").struct_value(),
-                   "retrieval failed: UNAVAILABLE"),
+  EXPECT_EQ(Number(s.fields().at("degradedNotes").struct_value(), "retrieval failed: UNAVAILABLE"),
             2);
 }
 
