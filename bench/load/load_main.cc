@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "bench/load/load_stats.h"
@@ -244,18 +245,26 @@ class Runner {
       std::unique_ptr<CallT> owned(raw);
       const absl::Time intended = owned->intended;
       const bool measured = owned->measured;
+      if (measured) {
+        recorder_.Record(static_cast<int>(status.error_code()), status.error_message(),
+                         LatencyFromIntended(intended, completed));
+        if (status.ok()) RecordAnswer(owned->response);
+      }
       owned.reset();
-      OnComplete(intended, measured, completed, status);
+      OnComplete(measured, completed);
     });
   }
 
-  void OnComplete(absl::Time intended, bool measured, absl::Time completed,
-                  const grpc::Status& status) {
-    if (measured) {
-      recorder_.Record(static_cast<int>(status.error_code()), status.error_message(),
-                       LatencyFromIntended(intended, completed));
-      NoteCompletion(completed);
-    }
+  // Recommend answers say which path produced them and whether they are degraded.
+  void RecordAnswer(const v1::RecommendResponse& response) {
+    recorder_.RecordAnswer(v1::Path_Name(response.path()), response.degraded(),
+                           response.degraded() ? absl::StrJoin(response.notes(), "; ") : "");
+  }
+  template <typename Response>
+  void RecordAnswer(const Response&) {}
+
+  void OnComplete(bool measured, absl::Time completed) {
+    if (measured) NoteCompletion(completed);
     if (options_.rate <= 0) MaybeStartNext();
     Release();
   }

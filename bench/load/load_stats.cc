@@ -77,6 +77,12 @@ std::string JsonCountMap(const std::map<std::string, int64_t>& m) {
 
 void AddCount(std::map<std::string, int64_t>& m, const std::string& key, int64_t n) { m[key] += n; }
 
+// Counts `key` in `m`, or under kOtherErrors once `m` holds kMaxDistinctErrors keys.
+void AddCapped(std::map<std::string, int64_t>& m, std::string key) {
+  if (m.size() >= kMaxDistinctErrors && !m.contains(key)) key = kOtherErrors;
+  ++m[key];
+}
+
 }  // namespace
 
 // --- LatencyHistogram -------------------------------------------------------------
@@ -152,6 +158,10 @@ void LoadStats::Merge(const LoadStats& other) {
   ok_latency.Merge(other.ok_latency);
   for (const auto& [key, n] : other.status_counts) AddCount(status_counts, key, n);
   for (const auto& [key, n] : other.errors) AddCount(errors, key, n);
+  for (const auto& [key, h] : other.latency_by_code) latency_by_code[key].Merge(h);
+  for (const auto& [key, n] : other.paths) AddCount(paths, key, n);
+  degraded += other.degraded;
+  for (const auto& [key, n] : other.degraded_notes) AddCount(degraded_notes, key, n);
 }
 
 std::string StatusCodeName(int code) {
@@ -195,13 +205,22 @@ void StatsRecorder::Record(int code, absl::string_view message, absl::Duration l
   ++s.count;
   s.answered_latency.Record(ns);
   ++s.status_counts[name];
+  s.latency_by_code[name].Record(ns);
   if (code == 0) {
     s.ok_latency.Record(ns);
     return;
   }
-  std::string key = absl::StrCat(name, ": ", message);
-  if (s.errors.size() >= kMaxDistinctErrors && !s.errors.contains(key)) key = kOtherErrors;
-  ++s.errors[key];
+  AddCapped(s.errors, absl::StrCat(name, ": ", message));
+}
+
+void StatsRecorder::RecordAnswer(absl::string_view path, bool degraded, absl::string_view notes) {
+  Shard& shard = ShardForThisThread();
+  absl::MutexLock lock(&shard.mu);
+  LoadStats& s = shard.stats;
+  ++s.paths[std::string(path)];
+  if (!degraded) return;
+  ++s.degraded;
+  AddCapped(s.degraded_notes, std::string(notes));
 }
 
 void StatsRecorder::RecordClientOverloaded() {
@@ -229,6 +248,15 @@ Report BuildReport(const LoadStats& stats, absl::Duration total) {
   r.total = total;
   r.status_codes = stats.status_counts;
   r.errors = stats.errors;
+  for (const auto& [code, h] : stats.latency_by_code) {
+    r.latency_by_code[code] =
+        CodeLatency{h.count(), absl::Nanoseconds(h.ValueAtPercentile(50)),
+                    absl::Nanoseconds(h.ValueAtPercentile(90)),
+                    absl::Nanoseconds(h.ValueAtPercentile(99)), absl::Nanoseconds(h.max())};
+  }
+  r.paths = stats.paths;
+  r.degraded = stats.degraded;
+  r.degraded_notes = stats.degraded_notes;
   const LatencyHistogram& answered = stats.answered_latency;
   r.answered = answered.count();
   if (answered.count() > 0) r.average = absl::Nanoseconds(std::llround(answered.mean()));
@@ -319,10 +347,25 @@ std::string FormatText(const Report& r) {
   for (const auto& [code, n] : r.status_codes) {
     absl::StrAppendFormat(&out, "  [%s]\t%d responses\n", code, n);
   }
+  if (r.latency_by_code.size() > 1) {
+    out += "\nLatency by status code (p50 / p90 / p99 / max):\n";
+    for (const auto& [code, l] : r.latency_by_code) {
+      absl::StrAppendFormat(&out, "  [%s]\t%d calls\t%s / %s / %s / %s\n", code, l.count,
+                            FormatMs(l.p50), FormatMs(l.p90), FormatMs(l.p99), FormatMs(l.max));
+    }
+  }
   if (!r.errors.empty()) {
     out += "\nError distribution:\n";
     for (const auto& [message, n] : r.errors) {
       absl::StrAppendFormat(&out, "  [%d]\t%s\n", n, message);
+    }
+  }
+  if (!r.paths.empty()) {
+    out += "\nAnswers by path (OK calls):\n";
+    for (const auto& [path, n] : r.paths) absl::StrAppendFormat(&out, "  [%s]\t%d\n", path, n);
+    absl::StrAppendFormat(&out, "  Degraded:     %d\n", r.degraded);
+    for (const auto& [notes, n] : r.degraded_notes) {
+      absl::StrAppendFormat(&out, "  [%d]\t%s\n", n, notes);
     }
   }
   return out;
@@ -357,6 +400,18 @@ std::string FormatJson(const Report& r, absl::Time date, const Options& options)
   absl::StrAppend(&out, "  \"rps\": ", JsonNumber(r.rps), ",\n");
   absl::StrAppend(&out, "  \"errorDistribution\": ", JsonCountMap(r.errors), ",\n");
   absl::StrAppend(&out, "  \"statusCodeDistribution\": ", JsonCountMap(r.status_codes), ",\n");
+  out += "  \"latencyByStatusCode\": {";
+  first = true;
+  for (const auto& [code, l] : r.latency_by_code) {
+    absl::StrAppend(&out, first ? "" : ", ", JsonString(code), ": {\"count\": ", l.count,
+                    ", \"p50\": ", ToNanos(l.p50), ", \"p90\": ", ToNanos(l.p90),
+                    ", \"p99\": ", ToNanos(l.p99), ", \"max\": ", ToNanos(l.max), "}");
+    first = false;
+  }
+  out += "},\n";
+  absl::StrAppend(&out, "  \"pathDistribution\": ", JsonCountMap(r.paths), ",\n");
+  absl::StrAppend(&out, "  \"degraded\": ", r.degraded, ",\n");
+  absl::StrAppend(&out, "  \"degradedNotes\": ", JsonCountMap(r.degraded_notes), ",\n");
   // ghz lists integer percentages only (no 99.9).
   out += "  \"latencyDistribution\": [";
   first = true;

@@ -9,7 +9,10 @@
 //
 // The JSON carries ghz's report fields (count, total, average, fastest, slowest,
 // rps, latencyDistribution, histogram, statusCodeDistribution, errorDistribution,
-// date, options), durations in nanoseconds, so ghz tooling can read it.
+// date, options), durations in nanoseconds, so ghz tooling can read it. It adds
+// fields ghz does not have: latency percentiles per status code (how fast a
+// refusal is, next to how fast an answer is) and, for Recommend, the answers per
+// path and the degraded ones with the notes that explain them.
 #pragma once
 
 #include <atomic>
@@ -92,6 +95,14 @@ struct LoadStats {
   // "CODE: message" -> count. At most kMaxDistinctErrors keys per shard; the rest
   // are counted under kOtherErrors so an error text with ids cannot grow memory.
   std::map<std::string, int64_t> errors;
+  // Latencies of answered calls per status code name (OK included).
+  std::map<std::string, LatencyHistogram> latency_by_code;
+  // Recommend only, OK answers: count per path name ("PATH_FULL", ...), the
+  // number marked degraded, and their notes joined by "; " -> count (capped at
+  // kMaxDistinctErrors keys per shard like `errors`).
+  std::map<std::string, int64_t> paths;
+  int64_t degraded = 0;
+  std::map<std::string, int64_t> degraded_notes;
 
   void Merge(const LoadStats& other);
 };
@@ -114,6 +125,9 @@ class StatsRecorder {
   // One answered call: `code` is the gRPC status code number, `message` its
   // error message (ignored for OK), `latency` from the intended send time.
   void Record(int code, absl::string_view message, absl::Duration latency);
+  // What an OK Recommend answer said about itself: its path name, whether it is
+  // degraded and, if so, its notes joined by "; ". Called after Record().
+  void RecordAnswer(absl::string_view path, bool degraded, absl::string_view notes);
   // One call the client did not send because too many were outstanding.
   void RecordClientOverloaded();
 
@@ -128,6 +142,15 @@ class StatsRecorder {
 
   static constexpr int kShards = 8;
   std::unique_ptr<Shard[]> shards_;
+};
+
+// Latency of the answered calls with one status code.
+struct CodeLatency {
+  int64_t count = 0;
+  absl::Duration p50;
+  absl::Duration p90;
+  absl::Duration p99;
+  absl::Duration max;
 };
 
 struct HistogramBucket {
@@ -156,6 +179,11 @@ struct Report {
   std::vector<HistogramBucket> histogram;
   std::map<std::string, int64_t> status_codes;
   std::map<std::string, int64_t> errors;
+  // Not in ghz's JSON (see LoadStats).
+  std::map<std::string, CodeLatency> latency_by_code;
+  std::map<std::string, int64_t> paths;
+  int64_t degraded = 0;
+  std::map<std::string, int64_t> degraded_notes;
 };
 
 // `total` is the measured wall time of the run.

@@ -278,6 +278,82 @@ TEST(ReportTest, AllFailedStillValidJson) {
   EXPECT_EQ(Number(s.fields().at("statusCodeDistribution").struct_value(), kClientOverloaded), 1);
 }
 
+// Refusals and answers get their own percentiles: a fast RESOURCE_EXHAUSTED is
+// not hidden among slow OK calls, in the text and in the JSON.
+TEST(ReportTest, LatencyPerStatusCode) {
+  StatsRecorder recorder;
+  for (int ms = 1; ms <= 100; ++ms) recorder.Record(0, "", absl::Milliseconds(ms));
+  for (int us = 1; us <= 10; ++us) {
+    recorder.Record(8, "too many requests in flight", absl::Microseconds(100 * us));
+  }
+  const Report r = BuildReport(recorder.Merged(), absl::Seconds(1));
+  ASSERT_EQ(r.latency_by_code.size(), 2u);
+  const CodeLatency& ok = r.latency_by_code.at("OK");
+  EXPECT_EQ(ok.count, 100);
+  EXPECT_GE(ok.p99, absl::Milliseconds(99));
+  EXPECT_LE(ok.p99, absl::Microseconds(99'800));
+  EXPECT_EQ(ok.max, absl::Milliseconds(100));
+  const CodeLatency& refused = r.latency_by_code.at("RESOURCE_EXHAUSTED");
+  EXPECT_EQ(refused.count, 10);
+  EXPECT_GE(refused.p50, absl::Microseconds(500));
+  EXPECT_LE(refused.p50, absl::Microseconds(504));
+  EXPECT_GE(refused.p99, absl::Milliseconds(1));
+  EXPECT_LE(refused.p99, absl::Microseconds(1008));
+  EXPECT_EQ(refused.max, absl::Milliseconds(1));
+  const std::string text = FormatText(r);
+  EXPECT_NE(text.find("Latency by status code"), std::string::npos) << text;
+  EXPECT_NE(text.find("[RESOURCE_EXHAUSTED]\t10 calls"), std::string::npos) << text;
+
+  const Struct s = ParseJson(FormatJson(r, kT0, {}));
+  const Struct& by_code = s.fields().at("latencyByStatusCode").struct_value();
+  const Struct& json_refused = by_code.fields().at("RESOURCE_EXHAUSTED").struct_value();
+  EXPECT_EQ(Number(json_refused, "count"), 10);
+  EXPECT_EQ(Number(json_refused, "max"), 1e6);  // ns
+  EXPECT_EQ(Number(json_refused, "p99"), absl::ToInt64Nanoseconds(refused.p99));
+  EXPECT_EQ(Number(by_code.fields().at("OK").struct_value(), "count"), 100);
+}
+
+// Recommend answers are counted per path; degraded ones with their notes.
+TEST(ReportTest, PathsAndDegradedAnswers) {
+  StatsRecorder recorder;
+  for (int i = 0; i < 7; ++i) {
+    recorder.Record(0, "", absl::Milliseconds(2));
+    recorder.RecordAnswer("PATH_FULL", false, "");
+  }
+  for (int i = 0; i < 2; ++i) {
+    recorder.Record(0, "", absl::Milliseconds(1));
+    recorder.RecordAnswer("PATH_TRENDING_FALLBACK", true, "retrieval failed: UNAVAILABLE");
+  }
+  recorder.Record(0, "", absl::Milliseconds(1));
+  recorder.RecordAnswer("PATH_COLD_START", false, "");
+  const Report r = BuildReport(recorder.Merged(), absl::Seconds(1));
+  EXPECT_EQ(r.paths.at("PATH_FULL"), 7);
+  EXPECT_EQ(r.paths.at("PATH_TRENDING_FALLBACK"), 2);
+  EXPECT_EQ(r.paths.at("PATH_COLD_START"), 1);
+  EXPECT_EQ(r.degraded, 2);
+  EXPECT_EQ(r.degraded_notes.at("retrieval failed: UNAVAILABLE"), 2);
+  const std::string text = FormatText(r);
+  EXPECT_NE(text.find("Degraded:     2"), std::string::npos) << text;
+
+  const Struct s = ParseJson(FormatJson(r, kT0, {}));
+  EXPECT_EQ(Number(s, "degraded"), 2);
+  EXPECT_EQ(Number(s.fields().at("pathDistribution").struct_value(), "PATH_FULL"), 7);
+  EXPECT_EQ(Number(s.fields().at("degradedNotes").struct_value(), "retrieval failed: UNAVAILABLE"),
+            2);
+}
+
+// Notes with ids cannot grow the degraded-notes map without bound either.
+TEST(StatsRecorderTest, DistinctDegradedNotesAreCapped) {
+  StatsRecorder recorder;
+  for (int i = 0; i < 300; ++i) {
+    recorder.RecordAnswer("PATH_RETRIEVAL_ONLY", true, "ranking failed " + std::to_string(i));
+  }
+  const LoadStats stats = recorder.Merged();
+  EXPECT_EQ(stats.degraded, 300);
+  EXPECT_EQ(stats.degraded_notes.size(), kMaxDistinctErrors + 1);
+  EXPECT_EQ(stats.degraded_notes.at(kOtherErrors), 300 - static_cast<int64_t>(kMaxDistinctErrors));
+}
+
 // Intended send times are t0 + i / R, computed afresh (no drift).
 TEST(OpenLoopSchedulerTest, IntendedTimesFollowTheRate) {
   OpenLoopScheduler at_1000(1000, kT0);
