@@ -11,7 +11,9 @@
 #include "common/cli_flags.h"
 #include "common/log.h"
 #include "common/server/metrics.h"
+#include "common/server/security_flags.h"
 #include "common/server/server_main_util.h"
+#include "common/server/tls_credentials.h"
 #include "gateway/backend_channel.h"
 #include "gateway/budget.h"
 #include "gateway/gateway_server.h"
@@ -51,6 +53,19 @@ ABSL_FLAG(absl::Duration, cache_ttl, absl::Seconds(60),
           "and model version)");
 ABSL_FLAG(bool, fsync, true, "fsync the write-ahead log before acknowledging (off: tests only)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10), "Graceful-shutdown drain deadline");
+ABSL_FLAG(std::string, backend_tls_ca, "",
+          "PEM CA the retrieval and ranking certificates must chain to: the gateway reaches "
+          "them over TLS. Empty = plaintext");
+ABSL_FLAG(std::string, backend_tls_cert, "",
+          "PEM client certificate the gateway presents to retrieval and ranking (mTLS; with "
+          "--backend_tls_key)");
+ABSL_FLAG(std::string, backend_tls_key, "", "PEM private key of --backend_tls_cert");
+ABSL_FLAG(std::string, backend_tls_server_name, "",
+          "Name checked against the backends' certificates instead of the host in "
+          "--retrieval / --ranking (e.g. when they are reached by IP). Empty = that host");
+ABSL_FLAG(std::string, backend_token_file, "",
+          "File whose first line is the token sent to retrieval and ranking (when they run "
+          "with --auth_tokens). Empty = none");
 
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
@@ -92,6 +107,17 @@ int main(int argc, char** argv) {
   } else if (o.service.limits.max_k < 1 || o.service.limits.max_history < 0) {
     bad_flag = "--max_k must be >= 1 and --max_history >= 0";
   }
+  gateway::BackendSecurity backend;
+  backend.tls.ca_file = absl::GetFlag(FLAGS_backend_tls_ca);
+  backend.tls.cert_file = absl::GetFlag(FLAGS_backend_tls_cert);
+  backend.tls.key_file = absl::GetFlag(FLAGS_backend_tls_key);
+  backend.tls.server_name = absl::GetFlag(FLAGS_backend_tls_server_name);
+  if (bad_flag.empty()) bad_flag = recsys::ServerSecurityFlagError();
+  if (bad_flag.empty()) {
+    if (std::string bad = recsys::TlsClientFilesError(backend.tls); !bad.empty()) {
+      bad_flag = absl::StrCat("--backend_tls_*: ", bad);
+    }
+  }
   std::unique_ptr<recsys::ServerMetrics> metrics;
   if (auto code =
           recsys::FinishStartupChecks(bad_flag, o.bundle.registry_root, metrics_port, &metrics)) {
@@ -104,8 +130,32 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "user store in " << store_options.state_dir << ": " << store.status();
     return 1;
   }
-  o.retrieval = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval));
-  o.ranking = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking));
+  std::shared_ptr<recsys::TokenAuthProcessor> auth;
+  if (absl::Status s =
+          recsys::ApplyServerSecurityFlags(recsys::AuthPolicy::Gateway(), &o.server, &auth);
+      !s.ok()) {
+    LOG(ERROR) << s;
+    return 1;
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_backend_token_file); !path.empty()) {
+    auto token = recsys::ReadSecretFile(path);
+    if (!token.ok()) {
+      LOG(ERROR) << "--backend_token_file: " << token.status();
+      return 1;
+    }
+    backend.token = *std::move(token);
+  }
+  auto retrieval = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval), backend);
+  auto ranking = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking), backend);
+  if (!retrieval.ok() || !ranking.ok()) {
+    LOG(ERROR) << "backend channels: " << (retrieval.ok() ? ranking.status() : retrieval.status());
+    return 1;
+  }
+  LOG(INFO) << "backends: " << (backend.tls.enabled() ? "TLS" : "plaintext")
+            << (backend.tls.cert_file.empty() ? "" : " with a client certificate")
+            << (backend.token.empty() ? "" : ", with a token");
+  o.retrieval = *std::move(retrieval);
+  o.ranking = *std::move(ranking);
   o.server.address = absl::StrCat("0.0.0.0:", port);
   auto server = gateway::GatewayServer::Start(std::move(o), store->get(), metrics.get());
   if (!server.ok()) {
@@ -117,5 +167,6 @@ int main(int argc, char** argv) {
             << " logged events replayed; NOT_SERVING until a bundle loads";
 
   return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
-                                      "recsys-gateway", startup_timeout);
+                                      "recsys-gateway", startup_timeout,
+                                      [&auth] { recsys::ReloadTokensOnHangup(auth.get()); });
 }
