@@ -7,6 +7,9 @@
 // JSON document, errors included: {"error": {"code": "INVALID_ARGUMENT",
 // "message": "..."}}. Exit codes: 0 ok, 1 the RPC failed (or health is not
 // SERVING), 2 usage error (unknown command, wrong argument count, bad flag).
+// A gateway with TLS and tokens (README "Security"): --tls_ca=CA.pem (plus
+// --tls_cert/--tls_key for one that requires client certificates) and
+// --token_file=FILE (or --token, or $RECSYS_TOKEN).
 #include <cstdlib>
 #include <iostream>
 #include <map>
