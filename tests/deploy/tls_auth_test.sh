@@ -153,6 +153,18 @@ cat "$WORK/python.txt"
 [ "$rc" -eq 0 ] || fail "Python client over TLS (exit $rc; see above)"
 checks=$((checks + $(grep -c '^ok' "$WORK/python.txt")))
 
+# The whole Python interop test (tests/deploy/python_client.py) over TLS: the
+# API through the client package with the admin token, health and reflection
+# (no token needed) on every server, the stages with the client certificate.
+rc=0
+timeout 90 "$PYTHON" "$RECSYS_SOURCE_DIR/tests/deploy/python_client.py" \
+  --protos "$RECSYS_SOURCE_DIR/protos" --out "$WORK/py" --gateway "127.0.0.1:$GATEWAY_PORT" \
+  --retrieval "127.0.0.1:$RETRIEVAL_PORT" --ranking "127.0.0.1:$RANKING_PORT" --user u1 \
+  --tls_ca "$S/ca.crt" --tls_cert "$S/gateway-client.crt" --tls_key "$S/gateway-client.key" \
+  --token_file "$S/admin.token" >"$WORK/python_client.txt" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || { cat "$WORK/python_client.txt"; fail "python_client.py over TLS (exit $rc)"; }
+ok "python_client.py over TLS: $(grep -c '^ok' "$WORK/python_client.txt") checks (API, health, reflection)"
+
 # SIGHUP re-reads the token file: a rotated read token takes effect, the old one stops.
 openssl rand -hex 24 >"$S/read2.token"
 { echo "read $(cat "$S/read2.token")"; grep -E '^(write|admin) ' "$S/tokens"; } >"$S/tokens.new"
