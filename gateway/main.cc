@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<recsys::TokenAuthProcessor> auth;
   if (absl::Status s =
-          recsys::ApplyServerSecurityFlags(recsys::AuthPolicy::Gateway(), &o.server, &auth);
+          recsys::ApplyServerSecurityFlags(recsys::AuthPolicy::Gateway(), metrics.get(),
+                                           &o.server, &auth);
       !s.ok()) {
     LOG(ERROR) << s;
     return 1;

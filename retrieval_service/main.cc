@@ -86,9 +86,9 @@ int main(int argc, char** argv) {
     return *code;
   }
   std::shared_ptr<recsys::TokenAuthProcessor> auth;
-  if (absl::Status s = recsys::ApplyServerSecurityFlags(
-          recsys::AuthPolicy::WholeService("recsys.v1.Retrieval", recsys::Role::kRead), &o.server,
-          &auth);
+  const recsys::AuthPolicy policy =
+      recsys::AuthPolicy::WholeService("recsys.v1.Retrieval", recsys::Role::kRead);
+  if (absl::Status s = recsys::ApplyServerSecurityFlags(policy, metrics.get(), &o.server, &auth);
       !s.ok()) {
     LOG(ERROR) << s;
     return 1;

@@ -38,7 +38,8 @@ TlsServerFiles FilesFromFlags() {
 
 std::string ServerSecurityFlagError() { return TlsServerFilesError(FilesFromFlags()); }
 
-absl::Status ApplyServerSecurityFlags(const AuthPolicy& policy, ServerOptions* options,
+absl::Status ApplyServerSecurityFlags(const AuthPolicy& policy, ServerMetrics* metrics,
+                                      ServerOptions* options,
                                       std::shared_ptr<TokenAuthProcessor>* processor) {
   options->tls = FilesFromFlags();
   processor->reset();
@@ -48,7 +49,8 @@ absl::Status ApplyServerSecurityFlags(const AuthPolicy& policy, ServerOptions* o
     absl::StatusOr<TokenTable> tokens = TokenTable::Load(tokens_file);
     if (!tokens.ok()) return tokens.status();
     num_tokens = tokens->size();
-    *processor = std::make_shared<TokenAuthProcessor>(policy, *std::move(tokens));
+    *processor = std::make_shared<TokenAuthProcessor>(
+        policy, *std::move(tokens), metrics != nullptr ? &metrics->registry() : nullptr);
   }
   options->auth = *processor;
   const TlsServerFiles& tls = options->tls;

@@ -9,7 +9,8 @@
 //   std::string bad = ...;  if (bad.empty()) bad = recsys::ServerSecurityFlagError();
 //   ... FinishStartupChecks ...
 //   std::shared_ptr<recsys::TokenAuthProcessor> auth;
-//   if (auto s = recsys::ApplyServerSecurityFlags(AuthPolicy::Gateway(), &o.server, &auth);
+//   if (auto s = recsys::ApplyServerSecurityFlags(AuthPolicy::Gateway(), metrics.get(),
+//                                                 &o.server, &auth);
 //       !s.ok()) { LOG(ERROR) << s; return 1; }
 //   ... ServeUntilTerminated(..., [&] { recsys::ReloadTokensOnHangup(auth.get()); });
 #pragma once
@@ -19,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/server/metrics.h"
 #include "common/server/server_main_util.h"
 #include "common/server/token_auth.h"
 
@@ -31,7 +33,9 @@ std::string ServerSecurityFlagError();
 // file into a processor enforcing `policy` (options->auth, and *processor for
 // reloads; null without --auth_tokens). Logs the resulting mode (never a
 // token). NotFound / InvalidArgument when a file cannot be used.
-absl::Status ApplyServerSecurityFlags(const AuthPolicy& policy, ServerOptions* options,
+// Rejections are counted in `metrics` (may be null; must outlive the server).
+absl::Status ApplyServerSecurityFlags(const AuthPolicy& policy, ServerMetrics* metrics,
+                                      ServerOptions* options,
                                       std::shared_ptr<TokenAuthProcessor>* processor);
 
 // The key in `path` (first line, trimmed; see rank_signals.h), "" when `path`

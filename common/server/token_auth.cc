@@ -131,9 +131,21 @@ std::optional<Role> AuthPolicy::Required(absl::string_view method) const {
   return Role::kAdmin;
 }
 
-TokenAuthProcessor::TokenAuthProcessor(AuthPolicy policy, TokenTable tokens)
+TokenAuthProcessor::TokenAuthProcessor(AuthPolicy policy, TokenTable tokens,
+                                       prometheus::Registry* registry)
     : policy_(std::move(policy)),
-      tokens_(std::make_shared<const TokenTable>(std::move(tokens))) {}
+      tokens_(std::make_shared<const TokenTable>(std::move(tokens))) {
+  if (registry == nullptr) return;
+  auto& family = prometheus::BuildCounter()
+                     .Name("recsys_auth_rejected_total")
+                     .Help("Calls refused before reaching the service: no token or an "
+                           "unknown one (UNAUTHENTICATED), or a role below the method's "
+                           "(PERMISSION_DENIED).")
+                     .Register(*registry);
+  missing_ = &family.Add({{"reason", "missing_token"}});
+  unknown_ = &family.Add({{"reason", "unknown_token"}});
+  role_ = &family.Add({{"reason", "role"}});
+}
 
 void TokenAuthProcessor::Replace(TokenTable tokens) {
   auto next = std::make_shared<const TokenTable>(std::move(tokens));
@@ -166,6 +178,7 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
     }
   }
   if (token.empty()) {
+    if (missing_ != nullptr) missing_->Increment();
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing token: send \"authorization: Bearer TOKEN\"");
   }
@@ -175,8 +188,12 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
     tokens = tokens_;
   }
   const std::optional<Role> role = tokens->Find(token);
-  if (!role) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown token");
+  if (!role) {
+    if (unknown_ != nullptr) unknown_->Increment();
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown token");
+  }
   if (static_cast<int>(*role) < static_cast<int>(*required)) {
+    if (role_ != nullptr) role_->Increment();
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         absl::StrCat("role ", RoleName(*role), " may not call ", method,
                                      " (needs ", RoleName(*required), ")"));

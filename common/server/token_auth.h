@@ -24,6 +24,8 @@
 #include <vector>
 
 #include <grpcpp/security/auth_metadata_processor.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -83,7 +85,11 @@ struct AuthPolicy {
 // few comparisons per call. Thread-safe.
 class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
  public:
-  TokenAuthProcessor(AuthPolicy policy, TokenTable tokens);
+  // Rejected calls are counted in `registry` (may be null; must outlive this)
+  // as recsys_auth_rejected_total{reason="missing_token"|"unknown_token"|"role"}:
+  // they never reach the service, so its own metrics do not see them.
+  TokenAuthProcessor(AuthPolicy policy, TokenTable tokens,
+                     prometheus::Registry* registry = nullptr);
 
   // Replaces the tokens; calls already admitted are unaffected.
   void Replace(TokenTable tokens);
@@ -95,6 +101,9 @@ class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
 
  private:
   const AuthPolicy policy_;
+  prometheus::Counter* missing_ = nullptr;
+  prometheus::Counter* unknown_ = nullptr;
+  prometheus::Counter* role_ = nullptr;
   mutable absl::Mutex mu_;
   std::shared_ptr<const TokenTable> tokens_ ABSL_GUARDED_BY(mu_);
 };

@@ -103,6 +103,12 @@ used=$(curl -fsS --max-time 5 "http://127.0.0.1:$RANKING_METRICS/metrics" |
   fail "ranking used no signed signals (recsys_ranking_signals_total{verdict=\"used\"} = '$used')"
 ok "ranking verified retrieval's signed signals ($used requests)"
 
+# Refused calls never reach the service; the gateway counts them.
+denied=$(curl -fsS --max-time 5 "http://127.0.0.1:$GATEWAY_METRICS/metrics" |
+  awk '/^recsys_auth_rejected_total\{reason="role"\}/{print $2}')
+[ "${denied:-0}" = 2 ] || fail "recsys_auth_rejected_total{reason=\"role\"} = '$denied', expected 2"
+ok "the gateway counted the refused calls (recsys_auth_rejected_total)"
+
 # The load tool over TLS with a token.
 printf 'u0\nu1\n' >"$WORK/users"
 "$BIN/recsys-load" --target "127.0.0.1:$GATEWAY_PORT" "${TLS[@]}" --token_file="$S/read.token" \

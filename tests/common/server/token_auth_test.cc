@@ -87,7 +87,8 @@ grpc::StatusCode Call(TokenAuthProcessor& p, const std::string& method,
 // Missing or unknown token: UNAUTHENTICATED; a role too low: PERMISSION_DENIED;
 // the header is consumed; a replaced table takes effect.
 TEST(TokenAuthProcessorTest, AuthenticatesThenAuthorizes) {
-  TokenAuthProcessor p(AuthPolicy::Gateway(), Tokens());
+  prometheus::Registry registry;
+  TokenAuthProcessor p(AuthPolicy::Gateway(), Tokens(), &registry);
   const std::string feedback = "/recsys.v1.Recommender/Feedback";
   EXPECT_EQ(Call(p, feedback, ""), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Call(p, feedback, "Bearer nobody-has-this-token"), grpc::StatusCode::UNAUTHENTICATED);
@@ -102,6 +103,15 @@ TEST(TokenAuthProcessorTest, AuthenticatesThenAuthorizes) {
   EXPECT_EQ(Call(p, "/recsys.v1.Recommender/DeleteUser", absl::StrCat("Bearer ", kWriteToken)),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Call(p, "/grpc.health.v1.Health/Check", ""), grpc::StatusCode::OK);
+
+  std::map<std::string, double> rejected;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "recsys_auth_rejected_total") continue;
+    for (const auto& m : family.metric) rejected[m.label.at(0).value] = m.counter.value;
+  }
+  EXPECT_EQ(rejected["missing_token"], 2);  // none, and one without "Bearer "
+  EXPECT_EQ(rejected["unknown_token"], 1);
+  EXPECT_EQ(rejected["role"], 2);
 
   auto fewer = TokenTable::Parse(absl::StrCat("read ", kWriteToken, "\n"));
   ASSERT_TRUE(fewer.ok());
