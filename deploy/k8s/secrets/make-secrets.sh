@@ -35,8 +35,8 @@ cd "$OUT"
 [ -f ca.key ] || openssl req -x509 -newkey rsa:3072 -nodes -days "$DAYS" \
   -subj "/CN=recsys internal CA" -keyout ca.key -out ca.crt 2>/dev/null
 
-# issue NAME DIR FILE_PREFIX EKU: a key and a certificate for NAME signed by the CA.
-issue() {
+# make_cert NAME DIR FILE_PREFIX EKU: a key and a certificate for NAME signed by the CA.
+make_cert() {
   local name=$1 dir=$2 prefix=$3 eku=$4
   local san="DNS:$name,DNS:$name.$NS,DNS:$name.$NS.svc,DNS:$name.$NS.svc.cluster.local"
   san="$san,DNS:$name-headless,DNS:*.$name-headless.$NS.svc.cluster.local,DNS:localhost,IP:127.0.0.1"
@@ -49,12 +49,12 @@ issue() {
   rm -f "$dir/$prefix.csr" "$dir/$prefix.ext"
 }
 
-issue recsys-gateway gateway tls serverAuth
-issue recsys-gateway gateway client clientAuth
+make_cert recsys-gateway gateway tls serverAuth
+make_cert recsys-gateway gateway client clientAuth
 # The stages' certificates also authenticate their own health probe (recsys-cli
 # presents it to the stage, which requires client certificates).
-issue recsys-retrieval retrieval tls serverAuth,clientAuth
-issue recsys-ranking ranking tls serverAuth,clientAuth
+make_cert recsys-retrieval retrieval tls serverAuth,clientAuth
+make_cert recsys-ranking ranking tls serverAuth,clientAuth
 for d in gateway retrieval ranking; do cp ca.crt "$d/ca.crt"; done
 
 for role in read write admin; do
