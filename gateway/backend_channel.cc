@@ -6,7 +6,9 @@
 
 namespace recsys::gateway {
 
-std::shared_ptr<grpc::Channel> MakeBackendChannel(const std::string& target) {
+namespace {
+
+grpc::ChannelArguments BackendChannelArguments() {
   grpc::ChannelArguments args;
   // Round-robin over every resolved address; retry UNAVAILABLE once, quickly
   // (the call's deadline still bounds the total).
@@ -31,7 +33,23 @@ std::shared_ptr<grpc::Channel> MakeBackendChannel(const std::string& target) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  return args;
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> MakeBackendChannel(const std::string& target) {
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                   BackendChannelArguments());
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeBackendChannel(
+    const std::string& target, const BackendSecurity& security) {
+  grpc::ChannelArguments args = BackendChannelArguments();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+      MakeChannelCredentials(security.tls, security.token, &args);
+  if (!creds.ok()) return creds.status();
+  return grpc::CreateCustomChannel(target, *creds, args);
 }
 
 }  // namespace recsys::gateway

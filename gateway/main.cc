@@ -13,7 +13,9 @@
 #include "common/cli_flags.h"
 #include "common/log.h"
 #include "common/server/metrics.h"
+#include "common/server/security_flags.h"
 #include "common/server/server_main_util.h"
+#include "common/server/tls_credentials.h"
 #include "gateway/backend_channel.h"
 #include "gateway/budget.h"
 #include "gateway/gateway_server.h"
@@ -72,6 +74,19 @@ ABSL_FLAG(absl::Duration, max_feedback_future,
           recsys::gateway::RequestLimits{}.max_feedback_future,
           "Furthest a Feedback timestamp_s may lie ahead of the server clock "
           "(INVALID_ARGUMENT beyond)");
+ABSL_FLAG(std::string, backend_tls_ca, "",
+          "PEM CA the retrieval and ranking certificates must chain to: the gateway reaches "
+          "them over TLS. Empty = plaintext");
+ABSL_FLAG(std::string, backend_tls_cert, "",
+          "PEM client certificate the gateway presents to retrieval and ranking (mTLS; with "
+          "--backend_tls_key)");
+ABSL_FLAG(std::string, backend_tls_key, "", "PEM private key of --backend_tls_cert");
+ABSL_FLAG(std::string, backend_tls_server_name, "",
+          "Name checked against the backends' certificates instead of the host in "
+          "--retrieval / --ranking (e.g. when they are reached by IP). Empty = that host");
+ABSL_FLAG(std::string, backend_token_file, "",
+          "File whose first line is the token sent to retrieval and ranking (when they run "
+          "with --auth_tokens). Empty = none");
 
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
@@ -129,6 +144,17 @@ int main(int argc, char** argv) {
   } else if (o.service.limits.max_feedback_future < absl::ZeroDuration()) {
     bad_flag = "--max_feedback_future must be >= 0";
   }
+  gateway::BackendSecurity backend;
+  backend.tls.ca_file = absl::GetFlag(FLAGS_backend_tls_ca);
+  backend.tls.cert_file = absl::GetFlag(FLAGS_backend_tls_cert);
+  backend.tls.key_file = absl::GetFlag(FLAGS_backend_tls_key);
+  backend.tls.server_name = absl::GetFlag(FLAGS_backend_tls_server_name);
+  if (bad_flag.empty()) bad_flag = recsys::ServerSecurityFlagError();
+  if (bad_flag.empty()) {
+    if (std::string bad = recsys::TlsClientFilesError(backend.tls); !bad.empty()) {
+      bad_flag = absl::StrCat("--backend_tls_*: ", bad);
+    }
+  }
   std::unique_ptr<recsys::ServerMetrics> metrics;
   if (auto code =
           recsys::FinishStartupChecks(bad_flag, o.bundle.registry_root, metrics_port, &metrics)) {
@@ -158,8 +184,33 @@ int main(int argc, char** argv) {
                   "in "
                << store_options.state_dir;
   }
-  o.retrieval = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval));
-  o.ranking = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking));
+  std::shared_ptr<recsys::TokenAuthProcessor> auth;
+  if (absl::Status s =
+          recsys::ApplyServerSecurityFlags(recsys::AuthPolicy::Gateway(), metrics.get(),
+                                           &o.server, &auth);
+      !s.ok()) {
+    LOG(ERROR) << s;
+    return 1;
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_backend_token_file); !path.empty()) {
+    auto token = recsys::ReadSecretFile(path);
+    if (!token.ok()) {
+      LOG(ERROR) << "--backend_token_file: " << token.status();
+      return 1;
+    }
+    backend.token = *std::move(token);
+  }
+  auto retrieval = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval), backend);
+  auto ranking = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking), backend);
+  if (!retrieval.ok() || !ranking.ok()) {
+    LOG(ERROR) << "backend channels: " << (retrieval.ok() ? ranking.status() : retrieval.status());
+    return 1;
+  }
+  LOG(INFO) << "backends: " << (backend.tls.enabled() ? "TLS" : "plaintext")
+            << (backend.tls.cert_file.empty() ? "" : " with a client certificate")
+            << (backend.token.empty() ? "" : ", with a token");
+  o.retrieval = *std::move(retrieval);
+  o.ranking = *std::move(ranking);
   o.server.address = absl::StrCat("0.0.0.0:", port);
   o.server.max_receive_message_bytes = static_cast<int>(o.service.limits.max_request_bytes);
   auto server = gateway::GatewayServer::Start(std::move(o), store->get(), metrics.get());
@@ -174,5 +225,6 @@ int main(int argc, char** argv) {
             << "); NOT_SERVING until a bundle loads";
 
   return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
-                                      "recsys-gateway", startup_timeout);
+                                      "recsys-gateway", startup_timeout,
+                                      [&auth] { recsys::ReloadTokensOnHangup(auth.get()); });
 }

@@ -8,6 +8,7 @@
 #include "common/cli_flags.h"
 #include "common/log.h"
 #include "common/server/metrics.h"
+#include "common/server/security_flags.h"
 #include "common/server/server_main_util.h"
 #include "ranking_service/ranker.h"
 #include "ranking_service/service.h"
@@ -30,6 +31,10 @@ ABSL_FLAG(int, max_exclusions, recsys::ranking::RankerOptions{}.max_exclusions,
           "Most exclude_item_ids one Rank request may carry");
 ABSL_FLAG(int64_t, max_request_bytes, recsys::ranking::RankerOptions{}.max_request_bytes,
           "Largest Rank request, bytes (checked with the count limits before parsing)");
+ABSL_FLAG(std::string, signals_key_file, "",
+          "File whose first line is the key shared with retrieval's --signals_key_file: "
+          "candidate signals are used only when their HMAC-SHA256 verifies (else recomputed). "
+          "Empty = signals under a matching context are trusted unauthenticated");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls may finish before they are cancelled");
 
@@ -63,11 +68,27 @@ int main(int argc, char** argv) {
         "--max_k, --max_candidates and --max_inflight must be >= 1, --max_history and "
         "--max_exclusions >= 0, --max_request_bytes in 1024..2^30";
   }
+  if (bad_flag.empty()) bad_flag = recsys::ServerSecurityFlagError();
   std::unique_ptr<recsys::ServerMetrics> metrics;
   if (auto code =
           recsys::FinishStartupChecks(bad_flag, o.bundle.registry_root, metrics_port, &metrics)) {
     return *code;
   }
+  std::shared_ptr<recsys::TokenAuthProcessor> auth;
+  const recsys::AuthPolicy policy =
+      recsys::AuthPolicy::WholeService("recsys.v1.Ranking", recsys::Role::kRead);
+  if (absl::Status s = recsys::ApplyServerSecurityFlags(policy, metrics.get(), &o.server, &auth);
+      !s.ok()) {
+    LOG(ERROR) << s;
+    return 1;
+  }
+  auto signals_key =
+      recsys::LoadSignalsKey(absl::GetFlag(FLAGS_signals_key_file), "recsys-ranking");
+  if (!signals_key.ok()) {
+    LOG(ERROR) << signals_key.status();
+    return 1;
+  }
+  o.ranker.signals_key = *std::move(signals_key);
   o.server.address = absl::StrCat("0.0.0.0:", port);
   // gRPC refuses larger messages before reading them; Rank checks its own
   // (equal) limit and counts on the bytes before parsing.
@@ -81,5 +102,6 @@ int main(int argc, char** argv) {
             << metrics->port() << "; NOT_SERVING until a bundle loads";
 
   return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
-                                      "recsys-ranking");
+                                      "recsys-ranking", absl::InfiniteDuration(),
+                                      [&auth] { recsys::ReloadTokensOnHangup(auth.get()); });
 }

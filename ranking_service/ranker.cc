@@ -121,7 +121,8 @@ absl::Status Ranker::Validate(const v1::RankRequest& request) const {
   return absl::OkStatus();
 }
 
-RankInput ToRankInput(const ModelBundle& bundle, const v1::RankRequest& request) {
+RankInput ToRankInput(const ModelBundle& bundle, const v1::RankRequest& request,
+                      absl::string_view signals_key) {
   RankInput in;
   const IdMap& ids = bundle.catalogue.ids;
   const v1::UserContext& user = request.user();
@@ -146,7 +147,8 @@ RankInput ToRankInput(const ModelBundle& bundle, const v1::RankRequest& request)
   for (const std::string& id : request.exclude_item_ids()) {
     if (auto item = ids.Find(id)) exclude.push_back(*item);
   }
-  in.signals_verdict = CheckRankSignals(request.signals(), bundle.manifest.version(), user);
+  in.signals_verdict = CheckRankSignals(request.signals(), bundle.manifest.version(), user,
+                                       signals_key, request.candidates());
   const bool use_signals = in.signals_verdict == SignalsVerdict::kUse;
   UserState state;
   if (use_signals) {
@@ -258,7 +260,7 @@ absl::Status Ranker::Rank(const ModelBundle& bundle, const v1::RankRequest& requ
   if (request.candidates_size() == 0) return absl::OkStatus();
 
   const absl::Time start = absl::Now();
-  RankInput in = ToRankInput(bundle, request);
+  RankInput in = ToRankInput(bundle, request, options_.signals_key);
   const absl::Time converted = absl::Now();
   std::vector<float> logits;
   if (!in.pool.empty()) ScorePool(bundle, in.context, in.pool, in.signals, &logits);

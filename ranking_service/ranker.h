@@ -68,6 +68,10 @@ struct RankerOptions {
   // history of short ids take ~0.8 MB). Checked with every count above on the
   // wire bytes before the request is parsed (common/server/wire_limits.h).
   int64_t max_request_bytes = 2 << 20;
+  // Key shared with retrieval (--signals_key_file): candidate signals are used
+  // only when RankSignals.mac verifies under it. Empty = a matching context
+  // is enough (no authentication).
+  std::string signals_key;
 };
 
 // A request in the model's terms (see the pipeline above).
@@ -111,7 +115,9 @@ struct RankStats {
 // signals are taken from the request when its RankSignals context matches
 // the bundle and user (CheckRankSignals), else computed from a fresh
 // BuildUserState — the features are bit-identical either way.
-RankInput ToRankInput(const ModelBundle& bundle, const v1::RankRequest& request);
+// `signals_key`: see RankerOptions::signals_key.
+RankInput ToRankInput(const ModelBundle& bundle, const v1::RankRequest& request,
+                      absl::string_view signals_key = {});
 
 // Indices into `items` (given best first) of the `k` picks of Maximal Marginal
 // Relevance: each step picks argmax lambda * relevance[i] - (1 - lambda) *

@@ -43,12 +43,13 @@ RankingMetrics::RankingMetrics(ServerMetrics& metrics)
   auto& family = prometheus::BuildCounter()
                      .Name("recsys_ranking_signals_total")
                      .Help("Rank requests by what happened to retrieval's candidate signals: "
-                           "used, absent, or ignored (other_model / other_user / other_schema) "
-                           "and the user state rebuilt.")
+                           "used, absent, or ignored (other_model / other_user / other_schema / "
+                           "unauthenticated: MAC not valid under --signals_key_file) and the "
+                           "user state rebuilt.")
                      .Register(metrics.registry());
   for (SignalsVerdict v : {SignalsVerdict::kUse, SignalsVerdict::kAbsent,
                            SignalsVerdict::kOtherSchema, SignalsVerdict::kOtherModel,
-                           SignalsVerdict::kOtherUser}) {
+                           SignalsVerdict::kOtherUser, SignalsVerdict::kUnauthenticated}) {
     signals_[static_cast<int>(v)] = &family.Add({{"verdict", SignalsVerdictName(v)}});
   }
 }

@@ -64,7 +64,7 @@ class RankingMetrics {
   prometheus::Histogram& scoring_seconds_;
   prometheus::Counter& unknown_candidates_;
   // Per SignalsVerdict: whether retrieval's signals were used.
-  std::array<prometheus::Counter*, 5> signals_{};
+  std::array<prometheus::Counter*, 6> signals_{};
 };
 
 // Rank is a raw callback method: its bytes are checked against the wire

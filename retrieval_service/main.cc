@@ -10,6 +10,7 @@
 #include "common/cli_flags.h"
 #include "common/log.h"
 #include "common/server/metrics.h"
+#include "common/server/security_flags.h"
 #include "common/server/server_main_util.h"
 #include "retrieval_service/requests.h"
 #include "retrieval_service/service.h"
@@ -35,6 +36,10 @@ ABSL_FLAG(int64_t, max_request_bytes, recsys::retrieval::RequestLimits{}.max_req
           "Largest request, bytes (Retrieve: checked with the count limits before parsing)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
           "On SIGTERM, how long in-flight calls may finish before they are cancelled");
+ABSL_FLAG(std::string, signals_key_file, "",
+          "File whose first line is the key shared with ranking's --signals_key_file (at least "
+          "16 bytes, e.g. `openssl rand -hex 32`): candidate signals sent to ranking are "
+          "signed with HMAC-SHA256. Empty = unsigned");
 ABSL_FLAG(int, omp_threads, 1,
           "OpenMP threads FAISS may use per search (requests already run in parallel on "
           "the workers; more threads oversubscribe the cores)");
@@ -78,12 +83,29 @@ int main(int argc, char** argv) {
     bad_flag = "--max_request_bytes must be in 1024..2^30";
   } else if (omp_threads < 1) {
     bad_flag = "--omp_threads must be >= 1";
+  } else {
+    bad_flag = recsys::ServerSecurityFlagError();
   }
   std::unique_ptr<recsys::ServerMetrics> metrics;
   if (auto code =
           recsys::FinishStartupChecks(bad_flag, o.bundle.registry_root, metrics_port, &metrics)) {
     return *code;
   }
+  std::shared_ptr<recsys::TokenAuthProcessor> auth;
+  const recsys::AuthPolicy policy =
+      recsys::AuthPolicy::WholeService("recsys.v1.Retrieval", recsys::Role::kRead);
+  if (absl::Status s = recsys::ApplyServerSecurityFlags(policy, metrics.get(), &o.server, &auth);
+      !s.ok()) {
+    LOG(ERROR) << s;
+    return 1;
+  }
+  auto signals_key =
+      recsys::LoadSignalsKey(absl::GetFlag(FLAGS_signals_key_file), "recsys-retrieval");
+  if (!signals_key.ok()) {
+    LOG(ERROR) << signals_key.status();
+    return 1;
+  }
+  o.service.signals_key = *std::move(signals_key);
   omp_set_num_threads(omp_threads);
   o.server.address = absl::StrCat("0.0.0.0:", port);
   o.server.max_receive_message_bytes = static_cast<int>(o.service.limits.max_request_bytes);
@@ -97,5 +119,6 @@ int main(int argc, char** argv) {
             << omp_threads << " OpenMP thread(s); NOT_SERVING until a bundle loads";
 
   return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
-                                      "recsys-retrieval");
+                                      "recsys-retrieval", absl::InfiniteDuration(),
+                                      [&auth] { recsys::ReloadTokensOnHangup(auth.get()); });
 }

@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/log.h"
 #include "common/server/grpc_status.h"
+#include "common/server/rank_signals.h"
 #include "retrieval_service/item_search.h"
 
 namespace recsys::retrieval {
@@ -143,6 +144,9 @@ void RetrievalService::RetrieveAsync(const v1::RetrieveRequest& request,
   absl::Status submitted = pool_->Submit(
       std::move(converted.pool), [this, bundle, response, unknown, fingerprint, shared_done](PoolResult result) {
         FillRetrieveResponse(*bundle, result, unknown, fingerprint, response);
+        if (response->has_signals()) {
+          SignRankSignals(options_.signals_key, response->candidates(), response->mutable_signals());
+        }
         if (metrics_ != nullptr) metrics_->RecordPool(result);
         (*shared_done)(absl::OkStatus());
       });

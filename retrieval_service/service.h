@@ -93,6 +93,9 @@ struct RetrievalServiceOptions {
   absl::Duration deadline_margin = absl::Milliseconds(1);
   // Clock of the deadline checks; empty = absl::Now (tests inject one).
   std::function<absl::Time()> clock;
+  // Key shared with ranking (--signals_key_file): signals sent are signed
+  // (RankSignals.mac, see rank_signals.h). Empty = unsigned.
+  std::string signals_key;
 };
 
 // Retrieve is a raw callback method: its bytes are checked against the wire

@@ -11,12 +11,14 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libfaiss-dev libabsl-dev libeigen3-dev prometheus-cpp-dev
   libopenblas-dev libopenblas0-pthread
-  # SHA-256 for bundle checksums (libcrypto)
+  # SHA-256 for bundle checksums, HMAC of ranking signals, token digests (libcrypto)
   libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-grpc-tools grpc-proto
   prometheus curl procps
+  # test certificates and keys (TLS / token tests, deploy/k8s/secrets/make-secrets.sh)
+  openssl
   # deploy tests: YAML for the Prometheus checks, Node.js for the Kubernetes
   # schema validator (its npm packages come from tests/deploy/k8s/package-lock.json)
   python3-yaml nodejs

@@ -40,6 +40,7 @@
 #include "common/data/loader.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/server/tls_credentials.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "localhost:50051", "Server address (any gRPC target URI)");
@@ -71,6 +72,15 @@ ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
           "How long to wait for every channel to connect before starting");
 ABSL_FLAG(uint64_t, seed, 42, "Seed of the order in which ids are drawn");
 ABSL_FLAG(std::string, json, "", "Also write ghz's JSON report to this file");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA the server's certificate must chain to: connect over TLS. Empty = plaintext");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate (mTLS; with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name to check the server certificate against instead of the --target host");
+ABSL_FLAG(std::string, token_file, "",
+          "File whose first line is the bearer token sent with every call (over plaintext "
+          "only to loopback targets). Empty = none");
 
 namespace recsys::load {
 namespace {
@@ -410,12 +420,31 @@ int Main() {
   std::vector<std::unique_ptr<v1::Recommender::Stub>> stubs;
   const auto connect_deadline = std::chrono::system_clock::now() +
                                 absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_connect_timeout));
+  recsys::TlsClientFiles tls;
+  tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  std::string token;
+  if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
+    absl::StatusOr<std::string> read = recsys::ReadSecretFile(path);
+    if (!read.ok()) {
+      LOG(ERROR) << "--token_file: " << read.status();
+      return 2;
+    }
+    token = *std::move(read);
+  }
   for (int i = 0; i < connections; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("recsys.load.channel_index", i);
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    std::shared_ptr<grpc::Channel> channel =
-        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+        recsys::MakeChannelCredentials(tls, token, &args);
+    if (!creds.ok()) {
+      LOG(ERROR) << "TLS flags: " << creds.status();
+      return 2;
+    }
+    std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, *creds, args);
     if (!channel->WaitForConnected(connect_deadline)) {
       LOG(ERROR) << "cannot connect to " << target << " (channel " << i << ") within "
                  << absl::GetFlag(FLAGS_connect_timeout);
@@ -458,7 +487,7 @@ int Main() {
     const Options json_options = {
         {"host", target},
         {"call", absl::StrCat("recsys.v1.Recommender.", rpc)},
-        {"insecure", true},
+        {"insecure", !tls.enabled()},
         {"total", options.count},
         {"concurrency", static_cast<int64_t>(open_loop ? 0 : options.concurrency)},
         {"qps", options.rate},

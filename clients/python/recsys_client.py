@@ -9,6 +9,10 @@
         client.feedback("414", answer.items[0].item_id, event="like")
         print([e.title for e in client.history("414", max_events=3)])
 
+A gateway with TLS and tokens (see the README's "Security"):
+
+    RecsysClient("recsys.example:50051", tls_ca="ca.crt", token=open("token").read().strip())
+
 Every call has a deadline (`timeout_s`, default 2 s) and is retried on
 UNAVAILABLE (a gateway restarting or not yet connected) with exponential
 backoff, `retries` times (default 3), within no more than the same deadline per
@@ -136,15 +140,50 @@ def _items(items: Iterable) -> List[Item]:
     return [Item(i.item_id, i.score, i.title, list(i.categories)) for i in items]
 
 
+def _read(path: Optional[str]) -> Optional[bytes]:
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _make_channel(target: str, tls_ca: Optional[str], tls_cert: Optional[str],
+                  tls_key: Optional[str], tls_server_name: Optional[str]) -> grpc.Channel:
+    """Plaintext without tls_ca; TLS (mutual with tls_cert + tls_key) with it."""
+    if not tls_ca:
+        if tls_cert or tls_key or tls_server_name:
+            raise ValueError("tls_cert, tls_key and tls_server_name need tls_ca")
+        return grpc.insecure_channel(target)
+    if bool(tls_cert) != bool(tls_key):
+        raise ValueError("tls_cert and tls_key go together")
+    creds = grpc.ssl_channel_credentials(root_certificates=_read(tls_ca),
+                                         private_key=_read(tls_key),
+                                         certificate_chain=_read(tls_cert))
+    options = [("grpc.ssl_target_name_override", tls_server_name)] if tls_server_name else []
+    return grpc.secure_channel(target, creds, options=options)
+
+
 class RecsysClient:
     """One channel to the gateway; thread-safe (gRPC channels and stubs are)."""
 
     def __init__(self, target: str = "localhost:50051", timeout_s: float = 2.0, retries: int = 3,
-                 backoff_s: float = 0.1, channel: Optional[grpc.Channel] = None):
+                 backoff_s: float = 0.1, channel: Optional[grpc.Channel] = None, *,
+                 token: Optional[str] = None, tls_ca: Optional[str] = None,
+                 tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
+                 tls_server_name: Optional[str] = None):
+        """token: sent as "authorization: Bearer TOKEN" with every call (default
+        $RECSYS_TOKEN, if set). tls_ca: path of the PEM CA the gateway's certificate
+        chains to -> TLS (else plaintext); tls_cert / tls_key: a client certificate for
+        a gateway that requires one; tls_server_name: the name to check the certificate
+        against instead of the target's host."""
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
-        self._channel = channel or grpc.insecure_channel(target)
+        token = token if token is not None else os.environ.get("RECSYS_TOKEN") or None
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
+        if channel is None:
+            channel = _make_channel(target, tls_ca, tls_cert, tls_key, tls_server_name)
+        self._channel = channel
         self._stub = pb_grpc.RecommenderStub(self._channel)
 
     def close(self) -> None:
@@ -160,7 +199,7 @@ class RecsysClient:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         for attempt in range(self.retries + 1):
             try:
-                return fn(request, timeout=timeout)
+                return fn(request, timeout=timeout, metadata=self._metadata)
             except grpc.RpcError as e:
                 if e.code() != grpc.StatusCode.UNAVAILABLE or attempt == self.retries:
                     raise

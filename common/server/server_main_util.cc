@@ -91,6 +91,10 @@ absl::StatusOr<StartedServer> BuildAndStartServer(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.tls, options.auth);
+  if (!credentials.ok()) return credentials.status();
+
   grpc::ServerBuilder builder;
   // Our health service (health_service.h): NOT_SERVING from the first instant,
   // where gRPC's default reports "" SERVING until told otherwise. The server
@@ -100,7 +104,7 @@ absl::StatusOr<StartedServer> BuildAndStartServer(
   builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(
       std::unique_ptr<grpc::HealthCheckServiceInterface>(health.release())));
   int port = 0;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.address, *credentials, &port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);
   // Milliseconds.

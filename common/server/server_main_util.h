@@ -47,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/server/metrics.h"
+#include "common/server/tls_credentials.h"
 
 namespace recsys {
 
@@ -73,6 +74,11 @@ struct ServerOptions {
   // The service name whose health (with the overall "") starts NOT_SERVING,
   // e.g. "recsys.v1.Retrieval". Empty = only "".
   std::string health_service;
+  // TLS of the listening port (all empty = plaintext) and the per-call check
+  // of tokens (null = none; e.g. a TokenAuthProcessor). With `auth` but no
+  // TLS the port accepts loopback peers only (see MakeServerCredentials).
+  TlsServerFiles tls;
+  std::shared_ptr<grpc::AuthMetadataProcessor> auth;
 };
 
 struct StartedServer {
@@ -84,7 +90,8 @@ struct StartedServer {
 // so they precede the ServerBuilder's construction), applies `options`, registers
 // `services` (not owned; they must outlive the server), runs `customize` (extra
 // builder settings, may be empty), starts the server and sets health NOT_SERVING
-// for "" and options.health_service. Unavailable if the address cannot be bound.
+// for "" and options.health_service. Unavailable if the address cannot be bound;
+// the errors of MakeServerCredentials when options.tls cannot be used.
 // gRPC's health service starts with "" SERVING, so a check of "" that lands
 // between the start and this call reads SERVING for an instant: readiness
 // checks must name the service (the Kubernetes probes, demo and tests do).
@@ -170,11 +177,13 @@ void LogStopped(const std::string& binary);
 // server had no bundle `startup_timeout` after this call (it is then shut
 // down without a drain; the default never gives up). SIGHUP never ends the
 // wait: each one runs ReloadOnHangup on server->holder() (this thread) and the
-// wait goes on.
+// wait goes on. `on_hangup` (may be empty) runs after each reload (e.g.
+// ReloadTokensOnHangup).
 template <typename Server, typename Metrics>
 int ServeUntilTerminated(std::unique_ptr<Server> server, std::unique_ptr<Metrics> metrics,
                          absl::Duration drain, const std::string& binary,
-                         absl::Duration startup_timeout = absl::InfiniteDuration()) {
+                         absl::Duration startup_timeout = absl::InfiniteDuration(),
+                         const std::function<void()>& on_hangup = {}) {
   int exit_code = 0;
   const absl::Time give_up = startup_timeout == absl::InfiniteDuration()
                                  ? absl::InfiniteFuture()
@@ -188,6 +197,7 @@ int ServeUntilTerminated(std::unique_ptr<Server> server, std::unique_ptr<Metrics
       ReloadOnHangup(
           binary, [&holder] { return holder.version(); },
           [&holder] { return holder.PollOnce(); });
+      if (on_hangup) on_hangup();
       continue;
     }
     if (sig == 0) {

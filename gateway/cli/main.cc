@@ -7,6 +7,9 @@
 // JSON document, errors included: {"error": {"code": "INVALID_ARGUMENT",
 // "message": "..."}}. Exit codes: 0 ok, 1 the RPC failed (or health is not
 // SERVING), 2 usage error (unknown command, wrong argument count, bad flag).
+// A gateway with TLS and tokens (README "Security"): --tls_ca=CA.pem (plus
+// --tls_cert/--tls_key for one that requires client certificates) and
+// --token_file=FILE (or --token, or $RECSYS_TOKEN).
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -22,6 +25,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/cli_flags.h"
+#include "common/server/tls_credentials.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -38,6 +42,17 @@ ABSL_FLAG(absl::Duration, deadline, absl::Seconds(2), "Per-call deadline");
 ABSL_FLAG(std::string, event, "click", "Feedback event type: click, view, like, purchase or dislike");
 ABSL_FLAG(bool, debug, false, "Ask Recommend for per-stage timings");
 ABSL_FLAG(std::string, service, "", "health: service name to check (empty = overall)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA the gateway's certificate must chain to: connect over TLS. Empty = plaintext");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate, for a server that requires one (with --tls_key and --tls_ca)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name to check the server certificate against instead of the --target host");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token sent with every call (visible in the process list: prefer "
+          "--token_file or $RECSYS_TOKEN)");
+ABSL_FLAG(std::string, token_file, "", "File whose first line is the bearer token");
 
 namespace {
 
@@ -47,9 +62,13 @@ constexpr int kExitRpcError = 1;
 constexpr int kExitUsage = 2;
 
 bool json = false;
+// "Bearer TOKEN", or empty: sent with every call.
+std::string authorization;
 
+// Every call's deadline and token.
 void SetDeadline(grpc::ClientContext* ctx) {
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_deadline)));
+  if (!authorization.empty()) ctx->AddMetadata("authorization", authorization);
 }
 
 int PrintJson(const google::protobuf::Message& m) {
@@ -143,7 +162,30 @@ int main(int argc, char** argv) {
                                                           : absl::StrCat(min_args, "..", max_args),
                                    " argument(s), got ", given));
   }
-  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
+  std::string token = absl::GetFlag(FLAGS_token);
+  if (token.empty() && !absl::GetFlag(FLAGS_token_file).empty()) {
+    absl::StatusOr<std::string> read = recsys::ReadSecretFile(absl::GetFlag(FLAGS_token_file));
+    if (!read.ok()) return UsageError(absl::StrCat("--token_file: ", read.status().message()));
+    token = *std::move(read);
+  }
+  if (token.empty()) {
+    if (const char* env = std::getenv("RECSYS_TOKEN"); env != nullptr) token = env;
+  }
+  if (!token.empty()) authorization = absl::StrCat("Bearer ", token);
+  recsys::TlsClientFiles tls;
+  tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  grpc::ChannelArguments channel_args;
+  // The token goes per call (SetDeadline), so it also reaches a plaintext
+  // server on another host when asked to.
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+      recsys::MakeChannelCredentials(tls, /*token=*/"", &channel_args);
+  if (!creds.ok()) {
+    return UsageError(absl::StrCat("TLS flags: ", creds.status().message()));
+  }
+  auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target), *creds, channel_args);
   auto stub = Recommender::NewStub(channel);
 
   if (cmd == "recommend") {

@@ -59,16 +59,44 @@ cat "$WORK/validate.txt"
 sed -e '0,/terminationGracePeriodSeconds: 30/s//terminationGracePeriodSecond: 30/' \
     -e 's/--workers=4/--wokers=4/' \
     -e 's/containerPort: 9093/containerPort: 9193/' \
-    -e '0,/--drain=20s/s//--drain=40s/' "$WORK/base.yaml" >"$WORK/broken.yaml"
+    -e '0,/--drain=20s/s//--drain=40s/' \
+    -e '0,/^ *- --tls_ca=\/etc\/recsys-tls\/ca.crt$/{//d}' "$WORK/base.yaml" >"$WORK/broken.yaml"
 if node "$NODE_DIR/validate.mjs" --bin-dir "$BIN" "$WORK/broken.yaml" >"$WORK/broken.txt" 2>&1; then
   fail "the validator accepted a deliberately broken manifest"
 fi
 for want in 'unknown field "terminationGracePeriodSecond"' 'has no flag --wokers' \
-            'containerPort metrics 9193 != --metrics_port 9093' 'terminationGracePeriodSeconds 30 <'; do
+            'containerPort metrics 9193 != --metrics_port 9093' 'terminationGracePeriodSeconds 30 <' \
+            'the gRPC port speaks TLS (--tls_cert); the probe must too'; do
   grep -qF "$want" "$WORK/broken.txt" || { cat "$WORK/broken.txt" >&2;
     fail "the validator missed: $want"; }
 done
-log "the validator rejects a broken copy (unknown field, unknown flag, port mismatch, short grace)"
+log "the validator rejects a broken copy (unknown field, unknown flag, port mismatch, short grace, plaintext probe of a TLS port)"
+
+# 4b. The Secrets' contents from deploy/k8s/secrets/make-secrets.sh: every
+# certificate chains to the CA and names its Service, and every file the
+# manifests' flags and probes read from /etc/recsys-tls exists in the Secret
+# of that service.
+if command -v openssl >/dev/null; then
+  bash "$RECSYS_SOURCE_DIR/deploy/k8s/secrets/make-secrets.sh" "$WORK/secrets" recsys 2 \
+    >"$WORK/logs/secrets.log" 2>&1 || fail "make-secrets.sh failed: $(tail -3 "$WORK/logs/secrets.log")"
+  for svc in gateway retrieval ranking; do
+    d="$WORK/secrets/$svc"
+    openssl verify -CAfile "$d/ca.crt" "$d/tls.crt" >/dev/null 2>&1 || fail "$svc: tls.crt does not chain to ca.crt"
+    openssl x509 -in "$d/tls.crt" -noout -ext subjectAltName | grep -q "DNS:recsys-$svc," ||
+      fail "$svc: tls.crt does not name recsys-$svc"
+    for f in $(grep -ho '/etc/recsys-tls/[A-Za-z0-9._-]*' "$RECSYS_SOURCE_DIR/deploy/k8s/base/$svc.yaml" \
+                 "$RECSYS_SOURCE_DIR/deploy/k8s/base/flags/$svc.flags" | sort -u); do
+      [ -s "$d/$(basename "$f")" ] || fail "$svc reads $f, which make-secrets.sh does not put in recsys-$svc-tls"
+    done
+  done
+  cmp -s "$WORK/secrets/retrieval/signals.key" "$WORK/secrets/ranking/signals.key" ||
+    fail "retrieval and ranking get different signals keys"
+  [ "$(grep -c '^[a-z]* [0-9a-f]\{64\}$' "$WORK/secrets/gateway/tokens")" -eq 3 ] ||
+    fail "the gateway's token file lacks its read, write and admin tokens"
+  log "make-secrets.sh: certificates chain and name their Services; every mounted file the manifests use exists"
+else
+  log "openssl not installed: make-secrets.sh not checked"
+fi
 
 # 5. Probe service names against the real servers: each binary the manifests run
 # as a server, started on free ports with a toy bundle, must answer SERVING for
@@ -142,5 +170,5 @@ printf -- '--data=%s/missing\n' "$WORK" >"$cj/flags/train.flags"
 if run_cronjob; then fail "CronJob script: a failed training exited 0"; fi
 log "CronJob script: promotes, gate refusal exits 0 with production unchanged, a failure exits non-zero"
 
-pass "base + overlays/small + overlays/large render and validate (schemas, fields, flags, ports, services, grace);" \
+pass "base + overlays/small + overlays/large render and validate (schemas, fields, flags, ports, services, grace, TLS probes, NetworkPolicies);" \
      "probe services match the 3 running servers; the CronJob script trains and gates promotion"

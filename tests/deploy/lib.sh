@@ -120,11 +120,14 @@ make_toy_registry() {
 }
 
 # wait_serving PORT [SERVICE] [SECONDS]: polls grpc.health.v1 until SERVING.
+# HEALTH_CLI_FLAGS (array, default empty): extra recsys-cli flags, e.g. TLS.
+HEALTH_CLI_FLAGS=()
 wait_serving() {
   local port=$1 service=${2:-} limit=${3:-30}
   local end=$((SECONDS + limit))
   while [ $SECONDS -lt $end ]; do
-    if "$BIN/recsys-cli" --target "127.0.0.1:$port" --deadline 1s --service "$service" health \
+    if "$BIN/recsys-cli" --target "127.0.0.1:$port" --deadline 1s --service "$service" \
+      ${HEALTH_CLI_FLAGS[@]+"${HEALTH_CLI_FLAGS[@]}"} health \
       >/dev/null 2>&1; then return 0; fi
     sleep 0.2
   done

@@ -21,6 +21,9 @@ python3-grpc-tools) against the running recsys services.
    generated stubs'.
 
   python_client.py --protos protos/ --out TMP --gateway H:P --retrieval H:P --ranking H:P --user u0
+With --tls_ca (and --tls_cert/--tls_key for servers that require client
+certificates) every channel speaks TLS; --token_file sends that token on the
+client package's calls (GetHistory needs the admin role).
 Prints one line per check; exit 1 on the first failure.
 """
 import argparse
@@ -106,6 +109,10 @@ def main():
     ap.add_argument("--client", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                      "..", "..", "clients", "python"),
                     help="directory of recsys_client.py")
+    ap.add_argument("--tls_ca", default="", help="PEM CA of the servers' certificates (TLS)")
+    ap.add_argument("--tls_cert", default="", help="PEM client certificate (mTLS)")
+    ap.add_argument("--tls_key", default="", help="its PEM key")
+    ap.add_argument("--token_file", default="", help="file holding the gateway token")
     args = ap.parse_args()
 
     import grpc
@@ -124,7 +131,10 @@ def main():
     os.environ["RECSYS_STUBS_DIR"] = args.out  # the modules generated above
     sys.path.insert(0, args.client)
     recsys_client = importlib.import_module("recsys_client")
-    client = recsys_client.RecsysClient(args.gateway, timeout_s=TIMEOUT_S)
+    tls = {k: v or None for k, v in (("tls_ca", args.tls_ca), ("tls_cert", args.tls_cert),
+                                     ("tls_key", args.tls_key))}
+    token = open(args.token_file).read().strip() if args.token_file else None
+    client = recsys_client.RecsysClient(args.gateway, timeout_s=TIMEOUT_S, token=token, **tls)
     first = client.recommend(args.user, k=5)
     check(len(first.items) == 5, f"Recommend({args.user}, k=5) returned {len(first.items)} items: "
           + ", ".join(i.item_id for i in first.items))
@@ -163,7 +173,12 @@ def main():
                "retrieval": (args.retrieval, "recsys.v1.Retrieval"),
                "ranking": (args.ranking, "recsys.v1.Ranking")}
     for name, (target, service) in servers.items():
-        ch = grpc.insecure_channel(target)
+        if args.tls_ca:
+            read = lambda p: open(p, "rb").read() if p else None  # noqa: E731
+            ch = grpc.secure_channel(target, grpc.ssl_channel_credentials(
+                read(args.tls_ca), read(args.tls_key), read(args.tls_cert)))
+        else:
+            ch = grpc.insecure_channel(target)
         h = health_grpc.HealthStub(ch)
         for svc in ("", service):
             resp = h.Check(health.HealthCheckRequest(service=svc), timeout=TIMEOUT_S)

@@ -291,6 +291,44 @@ function containerInvocations(container, podSpec, configMaps, where) {
   return out;
 }
 
+// A health probe: native gRPC, or `recsys-cli --target=127.0.0.1:PORT ...
+// --service=NAME health` (TLS-capable). {port, service, tlsCa, clientCert, files}.
+function healthProbe(p, where, kind) {
+  if (p?.grpc) return { port: p.grpc.port, service: p.grpc.service, tlsCa: false, clientCert: false, files: [] };
+  const cmd = p?.exec?.command ?? [];
+  if (cmd[0] !== "recsys-cli" || cmd[cmd.length - 1] !== "health") {
+    problem(where, `${kind} must be a native gRPC probe or exec recsys-cli ... health`);
+    return null;
+  }
+  const known = binaryFlags("recsys-cli");
+  const flags = {};
+  for (const a of cmd.slice(1, -1)) {
+    const f = parseFlag(a);
+    if (!f) {
+      problem(where, `${kind}: unexpected argument ${a}`);
+      continue;
+    }
+    if (known && !known.has(f.name)) problem(where, `${kind}: recsys-cli has no flag --${f.name}`);
+    flags[f.name] = f.value;
+  }
+  const m = (flags.target ?? "").match(/^(?:127\.0\.0\.1|localhost|\[::1\]):(\d+)$/);
+  if (!m) problem(where, `${kind}: --target must be the pod's own loopback address, got ${flags.target}`);
+  const files = ["tls_ca", "tls_cert", "tls_key", "token_file"].filter((f) => flags[f]).map((f) => flags[f]);
+  return {
+    port: m ? Number(m[1]) : NaN,
+    service: flags.service,
+    tlsCa: Boolean(flags.tls_ca),
+    clientCert: Boolean(flags.tls_cert && flags.tls_key),
+    files,
+  };
+}
+
+// Does NetworkPolicy peer `peer` admit only pods labelled `labels` (same namespace)?
+function peerIsPods(peer, labels) {
+  return peer.podSelector && !peer.namespaceSelector && !peer.ipBlock &&
+    Object.keys(peer.podSelector.matchLabels ?? {}).length > 0 && selects(peer.podSelector.matchLabels, labels);
+}
+
 function crossCheck(objects, file) {
   const summary = { servers: [] };
   const byKind = (k) => objects.filter((o) => o.kind === k);
@@ -351,6 +389,11 @@ function crossCheck(objects, file) {
           else if (vm.readOnly) problem(cw, "--state_dir is mounted read-only");
         }
         if (value.port === undefined) continue; // not a server
+        const secretMount = (p) => {
+          const vm = mountFor(p);
+          const vol = vm && (spec.volumes ?? []).find((v) => v.name === vm.name);
+          return vol?.secret ? vol : null;
+        };
         // A gRPC server: ports, probes, annotations, shutdown timing.
         const port = Number(value.port);
         const metricsPort = Number(value.metrics_port);
@@ -365,15 +408,26 @@ function crossCheck(objects, file) {
           problem(cw, `annotation prometheus.io/port ${ann["prometheus.io/port"]} != --metrics_port ${metricsPort}`);
         }
         const probeServices = new Set();
+        const tls = value.tls_cert !== undefined && value.tls_cert !== "";
+        const mtls = tls && value.tls_require_client_cert !== undefined &&
+          value.tls_require_client_cert !== "false";
         for (const kind of ["startupProbe", "readinessProbe", "livenessProbe"]) {
-          const p = c[kind];
-          if (!p?.grpc) {
-            problem(cw, `${kind} must be a native gRPC probe`);
-            continue;
+          const p = healthProbe(c[kind], cw, kind);
+          if (!p) continue;
+          if (p.port !== port) problem(cw, `${kind} port ${p.port} != --port ${port}`);
+          if (!p.service) problem(cw, `${kind} must name the health service`);
+          probeServices.add(p.service ?? "");
+          // The kubelet's native gRPC probe speaks plaintext only.
+          if (tls && !p.tlsCa) problem(cw, `${kind}: the gRPC port speaks TLS (--tls_cert); the probe must too (exec recsys-cli --tls_ca)`);
+          if (mtls && !p.clientCert) problem(cw, `${kind}: the server requires client certificates; the probe needs --tls_cert/--tls_key`);
+          for (const f of p.files) {
+            if (!secretMount(f)) problem(cw, `${kind}: ${f} is not on a mounted Secret`);
           }
-          if (p.grpc.port !== port) problem(cw, `${kind} port ${p.grpc.port} != --port ${port}`);
-          if (!p.grpc.service) problem(cw, `${kind} must name the health service`);
-          probeServices.add(p.grpc.service ?? "");
+        }
+        // Security files come from Secrets, never the ConfigMap or the image.
+        for (const flag of ["tls_cert", "tls_key", "tls_ca", "auth_tokens", "signals_key_file",
+                            "backend_tls_ca", "backend_tls_cert", "backend_tls_key", "backend_token_file"]) {
+          if (value[flag] && !secretMount(value[flag])) problem(cw, `--${flag} ${value[flag]} is not on a mounted Secret`);
         }
         if (probeServices.size > 1) problem(cw, `probes use different services: ${[...probeServices]}`);
         const drain = durationSeconds(value.drain ?? "");
@@ -393,6 +447,8 @@ function crossCheck(objects, file) {
         }
         summary.servers.push({
           workload: `${w.kind}/${w.metadata.name}`,
+          podLabels: podLabelsOf(w),
+          metricsPortName: "metrics",
           binary: inv.binary,
           port,
           metricsPort,
@@ -437,6 +493,38 @@ function crossCheck(objects, file) {
     if (!summary.servers.some((s) => s.binary === b)) problem(file, `no workload runs ${b}`);
   }
   if (!summary.servers.some((s) => s.binary === "recsys-gateway")) problem(file, "no workload runs recsys-gateway");
+
+  // NetworkPolicies: every server's pods are selected; the stages' gRPC ports
+  // admit only the gateway's pods; /metrics ports only a namespace (Prometheus').
+  const policies = byKind("NetworkPolicy");
+  const gatewayLabels = summary.servers.find((x) => x.binary === "recsys-gateway")?.podLabels ?? {};
+  const secure = summary.servers.some((x) => x.flags.tls_cert);
+  for (const s of summary.servers) {
+    const mine = policies.filter((p) => selects(p.spec?.podSelector?.matchLabels, s.podLabels) &&
+      (p.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"));
+    if (mine.length === 0) {
+      if (secure) problem(`${file}: ${s.workload}`, "no NetworkPolicy selects its pods");
+      continue;
+    }
+    for (const p of mine) {
+      for (const rule of p.spec.ingress ?? []) {
+        const ports = (rule.ports ?? []).map((x) => x.port);
+        const from = rule.from ?? [];
+        const admits = (port) => ports.length === 0 || ports.includes(port);
+        const where = `${file}: NetworkPolicy/${p.metadata.name}`;
+        if (admits(s.metricsPort) && !(from.length > 0 && from.every((f) => f.namespaceSelector && !f.podSelector))) {
+          problem(where, `admits ${s.workload}'s /metrics port ${s.metricsPort} from more than a namespace selector`);
+        }
+        if (s.binary !== "recsys-gateway" && admits(s.port) &&
+            !(from.length > 0 && from.every((f) => peerIsPods(f, gatewayLabels)))) {
+          problem(where, `admits ${s.workload}'s gRPC port ${s.port} from others than the gateway's pods`);
+        }
+      }
+    }
+  }
+  const keyed = summary.servers.filter((x) => ["recsys-retrieval", "recsys-ranking"].includes(x.binary))
+    .map((x) => Boolean(x.flags.signals_key_file));
+  if (new Set(keyed).size > 1) problem(file, "--signals_key_file must be set on both retrieval and ranking or neither");
 
   // HPAs and PDBs point at real workloads.
   for (const h of byKind("HorizontalPodAutoscaler")) {
