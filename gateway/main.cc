@@ -40,6 +40,8 @@ ABSL_FLAG(absl::Duration, margin, recsys::gateway::BudgetOptions{}.margin,
           "Budget kept for the gateway's own work after ranking (fallback, assembly, the "
           "answer's way back): min(--margin, 25% of the call's deadline), so small "
           "deadlines keep time for retrieval and ranking");
+ABSL_FLAG(int64_t, grpc_memory_mb, recsys::ServerOptions{}.memory_quota_bytes >> 20,
+          "gRPC memory quota for transport buffers, MiB (0 = unlimited)");
 ABSL_FLAG(int64_t, max_request_bytes, recsys::gateway::RequestLimits{}.max_request_bytes,
           "Largest request, bytes (Recommend: checked with the count limits before parsing)");
 ABSL_FLAG(int, max_inflight, recsys::gateway::GatewayOptions{}.max_inflight,
@@ -212,6 +214,7 @@ int main(int argc, char** argv) {
   o.retrieval = *std::move(retrieval);
   o.ranking = *std::move(ranking);
   o.server.address = absl::StrCat("0.0.0.0:", port);
+  o.server.memory_quota_bytes = std::max<int64_t>(0, absl::GetFlag(FLAGS_grpc_memory_mb)) << 20;
   o.server.max_receive_message_bytes = static_cast<int>(o.service.limits.max_request_bytes);
   auto server = gateway::GatewayServer::Start(std::move(o), store->get(), metrics.get());
   if (!server.ok()) {

@@ -28,10 +28,12 @@ struct RequestLimits {
   int max_history = 5000;
   // Most exclude_item_ids of one Recommend.
   int max_exclusions = 10000;
-  // Largest request, bytes (10,000 exclusions plus 5,000 extra events of short
-  // ids take ~0.4 MB). Recommend's counts and sizes are checked on its wire
-  // bytes before it is parsed; the other methods are small by construction.
-  int64_t max_request_bytes = 1 << 20;
+  // Largest request, bytes (10,000 exclusions plus 5,000 extra events of
+  // 16-byte ids take ~0.36 MB). Recommend's counts and sizes are checked on its
+  // wire bytes before it is parsed; the other methods are small by
+  // construction, but protobuf keeps unknown fields, so their worst case costs
+  // ~10x its bytes parsed: 16 at once stay under 100 MB at this size.
+  int64_t max_request_bytes = 512 << 10;
   // Furthest a Feedback timestamp_s may lie ahead of the server's clock (a
   // stored timestamp years ahead would distort every time-decayed feature of
   // that user until then). Generous enough for client clock skew.

@@ -1,5 +1,6 @@
 // recsys-ranking: serves recsys.v1.Ranking from the registry's production bundle.
 //   recsys-ranking --registry registry --name movielens --port 50053 --metrics_port 9093
+#include <algorithm>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -29,6 +30,8 @@ ABSL_FLAG(int, max_inflight, recsys::ranking::RankerOptions{}.max_inflight,
           "Rank calls computed at once; more are refused with RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_exclusions, recsys::ranking::RankerOptions{}.max_exclusions,
           "Most exclude_item_ids one Rank request may carry");
+ABSL_FLAG(int64_t, grpc_memory_mb, recsys::ServerOptions{}.memory_quota_bytes >> 20,
+          "gRPC memory quota for transport buffers, MiB (0 = unlimited)");
 ABSL_FLAG(int64_t, max_request_bytes, recsys::ranking::RankerOptions{}.max_request_bytes,
           "Largest Rank request, bytes (checked with the count limits before parsing)");
 ABSL_FLAG(std::string, signals_key_file, "",
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
   }
   o.ranker.signals_key = *std::move(signals_key);
   o.server.address = absl::StrCat("0.0.0.0:", port);
+  o.server.memory_quota_bytes = std::max<int64_t>(0, absl::GetFlag(FLAGS_grpc_memory_mb)) << 20;
   // gRPC refuses larger messages before reading them; Rank checks its own
   // (equal) limit and counts on the bytes before parsing.
   o.server.max_receive_message_bytes = static_cast<int>(o.ranker.max_request_bytes);

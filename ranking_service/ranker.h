@@ -64,10 +64,11 @@ struct RankerOptions {
   // at once with RESOURCE_EXHAUSTED (the gateway then degrades to retrieval
   // order) instead of queueing CPU work that would miss its deadline anyway.
   int max_inflight = 64;
-  // Largest Rank request, bytes (2,000 candidates with signals and a 5,000-event
-  // history of short ids take ~0.8 MB). Checked with every count above on the
-  // wire bytes before the request is parsed (common/server/wire_limits.h).
-  int64_t max_request_bytes = 2 << 20;
+  // Largest Rank request, bytes (1,000 candidates with signals and a
+  // 2,000-event history of 16-byte ids take ~0.3 MB; 2,000 and 5,000 ~0.6 MB).
+  // Checked with every count above on the wire bytes before the request is
+  // parsed (common/server/wire_limits.h).
+  int64_t max_request_bytes = 1 << 20;
   // Key shared with retrieval (--signals_key_file): candidate signals are used
   // only when RankSignals.mac verifies under it. Empty = a matching context
   // is enough (no authentication).

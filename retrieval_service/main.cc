@@ -2,6 +2,7 @@
 //   recsys-retrieval --registry registry --name movielens --port 50052 --metrics_port 9092
 #include <omp.h>
 
+#include <algorithm>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -32,6 +33,8 @@ ABSL_FLAG(int, max_k, 1000, "Largest k of Search / SimilarItems and of a per-sou
 ABSL_FLAG(int, max_history, recsys::retrieval::RequestLimits{}.max_history,
           "Most history events one Retrieve request may carry (at least the gateway's "
           "--max_history)");
+ABSL_FLAG(int64_t, grpc_memory_mb, recsys::ServerOptions{}.memory_quota_bytes >> 20,
+          "gRPC memory quota for transport buffers, MiB (0 = unlimited)");
 ABSL_FLAG(int64_t, max_request_bytes, recsys::retrieval::RequestLimits{}.max_request_bytes,
           "Largest request, bytes (Retrieve: checked with the count limits before parsing)");
 ABSL_FLAG(absl::Duration, drain, absl::Seconds(10),
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   o.service.signals_key = *std::move(signals_key);
   omp_set_num_threads(omp_threads);
   o.server.address = absl::StrCat("0.0.0.0:", port);
+  o.server.memory_quota_bytes = std::max<int64_t>(0, absl::GetFlag(FLAGS_grpc_memory_mb)) << 20;
   o.server.max_receive_message_bytes = static_cast<int>(o.service.limits.max_request_bytes);
   auto server = retrieval::RetrievalServer::Start(std::move(o), metrics.get());
   if (!server.ok()) {

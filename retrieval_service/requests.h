@@ -27,9 +27,10 @@ struct RequestLimits {
   // Longest external item id, bytes (HistoryEvent contract).
   int max_id_bytes = 256;
   // Largest request of any method, bytes (a 5,000-event history plus 10,000
-  // exclusions of short ids take ~0.4 MB). Retrieve's counts and sizes are
-  // checked on its wire bytes before it is parsed (common/server/wire_limits.h).
-  int64_t max_request_bytes = 1 << 20;
+  // exclusions of 16-byte ids take ~0.36 MB). Retrieve's counts and sizes are
+  // checked on its wire bytes before it is parsed (common/server/wire_limits.h);
+  // Search and SimilarItems are parsed by gRPC (unknown fields kept: ~10x).
+  int64_t max_request_bytes = 512 << 10;
 };
 
 // InvalidArgument with a message naming the offending field, else OK. Checks:
