@@ -43,7 +43,12 @@ absl::Status ScanSegment(const std::string& path, absl::string_view data, uint64
                          bool first_in_chain, TailPolicy tail, Chain* chain,
                          const Wal::ReplayFn& fn, SegmentScan* scan);
 
-// Replays a snapshot (strict: any damage is DataLoss). Returns its last seq.
+// Replays the snapshot bytes `data` of file `path` (strict: any damage is
+// DataLoss naming `path`). Returns its last seq.
+absl::StatusOr<uint64_t> ScanSnapshot(const std::string& path, absl::string_view data,
+                                      const Wal::ReplayFn& fn, uint64_t* delivered);
+
+// Reads the snapshot file `path` and replays it (ScanSnapshot).
 absl::StatusOr<uint64_t> ReadSnapshot(const std::string& path, const Wal::ReplayFn& fn,
                                       uint64_t* delivered);
 
