@@ -15,6 +15,9 @@ PACKAGES=(
   libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (scripts/fuzz.sh and its ctest smoke): clang with libFuzzer and
+  # the ASan/UBSan runtimes
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
   python3 python3-grpcio python3-grpc-tools grpc-proto
   prometheus curl procps
   # deploy tests: YAML for the Prometheus checks, Node.js for the Kubernetes
