@@ -1,9 +1,11 @@
 // Writes the binary seeds of fuzz/corpus with the project's own writers, so
 // the seeds are real files: array files (WriteXArray), a WAL segment and a
 // snapshot (Wal::Append and Wal::Compact), and wire-format requests. Called
-// as `recsys_fuzz_replay --make-seeds <corpus dir>`; the text seeds (data
-// sets, manifest) are copied from fixtures and a trained bundle by
-// scripts/fuzz.sh --make-seeds.
+// as `recsys_fuzz_replay --make-seeds <corpus dir>`. The text seeds were
+// taken by hand: data sets from tests/fixtures and the head of
+// data/ml-latest-small (a flags byte, then the layout's files joined by
+// '\0', see data_fuzz.h), manifests and array files from a toy bundle that
+// recsys-train wrote from tests/fixtures/movielens.
 #include "fuzz/make_seeds.h"
 
 #include <cstdio>
