@@ -4,7 +4,9 @@
 // Checks: a plain split has one more field than separators; a CSV split of
 // a line without quotes equals the plain split; Latin-1 conversion yields
 // one or two bytes per input byte; a field that parses as an integer is the
-// same timestamp (Unix seconds); a parsed float is finite.
+// same timestamp (Unix seconds), and any other accepted timestamp is an RFC
+// 3339 time, whose four-digit year bounds it to 0000..9999; a parsed float
+// is finite.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -37,8 +39,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(recsys::ParseTimestamp(s, &t) && t == i,
           absl::StrCat("an integer field is that timestamp: ", i));
   } else {
+    // RFC 3339 times span 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
+    constexpr int64_t kYear0 = -62167219200, kYear10000 = 253402300800;
     int64_t t = 0;
-    recsys::ParseTimestamp(s, &t);
+    if (recsys::ParseTimestamp(s, &t)) {
+      Check(t >= kYear0 - 86400 && t < kYear10000 + 86400,  // +- a day of UTC offsets
+            absl::StrCat("an RFC 3339 timestamp has a four-digit year: ", t));
+    }
   }
   float f = 0;
   if (recsys::ParseFloat(s, &f)) Check(std::isfinite(f), "a parsed float is finite");
