@@ -11,12 +11,12 @@
 # 0 = none), --parallel P (targets run at once, 1 or 2; default 1, --bench 2),
 # --build-only.
 # Each target starts from fuzz/corpus/<t> and fuzz/regressions/<t>; inputs it
-# finds that add coverage go to build-fuzz/corpus/<t> (not the repository:
+# finds that add coverage go to $FUZZ_OUT/corpus/<t> (default build-fuzz/; not the repository:
 # copy the useful ones by hand, minimised with -merge=1). A crash, sanitizer
 # report or failed invariant stops that target and its input is saved as
 # fuzz/regressions/<t>/crash-<sha1> (or leak-, timeout-, oom-): fix the bug,
 # keep the file (ctest then replays it on every run) and commit both.
-# Figures per target go to build-fuzz/fuzz-summary.tsv (target, executions,
+# Figures per target go to $FUZZ_OUT/fuzz-summary.tsv (target, executions,
 # exec/s, seconds, new units, corpus files, result).
 # Exit: 0 all targets clean, 1 a target failed, 77 clang-14 or libFuzzer
 # missing (scripts/install-deps.sh installs them).
@@ -76,8 +76,11 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
   done
 fi
 
-SUMMARY="$BUILD_DIR/fuzz-summary.tsv"
-LOG_DIR="$BUILD_DIR/fuzz-logs"
+# Where runs keep their summary, logs and grown corpus (FUZZ_OUT: ctest's
+# smoke uses its own, so it never mixes with a long run's).
+OUT_DIR=${FUZZ_OUT:-$BUILD_DIR}
+SUMMARY="$OUT_DIR/fuzz-summary.tsv"
+LOG_DIR="$OUT_DIR/fuzz-logs"
 mkdir -p "$LOG_DIR"
 printf 'target\texecutions\texec_per_s\tseconds\tnew_units\tcorpus_files\tresult\n' >"$SUMMARY"
 
@@ -86,7 +89,7 @@ printf 'target\texecutions\texec_per_s\tseconds\tnew_units\tcorpus_files\tresult
 run_target() {
   local t=$1
   local bin="$BUILD_DIR/bin/${t}_fuzzer" log="$LOG_DIR/$t.log"
-  local work="$BUILD_DIR/corpus/$t" regress="fuzz/regressions/$t"
+  local work="$OUT_DIR/corpus/$t" regress="fuzz/regressions/$t"
   if [ ! -x "$bin" ]; then
     printf '%s\t0\t0\t0\t0\t0\tFAILED (no such target)\n' "$t" >>"$SUMMARY"
     return
@@ -116,7 +119,7 @@ run_target() {
 }
 
 export -f run_target
-export BUILD_DIR LOG_DIR SUMMARY RUNS MAX_TIME
+export BUILD_DIR OUT_DIR LOG_DIR SUMMARY RUNS MAX_TIME
 printf '%s\n' "${TARGETS[@]}" | xargs -P "$PARALLEL" -I{} bash -c 'run_target "$@"' _ {}
 
 cat "$SUMMARY"
