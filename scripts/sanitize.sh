@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the whole tree with AddressSanitizer + UndefinedBehaviorSanitizer
 # (g++, -fsanitize=address,undefined -fno-omit-frame-pointer) into
-# build-asan/ and runs the ctest suite there. Not part of CI: the build and
-# the suite take about an hour on 2 cores.
+# build-asan/ and runs the ctest suite there. Not part of CI: it rebuilds the
+# whole tree instrumented (no ccache hits from the normal build) and runs
+# every test several times slower.
 #
 #   scripts/sanitize.sh                 # every test but the scale label
 #   scripts/sanitize.sh -R Wal          # extra arguments go to ctest
@@ -25,17 +26,18 @@ fi
 # their margins) with line numbers in the reports. Benchmarks are not built.
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
   -DRECSYS_SANITIZE=address,undefined -DRECSYS_BUILD_BENCH=OFF >/dev/null
-start=$(date +%s)
-cmake --build "$BUILD_DIR" -j "${JOBS:-2}"
-built=$(date +%s)
-
 supp="$PWD/scripts/sanitizers"
+# Set before the build too: gtest_discover_tests runs the test binaries.
 # detect_leaks: LeakSanitizer on (gRPC's and protobuf's process-lifetime
-# singletons are suppressed in lsan.supp). OpenMP and FAISS spawn threads
-# ASan cannot see into; that is fine.
+# singletons go into lsan.supp if they show up). OpenMP and FAISS spawn
+# threads ASan cannot see into; that is fine.
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=0:suppressions=$supp/asan.supp${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+
+start=$(date +%s)
+cmake --build "$BUILD_DIR" -j "${JOBS:-2}"
+built=$(date +%s)
 
 label_args=(-LE scale)
 [ "${SANITIZE_ALL:-0}" = 1 ] && label_args=()
