@@ -266,7 +266,12 @@ absl::Status ScanSegment(const std::string& path, absl::string_view data, uint64
 // Replays a snapshot (strict: any damage is DataLoss). Returns its last seq.
 absl::StatusOr<uint64_t> ReadSnapshot(const std::string& path, const Wal::ReplayFn& fn,
                                       uint64_t* delivered) {
-  ASSIGN_OR_RETURN(std::string data, ReadFile(path));
+  ASSIGN_OR_RETURN(const std::string data, ReadFile(path));
+  return ScanSnapshot(path, data, fn, delivered);
+}
+
+absl::StatusOr<uint64_t> ScanSnapshot(const std::string& path, absl::string_view data,
+                                      const Wal::ReplayFn& fn, uint64_t* delivered) {
   auto bad = [&path](absl::string_view why) {
     return absl::DataLossError(absl::StrCat(path, ": ", why));
   };

@@ -77,7 +77,12 @@ absl::Status SurveySegment(const std::string& path, absl::string_view data, uint
 // Smallest framed record, bytes (bounds how many records damaged bytes held).
 inline constexpr size_t kMinRecordBytes = 8 + 32;
 
-// Replays a snapshot (strict: any damage is DataLoss). Returns its last seq.
+// Replays the snapshot bytes `data` of file `path` (strict: any damage is
+// DataLoss naming `path`). Returns its last seq.
+absl::StatusOr<uint64_t> ScanSnapshot(const std::string& path, absl::string_view data,
+                                      const Wal::ReplayFn& fn, uint64_t* delivered);
+
+// Reads the snapshot file `path` and replays it (ScanSnapshot).
 absl::StatusOr<uint64_t> ReadSnapshot(const std::string& path, const Wal::ReplayFn& fn,
                                       uint64_t* delivered);
 

@@ -15,6 +15,9 @@ PACKAGES=(
   libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (scripts/fuzz.sh and its ctest smoke): clang with libFuzzer and
+  # the ASan/UBSan runtimes
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
   python3 python3-grpcio python3-grpc-tools grpc-proto
   prometheus curl procps
   # test certificates and keys (TLS / token tests, deploy/k8s/secrets/make-secrets.sh)

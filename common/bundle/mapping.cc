@@ -41,12 +41,22 @@ absl::StatusOr<std::shared_ptr<const Mapping>> Mapping::Open(const std::string& 
   return std::shared_ptr<const Mapping>(new Mapping(path, data, size));
 }
 
+std::shared_ptr<const Mapping> Mapping::FromBytes(std::string path, absl::string_view bytes) {
+  std::shared_ptr<Mapping> m(new Mapping(std::move(path), nullptr, 0));
+  if (bytes.empty()) return m;
+  m->owned_.reset(new char[bytes.size()]);
+  std::memcpy(m->owned_.get(), bytes.data(), bytes.size());
+  m->data_ = m->owned_.get();
+  m->size_ = bytes.size();
+  return m;
+}
+
 Mapping::~Mapping() {
-  if (data_ != nullptr) ::munmap(data_, size_);
+  if (data_ != nullptr && owned_ == nullptr) ::munmap(data_, size_);
 }
 
 void Mapping::Advise(Advice advice, size_t offset, size_t length) const {
-  if (data_ == nullptr || offset >= size_) return;
+  if (data_ == nullptr || owned_ != nullptr || offset >= size_) return;  // heap: no advice
   // madvise needs a page-aligned start.
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   const size_t start = offset / page * page;

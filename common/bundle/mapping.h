@@ -39,6 +39,12 @@ class Mapping {
   // mapping (no pages).
   static absl::StatusOr<std::shared_ptr<const Mapping>> Open(const std::string& path);
 
+  // A mapping-like view of `bytes` held in the heap (a copy owned by the
+  // result), named `path` in error messages. For parsers that take a Mapping
+  // fed from memory (tests, fuzzing); data() is aligned as operator new
+  // aligns (16 bytes on x86-64), like a page-aligned mapping for every dtype.
+  static std::shared_ptr<const Mapping> FromBytes(std::string path, absl::string_view bytes);
+
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
   ~Mapping();
@@ -64,6 +70,8 @@ class Mapping {
   std::string path_;
   void* data_ = nullptr;
   size_t size_ = 0;
+  // FromBytes: the heap copy data_ points into (never munmapped).
+  std::unique_ptr<char[]> owned_;
 };
 
 }  // namespace recsys

@@ -1,5 +1,6 @@
 #include "common/data/text_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -94,6 +95,12 @@ bool ParseFloat(absl::string_view s, float* out) {
 bool ParseTimestamp(absl::string_view s, int64_t* out) {
   s = absl::StripAsciiWhitespace(s);
   if (ParseInt64(s, out)) return true;
+  // RFC 3339 starts with a four-digit year. absl::ParseTime alone also takes
+  // "infinite-future" / "infinite-past" (INT64_MAX / INT64_MIN seconds) and
+  // years of any length.
+  if (s.size() < 5 || !std::all_of(s.begin(), s.begin() + 4, absl::ascii_isdigit) || s[4] != '-') {
+    return false;
+  }
   absl::Time t;
   std::string err;
   if (absl::ParseTime(absl::RFC3339_full, std::string(s), &t, &err)) {

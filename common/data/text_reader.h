@@ -46,7 +46,8 @@ void SplitPlain(absl::string_view line, char sep, std::vector<std::string>* fiel
 bool ParseInt64(absl::string_view s, int64_t* out);
 bool ParseFloat(absl::string_view s, float* out);
 
-// Unix seconds from "123456789" or an RFC 3339 time ("2019-11-11T09:05:58Z").
+// Unix seconds from "123456789" or an RFC 3339 time ("2019-11-11T09:05:58Z",
+// four-digit year; absl's "infinite-future" and longer years are refused).
 bool ParseTimestamp(absl::string_view s, int64_t* out);
 
 // Converts ISO-8859-1 bytes to UTF-8.

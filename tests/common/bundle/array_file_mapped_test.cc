@@ -229,5 +229,33 @@ TEST(Mapping, Sha256OverTheMapping) {
   EXPECT_TRUE(absl::IsNotFound(Mapping::Open(path + ".missing").status()));
 }
 
+// A mapping made from bytes in memory parses exactly as the file's mapping.
+TEST(Mapping, FromBytesParsesAsTheFile) {
+  const std::string dir = MakeTempDir();
+  const std::vector<int64_t> values = {3, -1, 1 << 20};
+  ASSERT_TRUE(WriteInt64Array(dir + "/i.arr", {3}, values.data()).ok());
+  ASSERT_TRUE(WriteStringArray(dir + "/s.arr", {"a", "", "bc"}).ok());
+  auto file = Mapping::Open(dir + "/i.arr");
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto copy = Mapping::FromBytes("mem:i.arr", (*file)->bytes());
+  EXPECT_EQ(copy->path(), "mem:i.arr");
+  EXPECT_EQ(copy->bytes(), (*file)->bytes());
+  EXPECT_EQ(copy->Sha256Hex(), (*file)->Sha256Hex());
+  auto mapped = MapInt64Array(copy);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_EQ(mapped->values, values);
+  auto strings_file = Mapping::Open(dir + "/s.arr");
+  ASSERT_TRUE(strings_file.ok()) << strings_file.status();
+  auto strings = ParseStringArray(*Mapping::FromBytes("mem:s.arr", (*strings_file)->bytes()));
+  ASSERT_TRUE(strings.ok()) << strings.status();
+  EXPECT_EQ(*strings, (std::vector<std::string>{"a", "", "bc"}));
+  // Errors name the given path; no bytes is an empty mapping.
+  auto bad = MapFloatArray(Mapping::FromBytes("mem:bad.arr", "RSYSARR"));
+  EXPECT_TRUE(absl::IsDataLoss(bad.status()));
+  EXPECT_NE(bad.status().message().find("mem:bad.arr"), std::string::npos);
+  EXPECT_EQ(Mapping::FromBytes("mem:empty", "")->size(), 0u);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace recsys
