@@ -25,6 +25,10 @@ PACKAGES=(
   # deploy tests: YAML for the Prometheus checks, Node.js for the Kubernetes
   # schema validator (its npm packages come from tests/deploy/k8s/package-lock.json)
   python3-yaml nodejs
+  # the web page's test: a real headless browser driven by Selenium
+  chromium chromium-driver python3-selenium
+  # HTTP load for the HTTP-vs-gRPC benchmark
+  wrk
 )
 
 missing=()
