@@ -77,6 +77,14 @@ GatewayMetrics::GatewayMetrics(ServerMetrics* metrics) {
                    .Help("Recommend calls in flight")
                    .Register(r)
                    .Add({});
+  ask_generator_ = &prometheus::BuildCounter()
+                        .Name("recsys_gateway_ask_generator_total")
+                        .Help("Ask generator calls by outcome (ok; any other outcome answers "
+                              "extractively)")
+                        .Register(r);
+  for (GeneratorOutcome o : kGeneratorOutcomes) {
+    ask_generator_->Add({{"outcome", GeneratorOutcomeName(o)}});
+  }
   wal_appends_ = &prometheus::BuildCounter()
                       .Name("recsys_wal_appends_total")
                       .Help("User-store log records made durable")
@@ -158,6 +166,12 @@ void GatewayMetrics::InflightStarted() {
 
 void GatewayMetrics::InflightFinished() {
   if (inflight_ != nullptr) inflight_->Decrement();
+}
+
+void GatewayMetrics::CountAskGenerator(GeneratorOutcome outcome) {
+  if (ask_generator_ != nullptr) {
+    ask_generator_->Add({{"outcome", GeneratorOutcomeName(outcome)}}).Increment();
+  }
 }
 
 void GatewayMetrics::RecordStore(const UserStore& store) {

@@ -11,6 +11,10 @@
 //   recsys_gateway_cache_lookups_total{result}   counter, "hit" | "miss"
 //   recsys_gateway_rejected_total                counter, admission control refusals
 //   recsys_gateway_inflight                      gauge, Recommend calls in flight
+//   recsys_gateway_ask_generator_total{outcome}  counter, Ask generator calls by outcome
+//                                                ("ok", "connect_error", "timeout",
+//                                                "http_status", "too_large", "bad_reply";
+//                                                all but "ok" answer extractively)
 //   recsys_wal_appends_total                     counter, durable log appends
 //   recsys_wal_fsyncs_total                      counter, log fdatasyncs (fewer than
 //                                                appends = group commit)
@@ -29,7 +33,8 @@
 // Every label value an alert or dashboard uses exists at 0 from construction
 // (rate() and ratios work before the first event): every path, every degraded
 // reason the ladder can produce (DegradedReasons()), every stage, both cache
-// results, and every recsys.v1.Recommender method of grpc_server_*.
+// results, every generator outcome, and every recsys.v1.Recommender method of
+// grpc_server_*.
 //
 // Built on a null ServerMetrics every method is a no-op (tests without metrics).
 // Threading: every method is safe to call concurrently.
@@ -43,6 +48,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/server/metrics.h"
+#include "gateway/ask_generator.h"
 #include "gateway/user_store.h"
 #include "recsys/v1/recommender.pb.h"
 
@@ -72,6 +78,8 @@ class GatewayMetrics {
   // Recommend calls in flight: one started when admitted, finished when answered.
   void InflightStarted();
   void InflightFinished();
+  // One Ask generator call's outcome.
+  void CountAskGenerator(GeneratorOutcome outcome);
   // Advances the recsys_wal_* counters to the store's figures and observes the
   // fsyncs since the previous call in recsys_wal_fsync_seconds (reads
   // store.stats() only when there are metrics). Each fsync's own duration is
@@ -92,6 +100,7 @@ class GatewayMetrics {
   prometheus::Counter* cache_misses_ = nullptr;
   prometheus::Counter* rejected_ = nullptr;
   prometheus::Gauge* inflight_ = nullptr;
+  prometheus::Family<prometheus::Counter>* ask_generator_ = nullptr;
   prometheus::Counter* wal_appends_ = nullptr;
   prometheus::Counter* wal_fsyncs_ = nullptr;
   prometheus::Histogram* wal_fsync_seconds_ = nullptr;

@@ -1,11 +1,14 @@
 #include "gateway/gateway_service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/server/grpc_status.h"
@@ -77,7 +80,15 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
       ranking_probe_(ranking, v1::Ranking::service_full_name()),
       ladder_(LadderOptions(options_), retrieval, std::move(ranking), store, &cache_, &metrics_),
       retrieval_(v1::Retrieval::NewStub(std::move(retrieval))),
-      feedback_pool_(options_.feedback_workers, options_.feedback_queue) {
+      ask_generator_(options_.ask_generator
+                         ? std::make_unique<AskGenerator>(*options_.ask_generator,
+                                                          options_.ask_generator_timeout)
+                         : nullptr),
+      feedback_pool_(options_.feedback_workers, options_.feedback_queue),
+      ask_pool_(options_.ask_generator ? std::make_unique<WorkerPool>(
+                                             options_.ask_generator_workers,
+                                             options_.ask_generator_queue)
+                                       : nullptr) {
   // HistoryEvent: item_id = 1. RecommendRequest: user_id = 1,
   // context_categories = 3, exclude_item_ids = 4, extra_history = 7.
   event_rules_ = {{.number = 1, .name = "item_id", .max_count = 1,
@@ -93,6 +104,7 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
       {.number = 7, .name = "extra_history", .max_count = options_.limits.max_history,
        .nested = &event_rules_},
   };
+  ask_limits_.max_bytes = options_.limits.max_request_bytes;
   if (store_ != nullptr) metrics_.RecordStore(*store_);  // start-up figures (users, log recovery)
 }
 
@@ -322,6 +334,101 @@ grpc::ServerUnaryReactor* GatewayService::DeleteUser(grpc::CallbackServerContext
     finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "feedback queue full"));
   }
   return reactor;
+}
+
+// Ask: validate, then retrieval's Search with the question (its own deadline,
+// as Search), then the extractive answer on the completion thread (cheap: a
+// few dozen candidates), then, with a generator, the blocking HTTP call on
+// ask_pool_. Everything the call needs lives in one shared AskCall, so no
+// per-call state is touched after a step that may finish the call has started.
+grpc::ServerUnaryReactor* GatewayService::Ask(grpc::CallbackServerContext* ctx,
+                                              const grpc::ByteBuffer* raw_request,
+                                              grpc::ByteBuffer* raw_response) {
+  const CallEnd call = StartCall(ctx, server_metrics_, "Ask");
+  struct AskCall {
+    v1::AskRequest request;
+    v1::SearchRequest search_request;
+    v1::SearchResponse search_response;
+    v1::AskResponse response;
+    std::shared_ptr<const ModelBundle> bundle;
+    std::shared_ptr<grpc::ClientContext> client;
+  };
+  auto state = std::make_shared<AskCall>();
+  absl::Status status = CheckWireLimits(*raw_request, ask_limits_);
+  // The bytes are well-formed protobuf (checked above), so a request that
+  // still does not parse has a question protobuf refused as not UTF-8.
+  if (status.ok() && !ParseRequest(*raw_request, &state->request).ok()) {
+    status = absl::InvalidArgumentError("undecodable request: question must be valid UTF-8");
+  }
+  if (status.ok()) status = ValidateAskRequest(state->request);
+  if (status.ok()) status = CurrentBundle(&state->bundle);
+  // Refused before any work when no generator thread would take the call.
+  if (status.ok() && ask_pool_ != nullptr && ask_pool_->queued() >= ask_pool_->queue_capacity()) {
+    metrics_.CountRejected();
+    status = absl::ResourceExhaustedError("Ask generator queue full");
+  }
+  if (!status.ok()) {
+    call.finish(ToGrpcStatus(status));
+    return call.reactor;
+  }
+  const std::optional<absl::Time> caller_deadline = CallerDeadlineOf(*ctx);
+  state->search_request.set_query(state->request.question());
+  state->search_request.set_k(AskCandidateCount(AskK(state->request), options_.ask));
+  state->client =
+      std::shared_ptr<grpc::ClientContext>(grpc::ClientContext::FromCallbackServerContext(*ctx));
+  AddDownstreamMetadata(*ctx, state->client.get());  // request id, traceparent
+  state->client->set_deadline(
+      absl::ToChronoTime(PlanLookupDeadline(absl::Now(), caller_deadline, options_.budget)));
+  auto answer = [this, ctx, state, finish = call.finish, raw_response] {
+    AnnotateCall(*ctx, "mode", state->response.mode());
+    finish(ToGrpcStatus(SerializeResponse(state->response, raw_response)));
+  };
+  retrieval_->async()->Search(
+      state->client.get(), &state->search_request, &state->search_response,
+      [this, state, caller_deadline, answer, finish = call.finish](grpc::Status s) {
+        if (!s.ok()) {
+          finish(grpc::Status(s.error_code(), "retrieval Search: " + s.error_message()));
+          return;
+        }
+        AnswerExtractively(*state->bundle, state->request, state->search_response, options_.ask,
+                           &state->response);
+        // Nothing cited, nothing to generate from: the extractive answer says so.
+        if (ask_generator_ == nullptr || state->response.citations_size() == 0) {
+          answer();
+          return;
+        }
+        absl::Time deadline = absl::Now() + options_.ask_generator_timeout;
+        if (caller_deadline) {
+          deadline =
+              std::min(deadline, PlanLookupDeadline(absl::Now(), caller_deadline, options_.budget));
+        }
+        const bool queued = ask_pool_->TrySchedule([this, state, deadline, answer] {
+          std::vector<GeneratorPassage> passages;
+          for (const v1::AskCitation& c : state->response.citations()) {
+            const std::optional<int32_t> item = state->bundle->catalogue.ids.Find(c.item_id());
+            passages.push_back(
+                {c.item_id(), c.title(), item ? ItemText(state->bundle->catalogue, *item) : ""});
+          }
+          const GeneratorResult r =
+              ask_generator_->Generate(state->request.question(), passages, deadline);
+          metrics_.CountAskGenerator(r.outcome);
+          if (r.outcome == GeneratorOutcome::kOk) {
+            state->response.set_answer(r.answer);
+            state->response.set_mode(kAskModeGenerator);
+          } else {
+            state->response.add_notes(absl::StrCat("generator failed (",
+                                                   GeneratorOutcomeName(r.outcome), ": ", r.error,
+                                                   "); the answer is extractive"));
+          }
+          answer();
+        });
+        if (!queued) {
+          metrics_.CountRejected();
+          finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "Ask generator queue full"));
+        }
+      });
+  // Nothing after this line: the reactor may already be finished.
+  return call.reactor;
 }
 
 }  // namespace recsys::gateway

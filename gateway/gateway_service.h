@@ -12,22 +12,32 @@
 //   GetHistory    each event with its catalogue title.
 //   DeleteUser    admin erasure; acknowledged only once durable (like Feedback,
 //                 on the same worker pool).
+//   Ask           retrieval's Search with the question (the same deadline as
+//                 Search), re-scored against the catalogue into an extractive
+//                 answer (ask.h); with a generator configured, then a blocking
+//                 HTTP call (ask_generator.h) on its own bounded worker pool
+//                 (queue full → RESOURCE_EXHAUSTED), falling back to the
+//                 extractive answer with a note on any generator failure.
 // Every call but Search and SimilarItems is UNAVAILABLE until the first bundle
 // is served (the store is seeded from it first, see GatewayServer).
 //
 // Threading: handlers run on gRPC callback threads and never block; downstream
 // calls use the async stub API and finish the reactor from their completion;
-// durable Feedback appends run on a bounded worker pool.
+// durable Feedback appends run on a bounded worker pool, generator calls on
+// another.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "common/server/arena_allocator.h"
 #include "common/server/bundle_holder.h"
 #include "common/server/metrics.h"
 #include "common/server/wire_limits.h"
 #include "common/server/worker_pool.h"
+#include "gateway/ask.h"
+#include "gateway/ask_generator.h"
 #include "gateway/backend_status.h"
 #include "gateway/budget.h"
 #include "gateway/gateway_metrics.h"
@@ -57,21 +67,36 @@ struct GatewayOptions {
   int feedback_workers = 32;  // threads waiting on durable appends (group commit batches them)
   int feedback_queue = 4096;  // queued Feedback calls; more → RESOURCE_EXHAUSTED
   ResponseCacheOptions cache;  // exact answer cache (max_bytes 0 disables)
+  AskOptions ask;              // Ask's candidate count and score weights
+  // Ask's external generator (ask_generator.h); none = extractive answers only.
+  std::optional<HttpUrl> ask_generator;
+  // Longest generator step of one Ask, from retrieval's answer until the
+  // generator's reply (queue wait included); the caller's deadline, less the
+  // gateway's margin, bounds it too.
+  absl::Duration ask_generator_timeout = absl::Seconds(2);
+  // Threads blocked on generator calls: at most this many at once. Throughput
+  // is about workers / generator latency (4 / 1 s = 4 answers/s).
+  int ask_generator_workers = 4;
+  // Ask calls waiting for a generator thread; more → RESOURCE_EXHAUSTED.
+  int ask_generator_queue = 16;
 };
 
 // Recommend is a raw callback method: its bytes are checked against the wire
 // limits (counts and sizes, common/server/wire_limits.h) before they are
 // parsed, so a request of millions of tiny repeated elements costs its bytes,
-// not 20-50x that. The other methods have no repeated fields.
+// not 20-50x that. The other methods have no repeated fields. Ask is raw too,
+// for another reason: protobuf refuses a string field that is not UTF-8 while
+// parsing, which gRPC would answer INTERNAL; Ask says INVALID_ARGUMENT.
 class GatewayService final
-    : public v1::Recommender::WithRawCallbackMethod_Recommend<
+    : public v1::Recommender::WithRawCallbackMethod_Ask<
+      v1::Recommender::WithRawCallbackMethod_Recommend<
           v1::Recommender::WithCallbackMethod_Feedback<
               v1::Recommender::WithCallbackMethod_SimilarItems<
                   v1::Recommender::WithCallbackMethod_Search<
                       v1::Recommender::WithCallbackMethod_GetModelInfo<
                           v1::Recommender::WithCallbackMethod_GetHistory<
                               v1::Recommender::WithCallbackMethod_DeleteUser<
-                                  v1::Recommender::Service>>>>>>> {
+                                  v1::Recommender::Service>>>>>>>> {
  public:
   // `bundles` returns the bundle to serve with (loaded with
   // BundleParts::kGateway: catalogue, trending, histories), null before the
@@ -105,6 +130,9 @@ class GatewayService final
   grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* ctx,
                                        const v1::DeleteUserRequest* request,
                                        v1::DeleteUserResponse* response) override;
+  grpc::ServerUnaryReactor* Ask(grpc::CallbackServerContext* ctx,
+                                const grpc::ByteBuffer* raw_request,
+                                grpc::ByteBuffer* raw_response) override;
 
   int inflight() const { return inflight_.load(); }
 
@@ -132,9 +160,14 @@ class GatewayService final
   // What a Recommend request may hold, checked before parsing.
   std::vector<WireFieldRule> event_rules_;
   WireLimits recommend_limits_;
+  WireLimits ask_limits_;  // the size only: AskRequest has no repeated fields
   std::atomic<int> inflight_{0};
+  // Ask's generator, null when none is configured.
+  const std::unique_ptr<const AskGenerator> ask_generator_;
   // Declared last: drained first, while everything its tasks use is alive.
   WorkerPool feedback_pool_;
+  // Generator calls (null without a generator); drained before feedback_pool_.
+  std::unique_ptr<WorkerPool> ask_pool_;
 };
 
 }  // namespace recsys::gateway

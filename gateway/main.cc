@@ -16,6 +16,7 @@
 #include "common/server/security_flags.h"
 #include "common/server/server_main_util.h"
 #include "common/server/tls_credentials.h"
+#include "gateway/ask_generator.h"
 #include "gateway/backend_channel.h"
 #include "gateway/budget.h"
 #include "gateway/gateway_server.h"
@@ -86,6 +87,18 @@ ABSL_FLAG(std::string, backend_tls_key, "", "PEM private key of --backend_tls_ce
 ABSL_FLAG(std::string, backend_tls_server_name, "",
           "Name checked against the backends' certificates instead of the host in "
           "--retrieval / --ranking (e.g. when they are reached by IP). Empty = that host");
+ABSL_FLAG(std::string, ask_generator_url, "",
+          "Ask: external answer generator, http://host:port/path (plain HTTP): POSTed "
+          "{\"question\", \"passages\": [{\"item_id\", \"title\", \"text\"}]}, answers "
+          "{\"answer\"}; any failure falls back to the extractive answer with a note. Empty = "
+          "off (extractive answers only)");
+ABSL_FLAG(absl::Duration, ask_generator_timeout, recsys::gateway::GatewayOptions{}.ask_generator_timeout,
+          "Ask: longest wait for the generator (queue and call), also bounded by the caller's "
+          "deadline");
+ABSL_FLAG(int, ask_generator_workers, recsys::gateway::GatewayOptions{}.ask_generator_workers,
+          "Ask: generator calls at once (each blocks a thread for up to "
+          "--ask_generator_timeout); more wait in a queue of 4x this, beyond it "
+          "RESOURCE_EXHAUSTED");
 ABSL_FLAG(std::string, backend_token_file, "",
           "File whose first line is the token sent to retrieval and ranking (when they run "
           "with --auth_tokens). Empty = none");
@@ -112,6 +125,10 @@ int main(int argc, char** argv) {
   o.service.feedback_workers = absl::GetFlag(FLAGS_feedback_workers);
   o.service.cache.max_bytes = static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20;
   o.service.cache.ttl = absl::GetFlag(FLAGS_cache_ttl);
+  o.service.ask_generator_timeout = absl::GetFlag(FLAGS_ask_generator_timeout);
+  o.service.ask_generator_workers = absl::GetFlag(FLAGS_ask_generator_workers);
+  o.service.ask_generator_queue = 4 * o.service.ask_generator_workers;
+  const std::string ask_generator_url = absl::GetFlag(FLAGS_ask_generator_url);
   gateway::EmbeddedUserStoreOptions store_options;
   store_options.state_dir = absl::GetFlag(FLAGS_state_dir);
   store_options.wal.fsync = absl::GetFlag(FLAGS_fsync);
@@ -145,6 +162,17 @@ int main(int argc, char** argv) {
     bad_flag = "--max_users and --max_events must be >= 1";
   } else if (o.service.limits.max_feedback_future < absl::ZeroDuration()) {
     bad_flag = "--max_feedback_future must be >= 0";
+  } else if (o.service.ask_generator_timeout <= absl::ZeroDuration()) {
+    bad_flag = "--ask_generator_timeout must be positive";
+  } else if (o.service.ask_generator_workers < 1 || o.service.ask_generator_workers > 1024) {
+    bad_flag = "--ask_generator_workers must be in 1..1024";
+  } else if (!ask_generator_url.empty()) {
+    absl::StatusOr<gateway::HttpUrl> url = gateway::ParseHttpUrl(ask_generator_url);
+    if (url.ok()) {
+      o.service.ask_generator = *std::move(url);
+    } else {
+      bad_flag = absl::StrCat("--ask_generator_url: ", url.status().message());
+    }
   }
   gateway::BackendSecurity backend;
   backend.tls.ca_file = absl::GetFlag(FLAGS_backend_tls_ca);
@@ -207,6 +235,11 @@ int main(int argc, char** argv) {
   if (!retrieval.ok() || !ranking.ok()) {
     LOG(ERROR) << "backend channels: " << (retrieval.ok() ? ranking.status() : retrieval.status());
     return 1;
+  }
+  if (o.service.ask_generator) {
+    LOG(INFO) << "Ask generator: " << ask_generator_url << " (timeout "
+              << o.service.ask_generator_timeout << ", " << o.service.ask_generator_workers
+              << " workers)";
   }
   LOG(INFO) << "backends: " << (backend.tls.enabled() ? "TLS" : "plaintext")
             << (backend.tls.cert_file.empty() ? "" : " with a client certificate")

@@ -106,7 +106,7 @@ std::optional<Role> TokenTable::Find(absl::string_view token) const {
 AuthPolicy AuthPolicy::Gateway() {
   AuthPolicy p;
   const std::string s = "/recsys.v1.Recommender/";
-  for (const char* m : {"Recommend", "Search", "SimilarItems", "GetModelInfo"}) {
+  for (const char* m : {"Recommend", "Search", "SimilarItems", "GetModelInfo", "Ask"}) {
     p.methods[s + m] = Role::kRead;
   }
   p.methods[s + "Feedback"] = Role::kWrite;

@@ -4,7 +4,7 @@
 // Token file (a mounted Secret), one token per line, '#' comments and blank
 // lines ignored:
 //     # role   token
-//     read     3f0c9d...      Recommend, Search, SimilarItems, GetModelInfo
+//     read     3f0c9d...      Recommend, Search, SimilarItems, GetModelInfo, Ask
 //     write    a81e27...      read + Feedback
 //     admin    77b4e0...      write + GetHistory, DeleteUser
 // Roles nest: admin ⊃ write ⊃ read. A caller sends "authorization: Bearer
@@ -71,7 +71,7 @@ struct AuthPolicy {
   Role service_role = Role::kRead;
 
   // The gateway's public API: read = Recommend, Search, SimilarItems,
-  // GetModelInfo; write = Feedback; admin = GetHistory, DeleteUser.
+  // GetModelInfo, Ask; write = Feedback; admin = GetHistory, DeleteUser.
   static AuthPolicy Gateway();
   // Every method of `service` ("recsys.v1.Retrieval") needs `role`.
   static AuthPolicy WholeService(const std::string& service, Role role);

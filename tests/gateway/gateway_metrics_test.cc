@@ -54,6 +54,9 @@ TEST(GatewayMetricsTest, FamiliesNamesLabelsAndHelp) {
   m.InflightFinished();
   m.RecordStore(FixedStatsStore());
   m.ObserveFeedbackDurable(absl::Milliseconds(1));
+  m.CountAskGenerator(GeneratorOutcome::kOk);
+  m.CountAskGenerator(GeneratorOutcome::kTimeout);
+  m.CountAskGenerator(GeneratorOutcome::kTimeout);
   const std::string text = server_metrics->SerializeText();
   for (const char* line : {
            "# HELP recsys_gateway_answers_total Recommend answers by the path that produced them",
@@ -93,6 +96,10 @@ TEST(GatewayMetricsTest, FamiliesNamesLabelsAndHelp) {
            "recsys_wal_recovery_corrupt_regions 3",
            "recsys_wal_recovery_skipped_bytes 120",
            "recsys_wal_recovery_truncated_bytes 9",
+           "# HELP recsys_gateway_ask_generator_total Ask generator calls by outcome (ok; any "
+           "other outcome answers extractively)",
+           "recsys_gateway_ask_generator_total{outcome=\"ok\"} 1",
+           "recsys_gateway_ask_generator_total{outcome=\"timeout\"} 2",
        }) {
     EXPECT_TRUE(absl::StrContains(text, line)) << line << "\n" << text;
   }
@@ -118,6 +125,11 @@ TEST(GatewayMetricsTest, EverySeriesAlertsUseExistsAtZeroFromStart) {
   }
   lines.push_back("recsys_gateway_degraded_total{reason=\"retrieval:EMPTY\"} 0");
   lines.push_back("recsys_gateway_degraded_total{reason=\"ranking:BUDGET\"} 0");
+  for (const char* outcome :
+       {"ok", "connect_error", "timeout", "http_status", "too_large", "bad_reply"}) {
+    lines.push_back(
+        absl::StrCat("recsys_gateway_ask_generator_total{outcome=\"", outcome, "\"} 0"));
+  }
   for (const char* stage : {"retrieval", "ranking", "total"}) {
     lines.push_back(absl::StrCat("recsys_gateway_stage_seconds_count{stage=\"", stage, "\"} 0"));
   }
@@ -134,6 +146,8 @@ TEST(GatewayMetricsTest, EverySeriesAlertsUseExistsAtZeroFromStart) {
         "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Feedback\","
         "grpc_service=\"recsys.v1.Recommender\",grpc_type=\"unary\"} 0",
         "grpc_server_started_total{grpc_method=\"GetModelInfo\","
+        "grpc_service=\"recsys.v1.Recommender\",grpc_type=\"unary\"} 0",
+        "grpc_server_handled_total{grpc_code=\"INVALID_ARGUMENT\",grpc_method=\"Ask\","
         "grpc_service=\"recsys.v1.Recommender\",grpc_type=\"unary\"} 0"}) {
     lines.push_back(l);
   }
@@ -176,6 +190,7 @@ TEST(GatewayMetricsTest, NullMetricsIsNoOp) {
   m.InflightFinished();
   m.RecordStore(FixedStatsStore());
   m.ObserveFeedbackDurable(absl::Seconds(1));
+  m.CountAskGenerator(GeneratorOutcome::kBadReply);
   EXPECT_STREQ(PathName(v1::PATH_COLD_START), "cold_start");
 }
 

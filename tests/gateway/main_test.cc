@@ -80,6 +80,20 @@ TEST_F(GatewayMainTest, BadFlagsExitNonZeroWithMessage) {
   Child bad_k({"--max_k=0"});
   EXPECT_EQ(bad_k.Wait(), 2);
   EXPECT_TRUE(absl::StrContains(bad_k.output(), "--max_k must be >= 1")) << bad_k.output();
+  Child bad_url({"--ask_generator_url=https://gen:8080/answer"});
+  EXPECT_EQ(bad_url.Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(bad_url.output(),
+                                "--ask_generator_url: bad URL 'https://gen:8080/answer': https is "
+                                "not supported (plain http:// only)"))
+      << bad_url.output();
+  Child bad_url_port({"--ask_generator_url=http://gen:99999/"});
+  EXPECT_EQ(bad_url_port.Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(bad_url_port.output(), "port '99999' is not in 1..65535"))
+      << bad_url_port.output();
+  Child bad_timeout({"--ask_generator_timeout=0s"});
+  EXPECT_EQ(bad_timeout.Wait(), 2);
+  EXPECT_TRUE(absl::StrContains(bad_timeout.output(), "--ask_generator_timeout must be positive"))
+      << bad_timeout.output();
   Child missing({"--registry=/nonexistent/registry"});
   EXPECT_EQ(missing.Wait(), 1);
   EXPECT_TRUE(absl::StrContains(missing.output(), "is not a directory")) << missing.output();

@@ -56,6 +56,7 @@ TEST(AuthPolicyTest, GatewayRolesAndOpenProbes) {
   EXPECT_EQ(p.Required("/recsys.v1.Recommender/Search"), Role::kRead);
   EXPECT_EQ(p.Required("/recsys.v1.Recommender/SimilarItems"), Role::kRead);
   EXPECT_EQ(p.Required("/recsys.v1.Recommender/GetModelInfo"), Role::kRead);
+  EXPECT_EQ(p.Required("/recsys.v1.Recommender/Ask"), Role::kRead);
   EXPECT_EQ(p.Required("/recsys.v1.Recommender/Feedback"), Role::kWrite);
   EXPECT_EQ(p.Required("/recsys.v1.Recommender/GetHistory"), Role::kAdmin);
   EXPECT_EQ(p.Required("/recsys.v1.Recommender/DeleteUser"), Role::kAdmin);
