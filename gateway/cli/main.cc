@@ -3,6 +3,7 @@
 //   recsys-cli search TEXT...              recsys-cli similar ITEM
 //   recsys-cli history USER [--k 10]       recsys-cli delete-user USER
 //   recsys-cli info                        recsys-cli health [--service NAME]
+//   recsys-cli ask QUESTION... [--k 10]    (cited items, at most 20)
 // Every command takes --output=text|json. With json, stdout carries exactly one
 // JSON document, errors included: {"error": {"code": "INVALID_ARGUMENT",
 // "message": "..."}}. Exit codes: 0 ok, 1 the RPC failed (or health is not
@@ -33,7 +34,9 @@
 #include "recsys/v1/recommender.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "localhost:50051", "Gateway address");
-ABSL_FLAG(int, k, 10, "Number of items (recommend, search, similar) or events (history)");
+ABSL_FLAG(int, k, 10,
+          "Number of items (recommend, search, similar), events (history) or cited items (ask, "
+          "at most 20)");
 ABSL_FLAG(std::string, output, "text",
           "Output format: text (for people) or json (one JSON document on stdout, errors "
           "included, for scripts)");
@@ -131,7 +134,7 @@ const std::map<std::string, std::pair<int, int>>& Arity() {
   static const auto* arity = new std::map<std::string, std::pair<int, int>>{
       {"recommend", {1, 1}}, {"feedback", {2, 2}}, {"search", {1, -1}},
       {"similar", {1, 1}},   {"history", {1, 1}},  {"delete-user", {1, 1}},
-      {"info", {0, 0}},      {"health", {0, 0}}};
+      {"info", {0, 0}},      {"health", {0, 0}},  {"ask", {1, -1}}};
   return *arity;
 }
 
@@ -142,7 +145,7 @@ int main(int argc, char** argv) {
       argc, argv, "recsys-cli",
       "[--target HOST:PORT] [--output text|json] COMMAND\n"
       "  recommend USER | feedback USER ITEM | search TEXT... | similar ITEM | history USER\n"
-      "  | delete-user USER | info | health\n"
+      "  | delete-user USER | info | health | ask QUESTION...\n"
       "exit codes: 0 ok, 1 RPC error, 2 usage error");
   const std::string output = absl::GetFlag(FLAGS_output);
   json = output == "json" || absl::GetFlag(FLAGS_json);
@@ -241,6 +244,33 @@ int main(int argc, char** argv) {
     if (json) return PrintJson(resp);
     std::cout << "search \"" << req.query() << "\"\n";
     PrintItems(resp.items());
+    return 0;
+  }
+  if (cmd == "ask") {
+    recsys::v1::AskRequest req;
+    std::vector<std::string> words(args.begin() + 2, args.end());
+    req.set_question(absl::StrJoin(words, " "));
+    req.set_k(absl::GetFlag(FLAGS_k));
+    recsys::v1::AskResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status s = stub->Ask(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s);
+    if (json) return PrintJson(resp);
+    std::cout << "ask \"" << req.question() << "\"  mode " << resp.mode() << "  model "
+              << resp.model_version() << "\n";
+    for (const auto& n : resp.notes()) std::cout << "  note: " << n << "\n";
+    std::cout << resp.answer() << "\n";
+    // The snippet column names the field quoted: the title or the category list.
+    std::cout << absl::StrFormat("%-4s %-12s %-9s %-50s %-30s %s\n", "#", "item", "score", "title",
+                                 "categories", "snippet");
+    int n = 0;
+    for (const auto& c : resp.citations()) {
+      std::cout << absl::StrFormat("%-4d %-12s %-9.4f %-50s %-30s %s\n", ++n, c.item_id(),
+                                   c.score(), c.title().substr(0, 50),
+                                   absl::StrJoin(c.categories(), "|"),
+                                   c.snippet() == c.title() ? "title" : "categories");
+    }
     return 0;
   }
   if (cmd == "similar") {

@@ -2,7 +2,8 @@
 // recsys-ranking, recsys-gateway on loopback, a trained toy bundle): exit codes
 // (0 ok, 1 RPC error, 2 usage), status names in errors, --output=json for every
 // answer and every error, arity checks, history titles, the unknown-user note
-// and delete-user.
+// delete-user, and ask (with the gateway's generator down: the answer is
+// extractive, with a note).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -20,7 +21,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/bundle/registry.h"
 #include "google/protobuf/struct.pb.h"
@@ -127,7 +130,8 @@ class CliTest : public ::testing::Test {
         with({absl::StrCat("--port=", gateway_port_),
               absl::StrCat("--retrieval=dns:///localhost:", retrieval),
               absl::StrCat("--ranking=dns:///localhost:", ranking), "--state_dir=" + *root_ + "/state",
-              "--default_deadline=2s"}));
+              "--default_deadline=2s",
+              absl::StrCat("--ask_generator_url=http://127.0.0.1:", FreePort(), "/answer")}));
     pids_->push_back(
         Spawn("recsys-gateway", *gateway_args_, *root_ + "/gateway.log", *root_ + "/gateway.log"));
     ASSERT_TRUE(WaitServing(retrieval, "recsys.v1.Retrieval"));
@@ -229,6 +233,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
            {"info", "extra"},
            {"health", "extra"},
            {"delete-user"},
+           {"ask"},
            {"bogus"},
            {"--output=yaml", "info"}}) {
     const CliRun r = Cli(args);
@@ -254,6 +259,7 @@ TEST_F(CliTest, JsonOutputEverywhere) {
            {"search", "space", "robots"},
            {"similar", "m0"},
            {"history", "u2"},
+           {"ask", "space", "robots"},
            {"info"}}) {
     std::vector<std::string> full = {"--output=json"};
     full.insert(full.end(), args.begin(), args.end());
@@ -360,6 +366,45 @@ TEST_F(CliTest, EventTypesAndDislike) {
   const auto& last = doc.fields().at("events").list_value().values().rbegin()->struct_value();
   EXPECT_EQ(last.fields().at("event").string_value(), "dislike");
   EXPECT_EQ(last.fields().at("weight").number_value(), -1);
+}
+
+// ask prints the answer (catalogue text only), the notes (here: the
+// gateway's generator is down) and the citations; --k bounds them; JSON
+// carries every field; a bad k is the server's INVALID_ARGUMENT.
+TEST_F(CliTest, AskAnswersFromTheCatalogue) {
+  CliRun r = Cli({"ask", "scifi", "space", "robots", "--k=3"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "ask \"scifi space robots\"  mode extractive  model "))
+      << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "  note: generator failed (connect_error: ")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "Best matches for \"scifi space robots\": Movie ")) << r.out;
+  int cited = 0;
+  for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
+    // The categories column, then which field matched.
+    cited += absl::EndsWith(line, absl::StrFormat(" %-30s %s", "SciFi", "categories"));
+  }
+  EXPECT_EQ(cited, 3) << r.out;
+
+  r = Cli({"--output=json", "ask", "--k=2", "romance"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto doc = Json(r.out);
+  EXPECT_EQ(doc.fields().at("mode").string_value(), "extractive");
+  EXPECT_FALSE(doc.fields().at("model_version").string_value().empty());
+  EXPECT_TRUE(absl::StartsWith(doc.fields().at("answer").string_value(), "Best matches for"));
+  const auto& citations = doc.fields().at("citations").list_value().values();
+  ASSERT_EQ(citations.size(), 2);
+  for (const auto& c : citations) {
+    const auto& f = c.struct_value().fields();
+    EXPECT_TRUE(absl::StartsWith(f.at("item_id").string_value(), "m"));
+    EXPECT_TRUE(absl::StartsWith(f.at("title").string_value(), "Movie "));
+    EXPECT_EQ(f.at("snippet").string_value(), "Romance");
+    EXPECT_GT(f.at("score").number_value(), 0);
+  }
+  EXPECT_EQ(doc.fields().at("notes").list_value().values_size(), 1);
+
+  r = Cli({"ask", "space", "--k=21"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(absl::StartsWith(r.err, "error: INVALID_ARGUMENT: k must be in 0..20")) << r.err;
 }
 
 }  // namespace
