@@ -57,13 +57,19 @@ template <typename Start>
 grpc::ServerUnaryReactor* GatewayService::ForwardToRetrieval(grpc::CallbackServerContext* ctx,
                                                              const char* method, Start&& start) {
   const CallEnd call = StartCall(ctx, server_metrics_, method);
-  auto client =
-      std::shared_ptr<grpc::ClientContext>(grpc::ClientContext::FromCallbackServerContext(*ctx));
-  AddDownstreamMetadata(*ctx, client.get());  // request id, traceparent
-  client->set_deadline(
-      absl::ToChronoTime(PlanLookupDeadline(absl::Now(), CallerDeadlineOf(*ctx), options_.budget)));
+  std::shared_ptr<grpc::ClientContext> client = LookupContext(*ctx);
   start(client.get(), [finish = call.finish, client](grpc::Status status) { finish(status); });
   return call.reactor;
+}
+
+std::shared_ptr<grpc::ClientContext> GatewayService::LookupContext(
+    const grpc::CallbackServerContext& ctx) const {
+  auto client =
+      std::shared_ptr<grpc::ClientContext>(grpc::ClientContext::FromCallbackServerContext(ctx));
+  AddDownstreamMetadata(ctx, client.get());  // request id, traceparent
+  client->set_deadline(
+      absl::ToChronoTime(PlanLookupDeadline(absl::Now(), CallerDeadlineOf(ctx), options_.budget)));
+  return client;
 }
 
 GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, UserStore* store,
@@ -374,11 +380,7 @@ grpc::ServerUnaryReactor* GatewayService::Ask(grpc::CallbackServerContext* ctx,
   const std::optional<absl::Time> caller_deadline = CallerDeadlineOf(*ctx);
   state->search_request.set_query(state->request.question());
   state->search_request.set_k(AskCandidateCount(AskK(state->request), options_.ask));
-  state->client =
-      std::shared_ptr<grpc::ClientContext>(grpc::ClientContext::FromCallbackServerContext(*ctx));
-  AddDownstreamMetadata(*ctx, state->client.get());  // request id, traceparent
-  state->client->set_deadline(
-      absl::ToChronoTime(PlanLookupDeadline(absl::Now(), caller_deadline, options_.budget)));
+  state->client = LookupContext(*ctx);  // Search's deadline, request id, trace
   auto answer = [this, ctx, state, finish = call.finish, raw_response] {
     AnnotateCall(*ctx, "mode", state->response.mode());
     finish(ToGrpcStatus(SerializeResponse(state->response, raw_response)));

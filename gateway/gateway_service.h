@@ -139,6 +139,10 @@ class GatewayService final
  private:
   // Sets `bundle` to the serving one; Unavailable before the first.
   absl::Status CurrentBundle(std::shared_ptr<const ModelBundle>* bundle) const;
+  // The context of one retrieval lookup (Search, SimilarItems, Ask's Search)
+  // made for `ctx`: the caller's request id and trace context, and the lookup
+  // deadline (PlanLookupDeadline).
+  std::shared_ptr<grpc::ClientContext> LookupContext(const grpc::CallbackServerContext& ctx) const;
   // Search / SimilarItems pass-through (see the .cc).
   template <typename Start>
   grpc::ServerUnaryReactor* ForwardToRetrieval(grpc::CallbackServerContext* ctx,
