@@ -21,15 +21,14 @@ absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentE
 // Kept short on purpose: a word that is part of titles ("good", "best",
 // "star") is never a stop word.
 constexpr absl::string_view kStopWords[] = {
-    "a",     "about",  "an",     "and",   "any",      "are",       "as",   "at",
-    "be",    "by",     "can",    "could", "did",      "do",        "does", "film",
-    "films", "find",   "for",    "from",  "give",     "how",       "i",    "in",
-    "is",    "it",     "its",    "like",  "looking",  "me",        "movie", "movies",
-    "my",    "of",     "on",     "or",    "please",   "recommend", "show", "some",
-    "something", "suggest", "that", "the", "there",   "these",     "this", "those",
-    "to",    "want",   "was",    "we",    "were",     "what",      "when", "where",
-    "which", "who",    "whom",   "whose", "why",      "with",      "would", "you",
-    "your",
+    "a",      "about",     "an",    "and",   "any",       "are",     "as",   "at",    "be",
+    "by",     "can",       "could", "did",   "do",        "does",    "film", "films", "find",
+    "for",    "from",      "give",  "how",   "i",         "in",      "is",   "it",    "its",
+    "like",   "looking",   "me",    "movie", "movies",    "my",      "of",   "on",    "or",
+    "please", "recommend", "show",  "some",  "something", "suggest", "that", "the",   "there",
+    "these",  "this",      "those", "to",    "want",      "was",     "we",   "were",  "what",
+    "when",   "where",     "which", "who",   "whom",      "whose",   "why",  "with",  "would",
+    "you",    "your",
 };
 
 bool IsStopWord(absl::string_view w) {
@@ -127,21 +126,19 @@ absl::Status ValidateAskRequest(const v1::AskRequest& request) {
   const std::string& q = request.question();
   if (q.empty()) return Invalid("question must not be empty");
   if (q.size() > kMaxQuestionBytes) {
-    return Invalid(absl::StrCat("question of ", q.size(), " bytes (at most ", kMaxQuestionBytes,
-                                ")"));
+    return Invalid(
+        absl::StrCat("question of ", q.size(), " bytes (at most ", kMaxQuestionBytes, ")"));
   }
   if (!IsValidUtf8(q)) return Invalid("question must be valid UTF-8");
   if (Folded(q).empty()) return Invalid("question must not be only white space");
   if (request.k() < 0 || request.k() > kMaxAskK) {
-    return Invalid(absl::StrCat("k must be in 0..", kMaxAskK, " (0 = ", kDefaultAskK, "), got ",
-                                request.k()));
+    return Invalid(
+        absl::StrCat("k must be in 0..", kMaxAskK, " (0 = ", kDefaultAskK, "), got ", request.k()));
   }
   return absl::OkStatus();
 }
 
-int AskK(const v1::AskRequest& request) {
-  return request.k() == 0 ? kDefaultAskK : request.k();
-}
+int AskK(const v1::AskRequest& request) { return request.k() == 0 ? kDefaultAskK : request.k(); }
 
 int AskCandidateCount(int k, const AskOptions& options) {
   return std::max(k, std::min(std::max(4 * k, 30), options.max_candidates));
@@ -251,11 +248,10 @@ void AnswerExtractively(const ModelBundle& bundle, const v1::AskRequest& request
     response->set_answer(absl::StrCat("Closest catalogue items to \"", question,
                                       "\" by content: ", absl::StrJoin(parts, "; ")));
     response->add_notes(
-        words.empty()
-            ? "the question has only common words (e.g. \"what\", \"movie\"): citing the "
-              "content search's nearest items"
-            : "no word of the question matched a title or category: citing the content "
-              "search's nearest items");
+        words.empty() ? "the question has only common words (e.g. \"what\", \"movie\"): citing the "
+                        "content search's nearest items"
+                      : "no word of the question matched a title or category: citing the content "
+                        "search's nearest items");
   } else {
     response->set_answer(
         absl::StrCat("Best matches for \"", question, "\": ", absl::StrJoin(parts, "; ")));

@@ -79,8 +79,8 @@ std::string CategoryText(const Catalogue& catalogue, ItemIndex item);
 // One re-scored candidate.
 struct AskScored {
   ItemIndex item = 0;
-  int search_rank = 0;     // 0-based position in retrieval's answer
-  int matched_words = 0;   // distinct question words in title or categories
+  int search_rank = 0;           // 0-based position in retrieval's answer
+  int matched_words = 0;         // distinct question words in title or categories
   bool snippet_is_title = true;  // else the category list
   float score = 0;
 };

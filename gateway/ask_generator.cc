@@ -54,9 +54,8 @@ absl::Status WaitFor(int fd, short events, absl::Time deadline, const char* what
       return absl::DeadlineExceededError(absl::StrCat("deadline passed while ", what));
     }
     // Rounded up: a poll of 0 ms with time left would spin.
-    const int64_t ms = std::min<int64_t>(absl::ToInt64Milliseconds(absl::Ceil(
-                                             left, absl::Milliseconds(1))),
-                                         1 << 30);
+    const int64_t ms = std::min<int64_t>(
+        absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1 << 30);
     pollfd p{fd, events, 0};
     const int n = ::poll(&p, 1, static_cast<int>(ms));
     if (n > 0) return absl::OkStatus();
@@ -144,8 +143,8 @@ absl::StatusOr<bool> ReceiveSome(int fd, std::string* buffer, absl::Time deadlin
 
 // The host as the Host header writes it (IPv6 addresses bracketed).
 std::string HostHeader(const HttpUrl& url) {
-  const std::string host = absl::StrContains(url.host, ':') ? absl::StrCat("[", url.host, "]")
-                                                            : url.host;
+  const std::string host =
+      absl::StrContains(url.host, ':') ? absl::StrCat("[", url.host, "]") : url.host;
   return url.port == 80 ? host : absl::StrCat(host, ":", url.port);
 }
 
@@ -283,12 +282,13 @@ absl::StatusOr<HttpReply> HttpPost(const HttpUrl& url, absl::string_view content
     return absl::ResourceExhaustedError(
         absl::StrCat("reply head over ", kMaxGeneratorHeadBytes, " bytes"));
   }
-  absl::StatusOr<HttpReplyHead> head = ParseHttpReplyHead(absl::string_view(buffer).substr(0, head_end));
+  absl::StatusOr<HttpReplyHead> head =
+      ParseHttpReplyHead(absl::string_view(buffer).substr(0, head_end));
   if (!head.ok()) return absl::DataLossError(head.status().message());
   if (head->chunked) return absl::DataLossError("chunked replies are not supported");
   if (head->content_length > static_cast<int64_t>(max_body_bytes)) {
-    return absl::ResourceExhaustedError(absl::StrCat("reply of ", head->content_length,
-                                                     " bytes (at most ", max_body_bytes, ")"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("reply of ", head->content_length, " bytes (at most ", max_body_bytes, ")"));
   }
   HttpReply reply;
   reply.status = head->status;
@@ -308,8 +308,7 @@ absl::StatusOr<HttpReply> HttpPost(const HttpUrl& url, absl::string_view content
     // No Content-Length: the body ends when the server closes the connection.
     for (;;) {
       if (reply.body.size() > max_body_bytes) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("reply over ", max_body_bytes, " bytes"));
+        return absl::ResourceExhaustedError(absl::StrCat("reply over ", max_body_bytes, " bytes"));
       }
       absl::StatusOr<bool> more = ReceiveSome(fd, &reply.body, deadline);
       if (!more.ok()) return more.status();
@@ -358,12 +357,18 @@ absl::StatusOr<std::string> ParseGeneratorReply(absl::string_view body) {
 
 const char* GeneratorOutcomeName(GeneratorOutcome outcome) {
   switch (outcome) {
-    case GeneratorOutcome::kOk: return "ok";
-    case GeneratorOutcome::kConnectError: return "connect_error";
-    case GeneratorOutcome::kTimeout: return "timeout";
-    case GeneratorOutcome::kHttpStatus: return "http_status";
-    case GeneratorOutcome::kTooLarge: return "too_large";
-    case GeneratorOutcome::kBadReply: return "bad_reply";
+    case GeneratorOutcome::kOk:
+      return "ok";
+    case GeneratorOutcome::kConnectError:
+      return "connect_error";
+    case GeneratorOutcome::kTimeout:
+      return "timeout";
+    case GeneratorOutcome::kHttpStatus:
+      return "http_status";
+    case GeneratorOutcome::kTooLarge:
+      return "too_large";
+    case GeneratorOutcome::kBadReply:
+      return "bad_reply";
   }
   return "unknown";
 }
@@ -391,11 +396,11 @@ GeneratorResult AskGenerator::Generate(absl::string_view question,
     const std::string message(reply.status().message());
     switch (reply.status().code()) {
       case absl::StatusCode::kDeadlineExceeded:
-        return fail(GeneratorOutcome::kTimeout,
-                    absl::StrCat("no complete reply within ",
-                                 absl::FormatDuration(absl::Trunc(end - start,
-                                                                  absl::Milliseconds(1))),
-                                 " (", message, ")"));
+        return fail(
+            GeneratorOutcome::kTimeout,
+            absl::StrCat("no complete reply within ",
+                         absl::FormatDuration(absl::Trunc(end - start, absl::Milliseconds(1))),
+                         " (", message, ")"));
       case absl::StatusCode::kUnavailable:
         return fail(GeneratorOutcome::kConnectError, message);
       case absl::StatusCode::kResourceExhausted:
@@ -408,7 +413,9 @@ GeneratorResult AskGenerator::Generate(absl::string_view question,
     return fail(GeneratorOutcome::kHttpStatus, absl::StrCat("HTTP status ", reply->status));
   }
   absl::StatusOr<std::string> answer = ParseGeneratorReply(reply->body);
-  if (!answer.ok()) return fail(GeneratorOutcome::kBadReply, std::string(answer.status().message()));
+  if (!answer.ok()) {
+    return fail(GeneratorOutcome::kBadReply, std::string(answer.status().message()));
+  }
   result.answer = *std::move(answer);
   return result;
 }

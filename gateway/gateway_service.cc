@@ -91,10 +91,10 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
                                                           options_.ask_generator_timeout)
                          : nullptr),
       feedback_pool_(options_.feedback_workers, options_.feedback_queue),
-      ask_pool_(options_.ask_generator ? std::make_unique<WorkerPool>(
-                                             options_.ask_generator_workers,
-                                             options_.ask_generator_queue)
-                                       : nullptr) {
+      ask_pool_(options_.ask_generator
+                    ? std::make_unique<WorkerPool>(options_.ask_generator_workers,
+                                                   options_.ask_generator_queue)
+                    : nullptr) {
   // HistoryEvent: item_id = 1. RecommendRequest: user_id = 1,
   // context_categories = 3, exclude_item_ids = 4, extra_history = 7.
   event_rules_ = {{.number = 1, .name = "item_id", .max_count = 1,

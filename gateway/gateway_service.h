@@ -89,14 +89,14 @@ struct GatewayOptions {
 // parsing, which gRPC would answer INTERNAL; Ask says INVALID_ARGUMENT.
 class GatewayService final
     : public v1::Recommender::WithRawCallbackMethod_Ask<
-      v1::Recommender::WithRawCallbackMethod_Recommend<
-          v1::Recommender::WithCallbackMethod_Feedback<
-              v1::Recommender::WithCallbackMethod_SimilarItems<
-                  v1::Recommender::WithCallbackMethod_Search<
-                      v1::Recommender::WithCallbackMethod_GetModelInfo<
-                          v1::Recommender::WithCallbackMethod_GetHistory<
-                              v1::Recommender::WithCallbackMethod_DeleteUser<
-                                  v1::Recommender::Service>>>>>>>> {
+          v1::Recommender::WithRawCallbackMethod_Recommend<
+              v1::Recommender::WithCallbackMethod_Feedback<
+                  v1::Recommender::WithCallbackMethod_SimilarItems<
+                      v1::Recommender::WithCallbackMethod_Search<
+                          v1::Recommender::WithCallbackMethod_GetModelInfo<
+                              v1::Recommender::WithCallbackMethod_GetHistory<
+                                  v1::Recommender::WithCallbackMethod_DeleteUser<
+                                      v1::Recommender::Service>>>>>>>> {
  public:
   // `bundles` returns the bundle to serve with (loaded with
   // BundleParts::kGateway: catalogue, trending, histories), null before the

@@ -92,7 +92,8 @@ ABSL_FLAG(std::string, ask_generator_url, "",
           "{\"question\", \"passages\": [{\"item_id\", \"title\", \"text\"}]}, answers "
           "{\"answer\"}; any failure falls back to the extractive answer with a note. Empty = "
           "off (extractive answers only)");
-ABSL_FLAG(absl::Duration, ask_generator_timeout, recsys::gateway::GatewayOptions{}.ask_generator_timeout,
+ABSL_FLAG(absl::Duration, ask_generator_timeout,
+          recsys::gateway::GatewayOptions{}.ask_generator_timeout,
           "Ask: longest wait for the generator (queue and call), also bounded by the caller's "
           "deadline");
 ABSL_FLAG(int, ask_generator_workers, recsys::gateway::GatewayOptions{}.ask_generator_workers,

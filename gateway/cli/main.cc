@@ -134,7 +134,7 @@ const std::map<std::string, std::pair<int, int>>& Arity() {
   static const auto* arity = new std::map<std::string, std::pair<int, int>>{
       {"recommend", {1, 1}}, {"feedback", {2, 2}}, {"search", {1, -1}},
       {"similar", {1, 1}},   {"history", {1, 1}},  {"delete-user", {1, 1}},
-      {"info", {0, 0}},      {"health", {0, 0}},  {"ask", {1, -1}}};
+      {"info", {0, 0}},      {"health", {0, 0}},   {"ask", {1, -1}}};
   return *arity;
 }
 

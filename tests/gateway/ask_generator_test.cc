@@ -4,10 +4,10 @@
 // badly, too much, or not at all.
 #include "gateway/ask_generator.h"
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -102,11 +102,11 @@ TEST(AskGeneratorHttpTest, ReplyHeads) {
   h = ParseHttpReplyHead("HTTP/1.1 204 No Content\r\n\r\n");
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->content_length, 0);
-  for (const char* bad : {"HTTP/1.1 200 OK\r\n", "HTTP/2 200\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n",
-                          "HTTP/1.1 20x OK\r\n\r\n", "HELLO\r\n\r\n",
-                          "HTTP/1.1 200 OK\r\nbroken\r\n\r\n",
-                          "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
-                          "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"}) {
+  for (const char* bad :
+       {"HTTP/1.1 200 OK\r\n", "HTTP/2 200\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTP/1.1 20x OK\r\n\r\n", "HELLO\r\n\r\n", "HTTP/1.1 200 OK\r\nbroken\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"}) {
     EXPECT_FALSE(ParseHttpReplyHead(bad).ok()) << bad;
   }
 }
@@ -152,7 +152,8 @@ TEST(AskGeneratorJsonTest, ReplyBody) {
 // A well-behaved generator: the POST carries the JSON, the path and the
 // headers, and the answer comes back.
 TEST(AskGeneratorClientTest, AnswersFromAGoodServer) {
-  FakeHttpServer server(Always(FakeHttpServer::Response(200, R"({"answer": "Alien, then Star Wars."})")));
+  FakeHttpServer server(
+      Always(FakeHttpServer::Response(200, R"({"answer": "Alien, then Star Wars."})")));
   const AskGenerator generator(UrlOf(server), absl::Seconds(10));
   const GeneratorResult r = generator.Generate("scary space", kPassages, absl::InfiniteFuture());
   EXPECT_EQ(r.outcome, GeneratorOutcome::kOk) << r.error;
@@ -165,7 +166,8 @@ TEST(AskGeneratorClientTest, AnswersFromAGoodServer) {
   EXPECT_TRUE(absl::StrContains(request.head, "Content-Type: application/json")) << request.head;
   // The same document (a Struct's keys come in no fixed order).
   google::protobuf::Struct sent, expected;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(request.body, &sent).ok()) << request.body;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(request.body, &sent).ok())
+      << request.body;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
                   GeneratorRequestJson("scary space", kPassages), &expected)
                   .ok());

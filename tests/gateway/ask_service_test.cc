@@ -1,14 +1,14 @@
 // Ask end to end in process: a real retrieval server and real gateway servers
 // on loopback, over a trained toy bundle, with a fake generator
 // (tests/gateway/fake_http_server.h) that answers, is down, hangs, or is busy.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -363,7 +363,10 @@ TEST_F(AskServiceTest, BadRequestsAreInvalidArgument) {
     EXPECT_EQ(s.error_message(), message);
   }
   // AskRequest{question: "caf\xe9"} on the wire: field 1, length 4.
-  const std::string bytes("\x0a\x04" "caf\xe9", 6);
+  const std::string bytes(
+      "\x0a\x04"
+      "caf\xe9",
+      6);
   grpc::GenericStub stub(g.channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));

@@ -3,12 +3,12 @@
 // over a small MovieLens-shaped catalogue.
 #include "gateway/ask.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
 
@@ -219,8 +219,7 @@ TEST(AskAnswerTest, BestMatchesFromCatalogueTextOnly) {
   EXPECT_GT(top.score(), r.citations(1).score());
 
   r.Clear();
-  AnswerExtractively(*bundle, Request("romance comedy"), Search({"260", "4973"}), AskOptions(),
-                     &r);
+  AnswerExtractively(*bundle, Request("romance comedy"), Search({"260", "4973"}), AskOptions(), &r);
   ASSERT_GE(r.citations_size(), 1);
   EXPECT_EQ(r.citations(0).item_id(), "4973");
   EXPECT_EQ(r.citations(0).snippet(), "Comedy, Romance");

@@ -129,8 +129,8 @@ class CliTest : public ::testing::Test {
     gateway_args_ = new std::vector<std::string>(
         with({absl::StrCat("--port=", gateway_port_),
               absl::StrCat("--retrieval=dns:///localhost:", retrieval),
-              absl::StrCat("--ranking=dns:///localhost:", ranking), "--state_dir=" + *root_ + "/state",
-              "--default_deadline=2s",
+              absl::StrCat("--ranking=dns:///localhost:", ranking),
+              "--state_dir=" + *root_ + "/state", "--default_deadline=2s",
               absl::StrCat("--ask_generator_url=http://127.0.0.1:", FreePort(), "/answer")}));
     pids_->push_back(
         Spawn("recsys-gateway", *gateway_args_, *root_ + "/gateway.log", *root_ + "/gateway.log"));

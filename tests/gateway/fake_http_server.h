@@ -84,8 +84,7 @@ class FakeHttpServer {
   static std::string Response(int status, const std::string& body,
                               const std::string& content_type = "application/json") {
     return absl::StrCat("HTTP/1.1 ", status, " X\r\nContent-Type: ", content_type,
-                        "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n",
-                        body);
+                        "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
   }
 
  private:
@@ -119,8 +118,7 @@ class FakeHttpServer {
           head_end += 4;
         }
       }
-      if (head_end != std::string::npos &&
-          static_cast<int64_t>(data.size() - head_end) >= length) {
+      if (head_end != std::string::npos && static_cast<int64_t>(data.size() - head_end) >= length) {
         break;
       }
       const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
