@@ -279,7 +279,9 @@
     $('rec-degraded').classList.toggle('warn', degraded);
     $('rec-model').textContent = String(data.modelVersion || '—');
     const timings = list(data.timings).map((t) => `${t.stage} ${(Number(t.micros) / 1000).toFixed(1)} ms`);
-    $('rec-timings').textContent = timings.length ? timings.join(' · ') : '—';
+    $('rec-timings').textContent = timings.join(' · ');
+    $('rec-timings').hidden = !timings.length;
+    $('rec-timings-label').hidden = !timings.length;
     $('rec-meta').hidden = false;
     fillNotes($('rec-notes'), data.notes);
 
@@ -428,7 +430,7 @@
       ? collab.map((i) => itemRow(i, 'similar-collab-item', [moreLikeThis]))
       : [emptyRow('No items watched by the same people.')]));
     $('similar-results').hidden = false;
-    $('similar-status').textContent = `Like “${title || itemId}” (${itemId}): ${content.length} by content, ${collab.length} by who watched them.`;
+    $('similar-status').textContent = `Like “${title || itemId}” (${itemId}): ${content.length} with similar content, ${collab.length} watched by the same people.`;
     panel.dataset.itemId = itemId;
     setState(panel, 'ready');
   }
