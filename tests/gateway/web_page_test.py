@@ -9,19 +9,25 @@ Loads the page the gateway serves at /, then does what a person would:
     item and highlights the item(s) that came in; the history shows the click;
   * records an event for an unknown item and sees the API's 404 error body;
   * opens "More like this" (content and collaborative lists);
-  * searches for a word of the toy titles, and a query carrying HTML markup,
+  * searches for the words of one toy title (the top result must have them
+    all in its title), and a query carrying HTML markup,
     which must come back as text;
   * asks a question and sees the answer, its mode and cited items with
     snippets (with --ask optional, a clear "not available" message passes);
+  * with "Debug" ticked the stage timings show;
   * an unknown user gets a cold-start answer with its note; the recent users
     are offered again after a reload (localStorage);
   * at 390x844 (a phone) nothing overflows horizontally and the panels stack;
+  * with --token-base (a gateway that checks tokens): 401 shown without a
+    token, 403 for a read token's feedback and history, the admin token from
+    the token field works and is kept across a reload;
   * the browser logged no JavaScript error and no failed request other than
     the deliberate ones.
 Prints one "ok ..." line per check; exits 0 when all pass, 1 otherwise.
 
   web_page_test.py --base http://127.0.0.1:PORT --work DIR --user u0
                    [--ask required|optional] [--shots DIR]
+                   [--token-base URL --read-token T --admin-token T]
 """
 import argparse
 import json
@@ -296,14 +302,15 @@ def search(p, q):
     return p.testids("search-results", "search-item")
 
 
-def check_search(p, word):
-    rows = search(p, word)
+def check_search(p, words):
+    rows = search(p, words)
     if not rows:
-        raise Check(f"no search results for {word!r}")
+        raise Check(f"no search results for {words!r}")
     titles = [r.find_element(By.CSS_SELECTOR, '[data-testid="item-title"]').text for r in rows]
-    if not any(word.lower() in t.lower() for t in titles):
-        raise Check(f"no result for {word!r} has it in its title: {titles}")
-    ok(f"search {word!r}: {len(rows)} results, e.g. {titles[:3]}")
+    top = set(re.findall(r"\w+", titles[0].lower()))
+    if not set(re.findall(r"\w+", words.lower())) <= top:
+        raise Check(f"the top result for {words!r} is {titles[0]!r} (all: {titles})")
+    ok(f"search {words!r}: {len(rows)} results, top {titles[0]!r}")
 
     # Markup in what the API echoes is shown as text, never run.
     hostile = 'galaxy <img src=x onerror="window.__xss=1"><b>bold</b>'
@@ -359,6 +366,22 @@ def check_ask(p, mode_required):
     return "answered"
 
 
+def check_debug(p, user, k):
+    p.click(p.by_id("rec-debug"))
+    try:
+        recommend(p, user, k)
+        timings = p.text("rec-timings")
+        if not re.search(r"\d+\.\d ms", timings) or not p.testids("panel-user", "rec-item"):
+            raise Check(f"debug answer: timings {timings!r}")
+        notes = p.text("rec-notes")
+    finally:
+        p.click(p.by_id("rec-debug"))
+    recommend(p, user, k)
+    if p.by_id("rec-timings").is_displayed():
+        raise Check("timings still shown without debug")
+    ok(f"debug: timings {timings!r}, notes {notes.splitlines()[:2]}")
+
+
 def check_cold_start_and_recent(p, user, k):
     stranger = "visitor-" + str(int(time.time()))
     recommend(p, stranger, k)
@@ -379,6 +402,66 @@ def check_cold_start_and_recent(p, user, k):
     ok(f"recent users kept across a reload: {offered}")
 
 
+def save_token(p, token):
+    p.d.execute_script("document.querySelector('details.settings').open = true;")
+    p.fill("token", token)
+    p.submit("token-save")
+    p.wait(lambda: "saved" in p.text("token-status"), "the token to be saved")
+
+
+def check_tokens(p, base, user, read_token, admin_token):
+    """A gateway that checks tokens: 401 without one, 403 for a role that may
+    not, and the page's token field (kept in localStorage) fixes both."""
+    p.d.get(base + "/")
+    p.wait(lambda: p.d.execute_script("return document.body.dataset.ready === 'true'"), "the page")
+    p.wait(lambda: "HTTP 401" in p.text("model-info"), "the model line to show the 401")
+    info = p.text("model-info")
+    if "UNAUTHENTICATED" not in info or "access token" not in info:
+        raise Check(f"model line without a token: {info!r}")
+    p.fill("user-id", user)
+    p.submit("recommend-btn")
+    p.wait(lambda: p.state("panel-user") == "error", "the recommend error without a token")
+    err = p.text("rec-error")
+    if "HTTP 401" not in err or "set an access token" not in err:
+        raise Check(f"recommend without a token: {err!r}")
+    ok(f"no token: the page says {err!r}")
+
+    save_token(p, read_token)
+    p.wait(lambda: p.text("model-info").startswith("Model "), "the model line with the read token")
+    recommend(p, user, 5)
+    ids = p.item_ids("rec-list", "rec-item")
+    if not ids:
+        raise Check("no recommendations with the read token")
+    p.click(p.testids("rec-list", "rec-item")[0].find_element(By.CSS_SELECTOR, '[data-testid="feedback-click"]'))
+    p.wait(lambda: p.by_id("rec-error").is_displayed(), "the feedback error with the read token")
+    err = p.text("rec-error")
+    if "HTTP 403" not in err or "PERMISSION_DENIED" not in err:
+        raise Check(f"feedback with a read token: {err!r}")
+    if p.item_ids("rec-list", "rec-item") != ids:
+        raise Check("the list changed after a refused feedback")
+    ok(f"read token: recommendations shown ({len(ids)}), feedback refused: {err!r}")
+
+    p.submit("history-btn")
+    p.wait(lambda: p.by_id("history-error").is_displayed(), "the history error with the read token")
+    if "HTTP 403" not in p.text("history-error"):
+        raise Check(f"history with a read token: {p.text('history-error')!r}")
+    save_token(p, admin_token)
+    p.submit("history-btn")
+    p.wait(lambda: "recent event" in p.text("history-status") and not p.by_id("history-error").is_displayed(),
+           "the history with the admin token")
+    ok(f"admin token: history shown ({p.text('history-status')!r})")
+
+    p.d.refresh()
+    p.wait(lambda: p.d.execute_script("return document.body.dataset.ready === 'true'"), "the reload")
+    if p.by_id("token").get_attribute("value") != admin_token:
+        raise Check("the token is not kept across a reload")
+    p.wait(lambda: p.text("model-info").startswith("Model "), "the model line after the reload")
+    p.d.execute_script("document.querySelector('details.settings').open = true;")
+    p.click(p.by_id("token-clear"))
+    p.wait(lambda: "HTTP 401" in p.text("model-info"), "the 401 after clearing the token")
+    ok("the token is kept across a reload and sent; clearing it brings the 401 back")
+
+
 def check_phone(p, user, k, ask_state):
     p.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                         {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 2, "mobile": True})
@@ -393,7 +476,7 @@ def check_phone(p, user, k, ask_state):
     top = p.d.execute_script("return document.getElementById('panel-similar').getBoundingClientRect().top;")
     if not -2 <= top < PHONE[1] * 0.5:
         raise Check(f"the similar-items panel is not brought into view (top {top})")
-    search(p, "Movie")
+    search(p, "Movie 3")
     if ask_state != "skip":
         p.fill("ask-question", "Which movies are about love and a wedding?")
         p.submit("ask-btn")
@@ -463,9 +546,13 @@ def main():
     ap.add_argument("--work", required=True, help="scratch directory (browser profile, logs)")
     ap.add_argument("--user", default="u0")
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--search", default="Movie", help="a word of the toy titles")
+    ap.add_argument("--search", default="Movie 5",
+                    help="words of one toy title (the top result's title must have them all)")
     ap.add_argument("--ask", choices=("required", "optional"), default="required")
     ap.add_argument("--shots", default="", help="directory for screenshots (none when empty)")
+    ap.add_argument("--token-base", default="", help="a gateway's HTTP API that checks tokens")
+    ap.add_argument("--read-token", default="")
+    ap.add_argument("--admin-token", default="")
     args = ap.parse_args()
 
     driver = make_driver(args.work)
@@ -486,12 +573,18 @@ def main():
         check_search(p, args.search)
         step = "ask"
         ask_state = check_ask(p, args.ask)
+        step = "debug"
+        check_debug(p, args.user, args.k)
         step = "cold start"
         check_cold_start_and_recent(p, args.user, args.k)
         step = "phone"
         check_phone(p, args.user, args.k, ask_state)
-        step = "browser log"
         expected = [r"/v1/feedback .*status of 404"]
+        if args.token_base:
+            step = "tokens"
+            check_tokens(p, args.token_base.rstrip("/"), args.user, args.read_token, args.admin_token)
+            expected.append(re.escape(args.token_base.rstrip("/")) + r"/v1/\S* .*status of 40[13]")
+        step = "browser log"
         if ask_state == "unavailable":
             expected.append(r"/v1/ask .*status of (404|501)")
         check_logs(p, expected)

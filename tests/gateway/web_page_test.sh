@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The gateway's web page (gateway/http/web/) in a real browser: starts
 # retrieval, ranking and the gateway (with its HTTP/JSON API) on a toy bundle
-# and runs tests/gateway/web_page_test.py, which drives headless Chromium
+# (plus a second gateway that checks bearer tokens) and runs
+# tests/gateway/web_page_test.py, which drives headless Chromium
 # through chromedriver (Debian chromium, chromium-driver, python3-selenium;
 # scripts/install-deps.sh). Skipped (exit 77) only when one of those three is
 # missing.
@@ -43,24 +44,33 @@ if [ -z "$ask" ]; then
 fi
 
 make_toy_registry
-if [ -n "${GATEWAY_HTTP_PORT:-}" ] || grep -q GATEWAY_HTTP_PORT "$RECSYS_SOURCE_DIR/tests/deploy/lib.sh"; then
-  start_services
-else
-  GATEWAY_HTTP_PORT=$(free_port)
-  start_services --http_port="$GATEWAY_HTTP_PORT"
-fi
+start_services
+[ -n "${GATEWAY_HTTP_PORT:-}" ] || fail "start_services set no GATEWAY_HTTP_PORT"
 base="http://127.0.0.1:$GATEWAY_HTTP_PORT"
-wait_http "$base/" 30 || fail "the gateway does not serve $base/ within 30s"
+wait_http "$base/readyz" 30 || fail "the gateway's $base/readyz is not 200 within 30s"
+
+# A second gateway on the same backends that checks tokens (loopback clients
+# need no TLS): read and admin roles.
+mkdir -p "$WORK/secrets"
+read_token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+admin_token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+printf 'read %s\nadmin %s\n' "$read_token" "$admin_token" >"$WORK/secrets/tokens"
+GATEWAY_PORT=$(free_port); GATEWAY_METRICS=$(free_port); GATEWAY_HTTP_PORT=$(free_port)
+start_gateway --auth_tokens="$WORK/secrets/tokens" --state_dir="$WORK/state-tokens"
+token_base="http://127.0.0.1:$GATEWAY_HTTP_PORT"
+wait_http "$token_base/readyz" 30 || fail "the token-checking gateway's $token_base/readyz is not 200 within 30s"
 
 shots=${WEB_PAGE_SHOTS:-${RECSYS_BUILD_DIR:+$RECSYS_BUILD_DIR/Testing/web_page}}
 log "browser against $base (ask $ask)"
 rc=0
 timeout 150 "$PY" "$RECSYS_SOURCE_DIR/tests/gateway/web_page_test.py" --base "$base" --work "$WORK" \
-  --user u0 --search Movie --ask "$ask" --shots "$shots" >"$WORK/browser.txt" 2>&1 || rc=$?
+  --user u0 --search "Movie 5" --ask "$ask" --shots "$shots" \
+  --token-base "$token_base" --read-token "$read_token" --admin-token "$admin_token" \
+  >"$WORK/browser.txt" 2>&1 || rc=$?
 cat "$WORK/browser.txt"
 if [ "$rc" -ne 0 ]; then
   [ -f "$WORK/chromedriver.log" ] && { echo "--- chromedriver.log (last 20 lines) ---"; tail -n 20 "$WORK/chromedriver.log"; } >&2
   fail "web page checks (exit $rc; see above)"
 fi
 pass "$(grep -c '^ok' "$WORK/browser.txt") checks in headless Chromium: recommendations, feedback" \
-     "refresh, errors, similar items, search, ask ($ask), cold start, phone width, no JS errors"
+     "refresh, errors, similar items, search, ask ($ask), cold start, phone width, tokens, no JS errors"
