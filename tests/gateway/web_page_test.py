@@ -171,7 +171,10 @@ def check_load(p):
         .map((e) => e.id || e.outerHTML.slice(0, 60));""")
     if unlabeled:
         raise Check(f"form controls without a label: {unlabeled}")
-    ok(f"page loads from / (title, forms, every control labelled; {info!r})")
+    docs = p.by_id("docs-link").get_attribute("href")
+    if docs != p.base + "/docs":
+        raise Check(f"the API reference link points to {docs!r}")
+    ok(f"page loads from / (title, forms, every control labelled, API reference link; {info!r})")
 
 
 def recommend(p, user, k):
