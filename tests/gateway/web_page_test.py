@@ -328,7 +328,7 @@ def check_search(p, words):
 
 
 def check_ask(p, mode_required):
-    p.fill("ask-question", "Which movies have a detective solving a murder?")
+    p.fill("ask-question", "Which crime movies have a detective solving a murder?")
     p.fill("ask-k", "3")
     p.submit("ask-btn")
     state = p.wait_panel("panel-ask", "an answer", states=("ready", "error", "unavailable"))
