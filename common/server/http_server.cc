@@ -126,6 +126,8 @@ struct HttpServer::Queue {
   absl::Mutex mu;
   // Accepted sockets and their read deadlines, oldest first.
   std::deque<std::pair<int, absl::Time>> pending ABSL_GUARDED_BY(mu);
+  // Worker threads waiting for a connection (free to take one at once).
+  int free_workers ABSL_GUARDED_BY(mu) = 0;
   bool stopping ABSL_GUARDED_BY(mu) = false;
 
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stopping || !pending.empty(); }
@@ -260,8 +262,12 @@ void HttpServer::AcceptLoop() {
       if (queue_->pending.size() < static_cast<size_t>(options_.max_queued_connections)) {
         queue_->pending.emplace_back(fd, absl::Now() + options_.read_timeout);
         queued = true;
-        const uint64_t one = 1;
-        (void)!write(queued_fd_, &one, sizeof(one));
+        // Idle keep-alive connections yield only when no thread is free to
+        // take the new one.
+        if (queue_->pending.size() > static_cast<size_t>(queue_->free_workers)) {
+          const uint64_t one = 1;
+          (void)!write(queued_fd_, &one, sizeof(one));
+        }
       }
     }
     if (!queued) {
@@ -278,7 +284,9 @@ void HttpServer::WorkerLoop() {
     absl::Time deadline;
     {
       absl::MutexLock lock(&queue_->mu);
+      ++queue_->free_workers;
       queue_->mu.Await(absl::Condition(queue_.get(), &Queue::HasWork));
+      --queue_->free_workers;
       if (queue_->stopping) return;
       std::tie(fd, deadline) = queue_->pending.front();
       queue_->pending.pop_front();

@@ -23,8 +23,8 @@
 // "Expect: 100-continue" is answered before the body is read). keep_alive lets
 // an HTTP/1.1 connection carry up to max_requests_per_connection requests; the
 // server closes it after idle_timeout without a new request, and at once when
-// idle while other connections wait for a thread, so idle keep-alive
-// connections never starve new ones.
+// idle while other connections wait and no thread is free, so idle
+// keep-alive connections never starve new ones.
 //
 // Bounds: `threads` connection threads plus one accepting thread;
 // max_queued_connections accepted sockets waiting; per connection at most
@@ -74,7 +74,7 @@ struct HttpServerOptions {
   int64_t max_body_bytes = 0;
   // Persistent HTTP/1.1 connections (handler servers with max_body_bytes > 0).
   bool keep_alive = false;
-  int max_requests_per_connection = 100;
+  int max_requests_per_connection = 1000;
   // A kept-alive connection with no new request for this long is closed. The
   // next request must then arrive in full within read_timeout of its first byte.
   absl::Duration idle_timeout = absl::Seconds(5);
@@ -162,8 +162,9 @@ class HttpServer {
   // An eventfd made readable (and left so) by the destructor: every poll()
   // includes it, so a stop interrupts any wait.
   int stop_fd_ = -1;
-  // An eventfd readable exactly while the queue holds a connection (set and
-  // cleared under the queue's lock): idle keep-alive waits include it.
+  // An eventfd made readable (under the queue's lock) when a connection is
+  // queued with no thread free to take it, cleared when the queue empties:
+  // idle keep-alive waits include it.
   int queued_fd_ = -1;
   int port_ = 0;
   std::unique_ptr<Queue> queue_;
