@@ -39,6 +39,9 @@ constexpr int kListenBacklog = 128;
 // (which can discard the response the peer has not read yet).
 constexpr absl::Duration kLingerTime = absl::Seconds(1);
 constexpr size_t kLingerBytes = 256 << 10;
+// How long an idle kept-alive connection waits, once a queued connection has
+// no free thread, before it gives its thread up.
+constexpr absl::Duration kYieldGrace = absl::Milliseconds(20);
 // recv() chunk, bytes.
 constexpr size_t kChunkBytes = 4096;
 
@@ -440,7 +443,22 @@ void HttpServer::ServeConnection(int fd, absl::Time read_deadline) {
     // take idle_timeout to start; then it has read_timeout to arrive.
     size_t head_end = absl::string_view::npos;
     if (served > 0 && data.empty()) {
-      const Read r = read_some(absl::Now() + options_.idle_timeout, head_limit, /*idle=*/true);
+      const absl::Time idle_until = absl::Now() + options_.idle_timeout;
+      Read r = read_some(idle_until, head_limit, /*idle=*/true);
+      while (r == Read::kQueued) {
+        // A connection waits with no thread free. A thread finishing its
+        // connection may take it in a moment: yield only if it still waits
+        // after a short grace (serving this connection's request if one comes).
+        r = read_some(std::min(idle_until, absl::Now() + kYieldGrace), head_limit, false);
+        if (r != Read::kTimeout) break;
+        bool still_waiting;
+        {
+          absl::MutexLock lock(&queue_->mu);
+          still_waiting = queue_->pending.size() > static_cast<size_t>(queue_->free_workers);
+        }
+        if (still_waiting || absl::Now() >= idle_until) break;
+        r = read_some(idle_until, head_limit, /*idle=*/true);
+      }
       if (r != Read::kGot) {
         close(fd);  // idle: closing loses nothing
         return;

@@ -357,6 +357,29 @@ TEST(HttpServerTest, IdleKeepAliveYieldsToWaitingConnections) {
   close(quiet);
 }
 
+// With a thread free, a new connection does not cost an idle kept-alive one
+// its connection: the next request on it is answered.
+TEST(HttpServerTest, IdleKeepAliveStaysWhileAThreadIsFree) {
+  HttpServerOptions options = BodyOptions();
+  options.threads = 2;
+  options.idle_timeout = absl::Hours(1);
+  std::unique_ptr<HttpServer> server = StartEcho(options);
+  ASSERT_NE(server, nullptr);
+  const int kept = testing::ConnectTcp("127.0.0.1", server->port());
+  ASSERT_GE(kept, 0);
+  testing::SendBytes(kept, "GET /first HTTP/1.1\r\n\r\n");
+  char buf[512];
+  ASSERT_GT(recv(kept, buf, sizeof(buf), 0), 0);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(StatusOf(Exchange(server->port(), "GET /other HTTP/1.1\r\nConnection: close\r\n\r\n")),
+              200);
+  }
+  testing::SendBytes(kept, "GET /again HTTP/1.1\r\nConnection: close\r\n\r\n");
+  const std::string again = testing::ReadAll(kept);
+  EXPECT_NE(again.find("GET /again"), std::string::npos) << again;
+  close(kept);
+}
+
 // A throwing handler is a 500, and the server goes on.
 TEST(HttpServerTest, ThrowingHandlerIs500) {
   HttpServerOptions options = BodyOptions();
