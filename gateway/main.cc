@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/cli_flags.h"
 #include "common/log.h"
+#include "common/server/http_server.h"
 #include "common/server/metrics.h"
 #include "common/server/security_flags.h"
 #include "common/server/server_main_util.h"
@@ -20,6 +22,7 @@
 #include "gateway/backend_channel.h"
 #include "gateway/budget.h"
 #include "gateway/gateway_server.h"
+#include "gateway/http/http_api.h"
 #include "gateway/requests.h"
 #include "gateway/user_store.h"
 
@@ -100,9 +103,20 @@ ABSL_FLAG(int, ask_generator_workers, recsys::gateway::GatewayOptions{}.ask_gene
           "Ask: generator calls at once (each blocks a thread for up to "
           "--ask_generator_timeout); more wait in a queue of 4x this, beyond it "
           "RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, http_port, 0,
+          "HTTP/JSON API, web page and /healthz /readyz on this port (0 = off). Plaintext: "
+          "with --tls_cert set it needs --http_allow_plaintext (terminate TLS in front of it)");
+ABSL_FLAG(bool, http_allow_plaintext, false,
+          "Serve --http_port in plaintext even though the gRPC port uses TLS");
+ABSL_FLAG(int, http_threads, 16,
+          "HTTP connection threads (each serves one connection at a time; keep-alive "
+          "connections yield when others wait)");
+ABSL_FLAG(int64_t, http_max_body_bytes, 1 << 20, "Largest HTTP request body, bytes");
 ABSL_FLAG(std::string, backend_token_file, "",
           "File whose first line is the token sent to retrieval and ranking (when they run "
           "with --auth_tokens). Empty = none");
+
+ABSL_DECLARE_FLAG(std::string, tls_cert);
 
 int main(int argc, char** argv) {
   recsys::BlockTerminationSignals();  // before any thread exists
@@ -167,7 +181,22 @@ int main(int argc, char** argv) {
     bad_flag = "--ask_generator_timeout must be positive";
   } else if (o.service.ask_generator_workers < 1 || o.service.ask_generator_workers > 1024) {
     bad_flag = "--ask_generator_workers must be in 1..1024";
-  } else if (!ask_generator_url.empty()) {
+  } else if (const int http_port = absl::GetFlag(FLAGS_http_port);
+             http_port < 0 || http_port > 65535 || (http_port != 0 && (http_port == port ||
+                                                                       http_port == metrics_port))) {
+    bad_flag = "--http_port must be in 0..65535 and differ from --port and --metrics_port";
+  } else if (absl::GetFlag(FLAGS_http_threads) < 1 || absl::GetFlag(FLAGS_http_threads) > 64) {
+    bad_flag = "--http_threads must be in 1..64";
+  } else if (absl::GetFlag(FLAGS_http_max_body_bytes) < 1024 ||
+             absl::GetFlag(FLAGS_http_max_body_bytes) > (1 << 30)) {
+    bad_flag = "--http_max_body_bytes must be in 1024..2^30";
+  } else if (absl::GetFlag(FLAGS_http_port) != 0 && !absl::GetFlag(FLAGS_tls_cert).empty() &&
+             !absl::GetFlag(FLAGS_http_allow_plaintext)) {
+    bad_flag =
+        "--http_port serves plaintext HTTP while the gRPC port uses TLS: terminate TLS in front "
+        "of it (an ingress) and pass --http_allow_plaintext, or leave --http_port at 0";
+  }
+  if (bad_flag.empty() && !ask_generator_url.empty()) {
     absl::StatusOr<gateway::HttpUrl> url = gateway::ParseHttpUrl(ask_generator_url);
     if (url.ok()) {
       o.service.ask_generator = *std::move(url);
@@ -255,13 +284,42 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot start the gateway server: " << server.status();
     return 1;
   }
+  // The HTTP face calls the service in-process; it stops after the gRPC
+  // server has drained (its calls then fail UNAVAILABLE, /readyz says 503).
+  std::unique_ptr<gateway::HttpApi> http_api;
+  std::unique_ptr<recsys::HttpServer> http_server;
+  if (const int http_port = absl::GetFlag(FLAGS_http_port); http_port != 0) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    http_api = std::make_unique<gateway::HttpApi>(
+        (*server)->grpc_server()->InProcessChannel(args),
+        gateway::HttpApiOptions{.auth = auth.get(), .registry = &metrics->registry()});
+    recsys::HttpServerOptions http;
+    http.address = absl::StrCat("0.0.0.0:", http_port);
+    http.threads = absl::GetFlag(FLAGS_http_threads);
+    http.max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
+    http.keep_alive = true;
+    auto started = recsys::HttpServer::StartHandler(
+        http, [api = http_api.get()](const recsys::HttpRequest& r) { return api->Handle(r); });
+    if (!started.ok()) {
+      LOG(ERROR) << "--http_port: " << started.status();
+      return 1;
+    }
+    http_server = *std::move(started);
+    LOG(INFO) << "recsys-gateway: HTTP/JSON API and web page on port " << http_server->port()
+              << " (http://localhost:" << http_server->port() << "/)";
+  }
   LOG(INFO) << "recsys-gateway: gRPC on port " << (*server)->port() << ", /metrics on port "
             << metrics->port() << ", " << recovered.replayed_records
             << " logged events replayed (torn tail cut: " << recovered.truncated_bytes
             << " bytes; corrupt places skipped: " << recovered.corrupt_regions
             << "); NOT_SERVING until a bundle loads";
 
-  return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
-                                      "recsys-gateway", startup_timeout,
-                                      [&auth] { recsys::ReloadTokensOnHangup(auth.get()); });
+  return recsys::ServeUntilTerminated(
+      *std::move(server), std::move(metrics), drain, "recsys-gateway", startup_timeout,
+      [&auth] { recsys::ReloadTokensOnHangup(auth.get()); },
+      [&http_server, &http_api] {
+        http_server.reset();
+        http_api.reset();
+      });
 }

@@ -45,7 +45,8 @@ pids+=($!)
 $BIN/recsys-ranking "${common[@]}" --port 50053 --metrics_port 9093 >out/logs/ranking.log 2>&1 &
 pids+=($!)
 $BIN/recsys-gateway "${common[@]}" --port 50051 --metrics_port 9091 --state_dir "$STATE" \
-  --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 >out/logs/gateway.log 2>&1 &
+  --retrieval dns:///localhost:50052 --ranking dns:///localhost:50053 --http_port 8080 \
+  >out/logs/gateway.log 2>&1 &
 pids+=($!)
 # Each service's own health status (the overall "" one reads SERVING for an
 # instant at start-up, before the server marks itself NOT_SERVING).
@@ -61,6 +62,7 @@ for target in 50052=recsys.v1.Retrieval 50053=recsys.v1.Ranking 50051=recsys.v1.
     echo "service on port $port did not become healthy; logs in out/logs/"; exit 1; }
 done
 echo "all three services SERVING (logs in out/logs/, metrics on :9091-9093/metrics)"
+echo "web page: http://localhost:8080/  (API docs: /docs; DEMO_KEEP_SERVING=1 keeps the services up after the demo)"
 
 cli=($BIN/recsys-cli --target localhost:50051)
 echo "== recommendations =="
@@ -73,6 +75,10 @@ echo "== feedback: user 1 watches The Matrix (2571), then recommend again =="
 "${cli[@]}" feedback 1 2571
 "${cli[@]}" recommend 1 --k 5
 "${cli[@]}" info
+echo "== the same API over HTTP/JSON =="
+curl -sS 'localhost:8080/v1/recommend/414?k=3'
+curl -sS -H 'Content-Type: application/json' \
+  -d '{"question": "animated films for children", "k": 3}' localhost:8080/v1/ask
 
 echo "== served evaluation (every test user's history through the gateway) =="
 $BIN/recsys-eval --data data/ml-latest-small --target localhost:50051 --json out/served.json
@@ -101,4 +107,9 @@ if $BIN/recsys-registry --registry "$REGISTRY" --name "$NAME" promote "$producti
   "${cli[@]}" info
 else
   echo "promotion of $production refused (see above); production unchanged"
+fi
+
+if [ "${DEMO_KEEP_SERVING:-0}" = 1 ]; then
+  echo "services keep serving: web page http://localhost:8080/, gRPC localhost:50051; Ctrl-C stops them"
+  wait
 fi

@@ -81,6 +81,7 @@ RequestHead ParseRequestHead(absl::string_view head) {
     return unsupported;
   }
 
+  RequestHead parsed;
   for (size_t i = 1; i < lines.size(); ++i) {
     const absl::string_view line = StripCr(lines[i]);
     if (line.empty()) return Bad("empty line inside the header block");
@@ -93,47 +94,117 @@ RequestHead ParseRequestHead(absl::string_view head) {
       const auto u = static_cast<unsigned char>(c);
       if ((u < 0x20 && c != '\t') || u == 0x7f) return Bad("control character in header value");
     }
+    parsed.headers.emplace_back(absl::AsciiStrToLower(line.substr(0, colon)),
+                                std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
   }
 
-  RequestHead parsed;
   parsed.method = std::string(parts[0]);
   parsed.target = std::string(target);
-  parsed.path = std::string(target.substr(0, target.find('?')));
+  const size_t question = target.find('?');
+  parsed.path = std::string(target.substr(0, question));
+  if (question != absl::string_view::npos) parsed.query = std::string(target.substr(question + 1));
+  parsed.minor_version = version[7] - '0';
   return parsed;
+}
+
+const std::string* RequestHead::Header(absl::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return &value;
+  }
+  return nullptr;
+}
+
+int RequestHead::HeaderCount(absl::string_view lower_name) const {
+  int n = 0;
+  for (const auto& header : headers) n += header.first == lower_name ? 1 : 0;
+  return n;
+}
+
+namespace {
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+absl::StatusOr<std::string> PercentDecode(absl::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%') {
+      if (text.size() - i < 3) {
+        return absl::InvalidArgumentError("truncated %-escape");
+      }
+      const int h = HexValue(text[i + 1]);
+      const int l = HexValue(text[i + 2]);
+      if (h < 0 || l < 0) return absl::InvalidArgumentError("bad %-escape");
+      out.push_back(static_cast<char>(h * 16 + l));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
+    absl::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (absl::string_view piece : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    const size_t eq = piece.find('=');
+    absl::StatusOr<std::string> name = PercentDecode(piece.substr(0, eq), true);
+    if (!name.ok()) return name.status();
+    std::string value;
+    if (eq != absl::string_view::npos) {
+      absl::StatusOr<std::string> decoded = PercentDecode(piece.substr(eq + 1), true);
+      if (!decoded.ok()) return decoded.status();
+      value = *std::move(decoded);
+    }
+    out.emplace_back(*std::move(name), std::move(value));
+  }
+  return out;
 }
 
 absl::string_view ReasonPhrase(int status) {
   switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 414:
-      return "URI Too Long";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "Unknown";
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 499: return "Client Closed Request";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
   }
 }
 
 std::string FormatResponse(int status, absl::string_view content_type, absl::string_view body,
-                           bool head_only, absl::string_view extra_headers) {
+                           bool head_only, absl::string_view extra_headers, bool keep_alive) {
   std::string out = absl::StrCat(
       "HTTP/1.1 ", status, " ", ReasonPhrase(status), "\r\nContent-Type: ", content_type,
-      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n", extra_headers, "\r\n");
+      "\r\nContent-Length: ", body.size(), "\r\nConnection: ", keep_alive ? "keep-alive" : "close",
+      "\r\n", extra_headers, "\r\n");
   if (!head_only) out.append(body.data(), body.size());
   return out;
 }

@@ -22,6 +22,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "common/server/http_request.h"
@@ -37,6 +39,9 @@ constexpr int kListenBacklog = 128;
 // (which can discard the response the peer has not read yet).
 constexpr absl::Duration kLingerTime = absl::Seconds(1);
 constexpr size_t kLingerBytes = 256 << 10;
+// How long an idle kept-alive connection waits, once a queued connection has
+// no free thread, before it gives its thread up.
+constexpr absl::Duration kYieldGrace = absl::Milliseconds(20);
 // recv() chunk, bytes.
 constexpr size_t kChunkBytes = 4096;
 
@@ -124,6 +129,8 @@ struct HttpServer::Queue {
   absl::Mutex mu;
   // Accepted sockets and their read deadlines, oldest first.
   std::deque<std::pair<int, absl::Time>> pending ABSL_GUARDED_BY(mu);
+  // Worker threads waiting for a connection (free to take one at once).
+  int free_workers ABSL_GUARDED_BY(mu) = 0;
   bool stopping ABSL_GUARDED_BY(mu) = false;
 
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stopping || !pending.empty(); }
@@ -136,25 +143,62 @@ std::string JoinHostPort(absl::string_view host, int port) {
   return absl::StrCat(host, ":", port);
 }
 
-HttpServer::HttpServer(HttpServerOptions options, std::vector<Resource> resources)
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
     : options_(std::move(options)),
-      resources_(std::move(resources)),
+      handler_(std::move(handler)),
       queue_(std::make_unique<Queue>()) {}
+
+const std::string* HttpRequest::Header(absl::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return &value;
+  }
+  return nullptr;
+}
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
                                                               std::vector<Resource> resources) {
+  // Resources are read-only: no bodies, one request per connection.
+  options.max_body_bytes = 0;
+  options.keep_alive = false;
+  auto handler = [resources = std::move(resources)](const HttpRequest& request) {
+    HttpResponse response;
+    const Resource* resource = nullptr;
+    for (const Resource& r : resources) {
+      if (r.path == request.path) resource = &r;
+    }
+    if (resource == nullptr) {
+      response.status = 404;
+      response.body = "Not Found\n";
+    } else if (request.method != "GET" && request.method != "HEAD") {
+      response.status = 405;
+      response.body = "Method Not Allowed\n";
+      response.extra_headers = "Allow: GET, HEAD\r\n";
+    } else {
+      response.content_type = resource->content_type;
+      response.body = resource->render();
+    }
+    return response;
+  };
+  return StartHandler(std::move(options), HttpHandler(std::move(handler)));
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::StartHandler(HttpServerOptions options,
+                                                                     HttpHandler handler) {
   if (options.threads < 1 || options.threads > 64 || options.max_queued_connections < 1 ||
       options.max_request_head_bytes < 256 || options.read_timeout <= absl::ZeroDuration() ||
-      options.write_timeout <= absl::ZeroDuration()) {
+      options.write_timeout <= absl::ZeroDuration() || options.max_body_bytes < 0 ||
+      options.max_body_bytes > (int64_t{1} << 30) || options.max_requests_per_connection < 1 ||
+      options.idle_timeout <= absl::ZeroDuration() || handler == nullptr) {
     return absl::InvalidArgumentError(
         "HttpServerOptions: threads in 1..64, max_queued_connections >= 1, "
-        "max_request_head_bytes >= 256 and positive timeouts");
+        "max_request_head_bytes >= 256, max_body_bytes in 0..2^30, "
+        "max_requests_per_connection >= 1, positive timeouts and a handler");
   }
   std::string host;
   int port = 0;
   if (absl::Status s = SplitHostPort(options.address, &host, &port); !s.ok()) return s;
 
-  std::unique_ptr<HttpServer> server(new HttpServer(std::move(options), std::move(resources)));
+  std::unique_ptr<HttpServer> server(new HttpServer(std::move(options), std::move(handler)));
   std::string error;
   server->listen_fd_ = Listen(host, port, &error);
   if (server->listen_fd_ < 0) {
@@ -163,7 +207,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   }
   server->port_ = BoundPort(server->listen_fd_);
   server->stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (server->stop_fd_ < 0) {
+  server->queued_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (server->stop_fd_ < 0 || server->queued_fd_ < 0) {
     return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   }
   HttpServer* self = server.get();
@@ -189,6 +234,7 @@ HttpServer::~HttpServer() {
   queue_->pending.clear();
   if (listen_fd_ >= 0) close(listen_fd_);
   if (stop_fd_ >= 0) close(stop_fd_);
+  if (queued_fd_ >= 0) close(queued_fd_);
 }
 
 void HttpServer::AcceptLoop() {
@@ -219,6 +265,12 @@ void HttpServer::AcceptLoop() {
       if (queue_->pending.size() < static_cast<size_t>(options_.max_queued_connections)) {
         queue_->pending.emplace_back(fd, absl::Now() + options_.read_timeout);
         queued = true;
+        // Idle keep-alive connections yield only when no thread is free to
+        // take the new one.
+        if (queue_->pending.size() > static_cast<size_t>(queue_->free_workers)) {
+          const uint64_t one = 1;
+          (void)!write(queued_fd_, &one, sizeof(one));
+        }
       }
     }
     if (!queued) {
@@ -235,27 +287,36 @@ void HttpServer::WorkerLoop() {
     absl::Time deadline;
     {
       absl::MutexLock lock(&queue_->mu);
+      ++queue_->free_workers;
       queue_->mu.Await(absl::Condition(queue_.get(), &Queue::HasWork));
+      --queue_->free_workers;
       if (queue_->stopping) return;
       std::tie(fd, deadline) = queue_->pending.front();
       queue_->pending.pop_front();
+      if (queue_->pending.empty()) {
+        uint64_t count = 0;
+        (void)!read(queued_fd_, &count, sizeof(count));
+      }
     }
     ServeConnection(fd, deadline);
   }
 }
 
-HttpServer::Wait HttpServer::WaitFor(int fd, short events, absl::Time deadline) const {
+HttpServer::Wait HttpServer::WaitFor(int fd, short events, absl::Time deadline,
+                                     bool wake_on_queue) const {
   while (true) {
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return Wait::kTimeout;
     // Rounded up, so a wait never ends just before the deadline and spins.
     const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
-    pollfd fds[2] = {{fd, events, 0}, {stop_fd_, POLLIN, 0}};
-    const int rc = poll(fds, 2, static_cast<int>(std::min<int64_t>(ms, INT_MAX)));
+    pollfd fds[3] = {{fd, events, 0}, {stop_fd_, POLLIN, 0}, {queued_fd_, POLLIN, 0}};
+    const int rc =
+        poll(fds, wake_on_queue ? 3 : 2, static_cast<int>(std::min<int64_t>(ms, INT_MAX)));
     if (rc < 0 && errno != EINTR) return Wait::kStopped;
     if (rc <= 0) continue;
     if (fds[1].revents != 0) return Wait::kStopped;
     if (fds[0].revents != 0) return Wait::kReady;
+    if (wake_on_queue && fds[2].revents != 0) return Wait::kQueued;
   }
 }
 
@@ -286,76 +347,225 @@ void HttpServer::LingerAndClose(int fd) const {
   close(fd);
 }
 
+namespace {
+
+// How a request's body is framed, from its head.
+struct BodyFraming {
+  int error_status = 0;  // 0, or the status to answer (and close)
+  std::string error;
+  int64_t length = 0;
+};
+
+BodyFraming FrameBody(const http::RequestHead& head, int64_t max_body_bytes) {
+  BodyFraming framing;
+  if (head.Header("transfer-encoding") != nullptr) {
+    framing.error_status = 501;
+    framing.error = "Transfer-Encoding is not supported: send the body with Content-Length";
+    return framing;
+  }
+  const std::string* length = nullptr;
+  for (const auto& [name, value] : head.headers) {
+    if (name != "content-length") continue;
+    if (length != nullptr && *length != value) {
+      framing.error_status = 400;
+      framing.error = "conflicting Content-Length headers";
+      return framing;
+    }
+    length = &value;
+  }
+  if (length == nullptr) return framing;
+  uint64_t n = 0;
+  if (length->empty() || length->size() > 18 ||
+      !std::all_of(length->begin(), length->end(),
+                   [](char c) { return c >= '0' && c <= '9'; }) ||
+      !absl::SimpleAtoi(*length, &n)) {
+    framing.error_status = 400;
+    framing.error = "malformed Content-Length";
+    return framing;
+  }
+  if (n > static_cast<uint64_t>(max_body_bytes)) {
+    framing.error_status = 413;
+    framing.error = absl::StrCat("request body of ", n, " bytes is over the limit of ",
+                                 max_body_bytes);
+    return framing;
+  }
+  framing.length = static_cast<int64_t>(n);
+  return framing;
+}
+
+// Whether the request lets the connection stay open afterwards.
+bool WantsKeepAlive(const http::RequestHead& head) {
+  if (head.minor_version < 1) return false;
+  for (const auto& [name, value] : head.headers) {
+    if (name != "connection") continue;
+    for (absl::string_view token : absl::StrSplit(value, ',')) {
+      if (absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(token), "close")) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void HttpServer::ServeConnection(int fd, absl::Time read_deadline) {
-  const size_t limit = static_cast<size_t>(options_.max_request_head_bytes);
-  std::string data;
-  std::string response;
+  const size_t head_limit = static_cast<size_t>(options_.max_request_head_bytes);
+  const bool read_bodies = options_.max_body_bytes > 0;
+  std::string data;  // received and not yet consumed
   char chunk[kChunkBytes];
-  size_t head_end = absl::string_view::npos;
-  while ((head_end = http::FindHeadEnd(data)) == absl::string_view::npos) {
-    if (data.size() >= limit) {
-      // No line end at all: the request line alone is too long.
-      const int status = data.find('\n') == std::string::npos ? 414 : 431;
-      response = http::FormatResponse(status, kTextPlain,
-                                      absl::StrCat(http::ReasonPhrase(status), "\n"), false);
-      break;
-    }
-    const Wait wait = WaitFor(fd, POLLIN, read_deadline);
-    if (wait == Wait::kStopped || (wait == Wait::kTimeout && data.empty())) {
-      close(fd);
-      return;
-    }
-    if (wait == Wait::kTimeout) {
-      response = http::FormatResponse(408, kTextPlain, "Request Timeout\n", false);
-      break;
-    }
-    const ssize_t n = recv(fd, chunk, std::min(sizeof(chunk), limit - data.size()), 0);
+  // Reads what is there into `data`, at most `room` bytes, waiting until
+  // `deadline` (with `idle`, also waking when a connection queues).
+  enum class Read { kGot, kEof, kTimeout, kGone, kQueued };
+  auto read_some = [&](absl::Time deadline, size_t room, bool idle) {
+    const Wait wait = WaitFor(fd, POLLIN, deadline, idle);
+    if (wait == Wait::kStopped) return Read::kGone;
+    if (wait == Wait::kTimeout) return Read::kTimeout;
+    if (wait == Wait::kQueued) return Read::kQueued;
+    const ssize_t n = recv(fd, chunk, std::min(sizeof(chunk), room), 0);
     if (n > 0) {
       data.append(chunk, static_cast<size_t>(n));
-    } else if (n == 0) {
-      // The peer stopped sending before the head ended; it may still read.
-      if (data.empty()) {
+      return Read::kGot;
+    }
+    if (n == 0) return Read::kEof;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Read::kGot : Read::kGone;
+  };
+  auto answer_and_close = [&](int status, absl::string_view text) {
+    const std::string response = http::FormatResponse(
+        status, kTextPlain, absl::StrCat(text, "\n"), /*head_only=*/false);
+    if (WriteAll(fd, response, absl::Now() + options_.write_timeout)) {
+      LingerAndClose(fd);
+    } else {
+      close(fd);
+    }
+  };
+
+  for (int served = 0;; ++served) {
+    // The request head. A follow-up request on a kept-alive connection may
+    // take idle_timeout to start; then it has read_timeout to arrive.
+    size_t head_end = absl::string_view::npos;
+    if (served > 0 && data.empty()) {
+      const absl::Time idle_until = absl::Now() + options_.idle_timeout;
+      Read r = read_some(idle_until, head_limit, /*idle=*/true);
+      while (r == Read::kQueued) {
+        // A connection waits with no thread free. A thread finishing its
+        // connection may take it in a moment: yield only if it still waits
+        // after a short grace (serving this connection's request if one comes).
+        r = read_some(std::min(idle_until, absl::Now() + kYieldGrace), head_limit, false);
+        if (r != Read::kTimeout) break;
+        bool still_waiting;
+        {
+          absl::MutexLock lock(&queue_->mu);
+          still_waiting = queue_->pending.size() > static_cast<size_t>(queue_->free_workers);
+        }
+        if (still_waiting || absl::Now() >= idle_until) break;
+        r = read_some(idle_until, head_limit, /*idle=*/true);
+      }
+      if (r != Read::kGot) {
+        close(fd);  // idle: closing loses nothing
+        return;
+      }
+      read_deadline = absl::Now() + options_.read_timeout;
+    }
+    while ((head_end = http::FindHeadEnd(data)) == absl::string_view::npos) {
+      if (data.size() >= head_limit) {
+        // No line end at all: the request line alone is too long.
+        const int status = data.find('\n') == std::string::npos ? 414 : 431;
+        answer_and_close(status, http::ReasonPhrase(status));
+        return;
+      }
+      const Read r = read_some(read_deadline, head_limit - data.size(), /*idle=*/false);
+      if (r == Read::kGone || (r != Read::kGot && data.empty())) {
         close(fd);
         return;
       }
-      response = http::FormatResponse(400, kTextPlain, "incomplete request head\n", false);
-      break;
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      if (r == Read::kTimeout) {
+        answer_and_close(408, "Request Timeout");
+        return;
+      }
+      if (r == Read::kEof) {
+        // The peer stopped sending before the head ended; it may still read.
+        answer_and_close(400, "incomplete request head");
+        return;
+      }
+    }
+    const http::RequestHead head = http::ParseRequestHead(absl::string_view(data).substr(0, head_end));
+    if (head.error_status != 0) {
+      answer_and_close(head.error_status, head.error);
+      return;
+    }
+
+    HttpRequest request;
+    bool keep_alive = false;
+    if (read_bodies) {
+      const BodyFraming framing = FrameBody(head, options_.max_body_bytes);
+      if (framing.error_status != 0) {
+        answer_and_close(framing.error_status, framing.error);
+        return;
+      }
+      const size_t need = head_end + static_cast<size_t>(framing.length);
+      if (data.size() < need) {
+        if (const std::string* expect = head.Header("expect"); expect != nullptr) {
+          if (!absl::EqualsIgnoreCase(*expect, "100-continue")) {
+            answer_and_close(417, "only Expect: 100-continue is understood");
+            return;
+          }
+          if (!WriteAll(fd, "HTTP/1.1 100 Continue\r\n\r\n",
+                        absl::Now() + options_.write_timeout)) {
+            close(fd);
+            return;
+          }
+        }
+      }
+      while (data.size() < need) {
+        const Read r = read_some(read_deadline, need - data.size(), /*idle=*/false);
+        if (r == Read::kGone) {
+          close(fd);
+          return;
+        }
+        if (r == Read::kTimeout) {
+          answer_and_close(408, "Request Timeout");
+          return;
+        }
+        if (r == Read::kEof) {
+          answer_and_close(400, "incomplete request body");
+          return;
+        }
+      }
+      request.body = data.substr(head_end, static_cast<size_t>(framing.length));
+      data.erase(0, need);
+      keep_alive = options_.keep_alive && WantsKeepAlive(head) &&
+                   served + 1 < options_.max_requests_per_connection;
+    }
+    request.method = head.method;
+    request.target = head.target;
+    request.path = head.path;
+    request.query = head.query;
+    request.headers = head.headers;
+
+    HttpResponse response;
+    try {
+      response = handler_(request);
+    } catch (const std::exception& e) {
+      LOG(ERROR) << "HTTP " << request.method << " " << request.path << ": " << e.what();
+      response = HttpResponse{.status = 500, .body = "Internal Server Error\n"};
+    }
+    if (keep_alive) {
+      // Connections waiting for a thread go first.
+      absl::MutexLock lock(&queue_->mu);
+      keep_alive = queue_->pending.empty() && !queue_->stopping;
+    }
+    const std::string out =
+        http::FormatResponse(response.status, response.content_type, response.body,
+                             /*head_only=*/request.method == "HEAD", response.extra_headers,
+                             keep_alive);
+    if (!WriteAll(fd, out, absl::Now() + options_.write_timeout)) {
       close(fd);
       return;
     }
+    if (!keep_alive) {
+      LingerAndClose(fd);
+      return;
+    }
   }
-  if (response.empty()) response = Respond(absl::string_view(data).substr(0, head_end));
-  if (!WriteAll(fd, response, absl::Now() + options_.write_timeout)) {
-    close(fd);
-    return;
-  }
-  LingerAndClose(fd);
-}
-
-std::string HttpServer::Respond(absl::string_view head) const {
-  const http::RequestHead request = http::ParseRequestHead(head);
-  if (request.error_status != 0) {
-    return http::FormatResponse(request.error_status, kTextPlain, request.error + "\n", false);
-  }
-  const bool head_only = request.method == "HEAD";
-  const Resource* resource = nullptr;
-  for (const Resource& r : resources_) {
-    if (r.path == request.path) resource = &r;
-  }
-  if (resource == nullptr) return http::FormatResponse(404, kTextPlain, "Not Found\n", head_only);
-  if (request.method != "GET" && !head_only) {
-    return http::FormatResponse(405, kTextPlain, "Method Not Allowed\n", false,
-                                "Allow: GET, HEAD\r\n");
-  }
-  std::string body;
-  try {
-    body = resource->render();
-  } catch (const std::exception& e) {
-    LOG(ERROR) << "rendering " << resource->path << ": " << e.what();
-    return http::FormatResponse(500, kTextPlain, "Internal Server Error\n", head_only);
-  }
-  return http::FormatResponse(200, resource->content_type, body, head_only);
 }
 
 }  // namespace recsys

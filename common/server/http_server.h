@@ -1,5 +1,6 @@
-// A small, bounded HTTP/1.1 server for a fixed set of read-only resources: the
-// /metrics endpoint of every recsys process.
+// A small, bounded HTTP/1.1 server: a fixed set of read-only resources (the
+// /metrics endpoint of every recsys process), or one handler for every request
+// (the gateway's JSON API, which also needs request bodies and keep-alive).
 //
 //   HttpServer::Resource metrics{"/metrics", "text/plain; version=0.0.4; charset=utf-8",
 //                                [&] { return registry_text(); }};
@@ -12,8 +13,18 @@
 // 400 to a malformed request line or header line; 414 to a request line longer
 // than max_request_head_bytes, 431 to a longer request head; 505 to HTTP versions
 // other than 1.0 / 1.1; 408 when the head does not arrive within read_timeout;
-// 503 when every thread is busy and the queue is full. Each connection carries
-// one request: responses say Connection: close, and a request body is never read.
+// 503 when every thread is busy and the queue is full. With the default
+// options each connection carries one request: responses say Connection: close,
+// and a request body is never read.
+//
+// With a handler, max_body_bytes > 0 lets requests carry a body of at most that
+// many bytes, framed by Content-Length (413 beyond; 501 for Transfer-Encoding,
+// chunked bodies are not accepted; 400 for a bad or conflicting Content-Length;
+// "Expect: 100-continue" is answered before the body is read). keep_alive lets
+// an HTTP/1.1 connection carry up to max_requests_per_connection requests; the
+// server closes it after idle_timeout without a new request, and at once when
+// idle while other connections wait and no thread is free, so idle
+// keep-alive connections never starve new ones.
 //
 // Bounds: `threads` connection threads plus one accepting thread;
 // max_queued_connections accepted sockets waiting; per connection at most
@@ -28,10 +39,12 @@
 // functions are called concurrently from the connection threads.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -56,7 +69,40 @@ struct HttpServerOptions {
   absl::Duration read_timeout = absl::Seconds(10);
   // The response must be written within this, else the connection is dropped.
   absl::Duration write_timeout = absl::Seconds(10);
+  // Largest request body read (handler servers only); 0 = bodies are never read
+  // and every response closes the connection.
+  int64_t max_body_bytes = 0;
+  // Persistent HTTP/1.1 connections (handler servers with max_body_bytes > 0).
+  bool keep_alive = false;
+  int max_requests_per_connection = 1000;
+  // A kept-alive connection with no new request for this long is closed. The
+  // next request must then arrive in full within read_timeout of its first byte.
+  absl::Duration idle_timeout = absl::Seconds(5);
 };
+
+// One request as a handler sees it.
+struct HttpRequest {
+  std::string method;  // as sent, e.g. "GET"
+  std::string target;  // e.g. "/v1/search?q=x"
+  std::string path;    // target without the query, not decoded
+  std::string query;   // after '?', not decoded
+  // Header fields in order, names lower-cased.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // The first header named `lower_name`, or null.
+  const std::string* Header(absl::string_view lower_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  // Complete header lines, each ending in "\r\n".
+  std::string extra_headers;
+};
+
+// Called concurrently from the connection threads; a thrown exception is a 500.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 // "host:port", with an IPv6 host in brackets ("[::1]:9092").
 std::string JoinHostPort(absl::string_view host, int port);
@@ -75,6 +121,10 @@ class HttpServer {
   // address or options, Unavailable if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions options,
                                                            std::vector<Resource> resources);
+  // Every well-formed request goes to `handler` (HEAD responses lose their
+  // body, keeping its length).
+  static absl::StatusOr<std::unique_ptr<HttpServer>> StartHandler(HttpServerOptions options,
+                                                                  HttpHandler handler);
 
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -87,18 +137,17 @@ class HttpServer {
  private:
   struct Queue;
 
-  HttpServer(HttpServerOptions options, std::vector<Resource> resources);
+  HttpServer(HttpServerOptions options, HttpHandler handler);
 
   void AcceptLoop();
   void WorkerLoop();
-  // Reads one request from `fd` (non-blocking) and answers it; closes `fd`.
+  // Reads requests from `fd` (non-blocking) and answers them; closes `fd`.
   void ServeConnection(int fd, absl::Time read_deadline);
-  // The response to a complete request head.
-  std::string Respond(absl::string_view head) const;
-  enum class Wait { kReady, kTimeout, kStopped };
+  enum class Wait { kReady, kTimeout, kStopped, kQueued };
   // Waits until `fd` has `events` (POLLIN / POLLOUT; errors and hang-ups count
-  // as ready), `deadline` passes or the server stops.
-  Wait WaitFor(int fd, short events, absl::Time deadline) const;
+  // as ready), `deadline` passes or the server stops; with `wake_on_queue`, also
+  // until a connection waits in the queue (kQueued).
+  Wait WaitFor(int fd, short events, absl::Time deadline, bool wake_on_queue = false) const;
   // Writes all of `data` by `deadline`; false if the peer went away, the deadline
   // passed or the server is stopping.
   bool WriteAll(int fd, absl::string_view data, absl::Time deadline) const;
@@ -108,11 +157,15 @@ class HttpServer {
   void LingerAndClose(int fd) const;
 
   const HttpServerOptions options_;
-  const std::vector<Resource> resources_;
+  const HttpHandler handler_;
   int listen_fd_ = -1;
   // An eventfd made readable (and left so) by the destructor: every poll()
   // includes it, so a stop interrupts any wait.
   int stop_fd_ = -1;
+  // An eventfd made readable (under the queue's lock) when a connection is
+  // queued with no thread free to take it, cleared when the queue empties:
+  // idle keep-alive waits include it.
+  int queued_fd_ = -1;
   int port_ = 0;
   std::unique_ptr<Queue> queue_;
   std::vector<std::thread> threads_;

@@ -184,12 +184,15 @@ void LogStopped(const std::string& binary);
 // down without a drain; the default never gives up). SIGHUP never ends the
 // wait: each one runs ReloadOnHangup on server->holder() (this thread) and the
 // wait goes on. `on_hangup` (may be empty) runs after each reload (e.g.
-// ReloadTokensOnHangup).
+// ReloadTokensOnHangup). `after_drain` (may be empty) runs once the server has
+// drained and before it is destroyed (e.g. to stop a transport that calls it
+// in-process).
 template <typename Server, typename Metrics>
 int ServeUntilTerminated(std::unique_ptr<Server> server, std::unique_ptr<Metrics> metrics,
                          absl::Duration drain, const std::string& binary,
                          absl::Duration startup_timeout = absl::InfiniteDuration(),
-                         const std::function<void()>& on_hangup = {}) {
+                         const std::function<void()>& on_hangup = {},
+                         const std::function<void()>& after_drain = {}) {
   int exit_code = 0;
   const absl::Time give_up = startup_timeout == absl::InfiniteDuration()
                                  ? absl::InfiniteFuture()
@@ -217,6 +220,7 @@ int ServeUntilTerminated(std::unique_ptr<Server> server, std::unique_ptr<Metrics
     break;
   }
   server->Shutdown(drain);
+  if (after_drain) after_drain();
   server.reset();  // the gRPC server (and its workers) before the metrics
   metrics.reset();
   LogStopped(binary);

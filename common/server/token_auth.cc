@@ -161,16 +161,23 @@ grpc::Status TokenAuthProcessor::Process(const InputMetadata& auth_metadata,
   // per-call is stored there.
   absl::string_view method;
   if (auto it = auth_metadata.find(":path"); it != auth_metadata.end()) method = ToView(it->second);
-  const std::optional<Role> required = policy_.Required(method);
   auto header = auth_metadata.find("authorization");
+  absl::string_view authorization;
   if (header != auth_metadata.end()) {
+    authorization = ToView(header->second);
     // Removed so that the service (and its access log) never sees the token.
-    consumed_auth_metadata->emplace("authorization", std::string(ToView(header->second)));
+    consumed_auth_metadata->emplace("authorization", std::string(authorization));
   }
+  return Check(method, authorization);
+}
+
+grpc::Status TokenAuthProcessor::Check(absl::string_view method,
+                                       absl::string_view authorization) {
+  const std::optional<Role> required = policy_.Required(method);
   if (!required) return grpc::Status::OK;
   absl::string_view token;
-  if (header != auth_metadata.end()) {
-    absl::string_view value = ToView(header->second);
+  if (!authorization.empty()) {
+    absl::string_view value = authorization;
     constexpr absl::string_view kScheme = "bearer ";
     if (value.size() > kScheme.size() &&
         absl::EqualsIgnoreCase(value.substr(0, kScheme.size()), kScheme)) {

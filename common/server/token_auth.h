@@ -94,6 +94,12 @@ class TokenAuthProcessor final : public grpc::AuthMetadataProcessor {
   // Replaces the tokens; calls already admitted are unaffected.
   void Replace(TokenTable tokens);
 
+  // The decision for one call of `method` ("/recsys.v1.Recommender/Feedback")
+  // carrying `authorization` ("Bearer TOKEN", "" if absent): OK,
+  // UNAUTHENTICATED or PERMISSION_DENIED, counted like Process's. Used by
+  // transports other than gRPC (the gateway's HTTP API).
+  grpc::Status Check(absl::string_view method, absl::string_view authorization);
+
   bool IsBlocking() const override { return false; }
   grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
                        OutputMetadata* consumed_auth_metadata,

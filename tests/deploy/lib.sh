@@ -147,7 +147,8 @@ wait_http() {
 
 # Service start-up. Ports are chosen here and exported for the test:
 #   RETRIEVAL_PORT RETRIEVAL_METRICS RANKING_PORT RANKING_METRICS
-#   GATEWAY_PORT GATEWAY_METRICS; pids RETRIEVAL_PID RANKING_PID GATEWAY_PID.
+#   GATEWAY_PORT GATEWAY_METRICS GATEWAY_HTTP_PORT (the gateway's HTTP/JSON API
+#   and web page); pids RETRIEVAL_PID RANKING_PID GATEWAY_PID.
 COMMON_FLAGS=()
 _common_flags() {
   COMMON_FLAGS=(--registry="$WORK/registry" --name=toy --poll_interval=1s)
@@ -174,6 +175,7 @@ start_gateway() {
   _common_flags
   "$BIN/recsys-gateway" "${COMMON_FLAGS[@]}" --port="$GATEWAY_PORT" \
     --metrics_port="$GATEWAY_METRICS" --state_dir="$WORK/state" \
+    ${GATEWAY_HTTP_PORT:+--http_port="$GATEWAY_HTTP_PORT"} \
     --retrieval="dns:///127.0.0.1:$RETRIEVAL_PORT" --ranking="dns:///127.0.0.1:$RANKING_PORT" \
     --default_deadline=2s --drain=5s "$@" >>"$WORK/logs/gateway.log" 2>&1 &
   GATEWAY_PID=$!
@@ -184,7 +186,7 @@ start_gateway() {
 start_services() {
   RETRIEVAL_PORT=$(free_port); RETRIEVAL_METRICS=$(free_port)
   RANKING_PORT=$(free_port); RANKING_METRICS=$(free_port)
-  GATEWAY_PORT=$(free_port); GATEWAY_METRICS=$(free_port)
+  GATEWAY_PORT=$(free_port); GATEWAY_METRICS=$(free_port); GATEWAY_HTTP_PORT=$(free_port)
   start_retrieval
   start_ranking
   start_gateway "$@"
