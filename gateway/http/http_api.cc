@@ -51,6 +51,7 @@ const std::vector<HttpRoute>& HttpRoutes() {
       {"GET", "/v1/history/{user}", "GetHistory"},
       {"DELETE", "/v1/history/{user}", "DeleteUser"},
       {"GET", "/v1/model", "GetModelInfo"},
+      {"POST", "/v1/ask", "Ask"},
       {"GET", "/healthz", ""},
       {"GET", "/readyz", ""},
       {"GET", "/openapi.json", ""},
@@ -541,6 +542,13 @@ HttpResponse HttpApi::CallRpc(const HttpRoute& route, const Matched& match,
     v1::GetModelInfoResponse resp;
     if (auto bad = ParseParams(request, {}, &params)) return *bad;
     status = stub_->GetModelInfo(&ctx, req, &resp);
+    if (status.ok()) return JsonResponse(resp);
+  } else if (rpc == "Ask") {
+    v1::AskRequest req;
+    v1::AskResponse resp;
+    if (auto bad = ParseParams(request, {}, &params)) return *bad;
+    if (auto bad = ParseJsonBody(request, &req)) return *bad;
+    status = stub_->Ask(&ctx, req, &resp);
     if (status.ok()) return JsonResponse(resp);
   } else {
     return ErrorResponse(grpc::StatusCode::UNIMPLEMENTED, absl::StrCat("no handler for ", rpc));

@@ -196,13 +196,16 @@ def main():
         if status not in (404, 405) or "error" not in json.loads(raw):
             fail(f"GET {path}: {status} {raw[:200]!r}")
     ok("wrong paths -> 404/405 with a JSON error")
-    status, _, _ = call(base, "POST", "/v1/feedback", b"{" * (2 << 20))
-    if status != 413:
-        fail(f"2 MiB body: {status}, want 413")
-    ok("2 MiB body -> 413")
-
     url = urllib.parse.urlparse(base)
     host, port = url.hostname, url.port
+    # A 2 MiB body is refused from its Content-Length, before it is read (a
+    # client still sending it may then see the connection reset, as with any
+    # server that will not read an oversized body).
+    out = raw_exchange(host, port, b"POST /v1/feedback HTTP/1.1\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: 2097152\r\n\r\n" + b"{" * 4096)
+    if b" 413 " not in out.split(b"\r\n", 1)[0] + b" ":
+        fail(f"2 MiB body: {out[:120]!r}")
+    ok("2 MiB body -> 413")
     for name, data, want in [
         ("garbage bytes", bytes(range(256)) * 4 + b"\r\n\r\n", b" 400 "),
         ("a 64 KiB request line", b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\n\r\n", b" 414 "),
