@@ -29,6 +29,9 @@ PACKAGES=(
   chromium chromium-driver python3-selenium
   # HTTP load for the HTTP-vs-gRPC benchmark
   wrk
+  # the gateway's optional Redis user store: the hiredis client library, and a
+  # real server for its tests and the kill-cycle benchmark
+  redis-server libhiredis-dev
 )
 
 missing=()
