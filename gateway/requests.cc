@@ -101,6 +101,9 @@ absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request,
     }
   }
   if (!WeightOk(request.weight())) return Invalid("weight must be finite and >= 0");
+  if (request.idempotency_key().size() > kMaxIdempotencyKeyBytes) {
+    return Invalid("idempotency_key must be at most 128 bytes");
+  }
   if (request.timestamp_s() < 0) return Invalid("timestamp_s must be >= 0");
   // Compared in absl::Time: no overflow at INT64_MAX.
   if (absl::FromUnixSeconds(request.timestamp_s()) > now + limits.max_feedback_future) {

@@ -44,6 +44,8 @@ struct RequestLimits {
 inline constexpr size_t kMaxIdBytes = 256;
 // Longest Feedback event type, bytes.
 inline constexpr size_t kMaxEventBytes = 64;
+// Longest Feedback idempotency key, bytes.
+inline constexpr size_t kMaxIdempotencyKeyBytes = 128;
 // Most events one GetHistory may ask for, and the count when it asks for 0.
 inline constexpr int kMaxHistoryEvents = 10000;
 inline constexpr int kDefaultHistoryEvents = 100;
@@ -58,8 +60,9 @@ absl::Status ValidateRecommendRequest(const v1::RecommendRequest& request,
 
 // InvalidArgument, else OK. Checks: user_id and item_id 1..kMaxIdBytes; event
 // empty or an accepted name (AcceptedEventNames), event_type a known value
-// agreeing with a non-empty event; weight finite and >= 0; timestamp_s >= 0
-// and at most limits.max_feedback_future after `now`.
+// agreeing with a non-empty event; weight finite and >= 0; idempotency_key at
+// most kMaxIdempotencyKeyBytes; timestamp_s >= 0 and at most
+// limits.max_feedback_future after `now`.
 absl::Status ValidateFeedbackRequest(const v1::FeedbackRequest& request,
                                      const RequestLimits& limits = {},
                                      absl::Time now = absl::Now());

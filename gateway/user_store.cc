@@ -10,6 +10,7 @@
 #include "common/bundle/model_bundle.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "gateway/user_store_metrics.h"
 
 namespace recsys::gateway {
 
@@ -196,19 +197,38 @@ void EmbeddedUserStore::InsertSeed(absl::string_view user_id, std::vector<UserEv
 
 std::vector<UserEvent> EmbeddedUserStore::History(absl::string_view user_id,
                                                   size_t max_events) const {
+  const absl::Time start = options_.metrics != nullptr ? absl::Now() : absl::InfinitePast();
   std::vector<UserEvent> out;
-  const Shard& shard = ShardFor(user_id);
-  absl::ReaderMutexLock lock(&shard.mu);
-  auto it = shard.users.find(user_id);
-  if (it == shard.users.end()) return out;
-  const std::vector<Stored>& events = it->second;
-  const size_t n = std::min(max_events, events.size());
-  out.reserve(n);
-  for (size_t i = events.size() - n; i < events.size(); ++i) out.push_back(FromStored(events[i]));
+  {
+    const Shard& shard = ShardFor(user_id);
+    absl::ReaderMutexLock lock(&shard.mu);
+    if (auto it = shard.users.find(user_id); it != shard.users.end()) {
+      const std::vector<Stored>& events = it->second;
+      const size_t n = std::min(max_events, events.size());
+      out.reserve(n);
+      for (size_t i = events.size() - n; i < events.size(); ++i) {
+        out.push_back(FromStored(events[i]));
+      }
+    }
+  }
+  if (options_.metrics != nullptr) {
+    options_.metrics->ObserveOp(UserStoreOp::kHistory, absl::Now() - start, true);
+  }
   return out;
 }
 
 absl::StatusOr<uint64_t> EmbeddedUserStore::Append(absl::string_view user_id, UserEvent e) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<uint64_t> seq = LoggedAppend(user_id, std::move(e));
+  // Refusals (bad or full) are answers, not store failures.
+  if (options_.metrics != nullptr) {
+    options_.metrics->ObserveOp(UserStoreOp::kAppend, absl::Now() - start,
+                                seq.ok() || !absl::IsUnavailable(seq.status()));
+  }
+  return seq;
+}
+
+absl::StatusOr<uint64_t> EmbeddedUserStore::LoggedAppend(absl::string_view user_id, UserEvent e) {
   if (user_id.empty()) return absl::InvalidArgumentError("empty user id");
   if (e.item_id.empty()) return absl::InvalidArgumentError("empty item id");
   RETURN_IF_ERROR(CheckRoom(user_id));
@@ -218,6 +238,48 @@ absl::StatusOr<uint64_t> EmbeddedUserStore::Append(absl::string_view user_id, Us
   Insert(user_id, ToStored(UserEvent{std::move(entry.item_id), entry.timestamp_s, entry.weight,
                                      std::move(entry.event)},
                            seq));
+  return seq;
+}
+
+absl::StatusOr<uint64_t> EmbeddedUserStore::AppendOnce(absl::string_view user_id, UserEvent e,
+                                                       absl::string_view idempotency_key) {
+  if (idempotency_key.empty() || options_.idempotency_keys == 0) {
+    return Append(user_id, std::move(e));
+  }
+  if (user_id.empty()) return absl::InvalidArgumentError("empty user id");
+  std::pair<std::string, std::string> id{std::string(user_id), std::string(idempotency_key)};
+  {
+    absl::MutexLock lock(&keys_.mu);
+    const absl::Time now = absl::Now();
+    while (!keys_.order.empty() && keys_.order.front().second + options_.idempotency_ttl <= now) {
+      keys_.seqs.erase(keys_.order.front().first);
+      keys_.order.pop_front();
+    }
+    for (;;) {
+      auto it = keys_.seqs.find(id);
+      if (it == keys_.seqs.end()) break;
+      if (it->second != 0) {
+        idempotent_replays_.fetch_add(1, std::memory_order_relaxed);
+        if (options_.metrics != nullptr) options_.metrics->CountIdempotentReplay();
+        return it->second;
+      }
+      keys_.settled.Wait(&keys_.mu);  // the first call with this key is appending
+    }
+    keys_.seqs.emplace(id, 0);
+  }
+  absl::StatusOr<uint64_t> seq = Append(user_id, std::move(e));
+  absl::MutexLock lock(&keys_.mu);
+  if (seq.ok()) {
+    keys_.seqs[id] = *seq;
+    keys_.order.emplace_back(std::move(id), absl::Now());
+    while (keys_.order.size() > options_.idempotency_keys) {
+      keys_.seqs.erase(keys_.order.front().first);
+      keys_.order.pop_front();
+    }
+  } else {
+    keys_.seqs.erase(id);  // nothing stored: a retry may store it
+  }
+  keys_.settled.SignalAll();
   return seq;
 }
 
@@ -249,7 +311,12 @@ absl::StatusOr<uint64_t> EmbeddedUserStore::EraseUser(absl::string_view user_id,
   entry.timestamp_s = absl::ToUnixSeconds(absl::Now());  // when it was erased
   entry.weight = 0.0f;
   entry.kind = WalRecordKind::kEraseUser;
-  ASSIGN_OR_RETURN(const uint64_t seq, wal_->Append(entry));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<uint64_t> logged = wal_->Append(entry);
+  if (options_.metrics != nullptr) {
+    options_.metrics->ObserveOp(UserStoreOp::kErase, absl::Now() - start, logged.ok());
+  }
+  ASSIGN_OR_RETURN(const uint64_t seq, std::move(logged));
   const int64_t n = Erase(user_id, seq);
   if (erased != nullptr) *erased = n;
   return seq;
@@ -275,6 +342,7 @@ UserStoreStats EmbeddedUserStore::stats() const {
   s.skipped_bytes = w.skipped_bytes;
   s.missing_seqs = w.missing_seqs;
   s.last_seq = w.last_seq;
+  s.idempotent_replays = idempotent_replays_.load(std::memory_order_relaxed);
   return s;
 }
 

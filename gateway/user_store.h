@@ -1,15 +1,18 @@
 // The gateway's user state: each user's interaction history.
 //
 // UserStore is the interface the gateway serves from; EmbeddedUserStore is the
-// in-process default (memory + a write-ahead log in a state directory). An
-// external store (e.g. Redis) is the scale-out path with many gateways.
+// in-process default (memory + a write-ahead log in a state directory).
+// RedisUserStore (redis_user_store.h) keeps what came after the bundle in
+// Redis, so several gateway replicas share user state.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -17,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "gateway/wal.h"
 
 namespace recsys {
@@ -24,6 +28,8 @@ struct ModelBundle;
 }  // namespace recsys
 
 namespace recsys::gateway {
+
+class UserStoreMetrics;
 
 struct UserEvent {
   std::string item_id;
@@ -50,6 +56,22 @@ struct UserStoreStats {
   uint64_t skipped_bytes = 0;     // damaged log bytes skipped by Open (skip policy)
   uint64_t missing_seqs = 0;      // sequence numbers without a readable record
   uint64_t last_seq = 0;          // latest durable sequence number
+  uint64_t idempotent_replays = 0;  // AppendOnce calls answered from a remembered key
+  // A store behind a network (Redis): its connection pool and failures.
+  int64_t pool_size = 0;         // connections the pool may hold open
+  int64_t pool_connected = 0;    // connections open now
+  uint64_t pool_reconnects = 0;  // connections opened after the first of their slot
+  uint64_t store_errors = 0;     // calls that failed (unreachable, timeout, error reply)
+  uint64_t degraded_reads = 0;   // ReadHistory answers that are only the seeded part
+};
+
+// ReadHistory's answer. `degraded`: only part of the history could be read
+// (e.g. the seeded events while an external store is unreachable); `note`
+// says why, for the caller's answer.
+struct HistoryResult {
+  std::vector<UserEvent> events;
+  bool degraded = false;
+  std::string note;
 };
 
 // Thread-safe: any number of concurrent History / Append / stats calls.
@@ -62,11 +84,38 @@ class UserStore {
   // Cost: one shard read lock + a copy of the returned events.
   virtual std::vector<UserEvent> History(absl::string_view user_id, size_t max_events) const = 0;
 
+  // History, saying whether it is complete. A store that can fail to read
+  // part of a history (an external one) answers with what it has and
+  // degraded = true instead of failing; the default is History, never
+  // degraded.
+  virtual HistoryResult ReadHistory(absl::string_view user_id, size_t max_events) const {
+    return HistoryResult{History(user_id, max_events), false, ""};
+  }
+
+  // True when History / ReadHistory wait for the network (up to the store's
+  // timeout): callers then read on a worker pool, never on a gRPC callback
+  // thread. False for the embedded store (a read lock).
+  virtual bool reads_block() const { return false; }
+
   // Stores `e` for `user_id` and returns its sequence number once durable;
   // History reflects it when this returns. Blocks for a disk sync (~1 ms):
   // never call it on a gRPC callback thread. Errors: InvalidArgument (empty
   // ids, oversized fields), Unavailable (the log failed; nothing is acked).
   virtual absl::StatusOr<uint64_t> Append(absl::string_view user_id, UserEvent e) = 0;
+
+  // Append, at most once per (user_id, idempotency_key): a call with a key
+  // the store remembers for this user stores nothing and returns the first
+  // call's sequence number (whatever `e` holds); concurrent calls with one key
+  // store once. An empty key is a plain Append. How long keys are remembered
+  // is the store's (see each). Errors: Append's; Unimplemented for a store
+  // without keys (the default, for a non-empty key).
+  virtual absl::StatusOr<uint64_t> AppendOnce(absl::string_view user_id, UserEvent e,
+                                              absl::string_view idempotency_key) {
+    if (!idempotency_key.empty()) {
+      return absl::UnimplementedError("this user store does not remember idempotency keys");
+    }
+    return Append(user_id, std::move(e));
+  }
 
   // Erases every stored event of `user_id` (seeded and appended) and returns
   // the erasure's sequence number once it is durable; History is empty when
@@ -117,6 +166,14 @@ struct EmbeddedUserStoreOptions {
   int64_t max_events = 80'000'000;
   // Lock shards (users are spread over them by a hash of the id).
   int num_shards = 64;
+  // AppendOnce's memory of idempotency keys, in memory only (a restart
+  // forgets them): at most this many (user, key) pairs, the oldest forgotten
+  // first, each for at most idempotency_ttl. ~100 bytes + the ids each.
+  size_t idempotency_keys = 100'000;
+  absl::Duration idempotency_ttl = absl::Hours(24);
+  // Call latencies and idempotent replays (user_store_metrics.h); not owned,
+  // may be null.
+  UserStoreMetrics* metrics = nullptr;
 };
 
 // Memory: ~56 bytes per event (+ the item id's length beyond 15 bytes) and
@@ -161,6 +218,11 @@ class EmbeddedUserStore final : public UserStore {
 
   std::vector<UserEvent> History(absl::string_view user_id, size_t max_events) const override;
   absl::StatusOr<uint64_t> Append(absl::string_view user_id, UserEvent e) override;
+  // Keys live in memory only (EmbeddedUserStoreOptions::idempotency_keys):
+  // a retry after a gateway restart, or after its key was forgotten, stores
+  // the event again.
+  absl::StatusOr<uint64_t> AppendOnce(absl::string_view user_id, UserEvent e,
+                                      absl::string_view idempotency_key) override;
   absl::StatusOr<uint64_t> EraseUser(absl::string_view user_id, int64_t* erased) override;
   int64_t num_users() const override { return num_users_.load(std::memory_order_relaxed); }
   UserStoreStats stats() const override;
@@ -208,6 +270,8 @@ class EmbeddedUserStore final : public UserStore {
   };
 
   explicit EmbeddedUserStore(const EmbeddedUserStoreOptions& options);
+  // Append without its metrics.
+  absl::StatusOr<uint64_t> LoggedAppend(absl::string_view user_id, UserEvent e);
   Shard& ShardFor(absl::string_view user_id) const;
   // Inserts in sequence order (concurrent appends may finish out of order)
   // and drops the oldest events beyond the per-user cap.
@@ -226,8 +290,22 @@ class EmbeddedUserStore final : public UserStore {
   Stored ToStored(UserEvent e, uint64_t seq);
   UserEvent FromStored(const Stored& s) const;
 
+  // AppendOnce's remembered keys: (user, key) -> sequence, 0 while the first
+  // call with that key is still appending (later ones wait for it).
+  struct IdempotencyKeys {
+    absl::Mutex mu;
+    absl::CondVar settled;  // a pending key got its sequence or was dropped
+    absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> seqs ABSL_GUARDED_BY(mu);
+    // Settled keys, oldest first, with when they were stored: the order in
+    // which they are forgotten.
+    std::deque<std::pair<std::pair<std::string, std::string>, absl::Time>> order
+        ABSL_GUARDED_BY(mu);
+  };
+
   const EmbeddedUserStoreOptions options_;
   EventNames event_names_;
+  IdempotencyKeys keys_;
+  std::atomic<uint64_t> idempotent_replays_{0};
   std::unique_ptr<Shard[]> shards_;
   std::atomic<int64_t> num_users_{0};
   std::atomic<uint64_t> seeded_events_{0};

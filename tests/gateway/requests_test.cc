@@ -104,7 +104,8 @@ TEST(RequestsTest, RecommendRefusesWhatUsedToDegrade) {
   EXPECT_FALSE(ValidateRecommendRequest(r, limits).ok());
 }
 
-// Feedback: ids, event size, weight and time are checked; defaults fill the stored event.
+// Feedback: ids, event size, weight, idempotency key and time are checked;
+// defaults fill the stored event.
 TEST(RequestsTest, FeedbackValidationAndDefaults) {
   v1::FeedbackRequest r;
   r.set_user_id("u1");
@@ -138,6 +139,11 @@ TEST(RequestsTest, FeedbackValidationAndDefaults) {
   bad = r;
   bad.set_timestamp_s(-1);
   ExpectInvalid(ValidateFeedbackRequest(bad), "timestamp_s must be >= 0");
+  bad = r;
+  bad.set_idempotency_key(std::string(128, 'k'));
+  EXPECT_TRUE(ValidateFeedbackRequest(bad).ok());
+  bad.set_idempotency_key(std::string(129, 'k'));
+  ExpectInvalid(ValidateFeedbackRequest(bad), "idempotency_key must be at most 128 bytes");
 
   ModelBundle bundle;
   bundle.catalogue.ids.GetOrAdd("m1");

@@ -265,6 +265,47 @@ TEST(EmbeddedUserStoreTest, InvalidAppendsAreRefusedAndNotLogged) {
   EXPECT_EQ(s.last_seq, 1u);
 }
 
+// AppendOnce: a retry with a remembered key returns the first sequence and
+// stores nothing; keys are per user; a failed call is not remembered;
+// concurrent calls with one key store once; past idempotency_keys the oldest
+// key is forgotten; a restart forgets every key (memory only).
+TEST(EmbeddedUserStoreTest, IdempotencyKeysInMemory) {
+  TempDir tmp;
+  EmbeddedUserStoreOptions o = Options(tmp.path());
+  o.wal.fsync = false;
+  o.idempotency_keys = 3;
+  {
+    auto store = EmbeddedUserStore::Open(o);
+    ASSERT_TRUE(store.ok());
+    EmbeddedUserStore& s = **store;
+    const uint64_t first = *s.AppendOnce("u", Event("a"), "k1");
+    EXPECT_EQ(*s.AppendOnce("u", Event("a"), "k1"), first);
+    EXPECT_EQ(*s.AppendOnce("u", Event("other"), "k1"), first);
+    EXPECT_NE(*s.AppendOnce("v", Event("a"), "k1"), first);
+    EXPECT_EQ(Items(s.History("u", 10)), (Strings{"a"}));
+    EXPECT_EQ(s.stats().idempotent_replays, 2u);
+    EXPECT_FALSE(s.AppendOnce("u", Event(""), "bad").ok());
+    EXPECT_TRUE(s.AppendOnce("u", Event("b"), "bad").ok());  // the failure was not remembered
+
+    std::vector<std::thread> threads;
+    std::vector<uint64_t> seqs(8);
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] { seqs[t] = *s.AppendOnce("w", Event("c"), "same"); });
+    }
+    for (std::thread& t : threads) t.join();
+    for (uint64_t seq : seqs) EXPECT_EQ(seq, seqs[0]);
+    EXPECT_EQ(Items(s.History("w", 10)), (Strings{"c"}));
+
+    // k1 (u), k1 (v), bad, same: four keys; the oldest, (u, k1), is forgotten.
+    EXPECT_NE(*s.AppendOnce("u", Event("a"), "k1"), first);
+    EXPECT_EQ(Items(s.History("u", 10)), (Strings{"a", "b", "a"}));
+  }
+  auto reopened = EmbeddedUserStore::Open(o);
+  ASSERT_TRUE(reopened.ok());
+  ASSERT_TRUE((*reopened)->AppendOnce("w", Event("c"), "same").ok());
+  EXPECT_EQ(Items((*reopened)->History("w", 10)), (Strings{"c", "c"}));
+}
+
 // A full store refuses growth with ResourceExhausted and logs nothing: a new
 // user past max_users, an event past max_events (a user already at the
 // per-user cap may still append: the oldest event goes). Nothing held is
