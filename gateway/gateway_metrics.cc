@@ -39,6 +39,8 @@ std::vector<std::string> DegradedReasons() {
   }
   reasons.push_back("retrieval:EMPTY");
   reasons.push_back("ranking:BUDGET");
+  reasons.push_back(kUserStoreUnavailableReason);
+  reasons.push_back(kUserStoreBusyReason);
   return reasons;
 }
 

@@ -6,7 +6,9 @@
 //   recsys_gateway_degraded_total{reason}        counter, degraded answers by reason
 //                                                "<stage>:<code>", e.g.
 //                                                "ranking:DEADLINE_EXCEEDED",
-//                                                "retrieval:EMPTY", "ranking:BUDGET"
+//                                                "retrieval:EMPTY", "ranking:BUDGET",
+//                                                "user_store:UNAVAILABLE" (a stage's
+//                                                reason wins when both degraded)
 //   recsys_gateway_stage_seconds{stage}          histogram, "retrieval", "ranking", "total"
 //   recsys_gateway_cache_lookups_total{result}   counter, "hit" | "miss"
 //   recsys_gateway_rejected_total                counter, admission control refusals
@@ -57,9 +59,16 @@ namespace recsys::gateway {
 // The path label of recsys_gateway_answers_total ("full", ...).
 const char* PathName(v1::Path path);
 
+// The degraded reasons of an answer whose stored history could not be read
+// in full: the store was unreachable (the seeded part was used), or its read
+// queue was full (no stored history was used).
+inline constexpr char kUserStoreUnavailableReason[] = "user_store:UNAVAILABLE";
+inline constexpr char kUserStoreBusyReason[] = "user_store:RESOURCE_EXHAUSTED";
+
 // Every reason label the Recommend ladder (recommend_ladder.h) can give a
 // degraded answer: "<stage>:<code>" for stage retrieval and ranking and every
-// non-OK gRPC code name, plus "retrieval:EMPTY" and "ranking:BUDGET".
+// non-OK gRPC code name, plus "retrieval:EMPTY", "ranking:BUDGET" and the two
+// user-store reasons.
 std::vector<std::string> DegradedReasons();
 
 class GatewayMetrics {

@@ -28,6 +28,8 @@ RecommendLadderOptions LadderOptions(const GatewayOptions& options) {
   RecommendLadderOptions o;
   o.budget = options.budget;
   o.max_history = options.limits.max_history;
+  o.store_read_workers = options.store_read_workers;
+  o.store_read_queue = options.max_inflight;  // admission control bounds the reads waiting
   return o;
 }
 
@@ -184,9 +186,11 @@ grpc::ServerUnaryReactor* GatewayService::Feedback(grpc::CallbackServerContext* 
   const absl::Time received = absl::Now();
   UserEvent event = FeedbackEvent(*request, absl::ToUnixSeconds(received));
   const std::string user = request->user_id();
+  const std::string key = request->idempotency_key();
   // The durable append waits for an fsync: run it off the callback thread.
-  const bool queued = feedback_pool_.TrySchedule([this, user, event, response, finish, received] {
-    absl::StatusOr<uint64_t> seq = store_->Append(user, event);
+  const bool queued = feedback_pool_.TrySchedule([this, user, key, event, response, finish,
+                                                  received] {
+    absl::StatusOr<uint64_t> seq = store_->AppendOnce(user, event, key);
     if (seq.ok()) {
       response->set_sequence(*seq);
       metrics_.ObserveFeedbackDurable(absl::Now() - received);
@@ -290,8 +294,14 @@ grpc::ServerUnaryReactor* GatewayService::GetHistory(grpc::CallbackServerContext
   // Before the first bundle the store holds no seeded history yet.
   std::shared_ptr<const ModelBundle> bundle;
   if (status.ok()) status = CurrentBundle(&bundle);
+  HistoryResult stored;
   if (status.ok()) {
-    for (const UserEvent& e : store_->History(request->user_id(), HistoryLimit(*request))) {
+    stored = store_->ReadHistory(request->user_id(), HistoryLimit(*request));
+    // A part of a history is no answer to "what is stored".
+    if (stored.degraded) status = absl::UnavailableError("user store unavailable: " + stored.note);
+  }
+  if (status.ok()) {
+    for (const UserEvent& e : stored.events) {
       v1::StoredEvent* h = response->add_events();
       h->set_item_id(e.item_id);
       h->set_timestamp_s(e.timestamp_s);

@@ -4,12 +4,14 @@
 //   Recommend     admission control (max_inflight, else RESOURCE_EXHAUSTED), the
 //                 call's budget (budget.h), then the fallback ladder
 //                 (recommend_ladder.h), which always answers a valid request.
-//   Feedback      acknowledged only once the user store made it durable.
+//   Feedback      acknowledged only once the user store made it durable; a
+//                 retry with the same idempotency_key stores nothing again.
 //   Search,       passed through to retrieval with their own deadline
 //   SimilarItems  (PlanLookupDeadline); retrieval validates them.
 //   GetModelInfo  the bundle's manifest and each backend's live state
 //                 (backend_status.h: a health check per call, short deadline).
-//   GetHistory    each event with its catalogue title.
+//   GetHistory    each event with its catalogue title; UNAVAILABLE when the
+//                 store can read only part of the history (Redis down).
 //   DeleteUser    admin erasure; acknowledged only once durable (like Feedback,
 //                 on the same worker pool).
 //   Ask           retrieval's Search with the question (the same deadline as
@@ -24,7 +26,9 @@
 // Threading: handlers run on gRPC callback threads and never block; downstream
 // calls use the async stub API and finish the reactor from their completion;
 // durable Feedback appends run on a bounded worker pool, generator calls on
-// another.
+// another, Recommend's reads of a blocking store on the ladder's. GetHistory
+// (admin, rare) reads the store on the callback thread: with the Redis store
+// that is one round trip, bounded by --redis_timeout.
 #pragma once
 
 #include <atomic>
@@ -66,6 +70,9 @@ struct GatewayOptions {
   int max_inflight = 64;
   int feedback_workers = 32;  // threads waiting on durable appends (group commit batches them)
   int feedback_queue = 4096;  // queued Feedback calls; more → RESOURCE_EXHAUSTED
+  // Threads reading a store whose reads block (the Redis store) for
+  // Recommend; unused for the embedded store. See RecommendLadderOptions.
+  int store_read_workers = 8;
   ResponseCacheOptions cache;  // exact answer cache (max_bytes 0 disables)
   AskOptions ask;              // Ask's candidate count and score weights
   // Ask's external generator (ask_generator.h); none = extractive answers only.

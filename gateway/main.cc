@@ -23,8 +23,10 @@
 #include "gateway/budget.h"
 #include "gateway/gateway_server.h"
 #include "gateway/http/http_api.h"
+#include "gateway/redis_user_store.h"
 #include "gateway/requests.h"
 #include "gateway/user_store.h"
+#include "gateway/user_store_metrics.h"
 
 ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
 ABSL_FLAG(std::string, name, "movielens", "Model name inside the registry");
@@ -32,7 +34,28 @@ ABSL_FLAG(std::string, retrieval, "dns:///localhost:50052", "Retrieval service t
 ABSL_FLAG(std::string, ranking, "dns:///localhost:50053", "Ranking service target");
 ABSL_FLAG(int, port, 50051, "gRPC port (0 picks a free one)");
 ABSL_FLAG(int, metrics_port, 9091, "Prometheus /metrics port");
-ABSL_FLAG(std::string, state_dir, "state", "Directory of the user store's write-ahead log");
+ABSL_FLAG(std::string, state_dir, "state",
+          "Directory of the embedded user store's write-ahead log (unused with a Redis "
+          "--user_store)");
+ABSL_FLAG(std::string, user_store, "embedded",
+          "Where user histories live: 'embedded' (memory + a write-ahead log in --state_dir; "
+          "one gateway) or redis://host[:port][/db] (the bundle's training histories in "
+          "memory, everything after them in Redis: several gateways share it)");
+ABSL_FLAG(std::string, redis_password_file, "",
+          "Redis store: file whose first line is the password sent with AUTH. Empty = none");
+ABSL_FLAG(absl::Duration, redis_timeout, recsys::gateway::RedisPoolOptions{}.timeout,
+          "Redis store: bound on connecting, on waiting for a pooled connection and on each "
+          "read or write of a call; past it the call fails UNAVAILABLE (Feedback) or answers "
+          "degraded (Recommend)");
+ABSL_FLAG(int, redis_pool, recsys::gateway::RedisPoolOptions{}.size,
+          "Redis store: connections (calls to Redis at once); also the threads reading "
+          "histories for Recommend");
+ABSL_FLAG(int, redis_max_history, 0,
+          "Redis store: events kept per user, seeded and appended together, the most recent "
+          "(0 = --max_history)");
+ABSL_FLAG(int, redis_wait_replicas, 0,
+          "Redis store: acknowledge a write only once this many Redis replicas have it (WAIT, "
+          "up to half of --redis_timeout; fewer → UNAVAILABLE). 0 = the primary's answer");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(10),
           "How often to read the production alias (SIGHUP reads it at once)");
 ABSL_FLAG(absl::Duration, startup_timeout, absl::Minutes(5),
@@ -152,6 +175,15 @@ int main(int argc, char** argv) {
   const std::string wal_recovery = absl::GetFlag(FLAGS_wal_recovery);
   store_options.wal.recovery = wal_recovery == "skip" ? gateway::WalRecovery::kSkip
                                                       : gateway::WalRecovery::kRefuse;
+  const std::string user_store = absl::GetFlag(FLAGS_user_store);
+  gateway::RedisUserStoreOptions redis_options;
+  redis_options.pool.timeout = absl::GetFlag(FLAGS_redis_timeout);
+  redis_options.pool.size = absl::GetFlag(FLAGS_redis_pool);
+  redis_options.wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
+  const int redis_max_history = absl::GetFlag(FLAGS_redis_max_history);
+  redis_options.max_events_per_user = static_cast<size_t>(
+      redis_max_history > 0 ? redis_max_history : std::max(1, o.service.limits.max_history));
+  o.service.store_read_workers = redis_options.pool.size;
   const int port = absl::GetFlag(FLAGS_port);
   const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain);
@@ -196,6 +228,35 @@ int main(int argc, char** argv) {
         "--http_port serves plaintext HTTP while the gRPC port uses TLS: terminate TLS in front "
         "of it (an ingress) and pass --http_allow_plaintext, or leave --http_port at 0";
   }
+  if (bad_flag.empty() && user_store != "embedded") {
+    absl::StatusOr<gateway::RedisEndpoint> endpoint = gateway::ParseRedisUrl(user_store);
+    if (!endpoint.ok()) {
+      bad_flag = absl::StrCat("--user_store must be 'embedded' or redis://host[:port][/db]: ",
+                              endpoint.status().message());
+    } else if (redis_options.pool.timeout <= absl::ZeroDuration() ||
+               redis_options.pool.timeout > absl::Minutes(1)) {
+      bad_flag = "--redis_timeout must be in (0, 1m]";
+    } else if (redis_options.pool.size < 1 || redis_options.pool.size > 1024) {
+      bad_flag = "--redis_pool must be in 1..1024";
+    } else if (redis_max_history < 0) {
+      bad_flag = "--redis_max_history must be >= 0";
+    } else if (redis_options.wait_replicas < 0 || redis_options.wait_replicas > 64) {
+      bad_flag = "--redis_wait_replicas must be in 0..64";
+    } else {
+      redis_options.pool.endpoint = *std::move(endpoint);
+    }
+    if (const std::string path = absl::GetFlag(FLAGS_redis_password_file);
+        bad_flag.empty() && !path.empty()) {
+      auto password = recsys::ReadSecretFile(path);
+      if (!password.ok()) {
+        bad_flag = absl::StrCat("--redis_password_file: ", password.status().message());
+      } else {
+        redis_options.pool.password = *std::move(password);
+      }
+    }
+  } else if (bad_flag.empty() && !absl::GetFlag(FLAGS_redis_password_file).empty()) {
+    bad_flag = "--redis_password_file needs a Redis --user_store";
+  }
   if (bad_flag.empty() && !ask_generator_url.empty()) {
     absl::StatusOr<gateway::HttpUrl> url = gateway::ParseHttpUrl(ask_generator_url);
     if (url.ok()) {
@@ -220,22 +281,39 @@ int main(int argc, char** argv) {
           recsys::FinishStartupChecks(bad_flag, o.bundle.registry_root, metrics_port, &metrics)) {
     return *code;
   }
-  // Every acknowledged Feedback is replayed now; the training histories are
-  // seeded under them once the first bundle loads. Outlives the server.
-  auto store = gateway::EmbeddedUserStore::Open(store_options);
-  if (!store.ok()) {
-    LOG(ERROR) << "user store in " << store_options.state_dir << ": " << store.status();
-    if (absl::IsDataLoss(store.status()) &&
-        store_options.wal.recovery == gateway::WalRecovery::kRefuse) {
-      LOG(ERROR) << "the user-store log is CORRUPT (not a torn write); nothing was modified. "
-                    "To start anyway, keeping every readable record, restart with "
-                    "--wal_recovery=skip: each damaged segment is first copied aside as "
-                    "wal-<seq>.log.damaged-<time> in "
-                 << store_options.state_dir << " (see README, Operations)";
+  // The user store outlives the server. Embedded: every acknowledged Feedback
+  // is replayed now. Both: the training histories are seeded under the stored
+  // events once the first bundle loads.
+  auto store_metrics = std::make_unique<gateway::UserStoreMetrics>(metrics.get());
+  std::unique_ptr<gateway::UserStore> store;
+  const bool redis = user_store != "embedded";
+  if (redis) {
+    redis_options.metrics = store_metrics.get();
+    auto opened = gateway::RedisUserStore::Open(redis_options);
+    if (!opened.ok()) {
+      LOG(ERROR) << "user store " << redis_options.pool.endpoint.ToString() << ": "
+                 << opened.status();
+      return 1;
     }
-    return 1;
+    store = *std::move(opened);
+  } else {
+    store_options.metrics = store_metrics.get();
+    auto opened = gateway::EmbeddedUserStore::Open(store_options);
+    if (!opened.ok()) {
+      LOG(ERROR) << "user store in " << store_options.state_dir << ": " << opened.status();
+      if (absl::IsDataLoss(opened.status()) &&
+          store_options.wal.recovery == gateway::WalRecovery::kRefuse) {
+        LOG(ERROR) << "the user-store log is CORRUPT (not a torn write); nothing was modified. "
+                      "To start anyway, keeping every readable record, restart with "
+                      "--wal_recovery=skip: each damaged segment is first copied aside as "
+                      "wal-<seq>.log.damaged-<time> in "
+                   << store_options.state_dir << " (see README, Operations)";
+      }
+      return 1;
+    }
+    store = *std::move(opened);
   }
-  const gateway::UserStoreStats recovered = (*store)->stats();
+  const gateway::UserStoreStats recovered = store->stats();
   if (recovered.corrupt_regions > 0) {
     LOG(ERROR) << "user store: log CORRUPTION skipped (--wal_recovery=skip): "
                << recovered.corrupt_regions << " damaged place(s), " << recovered.skipped_bytes
@@ -279,7 +357,7 @@ int main(int argc, char** argv) {
   o.server.address = absl::StrCat("0.0.0.0:", port);
   o.server.memory_quota_bytes = std::max<int64_t>(0, absl::GetFlag(FLAGS_grpc_memory_mb)) << 20;
   o.server.max_receive_message_bytes = static_cast<int>(o.service.limits.max_request_bytes);
-  auto server = gateway::GatewayServer::Start(std::move(o), store->get(), metrics.get());
+  auto server = gateway::GatewayServer::Start(std::move(o), store.get(), metrics.get());
   if (!server.ok()) {
     LOG(ERROR) << "cannot start the gateway server: " << server.status();
     return 1;
@@ -309,11 +387,17 @@ int main(int argc, char** argv) {
     LOG(INFO) << "recsys-gateway: HTTP/JSON API and web page on port " << http_server->port()
               << " (http://localhost:" << http_server->port() << "/)";
   }
-  LOG(INFO) << "recsys-gateway: gRPC on port " << (*server)->port() << ", /metrics on port "
-            << metrics->port() << ", " << recovered.replayed_records
-            << " logged events replayed (torn tail cut: " << recovered.truncated_bytes
-            << " bytes; corrupt places skipped: " << recovered.corrupt_regions
-            << "); NOT_SERVING until a bundle loads";
+  if (redis) {
+    LOG(INFO) << "recsys-gateway: gRPC on port " << (*server)->port() << ", /metrics on port "
+              << metrics->port() << ", user store in Redis at "
+              << redis_options.pool.endpoint.ToString() << "; NOT_SERVING until a bundle loads";
+  } else {
+    LOG(INFO) << "recsys-gateway: gRPC on port " << (*server)->port() << ", /metrics on port "
+              << metrics->port() << ", " << recovered.replayed_records
+              << " logged events replayed (torn tail cut: " << recovered.truncated_bytes
+              << " bytes; corrupt places skipped: " << recovered.corrupt_regions
+              << "); NOT_SERVING until a bundle loads";
+  }
 
   return recsys::ServeUntilTerminated(
       *std::move(server), std::move(metrics), drain, "recsys-gateway", startup_timeout,

@@ -57,9 +57,18 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
         done_(std::move(done)),
         start_(Now()) {}
 
-  // Builds the user context; answers from the cache or cold start directly, or
-  // starts retrieval.
-  void Start(std::vector<UserEvent> stored) {
+  // Builds the user context from the stored history (`stored`, empty with
+  // ignore_stored_history); answers from the cache or cold start directly, or
+  // starts retrieval. `busy_reason`: the store could not be read at all.
+  void Start(HistoryResult history, const char* busy_reason = nullptr) {
+    std::vector<UserEvent>& stored = history.events;
+    if (history.degraded) {
+      store_reason_ = busy_reason != nullptr ? busy_reason : kUserStoreUnavailableReason;
+      response_->add_notes(absl::StrCat("user store unavailable: ", history.note,
+                                        "; the answer may miss the user's recent feedback"));
+    } else if (stored.empty() && !request_->ignore_stored_history()) {
+      response_->add_notes(kUnknownUserNote);
+    }
     v1::UserContext* user = retrieve_request_.mutable_user();
     user->set_user_id(request_->user_id());
     user->set_as_of_s(request_->as_of_s());
@@ -97,8 +106,8 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
       if (auto i = bundle_->catalogue.ids.Find(id)) exclude_.insert(*i);
     }
     // The cache key covers the history, not the exclusions negative feedback adds.
-    if (!user->history().empty() && disliked.empty() && deps_.cache != nullptr &&
-        deps_.cache->enabled() && !request_->debug()) {
+    if (!user->history().empty() && disliked.empty() && store_reason_ == nullptr &&
+        deps_.cache != nullptr && deps_.cache->enabled() && !request_->debug()) {
       cache_key_ = RecommendCacheKey(*request_, *user, bundle_->manifest.version());
       use_cache_ = true;
       const bool hit = deps_.cache->Lookup(cache_key_, Now(), response_);
@@ -191,7 +200,9 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
     Finish(v1::PATH_FULL, "");
   }
 
-  void Finish(v1::Path path, const std::string& degraded_reason) {
+  void Finish(v1::Path path, std::string degraded_reason) {
+    // A stage's reason, when there is one, names the answer's degradation.
+    if (degraded_reason.empty() && store_reason_ != nullptr) degraded_reason = store_reason_;
     const bool degraded = !degraded_reason.empty();
     response_->set_path(path);
     response_->set_degraded(degraded);
@@ -262,6 +273,8 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
   std::string retrieval_version_, ranking_version_;
   bool use_cache_ = false;
   ResponseCacheKey cache_key_;
+  // Set when the stored history is incomplete: the answer is degraded.
+  const char* store_reason_ = nullptr;
 };
 
 }  // namespace
@@ -304,21 +317,36 @@ RecommendLadder::RecommendLadder(RecommendLadderOptions options,
       ranking_(v1::Ranking::NewStub(ranking)),
       store_(store),
       cache_(cache),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      store_reads_(
+          store != nullptr && store->reads_block()
+              ? std::make_unique<WorkerPool>(options_.store_read_workers, options_.store_read_queue)
+              : nullptr) {}
 
 void RecommendLadder::Run(const v1::RecommendRequest* request, v1::RecommendResponse* response,
                           std::shared_ptr<const ModelBundle> bundle,
                           const StageDeadlines& deadlines, grpc::CallbackServerContext* parent,
                           absl::AnyInvocable<void()> done) {
-  std::vector<UserEvent> stored;
-  if (!request->ignore_stored_history()) {
-    stored = store_->History(request->user_id(), static_cast<size_t>(options_.max_history));
-    if (stored.empty()) response->add_notes(kUnknownUserNote);
-  }
   const CallDeps deps{&options_, retrieval_.get(), ranking_.get(), cache_, metrics_, &versions_};
   auto call = std::make_shared<RecommendCall>(deps, parent, request, response, std::move(bundle),
                                               deadlines, std::move(done));
-  call->Start(std::move(stored));
+  if (request->ignore_stored_history()) {
+    call->Start(HistoryResult{});
+    return;
+  }
+  const auto max_events = static_cast<size_t>(options_.max_history);
+  if (store_reads_ == nullptr) {
+    call->Start(store_->ReadHistory(request->user_id(), max_events));
+    return;
+  }
+  // `request` stays valid until the call is done.
+  const bool queued = store_reads_->TrySchedule([this, call, request, max_events] {
+    call->Start(store_->ReadHistory(request->user_id(), max_events));
+  });
+  if (!queued) {
+    call->Start(HistoryResult{{}, true, "too many Recommend calls waiting to read it"},
+                kUserStoreBusyReason);
+  }
 }
 
 }  // namespace recsys::gateway

@@ -7,14 +7,20 @@
 //                       empty
 // and a user with no history (stored + extra) is answered from trending at
 // once (PATH_COLD_START, not degraded); a user the store holds nothing for
-// gets kUnknownUserNote as well. A degraded answer says why in its
+// gets kUnknownUserNote as well. A stored history the store could read only
+// in part (UserStore::ReadHistory degraded: an external store unreachable)
+// is used as it is, and the answer is degraded with a note
+// "user store unavailable: ..." (reason kUserStoreUnavailableReason).
+// A degraded answer says why in its
 // notes and counts recsys_gateway_degraded_total{reason="<stage>:<code>"}
 // (code: the gRPC code name, or EMPTY / BUDGET). Complete answers go through
 // the exact answer cache (see response_cache.h).
 //
 // Threading: Run may be called concurrently. It never blocks: the downstream
 // calls are asynchronous and the call finishes on a gRPC completion thread
-// (or on the caller's thread when no downstream call is needed).
+// (or on the caller's thread when no downstream call is needed). A store
+// whose reads block (UserStore::reads_block) is read on the ladder's own
+// worker pool, which then starts the call.
 #pragma once
 
 #include <functional>
@@ -25,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
+#include "common/server/worker_pool.h"
 #include "gateway/budget.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/response_cache.h"
@@ -48,6 +55,12 @@ struct RecommendLadderOptions {
   BudgetOptions budget;
   // Most recent history events (stored, then extra) sent downstream.
   int max_history = 5000;
+  // For a store whose reads block: threads reading it (more than the store's
+  // connections only wait), and reads waiting for one; a Recommend that finds
+  // the queue full is answered without stored history, degraded
+  // (kUserStoreBusyReason). Size the queue to the gateway's max_inflight.
+  int store_read_workers = 8;
+  int store_read_queue = 64;
   // The ladder's notion of now: stage timings, the ranking-worth-starting check
   // and cache expiry. Empty = absl::Now. Downstream deadlines are real time.
   std::function<absl::Time()> clock;
@@ -114,6 +127,9 @@ class RecommendLadder {
   ResponseCache* const cache_;
   GatewayMetrics* const metrics_;
   LatestBackendVersions versions_;
+  // Reads of a blocking store (null for one that does not block). Declared
+  // last: drained first, while everything its tasks use is alive.
+  std::unique_ptr<WorkerPool> store_reads_;
 };
 
 }  // namespace recsys::gateway

@@ -18,9 +18,11 @@ UNAVAILABLE (a gateway restarting or not yet connected) with exponential
 backoff, `retries` times (default 3), within no more than the same deadline per
 attempt. Other errors raise `grpc.RpcError` at once (`e.code()`, `e.details()`).
 Feedback and DeleteUser are retried too: the gateway acknowledges them only once
-they are durable, and an UNAVAILABLE answer means they were not acknowledged
-(a retry may record an event twice only if the first attempt was written but
-its answer lost).
+they are durable, and an UNAVAILABLE answer means they were not acknowledged.
+Each Feedback call sends an idempotency key, the same on every retry, so a
+first attempt that was written but whose answer was lost is not recorded
+twice (as long as the gateway remembers the key: 24 h with the Redis store,
+in memory until a restart with the embedded one).
 
 The gRPC stubs are generated from protos/ with grpc_tools.protoc (Debian's
 python3-grpc-tools) the first time this module is imported, into
@@ -34,6 +36,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable, List, Optional, Sequence, TypeVar
 
@@ -216,13 +219,20 @@ class RecsysClient:
                               list(r.notes))
 
     def feedback(self, user_id: str, item_id: str, event: str = "click", *,
-                 timestamp_s: int = 0, timeout_s: Optional[float] = None) -> int:
-        """Records an event (a name of EVENT_TYPES); returns its durable sequence number."""
+                 timestamp_s: int = 0, idempotency_key: Optional[str] = None,
+                 timeout_s: Optional[float] = None) -> int:
+        """Records an event (a name of EVENT_TYPES); returns its durable sequence number.
+
+        Every call carries an idempotency key (a random one unless given), so the
+        client's retries after UNAVAILABLE never store the event twice while the
+        gateway remembers the key (see FeedbackRequest.idempotency_key)."""
         if event not in EVENT_TYPES:
             raise ValueError(f"unknown event {event!r}; accepted: {', '.join(EVENT_TYPES)}")
+        key = idempotency_key if idempotency_key is not None else uuid.uuid4().hex
         r = self._call(self._stub.Feedback,
                        pb.FeedbackRequest(user_id=user_id, item_id=item_id, event=event,
-                                          event_type=EVENT_TYPES[event], timestamp_s=timestamp_s),
+                                          event_type=EVENT_TYPES[event], timestamp_s=timestamp_s,
+                                          idempotency_key=key),
                        timeout_s)
         return r.sequence
 

@@ -125,6 +125,8 @@ TEST(GatewayMetricsTest, EverySeriesAlertsUseExistsAtZeroFromStart) {
   }
   lines.push_back("recsys_gateway_degraded_total{reason=\"retrieval:EMPTY\"} 0");
   lines.push_back("recsys_gateway_degraded_total{reason=\"ranking:BUDGET\"} 0");
+  lines.push_back("recsys_gateway_degraded_total{reason=\"user_store:UNAVAILABLE\"} 0");
+  lines.push_back("recsys_gateway_degraded_total{reason=\"user_store:RESOURCE_EXHAUSTED\"} 0");
   for (const char* outcome :
        {"ok", "connect_error", "timeout", "http_status", "too_large", "bad_reply"}) {
     lines.push_back(
@@ -154,8 +156,8 @@ TEST(GatewayMetricsTest, EverySeriesAlertsUseExistsAtZeroFromStart) {
   for (const std::string& line : lines) {
     EXPECT_TRUE(absl::StrContains(text, line + "\n")) << line << "\n" << text;
   }
-  // 16 non-OK codes for each stage, plus EMPTY and BUDGET.
-  EXPECT_EQ(DegradedReasons().size(), 34u);
+  // 16 non-OK codes for each stage, plus EMPTY, BUDGET and the two user-store reasons.
+  EXPECT_EQ(DegradedReasons().size(), 36u);
 }
 
 // The WAL counters follow the store's figures; each new fsync is observed once.
