@@ -38,7 +38,7 @@ declare -A OWN_FLAGS=(
   [recsys-train]="--data --holdout --json"
   [recsys-eval]="--models --target --json"
   [recsys-registry]="--registry --name --keep"
-  [recsys-gateway]="--port --registry --margin --max_history --metrics_address"
+  [recsys-gateway]="--port --registry --margin --max_history --metrics_address --user_store --redis_timeout"
   [recsys-retrieval]="--port --workers --max_history --metrics_address"
   [recsys-ranking]="--port --max_candidates --max_history --metrics_address"
   [recsys-load]="--target --concurrency --json"
@@ -103,6 +103,22 @@ for name in recsys-gateway recsys-retrieval recsys-ranking; do
   run "$name" --port 70000
   expect_rc 2 "$name --port 70000"
 done
+
+# The gateway's user store: a bad --user_store is a bad flag (exit 2); an
+# unreachable Redis fails start-up (exit 1) naming it.
+for bad in bogus redis://host:0/0 rediss://host:6379/0 redis://user:pw@host:6379/0; do
+  run recsys-gateway --user_store "$bad" --port 0 --metrics_port 0
+  expect_rc 2 "recsys-gateway --user_store $bad"
+  expect_text "--user_store must be 'embedded' or redis://" "recsys-gateway --user_store $bad"
+done
+run recsys-gateway --user_store redis://127.0.0.1:1/0 --redis_pool 0 --port 0 --metrics_port 0
+expect_rc 2 "recsys-gateway --redis_pool 0"
+run recsys-gateway --redis_password_file "$TMP/none" --port 0 --metrics_port 0
+expect_rc 2 "recsys-gateway --redis_password_file without a Redis store"
+run recsys-gateway --registry "$TMP/registry" --user_store redis://127.0.0.1:1/0 --port 0 \
+  --metrics_port 0
+expect_rc 1 "recsys-gateway with an unreachable Redis"
+expect_text "user store 127.0.0.1:1/0" "recsys-gateway with an unreachable Redis"
 
 # Offline tools: missing inputs and bad values exit non-zero.
 run recsys-train --data "$TMP/no-data" --registry "$TMP/registry"
