@@ -77,10 +77,12 @@ absl::StatusOr<RedisReplyPtr> Roundtrip(redisContext* c, const std::vector<std::
 
 // hiredis' text for a read that timed out is errno's ("Resource temporarily
 // unavailable"): say what it means.
+bool TimedOut(const redisContext* c) {
+  return c->err == REDIS_ERR_IO && absl::StrContains(c->errstr, "temporarily unavailable");
+}
 std::string IoError(const redisContext* c) {
-  std::string e = c->errstr;
-  if (absl::StrContains(e, "temporarily unavailable")) return absl::StrCat("timeout (", e, ")");
-  return e;
+  if (TimedOut(c)) return absl::StrCat("timeout (", c->errstr, ")");
+  return c->errstr;
 }
 
 }  // namespace
@@ -274,6 +276,7 @@ absl::Status RedisPool::Connect(Slot* slot) {
     return Failed(error);
   }
   slot->context = c;
+  slot->generation = generation_.load();
   connected_.fetch_add(1, std::memory_order_relaxed);
   if (slot->ever_connected) {
     reconnects_.fetch_add(1, std::memory_order_relaxed);
@@ -284,13 +287,27 @@ absl::Status RedisPool::Connect(Slot* slot) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::Run(const std::vector<Command>& commands) {
+absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::Run(const std::vector<Command>& commands,
+                                                          Retry retry) {
+  bool closed_by_peer = false;
+  absl::StatusOr<std::vector<RedisReplyPtr>> replies = RunOnce(commands, &closed_by_peer);
+  if (!replies.ok() && closed_by_peer && retry == Retry::kIfStale) {
+    replies = RunOnce(commands, &closed_by_peer);
+  }
+  return replies;
+}
+
+absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::RunOnce(const std::vector<Command>& commands,
+                                                              bool* closed_by_peer) {
+  *closed_by_peer = false;
   std::string busy;
   Slot* slot = Acquire(&busy);
   if (slot == nullptr) return Failed(busy);
   ScopedSigpipeBlock no_sigpipe;
   absl::Status status;
   std::vector<RedisReplyPtr> replies;
+  // Opened before Redis closed another connection: as closed as that one.
+  if (slot->context != nullptr && slot->generation != generation_.load()) Close(slot);
   if (slot->context == nullptr) status = Connect(slot);
   if (status.ok()) {
     redisContext* c = slot->context;
@@ -317,7 +334,13 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisPool::Run(const std::vector<Comm
     }
     // A broken or timed-out connection cannot be reused (a late reply would
     // answer the next call): close it, the next call reconnects.
-    if (!status.ok()) Close(slot);
+    if (!status.ok()) {
+      if (!TimedOut(c)) {
+        *closed_by_peer = true;
+        generation_.fetch_add(1);
+      }
+      Close(slot);
+    }
   }
   Release(slot);
   if (!status.ok()) return status;

@@ -88,6 +88,12 @@ class RedisPool {
   RedisPool(const RedisPool&) = delete;
   RedisPool& operator=(const RedisPool&) = delete;
 
+  // Whether Run may send the commands again after a failure.
+  enum class Retry {
+    kNever,    // a write that must not be applied twice
+    kIfStale,  // safe to repeat (a read, or a write guarded by an idempotency key)
+  };
+
   // Sends `commands` on one connection at once (pipelined: one round trip)
   // and returns their replies in order. Error replies are replies (see
   // RedisErrorStatus); the status is Unavailable, with the reason, when
@@ -95,7 +101,12 @@ class RedisPool {
   // then closed and the next call opens a new one), or when no connection
   // became free within the timeout. A timed-out write may still have been
   // applied by Redis.
-  absl::StatusOr<std::vector<RedisReplyPtr>> Run(const std::vector<Command>& commands);
+  // Redis closing a connection (a restart) closes every pooled connection
+  // opened before it, as each is used next: they are as dead. With
+  // Retry::kIfStale a call that met such a closed connection is sent once
+  // more on a new one, so a Redis restart costs no failed reads.
+  absl::StatusOr<std::vector<RedisReplyPtr>> Run(const std::vector<Command>& commands,
+                                                 Retry retry = Retry::kNever);
 
   struct Stats {
     int size = 0;
@@ -110,7 +121,12 @@ class RedisPool {
   struct Slot {
     redisContext* context = nullptr;
     bool ever_connected = false;
+    uint64_t generation = 0;  // generation_ when connected
   };
+  // One attempt of Run; `closed_by_peer` is set when the connection was
+  // found closed by Redis (not a timeout).
+  absl::StatusOr<std::vector<RedisReplyPtr>> RunOnce(const std::vector<Command>& commands,
+                                                     bool* closed_by_peer);
   // Takes a free slot (waiting up to the timeout), or null with `error` set.
   Slot* Acquire(std::string* error);
   void Release(Slot* slot);
@@ -127,6 +143,9 @@ class RedisPool {
   std::vector<Slot*> free_ ABSL_GUARDED_BY(mu_);
   absl::Time next_connect_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string last_connect_error_ ABSL_GUARDED_BY(mu_);
+  // Advanced whenever Redis closed a connection: slots connected in an
+  // earlier generation are reopened before use.
+  std::atomic<uint64_t> generation_{0};
   std::atomic<int> connected_{0};
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> failures_{0};

@@ -172,9 +172,9 @@ absl::StatusOr<std::unique_ptr<RedisUserStore>> RedisUserStore::Open(
     return absl::InvalidArgumentError("key_prefix must be non-empty, without '{' or '}'");
   }
   std::unique_ptr<RedisUserStore> store(new RedisUserStore(options));
-  ASSIGN_OR_RETURN(
-      std::vector<RedisReplyPtr> replies,
-      store->pool_.Run({{"PING"}, {"LRANGE", store->GlobalKey("erasures"), "0", "-1"}}));
+  ASSIGN_OR_RETURN(std::vector<RedisReplyPtr> replies,
+                   store->pool_.Run({{"PING"}, {"LRANGE", store->GlobalKey("erasures"), "0", "-1"}},
+                                    RedisPool::Retry::kIfStale));
   for (const RedisReplyPtr& r : replies) {
     if (r->type == REDIS_REPLY_ERROR) return RedisErrorStatus(absl::string_view(r->str, r->len));
   }
@@ -208,7 +208,6 @@ RedisUserStore::Shard& RedisUserStore::ShardFor(absl::string_view user_id) const
 }
 
 uint32_t RedisUserStore::Intern(const std::string& name) {
-  absl::MutexLock lock(&names_mu_);
   auto [it, inserted] = name_index_.try_emplace(name, static_cast<uint32_t>(names_.size()));
   if (inserted) names_.push_back(name);
   return it->second;
@@ -224,8 +223,11 @@ void RedisUserStore::Seed(absl::string_view user_id, std::vector<UserEvent> even
   if (events.empty()) return;
   std::vector<SeedEvent> add;
   add.reserve(events.size());
-  for (const UserEvent& e : events) {
-    add.push_back(SeedEvent{e.timestamp_s, Intern(e.item_id), Intern(e.event), e.weight});
+  {
+    absl::MutexLock lock(&names_mu_);
+    for (const UserEvent& e : events) {
+      add.push_back(SeedEvent{e.timestamp_s, Intern(e.item_id), Intern(e.event), e.weight});
+    }
   }
   Shard& shard = ShardFor(user_id);
   absl::MutexLock lock(&shard.mu);
@@ -282,8 +284,8 @@ void RedisUserStore::SyncErasures(int64_t length) const {
   // Shorter than what was read: Redis lost data (or was flushed). Read it
   // all again; users erased before stay erased here.
   const int64_t from = length < seen ? 0 : seen;
-  absl::StatusOr<std::vector<RedisReplyPtr>> replies =
-      pool_.Run({{"LRANGE", GlobalKey("erasures"), absl::StrCat(from), "-1"}});
+  absl::StatusOr<std::vector<RedisReplyPtr>> replies = pool_.Run(
+      {{"LRANGE", GlobalKey("erasures"), absl::StrCat(from), "-1"}}, RedisPool::Retry::kIfStale);
   if (!replies.ok() || (*replies)[0]->type != REDIS_REPLY_ARRAY) return;  // a later read retries
   const redisReply& list = *(*replies)[0];
   for (size_t i = 0; i < list.elements; ++i) {
@@ -297,7 +299,8 @@ void RedisUserStore::SyncErasures(int64_t length) const {
 
 absl::StatusOr<std::vector<RedisReplyPtr>> RedisUserStore::RunScript(
     const Script& script, const std::vector<std::string>& keys,
-    const std::vector<std::string>& args, const std::vector<RedisPool::Command>& after) const {
+    const std::vector<std::string>& args, RedisPool::Retry retry,
+    const std::vector<RedisPool::Command>& after) const {
   auto commands = [&](bool by_sha) {
     RedisPool::Command c = {by_sha ? "EVALSHA" : "EVAL", by_sha ? script.sha1 : script.text,
                             absl::StrCat(keys.size())};
@@ -307,12 +310,12 @@ absl::StatusOr<std::vector<RedisReplyPtr>> RedisUserStore::RunScript(
     all.insert(all.end(), after.begin(), after.end());
     return all;
   };
-  ASSIGN_OR_RETURN(std::vector<RedisReplyPtr> replies, pool_.Run(commands(true)));
+  ASSIGN_OR_RETURN(std::vector<RedisReplyPtr> replies, pool_.Run(commands(true), retry));
   const redisReply& first = *replies[0];
   if (first.type == REDIS_REPLY_ERROR &&
       absl::StartsWith(absl::string_view(first.str, first.len), "NOSCRIPT")) {
     // Redis restarted (or its script cache was flushed): send the text once.
-    ASSIGN_OR_RETURN(replies, pool_.Run(commands(false)));
+    ASSIGN_OR_RETURN(replies, pool_.Run(commands(false), retry));
   }
   return replies;
 }
@@ -358,7 +361,7 @@ HistoryResult RedisUserStore::ReadHistory(absl::string_view user_id, size_t max_
   absl::StatusOr<std::vector<RedisReplyPtr>> replies =
       RunScript(history_script_,
                 {UserKey(user_id, "events"), UserKey(user_id, "erased"), GlobalKey("erasures")},
-                {absl::StrCat(n)});
+                {absl::StrCat(n)}, RedisPool::Retry::kIfStale);
   absl::Status status = replies.status();
   if (status.ok()) status = CheckArray(*(*replies)[0], 3);
   const redisReply* reply = status.ok() ? (*replies)[0].get() : nullptr;
@@ -418,6 +421,8 @@ absl::StatusOr<uint64_t> RedisUserStore::AppendOnce(absl::string_view user_id, U
       append_script_, keys,
       {EncodeEvent(e), absl::StrCat(options_.max_events_per_user),
        absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options_.idempotency_ttl)))},
+      // With a key a repeat stores nothing twice; without one it might.
+      idempotency_key.empty() ? RedisPool::Retry::kNever : RedisPool::Retry::kIfStale,
       WaitCommand());
   if (!replies.ok()) return CallFailed(UserStoreOp::kAppend, start, replies.status());
   const redisReply& r = *(*replies)[0];
@@ -452,7 +457,7 @@ absl::StatusOr<uint64_t> RedisUserStore::EraseUser(absl::string_view user_id, in
       RunScript(erase_script_,
                 {UserKey(user_id, "events"), UserKey(user_id, "erased"), GlobalKey("seq"),
                  GlobalKey("erasures")},
-                {std::string(user_id)}, WaitCommand());
+                {std::string(user_id)}, RedisPool::Retry::kNever, WaitCommand());
   if (!replies.ok()) return CallFailed(UserStoreOp::kErase, start, replies.status());
   const redisReply& r = *(*replies)[0];
   if (absl::Status s = CheckArray(r, 3); !s.ok()) return CallFailed(UserStoreOp::kErase, start, s);

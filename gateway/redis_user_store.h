@@ -143,7 +143,8 @@ class RedisUserStore final : public UserStore {
 
   explicit RedisUserStore(const RedisUserStoreOptions& options);
   Shard& ShardFor(absl::string_view user_id) const;
-  uint32_t Intern(const std::string& name);
+  // Index of `name` in names_ (added if new). Caller holds names_mu_.
+  uint32_t Intern(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(names_mu_);
   // The last `n` seeded events of `user_id` (none when erased).
   std::vector<UserEvent> SeedTail(absl::string_view user_id, size_t n) const;
   // Remembers that `user_id` is erased and drops its seed; returns the count
@@ -155,10 +156,10 @@ class RedisUserStore final : public UserStore {
   void SyncErasures(int64_t length) const;
   // Runs `script` with `keys` and `args` (EVALSHA; EVAL after NOSCRIPT),
   // followed on the same connection by `after` (e.g. WAIT). Returns the
-  // replies (script first) or the failure.
+  // replies (script first) or the failure. `retry`: see RedisPool::Run.
   absl::StatusOr<std::vector<RedisReplyPtr>> RunScript(
       const Script& script, const std::vector<std::string>& keys,
-      const std::vector<std::string>& args,
+      const std::vector<std::string>& args, RedisPool::Retry retry,
       const std::vector<RedisPool::Command>& after = {}) const;
   // The WAIT command for wait_replicas (empty when 0), and the check of its
   // reply for a write that got `seq`.

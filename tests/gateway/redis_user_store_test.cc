@@ -350,6 +350,32 @@ TEST_F(RedisUserStoreTest, RedisKilledThenRestarted) {
   ASSERT_TRUE(store->Append("u1", Event("after")).ok());
 }
 
+// A Redis restart between two calls: the pooled connection is dead. A read,
+// or a write with an idempotency key, is sent again on a new connection; a
+// write without a key is not (it might have been applied) and fails once.
+TEST_F(RedisUserStoreTest, RestartBetweenCallsResendsOnlyWhatIsSafe) {
+  RedisUserStoreOptions o = Options(*redis_);
+  o.pool.size = 1;
+  auto store = OpenStore(o);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Append("u1", Event("m1")).ok());
+  redis_->Kill();
+  ASSERT_TRUE(redis_->Start());
+  HistoryResult h = store->ReadHistory("u1", 10);
+  EXPECT_FALSE(h.degraded) << h.note;
+  EXPECT_EQ(Items(h.events), (Strings{"m1"}));
+  redis_->Kill();
+  ASSERT_TRUE(redis_->Start());
+  EXPECT_TRUE(store->AppendOnce("u1", Event("m2"), "k2").ok());
+  redis_->Kill();
+  ASSERT_TRUE(redis_->Start());
+  ScopedLogSeverity quiet(LogSeverity::kError);
+  EXPECT_EQ(store->Append("u1", Event("m3")).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(store->Append("u1", Event("m3")).ok());
+  EXPECT_EQ(Items(store->History("u1", 10)), (Strings{"m1", "m2", "m3"}));
+  EXPECT_EQ(store->stats().pool_reconnects, 3u);
+}
+
 // A Redis that accepts connections but does not answer (SIGSTOP): calls
 // fail within about the timeout instead of hanging.
 TEST_F(RedisUserStoreTest, UnresponsiveRedisTimesOut) {
