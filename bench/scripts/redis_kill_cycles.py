@@ -211,6 +211,7 @@ def main():
 
     rng = random.Random(a.seed)
     items = catalogue_items(a.data)
+    os.makedirs(a.redis_dir, exist_ok=True)
     log = open(a.log, "ab")
     redis = Redis(a, log)
     redis.start()
