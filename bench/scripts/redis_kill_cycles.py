@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import grpc
 
@@ -35,6 +36,14 @@ FAST_RECONNECT = [
     ("grpc.min_reconnect_backoff_ms", 20),
     ("grpc.max_reconnect_backoff_ms", 100),
 ]
+
+
+def redis_options(text: str):
+    """'--appendonly=no --save=' → ['--appendonly', 'no', '--save', '']."""
+    out = []
+    for token in text.split():
+        out.extend(token.split("=", 1) if token.startswith("--") and "=" in token else [token])
+    return out
 
 
 class Redis:
@@ -50,7 +59,7 @@ class Redis:
         self.proc = subprocess.Popen(
             [a.redis_server, a.redis_conf, "--port", str(a.redis_port), "--bind", "127.0.0.1",
              "--dir", a.redis_dir, "--appendonly", "yes", "--appendfsync", "always",
-             *a.redis_args.split()],
+             *redis_options(a.redis_args)],
             stdout=self.log, stderr=self.log)
         while True:
             if self.proc.poll() is not None:
@@ -107,6 +116,15 @@ class Gateway:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=30)
 
+    def metric(self, name: str) -> float:
+        """The value of an unlabelled series on the gateway's /metrics (0 if absent)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return 0.0
+
 
 class Sender(threading.Thread):
     """Sends Feedback in a loop, each call retried with its key until acknowledged."""
@@ -114,8 +132,9 @@ class Sender(threading.Thread):
     clock_lock = threading.Lock()
     next_ts = 1_000_000_000  # 2001: in the past, and unique per event
 
-    def __init__(self, index, gateways, items, per_user, stop):
+    def __init__(self, index, gateways, items, per_user, stop, keys=True):
         super().__init__(daemon=True)
+        self.keys = keys
         self.index = index
         self.gateways = gateways
         self.items = items
@@ -125,7 +144,6 @@ class Sender(threading.Thread):
         self.acked_count = 0
         self.failed_calls = 0
         self.retried_events = 0
-        self.replayed = 0  # acknowledged on a retry with the sequence of an earlier attempt
         self.max_attempts = 0
         self.latencies = []  # first send → acknowledgement, seconds
         self.rng = random.Random(index)
@@ -142,7 +160,7 @@ class Sender(threading.Thread):
             user = f"kc-{self.index}-{n // self.per_user}"
             item = self.rng.choice(self.items)
             ts = self.unique_ts()
-            key = f"kc-{self.index}-{n}"
+            key = f"kc-{self.index}-{n}" if self.keys else ""
             t0 = time.monotonic()
             attempt = 0
             while True:
@@ -194,8 +212,8 @@ def main():
     p.add_argument("--redis_port", type=int, default=56379)
     p.add_argument("--redis_timeout", default="200ms")
     p.add_argument("--redis_args", default="",
-                   help="more redis-server options, last (e.g. '--appendonly no': a negative "
-                        "control that must report lost events)")
+                   help="more redis-server options, last, as --name=value (e.g. "
+                        "--appendonly=no: a negative control that must report lost events)")
     p.add_argument("--port", type=int, default=56061, help="first gateway; the second is +1")
     p.add_argument("--metrics_port", type=int, default=59101)
     p.add_argument("--cycles", type=int, default=200)
@@ -206,6 +224,9 @@ def main():
     p.add_argument("--max_down_s", type=float, default=0.05,
                    help="Redis stays down uniformly in [0, max_down_s]")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no_keys", action="store_true",
+                   help="negative control: send no idempotency keys (a retry of a call whose "
+                        "answer was lost then stores the event twice)")
     p.add_argument("--log", default="redis-kill-cycles.log")
     a = p.parse_args()
 
@@ -220,7 +241,8 @@ def main():
         g.start()
     t_start = time.monotonic()
     stop = threading.Event()
-    senders = [Sender(i, gateways, items, a.per_user, stop) for i in range(a.senders)]
+    senders = [Sender(i, gateways, items, a.per_user, stop, keys=not a.no_keys)
+               for i in range(a.senders)]
     for s in senders:
         s.start()
     restarts = []
@@ -276,6 +298,8 @@ def main():
                     elif count > 1:
                         duplicated += count - 1
                 extra += sum(c for k, c in stored.items() if k not in wanted)
+        replays = sum(g.metric("recsys_user_store_idempotent_replays_total") for g in gateways)
+        reconnects = sum(g.metric("recsys_user_store_pool_reconnects_total") for g in gateways)
     finally:
         stop.set()
         for g in gateways:
@@ -296,6 +320,11 @@ def main():
         "failed_calls_retried": sum(s.failed_calls for s in senders),
         "events_needing_retries": sum(s.retried_events for s in senders),
         "max_attempts_for_one_event": max(s.max_attempts for s in senders),
+        # Retries the store answered from the key: the earlier attempt was stored
+        # but its answer lost (without keys each would be a duplicate).
+        "retries_answered_from_key": int(replays),
+        "gateway_reconnects_to_redis": int(reconnects),
+        "idempotency_keys": not a.no_keys,
         "ack_seconds_p50": round(percentile(latencies, 0.5), 4),
         "ack_seconds_p99": round(percentile(latencies, 0.99), 4),
         "ack_seconds_max": round(max(latencies), 4) if latencies else 0,
