@@ -100,6 +100,7 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
   event_rules_ = {{.number = 1, .name = "item_id", .max_count = 1,
                    .max_length = static_cast<int64_t>(kMaxIdBytes)}};
   recommend_limits_.max_bytes = options_.limits.max_request_bytes;
+  recommend_limits_.descriptor = v1::RecommendRequest::descriptor();
   recommend_limits_.fields = {
       {.number = 1, .name = "user_id", .max_count = 1,
        .max_length = static_cast<int64_t>(kMaxIdBytes)},
@@ -111,6 +112,7 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
        .nested = &event_rules_},
   };
   ask_limits_.max_bytes = options_.limits.max_request_bytes;
+  ask_limits_.descriptor = v1::AskRequest::descriptor();
   if (store_ != nullptr) metrics_.RecordStore(*store_);  // start-up figures (users, log recovery)
 }
 

@@ -109,6 +109,7 @@ RetrievalService::RetrievalService(BundleSource bundles, RetrievalServiceOptions
   }
   // RetrieveRequest: user = 1, quotas = 2, exclude_item_ids = 3.
   retrieve_limits_.max_bytes = options_.limits.max_request_bytes;
+  retrieve_limits_.descriptor = v1::RetrieveRequest::descriptor();
   retrieve_limits_.fields = {
       user_rules_.Field(1, "user"),
       {.number = 2, .name = "quotas", .max_count = 2 * kNumSources},
