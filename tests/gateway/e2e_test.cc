@@ -279,6 +279,18 @@ TEST_F(EndToEnd, HostileRequestsAreRefusedBeforeParsing) {
       {retrieval_port_, "/recsys.v1.Retrieval/Retrieve",
        Repeated(std::string("\x98\x06\x01", 3), 300 << 10), grpc::StatusCode::INVALID_ARGUMENT,
        "fields this server does not know"},
+      // Every other method is raw too: unknown fields and non-UTF-8 strings.
+      {gateway_port_, "/recsys.v1.Recommender/GetModelInfo",
+       Repeated(std::string("\x98\x06\x01", 3), 300 << 10), grpc::StatusCode::INVALID_ARGUMENT,
+       "fields this server does not know"},
+      {gateway_port_, "/recsys.v1.Recommender/Feedback", std::string("\x0a\x01\xff", 3),
+       grpc::StatusCode::INVALID_ARGUMENT, "is not valid UTF-8"},
+      {gateway_port_, "/recsys.v1.Recommender/Search",
+       Repeated(std::string("\x98\x06\x01", 3), 300), grpc::StatusCode::INVALID_ARGUMENT,
+       "fields this server does not know"},
+      {retrieval_port_, "/recsys.v1.Retrieval/SimilarItems",
+       Repeated(std::string("\x98\x06\x01", 3), 300), grpc::StatusCode::INVALID_ARGUMENT,
+       "fields this server does not know"},
       // candidates { sources { 70 unknown fields } }: 210 + 3 bytes, 213 + 3.
       {ranking_port_, "/recsys.v1.Ranking/Rank",
        std::string("\x12\xd5\x01\x12\xd2\x01", 6) + Repeated(std::string("\x98\x06\x01", 3), 210),
