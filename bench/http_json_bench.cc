@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/http/json_print.h"
 #include "recsys/v1/recommender.pb.h"
 
 namespace {
@@ -42,6 +43,17 @@ void BM_PrintAnswerJson(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PrintAnswerJson)->Arg(10)->Arg(100);
+
+// The gateway's own printer (gateway/http/json_print.h), as the HTTP face uses it.
+void BM_AppendJson(benchmark::State& state) {
+  const auto answer = Answer(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    std::string json;
+    benchmark::DoNotOptimize(recsys::gateway::AppendJson(answer, &json));
+    benchmark::DoNotOptimize(json);
+  }
+}
+BENCHMARK(BM_AppendJson)->Arg(10)->Arg(100);
 
 void BM_ParseFeedbackJson(benchmark::State& state) {
   const std::string body = R"({"userId": "414", "itemId": "2571", "event": "like"})";
