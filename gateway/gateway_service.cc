@@ -50,17 +50,65 @@ CallEnd StartCall(grpc::CallbackServerContext* ctx, ServerMetrics* metrics, cons
           }};
 }
 
+// A raw call's parsed request and its response, which `finish` serializes
+// into the call's response bytes before finishing (when the status is OK).
+// `parsed` is the wire check and parse result: when it is not OK the handler
+// finishes with it at once.
+template <typename Request, typename Response>
+struct RawCall {
+  grpc::ServerUnaryReactor* reactor;
+  std::shared_ptr<Request> request;
+  std::shared_ptr<Response> response;
+  Done finish;
+  absl::Status parsed;
+};
+template <typename Request, typename Response>
+RawCall<Request, Response> StartRawCall(grpc::CallbackServerContext* ctx, ServerMetrics* metrics,
+                                        const char* method, const grpc::ByteBuffer& raw_request,
+                                        grpc::ByteBuffer* raw_response, const WireLimits& limits) {
+  const CallEnd call = StartCall(ctx, metrics, method);
+  auto request = std::make_shared<Request>();
+  auto response = std::make_shared<Response>();
+  absl::Status parsed = CheckWireLimits(raw_request, limits);
+  // Well-formed bytes that still do not parse: a string that is not UTF-8.
+  if (parsed.ok() && !ParseRequest(raw_request, request.get()).ok()) {
+    parsed = absl::InvalidArgumentError(absl::StrCat(
+        "undecodable request: a string field of ", Request::descriptor()->full_name(),
+        " is not valid UTF-8"));
+  }
+  Done finish = [finish = call.finish, response, raw_response](grpc::Status status) {
+    if (status.ok()) status = ToGrpcStatus(SerializeResponse(*response, raw_response));
+    finish(status);
+  };
+  return {call.reactor, std::move(request), std::move(response), std::move(finish),
+          std::move(parsed)};
+}
+
+WireLimits LimitsFor(const google::protobuf::Descriptor* descriptor, int64_t max_bytes) {
+  WireLimits limits;
+  limits.max_bytes = max_bytes;
+  limits.descriptor = descriptor;
+  return limits;
+}
+
 }  // namespace
 
 // Search and SimilarItems: passed through to retrieval, which validates them,
 // with their own deadline (PlanLookupDeadline) and the caller's request id and
 // trace context. `start(client, done)` starts the downstream call.
-template <typename Start>
+template <typename Call, typename Start>
 grpc::ServerUnaryReactor* GatewayService::ForwardToRetrieval(grpc::CallbackServerContext* ctx,
-                                                             const char* method, Start&& start) {
-  const CallEnd call = StartCall(ctx, server_metrics_, method);
+                                                             const Call& call, Start&& start) {
+  if (!call.parsed.ok()) {
+    call.finish(ToGrpcStatus(call.parsed));
+    return call.reactor;
+  }
   std::shared_ptr<grpc::ClientContext> client = LookupContext(*ctx);
-  start(client.get(), [finish = call.finish, client](grpc::Status status) { finish(status); });
+  // The request and the client context live until the downstream call ends
+  // (the response lives in `finish`).
+  start(client.get(), [finish = call.finish, client, request = call.request](grpc::Status status) {
+    finish(status);
+  });
   return call.reactor;
 }
 
@@ -102,6 +150,7 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
   event_rules_ = {{.number = 1, .name = "item_id", .max_count = 1,
                    .max_length = static_cast<int64_t>(kMaxIdBytes)}};
   recommend_limits_.max_bytes = options_.limits.max_request_bytes;
+  recommend_limits_.descriptor = v1::RecommendRequest::descriptor();
   recommend_limits_.fields = {
       {.number = 1, .name = "user_id", .max_count = 1,
        .max_length = static_cast<int64_t>(kMaxIdBytes)},
@@ -113,6 +162,14 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
        .nested = &event_rules_},
   };
   ask_limits_.max_bytes = options_.limits.max_request_bytes;
+  const int64_t max_bytes = options_.limits.max_request_bytes;
+  feedback_limits_ = LimitsFor(v1::FeedbackRequest::descriptor(), max_bytes);
+  similar_limits_ = LimitsFor(v1::SimilarItemsRequest::descriptor(), max_bytes);
+  search_limits_ = LimitsFor(v1::SearchRequest::descriptor(), max_bytes);
+  model_info_limits_ = LimitsFor(v1::GetModelInfoRequest::descriptor(), max_bytes);
+  history_limits_ = LimitsFor(v1::GetHistoryRequest::descriptor(), max_bytes);
+  delete_limits_ = LimitsFor(v1::DeleteUserRequest::descriptor(), max_bytes);
+  ask_limits_.descriptor = v1::AskRequest::descriptor();
   if (store_ != nullptr) metrics_.RecordStore(*store_);  // start-up figures (users, log recovery)
 }
 
@@ -170,13 +227,17 @@ grpc::ServerUnaryReactor* GatewayService::Recommend(grpc::CallbackServerContext*
 }
 
 grpc::ServerUnaryReactor* GatewayService::Feedback(grpc::CallbackServerContext* ctx,
-                                                   const v1::FeedbackRequest* request,
-                                                   v1::FeedbackResponse* response) {
-  const CallEnd call = StartCall(ctx, server_metrics_, "Feedback");
+                                                   const grpc::ByteBuffer* raw_request,
+                                                   grpc::ByteBuffer* raw_response) {
+  auto call = StartRawCall<v1::FeedbackRequest, v1::FeedbackResponse>(
+      ctx, server_metrics_, "Feedback", *raw_request, raw_response, feedback_limits_);
   grpc::ServerUnaryReactor* reactor = call.reactor;
   const Done finish = call.finish;
+  const v1::FeedbackRequest* request = call.request.get();
+  std::shared_ptr<v1::FeedbackResponse> response = call.response;
   std::shared_ptr<const ModelBundle> bundle;
-  absl::Status status = ValidateFeedbackRequest(*request, options_.limits);
+  absl::Status status = call.parsed;
+  if (status.ok()) status = ValidateFeedbackRequest(*request, options_.limits);
   if (status.ok()) status = CurrentBundle(&bundle);
   if (status.ok()) status = CheckFeedbackItemKnown(*bundle, *request);
   if (!status.ok()) {
@@ -206,32 +267,39 @@ grpc::ServerUnaryReactor* GatewayService::Feedback(grpc::CallbackServerContext* 
 }
 
 grpc::ServerUnaryReactor* GatewayService::SimilarItems(grpc::CallbackServerContext* ctx,
-                                                       const v1::SimilarItemsRequest* request,
-                                                       v1::SimilarItemsResponse* response) {
-  return ForwardToRetrieval(ctx, "SimilarItems", [&](grpc::ClientContext* client, Done done) {
-    retrieval_->async()->SimilarItems(client, request, response, std::move(done));
+                                                       const grpc::ByteBuffer* raw_request,
+                                                       grpc::ByteBuffer* raw_response) {
+  auto call = StartRawCall<v1::SimilarItemsRequest, v1::SimilarItemsResponse>(
+      ctx, server_metrics_, "SimilarItems", *raw_request, raw_response, similar_limits_);
+  return ForwardToRetrieval(ctx, call, [&](grpc::ClientContext* client, Done done) {
+    retrieval_->async()->SimilarItems(client, call.request.get(), call.response.get(),
+                                      std::move(done));
   });
 }
 
 grpc::ServerUnaryReactor* GatewayService::Search(grpc::CallbackServerContext* ctx,
-                                                 const v1::SearchRequest* request,
-                                                 v1::SearchResponse* response) {
-  return ForwardToRetrieval(ctx, "Search", [&](grpc::ClientContext* client, Done done) {
-    retrieval_->async()->Search(client, request, response, std::move(done));
+                                                 const grpc::ByteBuffer* raw_request,
+                                                 grpc::ByteBuffer* raw_response) {
+  auto call = StartRawCall<v1::SearchRequest, v1::SearchResponse>(
+      ctx, server_metrics_, "Search", *raw_request, raw_response, search_limits_);
+  return ForwardToRetrieval(ctx, call, [&](grpc::ClientContext* client, Done done) {
+    retrieval_->async()->Search(client, call.request.get(), call.response.get(), std::move(done));
   });
 }
 
 grpc::ServerUnaryReactor* GatewayService::GetModelInfo(grpc::CallbackServerContext* ctx,
-                                                       const v1::GetModelInfoRequest* request,
-                                                       v1::GetModelInfoResponse* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto rec = std::make_shared<RpcRecorder>(server_metrics_, kGatewayServiceName, "GetModelInfo");
+                                                       const grpc::ByteBuffer* raw_request,
+                                                       grpc::ByteBuffer* raw_response) {
+  auto call = StartRawCall<v1::GetModelInfoRequest, v1::GetModelInfoResponse>(
+      ctx, server_metrics_, "GetModelInfo", *raw_request, raw_response, model_info_limits_);
+  grpc::ServerUnaryReactor* reactor = call.reactor;
+  const Done finish = call.finish;
+  std::shared_ptr<v1::GetModelInfoResponse> response = call.response;
   std::shared_ptr<const ModelBundle> bundle;
-  const absl::Status status = CurrentBundle(&bundle);
+  absl::Status status = call.parsed;
+  if (status.ok()) status = CurrentBundle(&bundle);
   if (!status.ok()) {
-    const grpc::Status grpc_status = ToGrpcStatus(status);
-    rec->Finish(grpc_status);
-    reactor->Finish(grpc_status);
+    finish(ToGrpcStatus(status));
     return reactor;
   }
   const ModelBundle& b = *bundle;
@@ -254,7 +322,7 @@ grpc::ServerUnaryReactor* GatewayService::GetModelInfo(grpc::CallbackServerConte
     std::atomic<int> left{2};
   };
   auto probes = std::make_shared<Probes>();
-  auto one_done = [this, probes, response, reactor, rec] {
+  auto one_done = [this, probes, response, finish] {
     if (probes->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     const BackendVersions v = ladder_.backend_versions();
     FillBackendStatus(probes->retrieval, v.retrieval, v.retrieval_contact,
@@ -267,8 +335,7 @@ grpc::ServerUnaryReactor* GatewayService::GetModelInfo(grpc::CallbackServerConte
     if (probes->ranking.state == v1::BACKEND_STATE_AVAILABLE) {
       response->set_ranking_version(v.ranking);
     }
-    rec->Finish(grpc::Status::OK);
-    reactor->Finish(grpc::Status::OK);
+    finish(grpc::Status::OK);
   };
   const absl::Time deadline = absl::FromChrono(ctx->deadline());
   retrieval_probe_.Check(kBackendProbeTimeout, deadline, [this, probes, one_done](ProbeResult r) {
@@ -286,11 +353,14 @@ grpc::ServerUnaryReactor* GatewayService::GetModelInfo(grpc::CallbackServerConte
 }
 
 grpc::ServerUnaryReactor* GatewayService::GetHistory(grpc::CallbackServerContext* ctx,
-                                                     const v1::GetHistoryRequest* request,
-                                                     v1::GetHistoryResponse* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  RpcRecorder rec(server_metrics_, kGatewayServiceName, "GetHistory");
-  absl::Status status = ValidateGetHistoryRequest(*request);
+                                                     const grpc::ByteBuffer* raw_request,
+                                                     grpc::ByteBuffer* raw_response) {
+  auto call = StartRawCall<v1::GetHistoryRequest, v1::GetHistoryResponse>(
+      ctx, server_metrics_, "GetHistory", *raw_request, raw_response, history_limits_);
+  const v1::GetHistoryRequest* request = call.request.get();
+  v1::GetHistoryResponse* response = call.response.get();
+  absl::Status status = call.parsed;
+  if (status.ok()) status = ValidateGetHistoryRequest(*request);
   // Before the first bundle the store holds no seeded history yet.
   std::shared_ptr<const ModelBundle> bundle;
   if (status.ok()) status = CurrentBundle(&bundle);
@@ -312,19 +382,21 @@ grpc::ServerUnaryReactor* GatewayService::GetHistory(grpc::CallbackServerContext
       }
     }
   }
-  const grpc::Status grpc_status = ToGrpcStatus(status);
-  rec.Finish(grpc_status);
-  reactor->Finish(grpc_status);
-  return reactor;
+  call.finish(ToGrpcStatus(status));
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* GatewayService::DeleteUser(grpc::CallbackServerContext* ctx,
-                                                     const v1::DeleteUserRequest* request,
-                                                     v1::DeleteUserResponse* response) {
-  const CallEnd call = StartCall(ctx, server_metrics_, "DeleteUser");
+                                                     const grpc::ByteBuffer* raw_request,
+                                                     grpc::ByteBuffer* raw_response) {
+  auto call = StartRawCall<v1::DeleteUserRequest, v1::DeleteUserResponse>(
+      ctx, server_metrics_, "DeleteUser", *raw_request, raw_response, delete_limits_);
   grpc::ServerUnaryReactor* reactor = call.reactor;
   const Done finish = call.finish;
-  absl::Status status = ValidateDeleteUserRequest(*request);
+  const v1::DeleteUserRequest* request = call.request.get();
+  std::shared_ptr<v1::DeleteUserResponse> response = call.response;
+  absl::Status status = call.parsed;
+  if (status.ok()) status = ValidateDeleteUserRequest(*request);
   // The seed lands with the first bundle; erasing before it would be undone.
   std::shared_ptr<const ModelBundle> bundle;
   if (status.ok()) status = CurrentBundle(&bundle);

@@ -88,21 +88,21 @@ struct GatewayOptions {
   int ask_generator_queue = 16;
 };
 
-// Recommend is a raw callback method: its bytes are checked against the wire
-// limits (counts and sizes, common/server/wire_limits.h) before they are
-// parsed, so a request of millions of tiny repeated elements costs its bytes,
-// not 20-50x that. The other methods have no repeated fields. Ask is raw too,
-// for another reason: protobuf refuses a string field that is not UTF-8 while
-// parsing, which gRPC would answer INTERNAL; Ask says INVALID_ARGUMENT.
+// Every method is a raw callback method: its bytes are checked against the
+// wire limits (common/server/wire_limits.h: counts and sizes, and at most 64
+// fields the schema does not know) before they are parsed, so a request of
+// millions of tiny repeated elements or unknown fields costs its bytes, not
+// 20-50x that. Raw also lets a string that is not UTF-8 (which protobuf
+// refuses while parsing, and gRPC would answer INTERNAL) be INVALID_ARGUMENT.
 class GatewayService final
     : public v1::Recommender::WithRawCallbackMethod_Ask<
           v1::Recommender::WithRawCallbackMethod_Recommend<
-              v1::Recommender::WithCallbackMethod_Feedback<
-                  v1::Recommender::WithCallbackMethod_SimilarItems<
-                      v1::Recommender::WithCallbackMethod_Search<
-                          v1::Recommender::WithCallbackMethod_GetModelInfo<
-                              v1::Recommender::WithCallbackMethod_GetHistory<
-                                  v1::Recommender::WithCallbackMethod_DeleteUser<
+              v1::Recommender::WithRawCallbackMethod_Feedback<
+                  v1::Recommender::WithRawCallbackMethod_SimilarItems<
+                      v1::Recommender::WithRawCallbackMethod_Search<
+                          v1::Recommender::WithRawCallbackMethod_GetModelInfo<
+                              v1::Recommender::WithRawCallbackMethod_GetHistory<
+                                  v1::Recommender::WithRawCallbackMethod_DeleteUser<
                                       v1::Recommender::Service>>>>>>>> {
  public:
   // `bundles` returns the bundle to serve with (loaded with
@@ -120,23 +120,23 @@ class GatewayService final
                                       const grpc::ByteBuffer* raw_request,
                                       grpc::ByteBuffer* raw_response) override;
   grpc::ServerUnaryReactor* Feedback(grpc::CallbackServerContext* ctx,
-                                     const v1::FeedbackRequest* request,
-                                     v1::FeedbackResponse* response) override;
+                                    const grpc::ByteBuffer* raw_request,
+                                    grpc::ByteBuffer* raw_response) override;
   grpc::ServerUnaryReactor* SimilarItems(grpc::CallbackServerContext* ctx,
-                                         const v1::SimilarItemsRequest* request,
-                                         v1::SimilarItemsResponse* response) override;
+                                    const grpc::ByteBuffer* raw_request,
+                                    grpc::ByteBuffer* raw_response) override;
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* ctx,
-                                   const v1::SearchRequest* request,
-                                   v1::SearchResponse* response) override;
+                                    const grpc::ByteBuffer* raw_request,
+                                    grpc::ByteBuffer* raw_response) override;
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* ctx,
-                                         const v1::GetModelInfoRequest* request,
-                                         v1::GetModelInfoResponse* response) override;
+                                    const grpc::ByteBuffer* raw_request,
+                                    grpc::ByteBuffer* raw_response) override;
   grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* ctx,
-                                       const v1::GetHistoryRequest* request,
-                                       v1::GetHistoryResponse* response) override;
+                                    const grpc::ByteBuffer* raw_request,
+                                    grpc::ByteBuffer* raw_response) override;
   grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* ctx,
-                                       const v1::DeleteUserRequest* request,
-                                       v1::DeleteUserResponse* response) override;
+                                    const grpc::ByteBuffer* raw_request,
+                                    grpc::ByteBuffer* raw_response) override;
   grpc::ServerUnaryReactor* Ask(grpc::CallbackServerContext* ctx,
                                 const grpc::ByteBuffer* raw_request,
                                 grpc::ByteBuffer* raw_response) override;
@@ -151,9 +151,10 @@ class GatewayService final
   // deadline (PlanLookupDeadline).
   std::shared_ptr<grpc::ClientContext> LookupContext(const grpc::CallbackServerContext& ctx) const;
   // Search / SimilarItems pass-through (see the .cc).
-  template <typename Start>
-  grpc::ServerUnaryReactor* ForwardToRetrieval(grpc::CallbackServerContext* ctx,
-                                               const char* method, Start&& start);
+  // `call` is a StartRawCall result (gateway_service.cc).
+  template <typename Call, typename Start>
+  grpc::ServerUnaryReactor* ForwardToRetrieval(grpc::CallbackServerContext* ctx, const Call& call,
+                                               Start&& start);
 
   const GatewayOptions options_;
   const BundleSource bundles_;
@@ -171,7 +172,11 @@ class GatewayService final
   // What a Recommend request may hold, checked before parsing.
   std::vector<WireFieldRule> event_rules_;
   WireLimits recommend_limits_;
-  WireLimits ask_limits_;  // the size only: AskRequest has no repeated fields
+  // The other methods: size and unknown fields (their fields are checked
+  // after parsing by requests.h), one per request type.
+  WireLimits feedback_limits_, similar_limits_, search_limits_, model_info_limits_,
+      history_limits_, delete_limits_;
+  WireLimits ask_limits_;  // size and unknown fields: AskRequest has no repeated fields
   std::atomic<int> inflight_{0};
   // Ask's generator, null when none is configured.
   const std::unique_ptr<const AskGenerator> ask_generator_;

@@ -83,6 +83,7 @@ RankingService::RankingService(BundleSource bundles, RankerOptions options, Serv
        .max_length = kMaxSignals * 4},
   };
   wire_limits_.max_bytes = options.max_request_bytes;
+  wire_limits_.descriptor = v1::RankRequest::descriptor();
   wire_limits_.fields = {
       user_rules_.Field(1, "user"),
       {.number = 2, .name = "candidates", .max_count = options.max_candidates,

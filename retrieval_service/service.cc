@@ -109,6 +109,11 @@ RetrievalService::RetrievalService(BundleSource bundles, RetrievalServiceOptions
   }
   // RetrieveRequest: user = 1, quotas = 2, exclude_item_ids = 3.
   retrieve_limits_.max_bytes = options_.limits.max_request_bytes;
+  search_limits_.max_bytes = options_.limits.max_request_bytes;
+  search_limits_.descriptor = v1::SearchRequest::descriptor();
+  similar_limits_.max_bytes = options_.limits.max_request_bytes;
+  similar_limits_.descriptor = v1::SimilarItemsRequest::descriptor();
+  retrieve_limits_.descriptor = v1::RetrieveRequest::descriptor();
   retrieve_limits_.fields = {
       user_rules_.Field(1, "user"),
       {.number = 2, .name = "quotas", .max_count = 2 * kNumSources},
@@ -225,18 +230,45 @@ grpc::ServerUnaryReactor* RetrievalService::RunOnWorker(grpc::CallbackServerCont
   return reactor;
 }
 
+namespace {
+// Checks and parses a raw request into `request`: the wire limits, then a
+// parse (well-formed bytes that do not parse hold a string that is not UTF-8).
+absl::Status ParseChecked(const grpc::ByteBuffer& raw, const WireLimits& limits,
+                          google::protobuf::Message* request) {
+  if (absl::Status s = CheckWireLimits(raw, limits); !s.ok()) return s;
+  if (!ParseRequest(raw, request).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("undecodable request: a string field of ",
+                                                   request->GetTypeName(),
+                                                   " is not valid UTF-8"));
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
 grpc::ServerUnaryReactor* RetrievalService::Search(grpc::CallbackServerContext* context,
-                                                   const v1::SearchRequest* request,
-                                                   v1::SearchResponse* response) {
-  return RunOnWorker(context, "Search",
-                     [this, request, response] { return SearchOnce(*request, response); });
+                                                   const grpc::ByteBuffer* raw_request,
+                                                   grpc::ByteBuffer* raw_response) {
+  auto request = std::make_shared<v1::SearchRequest>();
+  const absl::Status parsed = ParseChecked(*raw_request, search_limits_, request.get());
+  return RunOnWorker(context, "Search", [this, parsed, request, raw_response] {
+    if (!parsed.ok()) return parsed;
+    v1::SearchResponse response;
+    if (absl::Status s = SearchOnce(*request, &response); !s.ok()) return s;
+    return SerializeResponse(response, raw_response);
+  });
 }
 
 grpc::ServerUnaryReactor* RetrievalService::SimilarItems(grpc::CallbackServerContext* context,
-                                                         const v1::SimilarItemsRequest* request,
-                                                         v1::SimilarItemsResponse* response) {
-  return RunOnWorker(context, "SimilarItems",
-                     [this, request, response] { return SimilarItemsOnce(*request, response); });
+                                                         const grpc::ByteBuffer* raw_request,
+                                                         grpc::ByteBuffer* raw_response) {
+  auto request = std::make_shared<v1::SimilarItemsRequest>();
+  const absl::Status parsed = ParseChecked(*raw_request, similar_limits_, request.get());
+  return RunOnWorker(context, "SimilarItems", [this, parsed, request, raw_response] {
+    if (!parsed.ok()) return parsed;
+    v1::SimilarItemsResponse response;
+    if (absl::Status s = SimilarItemsOnce(*request, &response); !s.ok()) return s;
+    return SerializeResponse(response, raw_response);
+  });
 }
 
 absl::StatusOr<std::unique_ptr<RetrievalServer>> RetrievalServer::Start(

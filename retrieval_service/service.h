@@ -98,13 +98,13 @@ struct RetrievalServiceOptions {
   std::string signals_key;
 };
 
-// Retrieve is a raw callback method: its bytes are checked against the wire
-// limits (counts and sizes) before they are parsed; Search and SimilarItems
-// have no repeated fields and are parsed by gRPC.
+// Every method is a raw callback method: its bytes are checked against the
+// wire limits (counts and sizes; at most 64 fields the schema does not know)
+// before they are parsed.
 class RetrievalService final
     : public v1::Retrieval::WithRawCallbackMethod_Retrieve<
-          v1::Retrieval::WithCallbackMethod_Search<
-              v1::Retrieval::WithCallbackMethod_SimilarItems<v1::Retrieval::Service>>> {
+          v1::Retrieval::WithRawCallbackMethod_Search<
+              v1::Retrieval::WithRawCallbackMethod_SimilarItems<v1::Retrieval::Service>>> {
  public:
   // `metrics` (not owned, may be null) must outlive the service.
   RetrievalService(BundleSource bundles, RetrievalServiceOptions options, ServerMetrics* metrics);
@@ -116,11 +116,11 @@ class RetrievalService final
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
-                                   const v1::SearchRequest* request,
-                                   v1::SearchResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* SimilarItems(grpc::CallbackServerContext* context,
-                                         const v1::SimilarItemsRequest* request,
-                                         v1::SimilarItemsResponse* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
   // The core of Retrieve without a network: validation, bundle (UNAVAILABLE when
   // none is loaded), id conversion, pooled retrieval, response, metrics. `done`
@@ -154,6 +154,7 @@ class RetrievalService final
   // What a Retrieve request may hold, checked before parsing.
   UserContextWireRules user_rules_;
   WireLimits retrieve_limits_;
+  WireLimits search_limits_, similar_limits_;  // size and unknown fields
   ServerMetrics* const server_metrics_;
   std::unique_ptr<RetrievalMetrics> metrics_;  // null without server_metrics_
   // Reset first by the destructor (drained and joined) while the rest is alive.

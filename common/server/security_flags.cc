@@ -51,6 +51,8 @@ absl::Status ApplyServerSecurityFlags(const AuthPolicy& policy, ServerMetrics* m
     num_tokens = tokens->size();
     *processor = std::make_shared<TokenAuthProcessor>(
         policy, *std::move(tokens), metrics != nullptr ? &metrics->registry() : nullptr);
+  } else if (metrics != nullptr) {
+    RegisterAuthRejectedCounters(metrics->registry());  // at 0: nothing is checked
   }
   options->auth = *processor;
   const TlsServerFiles& tls = options->tls;

@@ -136,15 +136,21 @@ TokenAuthProcessor::TokenAuthProcessor(AuthPolicy policy, TokenTable tokens,
     : policy_(std::move(policy)),
       tokens_(std::make_shared<const TokenTable>(std::move(tokens))) {
   if (registry == nullptr) return;
+  const AuthRejectedCounters counters = RegisterAuthRejectedCounters(*registry);
+  missing_ = counters.missing_token;
+  unknown_ = counters.unknown_token;
+  role_ = counters.role;
+}
+
+AuthRejectedCounters RegisterAuthRejectedCounters(prometheus::Registry& registry) {
   auto& family = prometheus::BuildCounter()
                      .Name("recsys_auth_rejected_total")
                      .Help("Calls refused before reaching the service: no token or an "
                            "unknown one (UNAUTHENTICATED), or a role below the method's "
-                           "(PERMISSION_DENIED).")
-                     .Register(*registry);
-  missing_ = &family.Add({{"reason", "missing_token"}});
-  unknown_ = &family.Add({{"reason", "unknown_token"}});
-  role_ = &family.Add({{"reason", "role"}});
+                           "(PERMISSION_DENIED). Always 0 without --auth_tokens.")
+                     .Register(registry);
+  return {&family.Add({{"reason", "missing_token"}}), &family.Add({{"reason", "unknown_token"}}),
+          &family.Add({{"reason", "role"}})};
 }
 
 void TokenAuthProcessor::Replace(TokenTable tokens) {

@@ -80,6 +80,16 @@ struct AuthPolicy {
   std::optional<Role> Required(absl::string_view method) const;
 };
 
+// recsys_auth_rejected_total{reason="missing_token"|"unknown_token"|"role"},
+// registered in `registry` (a service without tokens registers it too, at 0, so
+// dashboards and alerts see every service the same way).
+struct AuthRejectedCounters {
+  prometheus::Counter* missing_token;
+  prometheus::Counter* unknown_token;
+  prometheus::Counter* role;
+};
+AuthRejectedCounters RegisterAuthRejectedCounters(prometheus::Registry& registry);
+
 // Enforces `policy` with the tokens of a table that can be replaced while
 // serving (Reload: SIGHUP). Non-blocking: runs on gRPC's thread, a hash and a
 // few comparisons per call. Thread-safe.

@@ -27,8 +27,17 @@ absl::Status Malformed(const CodedInputStream& in, const std::string& where) {
                                                  where));
 }
 
+// What a scan of one request carries through its levels.
+struct ScanState {
+  const WireLimits& limits;
+  int64_t unknown = 0;
+};
+
+const std::vector<WireFieldRule> kNoRules;
+
 absl::Status Scan(CodedInputStream& in, const std::vector<WireFieldRule>& rules,
-                  const std::string& where, int depth) {
+                  const google::protobuf::Descriptor* descriptor, const std::string& where,
+                  int depth, ScanState& state) {
   if (depth > kMaxDepth) return Malformed(in, where);
   std::vector<int64_t> counts(rules.size(), 0);
   while (true) {
@@ -47,6 +56,22 @@ absl::Status Scan(CodedInputStream& in, const std::vector<WireFieldRule>& rules,
         break;
       }
     }
+    const google::protobuf::FieldDescriptor* field =
+        descriptor == nullptr ? nullptr : descriptor->FindFieldByNumber(number);
+    // A known number with the wrong wire type is kept as an unknown field too.
+    if (field != nullptr &&
+        type != WireFormatLite::WireTypeForFieldType(
+                    static_cast<WireFormatLite::FieldType>(field->type())) &&
+        !(field->is_packable() && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) {
+      field = nullptr;
+    }
+    if (descriptor != nullptr && field == nullptr &&
+        ++state.unknown > state.limits.max_unknown_fields) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "undecodable request: more than ", state.limits.max_unknown_fields,
+          " fields this server does not know (", descriptor->full_name(), " field ", number,
+          where.empty() ? "" : " in ", where, ")"));
+    }
     if (rule != nullptr && ++counts[index] > rule->max_count) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, where.empty() ? "" : ".", rule->name, ": more than ", rule->max_count,
@@ -62,10 +87,19 @@ absl::Status Scan(CodedInputStream& in, const std::vector<WireFieldRule>& rules,
                                                        ": an entry of ", length,
                                                        " bytes (at most ", rule->max_length, ")"));
       }
-      if (rule != nullptr && rule->nested != nullptr) {
+      const bool is_message =
+          field != nullptr && field->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE;
+      if ((rule != nullptr && rule->nested != nullptr) || is_message) {
         const CodedInputStream::Limit limit = in.PushLimit(static_cast<int>(length));
-        const std::string inner = absl::StrCat(where, where.empty() ? "" : ".", rule->name);
-        if (absl::Status s = Scan(in, *rule->nested, inner, depth + 1); !s.ok()) return s;
+        const std::string inner = absl::StrCat(where, where.empty() ? "" : ".",
+                                               rule != nullptr ? rule->name : field->name());
+        const std::vector<WireFieldRule>& nested =
+            rule != nullptr && rule->nested != nullptr ? *rule->nested : kNoRules;
+        if (absl::Status s = Scan(in, nested, is_message ? field->message_type() : nullptr, inner,
+                                  depth + 1, state);
+            !s.ok()) {
+          return s;
+        }
         if (in.BytesUntilLimit() != 0) return Malformed(in, inner);
         in.PopLimit(limit);
       } else if (!in.Skip(static_cast<int>(length))) {
@@ -93,7 +127,8 @@ absl::Status CheckStream(google::protobuf::io::ZeroCopyInputStream* stream, int6
   CodedInputStream in(stream);
   in.SetTotalBytesLimit(static_cast<int>(size));
   const CodedInputStream::Limit limit = in.PushLimit(static_cast<int>(size));
-  absl::Status s = Scan(in, limits.fields, "", 0);
+  ScanState state{limits};
+  absl::Status s = Scan(in, limits.fields, limits.descriptor, "", 0, state);
   in.PopLimit(limit);
   return s;
 }

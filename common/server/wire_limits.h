@@ -13,7 +13,13 @@
 //     length-delimited occurrence (max_length), recursively into sub-messages
 //     (`nested`); fields without a rule are only skipped;
 //   - the bytes must be well-formed protobuf wire format (INVALID_ARGUMENT
-//     naming the offset otherwise: a garbage request gets a clear answer).
+//     naming the offset otherwise: a garbage request gets a clear answer);
+//   - with the message's `descriptor`: every sub-message is scanned (by its
+//     descriptor), and fields the schema does not know, at any depth, are
+//     counted: more than max_unknown_fields is INVALID_ARGUMENT. Protobuf keeps
+//     unknown fields when it parses (a 2-byte unknown varint costs ~50 bytes
+//     parsed), so without this cap a request padded with them costs 20x its
+//     size; a handful from a newer client still passes.
 // Cost: one pass over the bytes, no allocation (CodedInputStream over the
 // buffer's slices).
 #pragma once
@@ -41,6 +47,11 @@ struct WireFieldRule {
 struct WireLimits {
   int64_t max_bytes = 1 << 20;
   std::vector<WireFieldRule> fields;
+  // The request's type (e.g. v1::RecommendRequest::descriptor()); null: only
+  // `fields` are checked and unruled fields are skipped unseen.
+  const google::protobuf::Descriptor* descriptor = nullptr;
+  // Unknown field occurrences allowed in the whole request (with `descriptor`).
+  int64_t max_unknown_fields = 64;
 };
 
 // OK, or RESOURCE_EXHAUSTED (too large) / INVALID_ARGUMENT (a count or length

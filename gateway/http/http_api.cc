@@ -19,6 +19,7 @@
 #include "common/server/grpc_status.h"
 #include "common/server/http_request.h"
 #include "gateway/gateway_service.h"
+#include "gateway/http/json_print.h"
 #include "gateway/http/web_assets.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -116,62 +117,6 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
-// Length of the valid UTF-8 sequence at s[i], 0 if there is none.
-size_t Utf8SequenceLength(const std::string& s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  size_t n = 0;
-  uint32_t min = 0;
-  if (c < 0x80) return 1;
-  if ((c & 0xe0) == 0xc0) {
-    n = 2;
-    min = 0x80;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 3;
-    min = 0x800;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  uint32_t cp = c & (0x7f >> n);
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return n;
-}
-
-// `s` as a JSON string literal, quotes included.
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    const size_t n = Utf8SequenceLength(s, i);
-    if (n == 0) {
-      out += "\\ufffd";
-      ++i;
-      continue;
-    }
-    if (n > 1) {
-      out.append(s, i, n);
-    } else if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-    } else {
-      out += static_cast<char>(c);
-    }
-    i += n;
-  }
-  out += '"';
-  return out;
-}
-
 HttpResponse ErrorResponse(grpc::StatusCode code, const std::string& message) {
   HttpResponse response;
   response.status = HttpStatusFor(code);
@@ -187,13 +132,16 @@ HttpResponse BadRequest(const std::string& message) {
 }
 
 HttpResponse JsonResponse(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
   std::string body;
-  const auto status = google::protobuf::util::MessageToJsonString(message, &body, options);
-  if (!status.ok()) {
-    return ErrorResponse(grpc::StatusCode::INTERNAL,
-                         absl::StrCat("cannot print the answer as JSON: ", status.ToString()));
+  if (!AppendJson(message, &body)) {
+    // Maps (the manifest's parameters): protobuf's own printer.
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    const auto status = google::protobuf::util::MessageToJsonString(message, &body, options);
+    if (!status.ok()) {
+      return ErrorResponse(grpc::StatusCode::INTERNAL,
+                           absl::StrCat("cannot print the answer as JSON: ", status.ToString()));
+    }
   }
   body += '\n';
   return HttpResponse{.status = 200, .content_type = kJson, .body = std::move(body),
@@ -294,8 +242,11 @@ std::string StringParam(const Params& params, absl::string_view name) {
 }  // namespace
 
 std::string JsonErrorBody(int http_status, grpc::StatusCode code, const std::string& message) {
-  return absl::StrCat("{\"error\":{\"code\":", http_status, ",\"status\":\"", CodeName(code),
-                      "\",\"message\":", JsonString(message), "}}\n");
+  std::string body = absl::StrCat("{\"error\":{\"code\":", http_status, ",\"status\":\"",
+                                  CodeName(code), "\",\"message\":");
+  AppendJsonString(message, &body);
+  body += "}}\n";
+  return body;
 }
 
 // A route matched against a path: the route and its {name} segments, decoded.

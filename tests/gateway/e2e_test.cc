@@ -271,6 +271,30 @@ TEST_F(EndToEnd, HostileRequestsAreRefusedBeforeParsing) {
        grpc::StatusCode::INVALID_ARGUMENT, "candidates: more than"},
       {ranking_port_, "/recsys.v1.Ranking/Rank", std::string(8 << 20, 'x'),
        grpc::StatusCode::RESOURCE_EXHAUSTED, ""},
+      // Padded with 100k unknown fields (number 99, varint), at the top and
+      // inside a candidate's sources (a sub-message without a rule).
+      {gateway_port_, "/recsys.v1.Recommender/Recommend",
+       k10 + Repeated(std::string("\x98\x06\x01", 3), 300 << 10),
+       grpc::StatusCode::INVALID_ARGUMENT, "fields this server does not know"},
+      {retrieval_port_, "/recsys.v1.Retrieval/Retrieve",
+       Repeated(std::string("\x98\x06\x01", 3), 300 << 10), grpc::StatusCode::INVALID_ARGUMENT,
+       "fields this server does not know"},
+      // Every other method is raw too: unknown fields and non-UTF-8 strings.
+      {gateway_port_, "/recsys.v1.Recommender/GetModelInfo",
+       Repeated(std::string("\x98\x06\x01", 3), 300 << 10), grpc::StatusCode::INVALID_ARGUMENT,
+       "fields this server does not know"},
+      {gateway_port_, "/recsys.v1.Recommender/Feedback", std::string("\x0a\x01\xff", 3),
+       grpc::StatusCode::INVALID_ARGUMENT, "is not valid UTF-8"},
+      {gateway_port_, "/recsys.v1.Recommender/Search",
+       Repeated(std::string("\x98\x06\x01", 3), 300), grpc::StatusCode::INVALID_ARGUMENT,
+       "fields this server does not know"},
+      {retrieval_port_, "/recsys.v1.Retrieval/SimilarItems",
+       Repeated(std::string("\x98\x06\x01", 3), 300), grpc::StatusCode::INVALID_ARGUMENT,
+       "fields this server does not know"},
+      // candidates { sources { 70 unknown fields } }: 210 + 3 bytes, 213 + 3.
+      {ranking_port_, "/recsys.v1.Ranking/Rank",
+       std::string("\x12\xd5\x01\x12\xd2\x01", 6) + Repeated(std::string("\x98\x06\x01", 3), 210),
+       grpc::StatusCode::INVALID_ARGUMENT, "fields this server does not know"},
   };
   for (const Case& c : cases) {
     const grpc::Status s = RawCall(c.port, c.method, c.bytes);

@@ -120,6 +120,49 @@ TEST(WireLimits, UserContextRulesLimitHistoryAndHints) {
   EXPECT_NE(s.message().find("user.categories"), std::string::npos) << s;
 }
 
+// With the descriptor, fields the schema does not know are counted at every
+// depth (sub-messages without a rule included): a few from a newer client
+// pass, a request padded with them is refused before it is parsed (and before
+// protobuf would keep each one as an unknown field).
+TEST(WireLimits, UnknownFieldsAreCountedAtEveryDepth) {
+  WireLimits l = RecommendLikeLimits(nullptr);
+  l.max_bytes = 1 << 20;
+  l.descriptor = v1::RecommendRequest::descriptor();
+  l.max_unknown_fields = 4;
+  v1::RecommendRequest r;
+  r.set_user_id("u1");
+  r.add_extra_history()->set_item_id("m1");
+  std::string bytes = r.SerializeAsString();
+  // Field 99 (varint 1), unknown to RecommendRequest: tag 99 << 3 = 792.
+  const std::string unknown = std::string("\x98\x06\x01", 3);
+  std::string few = bytes;
+  for (int i = 0; i < 4; ++i) few += unknown;
+  EXPECT_TRUE(CheckWireLimits(few.data(), few.size(), l).ok());
+  std::string many = few + unknown;
+  const absl::Status refused = CheckWireLimits(many.data(), many.size(), l);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("more than 4 fields this server does not know"),
+            std::string::npos)
+      << refused.message();
+  // Inside a sub-message (extra_history, field 7), with no rule for it.
+  v1::HistoryEvent event;
+  event.set_item_id("m2");
+  std::string inner = event.SerializeAsString();
+  for (int i = 0; i < 5; ++i) inner += unknown;
+  std::string nested = bytes + "\x3a" + static_cast<char>(inner.size()) + inner;
+  EXPECT_EQ(CheckWireLimits(nested.data(), nested.size(), l).code(),
+            absl::StatusCode::kInvalidArgument);
+  // A known field with the wrong wire type is kept as unknown too: k (2) as
+  // length-delimited.
+  std::string wrong = bytes;
+  for (int i = 0; i < 5; ++i) wrong += std::string("\x12\x00", 2);
+  EXPECT_EQ(CheckWireLimits(wrong.data(), wrong.size(), l).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Without the descriptor they are only skipped.
+  l.descriptor = nullptr;
+  EXPECT_TRUE(CheckWireLimits(many.data(), many.size(), l).ok());
+}
+
 TEST(WireLimits, ParseAndSerializeRoundTrip) {
   v1::RecommendRequest r;
   r.set_user_id("u1");
