@@ -249,16 +249,16 @@ grpc::ServerUnaryReactor* GatewayService::Feedback(grpc::CallbackServerContext* 
   const std::string user = request->user_id();
   const std::string key = request->idempotency_key();
   // The durable append waits for an fsync: run it off the callback thread.
-  const bool queued = feedback_pool_.TrySchedule([this, user, key, event, response, finish,
-                                                  received] {
-    absl::StatusOr<uint64_t> seq = store_->AppendOnce(user, event, key);
-    if (seq.ok()) {
-      response->set_sequence(*seq);
-      metrics_.ObserveFeedbackDurable(absl::Now() - received);
-    }
-    metrics_.RecordStore(*store_);
-    finish(seq.ok() ? grpc::Status::OK : ToGrpcStatus(seq.status()));
-  });
+  const bool queued =
+      feedback_pool_.TrySchedule([this, user, key, event, response, finish, received] {
+        absl::StatusOr<uint64_t> seq = store_->AppendOnce(user, event, key);
+        if (seq.ok()) {
+          response->set_sequence(*seq);
+          metrics_.ObserveFeedbackDurable(absl::Now() - received);
+        }
+        metrics_.RecordStore(*store_);
+        finish(seq.ok() ? grpc::Status::OK : ToGrpcStatus(seq.status()));
+      });
   if (!queued) {
     metrics_.CountRejected();
     finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "feedback queue full"));
@@ -357,20 +357,23 @@ grpc::ServerUnaryReactor* GatewayService::GetHistory(grpc::CallbackServerContext
                                                      grpc::ByteBuffer* raw_response) {
   auto call = StartRawCall<v1::GetHistoryRequest, v1::GetHistoryResponse>(
       ctx, server_metrics_, "GetHistory", *raw_request, raw_response, history_limits_);
-  const v1::GetHistoryRequest* request = call.request.get();
-  v1::GetHistoryResponse* response = call.response.get();
   absl::Status status = call.parsed;
-  if (status.ok()) status = ValidateGetHistoryRequest(*request);
+  if (status.ok()) status = ValidateGetHistoryRequest(*call.request);
   // Before the first bundle the store holds no seeded history yet.
   std::shared_ptr<const ModelBundle> bundle;
   if (status.ok()) status = CurrentBundle(&bundle);
-  HistoryResult stored;
-  if (status.ok()) {
-    stored = store_->ReadHistory(request->user_id(), HistoryLimit(*request));
-    // A part of a history is no answer to "what is stored".
-    if (stored.degraded) status = absl::UnavailableError("user store unavailable: " + stored.note);
+  if (!status.ok()) {
+    call.finish(ToGrpcStatus(status));
+    return call.reactor;
   }
-  if (status.ok()) {
+  auto answer = [this, request = call.request, response = call.response, bundle,
+                 finish = call.finish] {
+    const HistoryResult stored = store_->ReadHistory(request->user_id(), HistoryLimit(*request));
+    // A part of a history is no answer to "what is stored".
+    if (stored.degraded) {
+      finish(ToGrpcStatus(absl::UnavailableError("user store unavailable: " + stored.note)));
+      return;
+    }
     for (const UserEvent& e : stored.events) {
       v1::StoredEvent* h = response->add_events();
       h->set_item_id(e.item_id);
@@ -381,8 +384,17 @@ grpc::ServerUnaryReactor* GatewayService::GetHistory(grpc::CallbackServerContext
         h->set_title(bundle->catalogue.titles[static_cast<size_t>(*i)]);
       }
     }
+    finish(grpc::Status::OK);
+  };
+  if (!store_->reads_block()) {
+    answer();
+    return call.reactor;
   }
-  call.finish(ToGrpcStatus(status));
+  // A store read over the network: off the callback thread, like DeleteUser.
+  if (!feedback_pool_.TrySchedule(answer)) {
+    metrics_.CountRejected();
+    call.finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "feedback queue full"));
+  }
   return call.reactor;
 }
 

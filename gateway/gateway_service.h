@@ -26,9 +26,9 @@
 // Threading: handlers run on gRPC callback threads and never block; downstream
 // calls use the async stub API and finish the reactor from their completion;
 // durable Feedback appends run on a bounded worker pool, generator calls on
-// another, Recommend's reads of a blocking store on the ladder's. GetHistory
-// (admin, rare) reads the store on the callback thread: with the Redis store
-// that is one round trip, bounded by --redis_timeout.
+// another, Recommend's reads of a blocking store on the ladder's, GetHistory's
+// on the Feedback pool (the embedded store's reads stay on the callback
+// thread: a read lock).
 #pragma once
 
 #include <atomic>
