@@ -31,7 +31,41 @@ kubectl kustomize "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/large" >"$WORK/large.y
   2>"$WORK/logs/kustomize.log" ||
   fail "kubectl kustomize deploy/k8s/overlays/large: $(cat "$WORK/logs/kustomize.log")"
 grep -q 'memory: 5Gi' "$WORK/large.yaml" || fail "overlays/large: the gateway's measured memory request is missing"
-log "rendered base ($(grep -c '^kind:' "$WORK/base.yaml") objects), overlays/small ($(grep -c '^kind:' "$WORK/small.yaml") objects) and overlays/large ($(grep -c '^kind:' "$WORK/large.yaml") objects)"
+kubectl kustomize "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/scaled-out" >"$WORK/scaled.yaml" \
+  2>"$WORK/logs/kustomize.log" ||
+  fail "kubectl kustomize deploy/k8s/overlays/scaled-out: $(cat "$WORK/logs/kustomize.log")"
+# Scaled out: the gateway is a Deployment with an HPA from 2 over Redis, and no
+# StatefulSet of the gateway is left.
+"$PYTHON" - "$WORK/scaled.yaml" <<'PY' || fail "overlays/scaled-out: wrong shape (see above)"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+problems = []
+if ("StatefulSet", "recsys-gateway") in by: problems.append("the gateway StatefulSet is still there")
+dep = by.get(("Deployment", "recsys-gateway"))
+if not dep: problems.append("no gateway Deployment")
+hpa = by.get(("HorizontalPodAutoscaler", "recsys-gateway"))
+if not hpa or hpa["spec"]["minReplicas"] < 2 or hpa["spec"]["scaleTargetRef"]["kind"] != "Deployment":
+    problems.append("no gateway HPA from >= 2 replicas on the Deployment")
+pdb = by.get(("PodDisruptionBudget", "recsys-gateway"))
+if not pdb or pdb["spec"].get("minAvailable") != 1: problems.append("gateway PDB is not minAvailable 1")
+redis = by.get(("StatefulSet", "recsys-redis"))
+if not redis: problems.append("no Redis StatefulSet")
+else:
+    args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
+    pairs = dict(zip(args[::2], args[1::2]))
+    if pairs.get("--appendonly") != "yes" or pairs.get("--appendfsync") != "always":
+        problems.append("Redis must run with appendonly yes / appendfsync always")
+    if not redis["spec"].get("volumeClaimTemplates"): problems.append("Redis has no volume")
+flags = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("recsys-flags")][0]
+if "--user_store=redis://recsys-redis:6379/0" not in flags["data"].get("gateway-redis.flags", ""):
+    problems.append("gateway-redis.flags does not point the store at recsys-redis")
+if dep and "gateway-redis.flags" not in dep["spec"]["template"]["spec"]["containers"][0]["args"][0]:
+    problems.append("the gateway Deployment does not read gateway-redis.flags")
+for p in problems: print("overlays/scaled-out:", p)
+sys.exit(1 if problems else 0)
+PY
+log "rendered base ($(grep -c '^kind:' "$WORK/base.yaml") objects), overlays/small ($(grep -c '^kind:' "$WORK/small.yaml") objects), overlays/large ($(grep -c '^kind:' "$WORK/large.yaml") objects) and overlays/scaled-out ($(grep -c '^kind:' "$WORK/scaled.yaml") objects)"
 
 # 2. The validator's packages: npm ci from the committed lock file, into a
 # directory outside the source tree; skipped when that lock is already installed.
@@ -50,7 +84,7 @@ fi
 
 # 3. Validate both renders.
 node "$NODE_DIR/validate.mjs" --bin-dir "$BIN" --summary "$WORK/summary.json" \
-  "$WORK/base.yaml" "$WORK/small.yaml" "$WORK/large.yaml" >"$WORK/validate.txt" 2>&1 || {
+  "$WORK/base.yaml" "$WORK/small.yaml" "$WORK/large.yaml" "$WORK/scaled.yaml" >"$WORK/validate.txt" 2>&1 || {
   cat "$WORK/validate.txt" >&2; fail "manifest validation (problems above)"; }
 cat "$WORK/validate.txt"
 
@@ -89,6 +123,13 @@ if command -v openssl >/dev/null; then
       [ -s "$d/$(basename "$f")" ] || fail "$svc reads $f, which make-secrets.sh does not put in recsys-$svc-tls"
     done
   done
+  for f in $(grep -ho '/etc/recsys-tls/[A-Za-z0-9._-]*' \
+               "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/scaled-out/flags/"*.flags | sort -u); do
+    [ -s "$WORK/secrets/gateway/$(basename "$f")" ] ||
+      fail "overlays/scaled-out: the gateway reads $f, which make-secrets.sh does not write"
+  done
+  cmp -s "$WORK/secrets/redis/password" "$WORK/secrets/gateway/redis-password" ||
+    fail "Redis and the gateway get different Redis passwords"
   cmp -s "$WORK/secrets/retrieval/signals.key" "$WORK/secrets/ranking/signals.key" ||
     fail "retrieval and ranking get different signals keys"
   [ "$(grep -c '^[a-z]* [0-9a-f]\{64\}$' "$WORK/secrets/gateway/tokens")" -eq 3 ] ||

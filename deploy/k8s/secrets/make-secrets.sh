@@ -14,10 +14,13 @@
 #     ca.crt                 verifies the gateway's client certificate
 #     signals.key            the HMAC key retrieval and ranking share
 #   tokens/{read,write,admin}.token   the tokens, one file each, to hand out
+#   redis/password           -> Secret recsys-redis (overlays/scaled-out's Redis
+#                            requirepass); the same password is gateway/redis-password
 # Then:
 #   for s in gateway retrieval ranking; do
 #     kubectl -n NAMESPACE create secret generic recsys-$s-tls --from-file=OUT_DIR/$s
 #   done
+#   kubectl -n NAMESPACE create secret generic recsys-redis --from-file=OUT_DIR/redis  # scaled-out
 # Certificates last DAYS days (default 365); re-run and re-create the Secrets
 # to renew (the pods roll when a Secret changes only if you restart them:
 # kubectl rollout restart statefulset/recsys-gateway deployment/recsys-retrieval ...).
@@ -28,7 +31,7 @@ OUT=${1:-recsys-secrets}
 NS=${2:-recsys}
 DAYS=${3:-365}
 command -v openssl >/dev/null || { echo "openssl is required" >&2; exit 1; }
-mkdir -p "$OUT"/{gateway,retrieval,ranking,tokens}
+mkdir -p "$OUT"/{gateway,retrieval,ranking,tokens,redis}
 umask 077
 cd "$OUT"
 
@@ -67,4 +70,7 @@ done
 [ -f signals.key ] || openssl rand -hex 32 >signals.key
 cp signals.key retrieval/signals.key
 cp signals.key ranking/signals.key
-echo "wrote $(pwd): Secrets' contents in gateway/ retrieval/ ranking/, tokens in tokens/"
+# The scaled-out overlay's Redis password (unused by the base).
+[ -f redis/password ] || openssl rand -hex 32 | tr -d '\n' >redis/password
+cp redis/password gateway/redis-password
+echo "wrote $(pwd): Secrets' contents in gateway/ retrieval/ ranking/ redis/, tokens in tokens/"

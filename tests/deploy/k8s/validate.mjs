@@ -160,6 +160,8 @@ function topLevelTypeFile(apiVersion, kind) {
 // ------------------------------------------------------ 3. recsys cross-checks
 const helpCache = new Map();
 // Flag names a binary accepts, from its --helpfull ("    --name (help); default: x;").
+const THIRD_PARTY_SERVERS = new Set(["redis-server"]);
+
 function binaryFlags(binary) {
   if (helpCache.has(binary)) return helpCache.get(binary);
   const exe = path.join(binDir, binary);
@@ -266,6 +268,9 @@ function containerInvocations(container, podSpec, configMaps, where) {
     problem(where, "container has no explicit command (the image's entrypoint is the gateway)");
     return [];
   }
+  // Third-party servers the overlays run beside ours (the scaled-out
+  // overlay's Redis): not a recsys binary, no flags to check.
+  if (THIRD_PARTY_SERVERS.has(cmd[0])) return [];
   if (cmd[0].startsWith("recsys-")) {
     return [{ binary: cmd[0], flags: expand([...cmd.slice(1), ...(container.args ?? [])], cmd[0], "args") }];
   }
@@ -382,7 +387,9 @@ function crossCheck(objects, file) {
             if (writer && vm.readOnly) problem(cw, `${inv.binary} writes the registry: it cannot be read-only`);
           }
         }
-        if (value.state_dir !== undefined) {
+        // The embedded user store's log needs its own volume; with an external
+        // store (--user_store=redis://...) --state_dir is unused.
+        if (value.state_dir !== undefined && (value.user_store ?? "embedded") === "embedded") {
           const vm = mountFor(value.state_dir);
           const tmpl = (w.spec.volumeClaimTemplates ?? []).find((t) => vm && t.metadata.name === vm.name);
           if (!tmpl) problem(cw, `--state_dir ${value.state_dir} must be on a per-replica volumeClaimTemplate`);
