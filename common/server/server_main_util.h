@@ -60,9 +60,11 @@ struct ServerOptions {
   // gRPC's memory quota for the server's transport buffers, bytes (0 = none).
   // Without it, 16 clients sending 16 MiB requests made gRPC buffer ~100-200 MB
   // before the size limit refused them; under the quota it slows reading
-  // instead (measured: +88 MB at most, bench/scripts/hostile_requests.py).
-  // Parsed requests are not counted: see the per-method wire limits.
-  int64_t memory_quota_bytes = 48 << 20;
+  // instead. 16 x 16 MiB per method (bench/scripts/hostile_requests.py):
+  // +67 MB at most with 24 MiB, 112-161 MB with 48 MiB; legitimate requests
+  // (KBs, at most the 1 MiB ranking limit) are unaffected (recsys-load c=64:
+  // no errors). Parsed requests are not counted: see the per-method wire limits.
+  int64_t memory_quota_bytes = 24 << 20;
   // A connection is sent GOAWAY after this age (±10 % jitter added by gRPC), so
   // clients holding long-lived HTTP/2 connections reconnect and spread over new
   // replicas; in-flight calls get max_connection_age_grace to finish.
