@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
   o.bundle.registry_root = absl::GetFlag(FLAGS_registry);
   o.bundle.model_name = absl::GetFlag(FLAGS_name);
   o.bundle.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  o.bundle.keep_previous = recsys::KeepPreviousBundleFlag();
   o.service.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
   o.service.budget.retrieval_share = absl::GetFlag(FLAGS_retrieval_share);
   o.service.budget.margin = absl::GetFlag(FLAGS_margin);

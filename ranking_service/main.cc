@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   o.bundle.registry_root = absl::GetFlag(FLAGS_registry);
   o.bundle.model_name = absl::GetFlag(FLAGS_name);
   o.bundle.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  o.bundle.keep_previous = recsys::KeepPreviousBundleFlag();
   o.ranker.max_k = absl::GetFlag(FLAGS_max_k);
   o.ranker.max_candidates = absl::GetFlag(FLAGS_max_candidates);
   o.ranker.max_history = absl::GetFlag(FLAGS_max_history);

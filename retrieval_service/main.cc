@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   o.bundle.registry_root = absl::GetFlag(FLAGS_registry);
   o.bundle.model_name = absl::GetFlag(FLAGS_name);
   o.bundle.poll_interval = absl::GetFlag(FLAGS_poll_interval);
+  o.bundle.keep_previous = recsys::KeepPreviousBundleFlag();
   o.service.workers = absl::GetFlag(FLAGS_workers);
   o.service.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
   o.service.deadline_margin = absl::GetFlag(FLAGS_deadline_margin);

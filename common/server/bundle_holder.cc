@@ -80,18 +80,42 @@ absl::Status BundleHolder::Poll(bool scheduled) {
   const std::string& wanted = *alias;
 
   std::string serving;
+  std::shared_ptr<const ModelBundle> replaced;  // freed outside the lock
+  bool swapped_back = false;
   {
     absl::MutexLock lock(&mu_);
     serving = stats_.version;
     if (wanted == serving) return absl::OkStatus();
+    // Back to the kept previous version (a rollback): swap, no load.
+    if (previous_ != nullptr && stats_.previous_version == wanted) {
+      std::swap(current_, previous_);
+      stats_.previous_version = serving;
+      stats_.version = wanted;
+      ++stats_.swaps_to_previous;
+      stats_.failed_version.clear();
+      stats_.failed_status = absl::OkStatus();
+      swapped_back = true;
+    }
     // A refused version is not reloaded until the alias moves, unless nothing is
     // serving yet (then a transient failure must be able to heal).
     if (!serving.empty() && wanted == stats_.failed_version) return stats_.failed_status;
     // With nothing serving, the scheduled polls retry a refused version with
     // exponential backoff (an explicit PollOnce, e.g. SIGHUP, retries at once).
-    if (scheduled && wanted == stats_.failed_version && absl::Now() < retry_at_) {
+    if (!swapped_back && scheduled && wanted == stats_.failed_version && absl::Now() < retry_at_) {
       return stats_.failed_status;
     }
+  }
+  if (swapped_back) {
+    LOG(INFO) << "serving bundle " << options_.model_name << " version " << wanted
+              << " again (kept in memory: no load; replaced " << serving << ")";
+    if (options_.metrics != nullptr) {
+      const std::shared_ptr<const ModelBundle> now = Current();
+      options_.metrics->SetBundle(
+          now->manifest.name().empty() ? options_.model_name : now->manifest.name(), wanted,
+          CreatedAt(*now));
+    }
+    if (options_.on_change) options_.on_change(wanted);
+    return absl::OkStatus();
   }
 
   const std::string dir = Registry(options_.registry_root, options_.model_name).VersionDir(wanted);
@@ -152,6 +176,12 @@ absl::Status BundleHolder::Poll(bool scheduled) {
   {
     absl::MutexLock lock(&mu_);
     old = std::move(current_);
+    if (options_.keep_previous && old != nullptr) {
+      // The replaced bundle is kept; the one kept before it is dropped.
+      replaced = std::move(previous_);
+      previous_ = std::move(old);
+      stats_.previous_version = serving;
+    }
     current_ = std::move(bundle);
     ++stats_.loads_ok;
     stats_.last_load_duration = load_time;
@@ -160,6 +190,7 @@ absl::Status BundleHolder::Poll(bool scheduled) {
     stats_.failed_status = absl::OkStatus();
   }
   old.reset();  // outside the lock: freeing a bundle can take a while
+  replaced.reset();
   LOG(INFO) << "serving bundle " << name << " version " << wanted << " (loaded in " << load_time
             << (serving.empty() ? "" : absl::StrCat(", replaced ", serving)) << ")";
   if (options_.metrics != nullptr) {

@@ -74,11 +74,21 @@ struct BundleHolderOptions {
   // Not owned, may be null; must outlive the holder. Receives load counts and
   // durations and the serving version (recsys_bundle_* families).
   ServerMetrics* metrics = nullptr;
+  // Keep the bundle a swap replaced (one), so that moving the alias back to it
+  // (a rollback) is a pointer swap instead of a load: no load work competing
+  // with requests, no cold pages. Costs the memory of a second bundle (its
+  // mapped pages stay resident while touched); off halves the steady-state
+  // bundle memory.
+  bool keep_previous = true;
 };
 
 struct BundleHolderStats {
   int64_t loads_ok = 0;
   int64_t loads_failed = 0;
+  // Swaps back to the kept previous bundle (keep_previous), no load.
+  int64_t swaps_to_previous = 0;
+  // The kept previous version ("" if none).
+  std::string previous_version;
   // Wall time of the last successful load (ZeroDuration() before the first).
   absl::Duration last_load_duration = absl::ZeroDuration();
   // The serving version, "" before the first load.
@@ -133,6 +143,7 @@ class BundleHolder {
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const ModelBundle> current_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const ModelBundle> previous_ ABSL_GUARDED_BY(mu_);  // keep_previous
   BundleHolderStats stats_ ABSL_GUARDED_BY(mu_);
   // Consecutive refusals of stats_.failed_version, and when a scheduled poll
   // may retry it (only while nothing is serving).

@@ -30,8 +30,13 @@ ABSL_FLAG(std::string, metrics_address, "0.0.0.0",
           "0.0.0.0 = every IPv4 interface, 127.0.0.1 = this host only, :: = every IPv6 and "
           "IPv4 interface, or one interface's address or a host name. Paths other than "
           "/metrics answer 404.");
+ABSL_FLAG(bool, keep_previous_bundle, true,
+          "Keep the bundle a swap replaced, so that moving the production alias back to it "
+          "(a rollback) swaps without a load; costs the memory of a second bundle");
 
 namespace recsys {
+
+bool KeepPreviousBundleFlag() { return absl::GetFlag(FLAGS_keep_previous_bundle); }
 namespace {
 
 // Channel args are int milliseconds; infinite or huge durations saturate.

@@ -124,6 +124,9 @@ void BlockTerminationSignals();
 // main() logs it and exits 2.
 std::string CommonServiceFlagError(const std::string& name, int port, int metrics_port,
                                    absl::Duration poll_interval, absl::Duration drain);
+// --keep_previous_bundle (shared by the three services), for
+// BundleHolderOptions::keep_previous.
+bool KeepPreviousBundleFlag();
 // True if --registry is an existing directory; logs why not (main exits 1).
 bool RegistryDirectoryExists(const std::string& registry);
 

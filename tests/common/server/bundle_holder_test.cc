@@ -114,11 +114,45 @@ TEST(BundleHolderTest, SwapsWhenAliasMovesAndInFlightRequestKeepsOldSnapshot) {
   EXPECT_EQ(in_flight->manifest.version(), "v1");
   EXPECT_EQ(changes, (std::vector<std::string>{"v1", "v2"}));
 
-  // Rollback to an earlier version is a change like any other.
+  // Rollback to the version just replaced: the kept bundle is swapped back in,
+  // no load, and the change is announced like any other.
+  reg.alias = "v1";
+  ASSERT_TRUE(holder.PollOnce().ok());
+  EXPECT_EQ(holder.version(), "v1");
+  EXPECT_EQ(holder.Current(), in_flight);  // the very same bundle
+  EXPECT_EQ(holder.stats().loads_ok, 2);
+  EXPECT_EQ(holder.stats().swaps_to_previous, 1);
+  EXPECT_EQ(holder.stats().previous_version, "v2");
+  EXPECT_EQ(changes, (std::vector<std::string>{"v1", "v2", "v1"}));
+  EXPECT_EQ(reg.loaded_dirs.size(), 2u);
+
+  // Only one previous bundle is kept: v3 replaces v1 (kept), v2 is dropped and
+  // has to be loaded again.
+  reg.alias = "v3";
+  ASSERT_TRUE(holder.PollOnce().ok());
+  reg.alias = "v2";
+  ASSERT_TRUE(holder.PollOnce().ok());
+  EXPECT_EQ(holder.stats().loads_ok, 4);
+  EXPECT_EQ(holder.stats().previous_version, "v3");
+}
+
+// keep_previous off: every change, a rollback included, is a load.
+TEST(BundleHolderTest, WithoutKeepPreviousRollbackLoads) {
+  FakeRegistry reg;
+  reg.alias = "v1";
+  std::vector<std::string> changes;
+  BundleHolderOptions options = reg.Options(&changes);
+  options.keep_previous = false;
+  BundleHolder holder(std::move(options));
+  ASSERT_TRUE(holder.PollOnce().ok());
+  reg.alias = "v2";
+  ASSERT_TRUE(holder.PollOnce().ok());
   reg.alias = "v1";
   ASSERT_TRUE(holder.PollOnce().ok());
   EXPECT_EQ(holder.version(), "v1");
   EXPECT_EQ(holder.stats().loads_ok, 3);
+  EXPECT_EQ(holder.stats().swaps_to_previous, 0);
+  EXPECT_EQ(holder.stats().previous_version, "");
 }
 
 // A broken version is refused, the old bundle keeps serving, and it is not retried until
