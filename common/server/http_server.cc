@@ -546,7 +546,7 @@ void HttpServer::ServeConnection(int fd, absl::Time read_deadline) {
       response = handler_(request);
     } catch (const std::exception& e) {
       LOG(ERROR) << "HTTP " << request.method << " " << request.path << ": " << e.what();
-      response = HttpResponse{.status = 500, .body = "Internal Server Error\n"};
+      response = HttpResponse{.status = 500, .body = "Internal Server Error\n", .extra_headers = ""};
     }
     if (keep_alive) {
       // Connections waiting for a thread go first.
