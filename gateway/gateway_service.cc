@@ -30,6 +30,10 @@ RecommendLadderOptions LadderOptions(const GatewayOptions& options) {
   o.max_history = options.limits.max_history;
   o.store_read_workers = options.store_read_workers;
   o.store_read_queue = options.max_inflight;  // admission control bounds the reads waiting
+  if (!options.retrieval_shards.empty()) {
+    o.shards = std::make_shared<const ShardedRetrieval>(options.retrieval_shards,
+                                                        options.signals_key);
+  }
   return o;
 }
 

@@ -86,6 +86,14 @@ struct GatewayOptions {
   int ask_generator_workers = 4;
   // Ask calls waiting for a generator thread; more → RESOURCE_EXHAUSTED.
   int ask_generator_queue = 16;
+  // Retrieval sharded by catalogue: one channel per shard, shard i at index i
+  // (empty: one unsharded retrieval). Recommend fans out to all of them; Search,
+  // SimilarItems, Ask and the health probe use the `retrieval` channel (any
+  // shard answers those from the whole catalogue).
+  std::vector<std::shared_ptr<grpc::ChannelInterface>> retrieval_shards;
+  // The key retrieval and ranking share (--signals_key_file): the signals of
+  // a merged pool are re-signed with it. Empty: merged signals go unsigned.
+  std::string signals_key;
 };
 
 // Every method is a raw callback method: its bytes are checked against the

@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/bundle/catalogue_shard.h"
 #include "common/cli_flags.h"
 #include "common/log.h"
 #include "common/server/http_server.h"
@@ -31,6 +34,15 @@
 ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
 ABSL_FLAG(std::string, name, "movielens", "Model name inside the registry");
 ABSL_FLAG(std::string, retrieval, "dns:///localhost:50052", "Retrieval service target");
+ABSL_FLAG(std::string, retrieval_shards, "",
+          "Retrieval sharded by catalogue: comma-separated targets of the services started "
+          "with --shard 0/N, 1/N, ... in that order (N >= 2). Recommend fans out to all and "
+          "merges their pools; Search, SimilarItems and Ask go to the first. Replaces "
+          "--retrieval. Empty = one unsharded retrieval at --retrieval");
+ABSL_FLAG(std::string, signals_key_file, "",
+          "With --retrieval_shards: the file with the key retrieval and ranking share "
+          "(their --signals_key_file); the gateway re-signs the merged pool's signals with "
+          "it. Without it merged signals go unsigned and a keyed ranking recomputes them");
 ABSL_FLAG(std::string, ranking, "dns:///localhost:50053", "Ranking service target");
 ABSL_FLAG(int, port, 50051, "gRPC port (0 picks a free one)");
 ABSL_FLAG(int, metrics_port, 9091, "Prometheus /metrics port");
@@ -339,7 +351,32 @@ int main(int argc, char** argv) {
     }
     backend.token = *std::move(token);
   }
-  auto retrieval = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_retrieval), backend);
+  std::vector<std::string> shard_targets =
+      absl::StrSplit(absl::GetFlag(FLAGS_retrieval_shards), ',', absl::SkipWhitespace());
+  if (shard_targets.size() == 1 || shard_targets.size() > static_cast<size_t>(recsys::kMaxShards)) {
+    LOG(ERROR) << "--retrieval_shards: " << shard_targets.size()
+               << " target(s); list 2.." << recsys::kMaxShards
+               << " shards in order, or leave it empty for one unsharded --retrieval";
+    return 1;
+  }
+  for (const std::string& target : shard_targets) {
+    auto channel = gateway::MakeBackendChannel(target, backend);
+    if (!channel.ok()) {
+      LOG(ERROR) << "--retrieval_shards " << target << ": " << channel.status();
+      return 1;
+    }
+    o.service.retrieval_shards.push_back(*std::move(channel));
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_signals_key_file); !path.empty()) {
+    auto key = recsys::LoadSignalsKey(path, "recsys-gateway");
+    if (!key.ok()) {
+      LOG(ERROR) << key.status();
+      return 1;
+    }
+    o.service.signals_key = *std::move(key);
+  }
+  auto retrieval = gateway::MakeBackendChannel(
+      shard_targets.empty() ? absl::GetFlag(FLAGS_retrieval) : shard_targets[0], backend);
   auto ranking = gateway::MakeBackendChannel(absl::GetFlag(FLAGS_ranking), backend);
   if (!retrieval.ok() || !ranking.ok()) {
     LOG(ERROR) << "backend channels: " << (retrieval.ok() ? ranking.status() : retrieval.status());
@@ -353,6 +390,11 @@ int main(int argc, char** argv) {
   LOG(INFO) << "backends: " << (backend.tls.enabled() ? "TLS" : "plaintext")
             << (backend.tls.cert_file.empty() ? "" : " with a client certificate")
             << (backend.token.empty() ? "" : ", with a token");
+  if (!shard_targets.empty()) {
+    LOG(INFO) << "retrieval: " << shard_targets.size() << " catalogue shards ("
+              << absl::GetFlag(FLAGS_retrieval_shards) << "), merged signals "
+              << (o.service.signals_key.empty() ? "unsigned" : "signed");
+  }
   o.retrieval = *std::move(retrieval);
   o.ranking = *std::move(ranking);
   o.server.address = absl::StrCat("0.0.0.0:", port);

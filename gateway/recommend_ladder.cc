@@ -126,10 +126,20 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
     // Retrieval computes the ranking signals from the user state it already
     // holds, so ranking need not rebuild it (checked by RankSignals).
     retrieve_request_.set_with_signals(true);
-    retrieve_ctx_ = DownstreamContext(parent_);
-    retrieve_ctx_->set_deadline(absl::ToChronoTime(deadlines_.retrieval));
     retrieval_start_ = Now();
     auto self = shared_from_this();
+    if (deps_.options->shards != nullptr) {
+      grpc::CallbackServerContext* parent = parent_;
+      deps_.options->shards->Retrieve(
+          retrieve_request_, &retrieve_response_, deadlines_.retrieval,
+          [parent] { return DownstreamContext(parent); },
+          [self](grpc::Status status, ShardMergeOutcome outcome) {
+            self->OnShardsRetrieved(std::move(status), std::move(outcome));
+          });
+      return;  // OnShardsRetrieved may already be running.
+    }
+    retrieve_ctx_ = DownstreamContext(parent_);
+    retrieve_ctx_->set_deadline(absl::ToChronoTime(deadlines_.retrieval));
     deps_.retrieval->async()->Retrieve(
         retrieve_ctx_.get(), &retrieve_request_, &retrieve_response_,
         [self](grpc::Status status) { self->OnRetrieved(std::move(status)); });
@@ -139,6 +149,16 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
  private:
   absl::Time Now() const {
     return deps_.options->clock ? deps_.options->clock() : absl::Now();
+  }
+
+  // Sharded retrieval: the shards left out make the answer degraded, with a
+  // note each; the rest goes on as an unsharded answer would.
+  void OnShardsRetrieved(grpc::Status status, ShardMergeOutcome outcome) {
+    if (status.ok() && outcome.left_out > 0) {
+      for (std::string& note : outcome.notes) response_->add_notes(std::move(note));
+      shard_reason_ = std::move(outcome.degraded_reason);
+    }
+    OnRetrieved(std::move(status));
   }
 
   void OnRetrieved(grpc::Status status) {
@@ -202,6 +222,7 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
 
   void Finish(v1::Path path, std::string degraded_reason) {
     // A stage's reason, when there is one, names the answer's degradation.
+    if (degraded_reason.empty() && !shard_reason_.empty()) degraded_reason = shard_reason_;
     if (degraded_reason.empty() && store_reason_ != nullptr) degraded_reason = store_reason_;
     const bool degraded = !degraded_reason.empty();
     response_->set_path(path);
@@ -275,6 +296,8 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
   ResponseCacheKey cache_key_;
   // Set when the stored history is incomplete: the answer is degraded.
   const char* store_reason_ = nullptr;
+  // Set when a retrieval shard was left out: the answer is degraded.
+  std::string shard_reason_;
 };
 
 }  // namespace

@@ -35,6 +35,7 @@
 #include "gateway/budget.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/response_cache.h"
+#include "gateway/retrieval_shards.h"
 #include "gateway/user_store.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/server_context.h"
@@ -61,6 +62,10 @@ struct RecommendLadderOptions {
   // (kUserStoreBusyReason). Size the queue to the gateway's max_inflight.
   int store_read_workers = 8;
   int store_read_queue = 64;
+  // Retrieval sharded by catalogue (null: the one retrieval channel): Retrieve
+  // fans out to every shard and the answers are merged (retrieval_shards.h).
+  // A shard left out makes the answer degraded ("retrieval_shard:<CODE>").
+  std::shared_ptr<const ShardedRetrieval> shards;
   // The ladder's notion of now: stage timings, the ranking-worth-starting check
   // and cache expiry. Empty = absl::Now. Downstream deadlines are real time.
   std::function<absl::Time()> clock;

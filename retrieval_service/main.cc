@@ -43,6 +43,10 @@ ABSL_FLAG(std::string, signals_key_file, "",
           "File whose first line is the key shared with ranking's --signals_key_file (at least "
           "16 bytes, e.g. `openssl rand -hex 32`): candidate signals sent to ranking are "
           "signed with HMAC-SHA256. Empty = unsigned");
+ABSL_FLAG(std::string, shard, "",
+          "Serve one catalogue shard, i/N (e.g. 0/2): only items whose id hashes to shard i "
+          "are returned by Retrieve, for a gateway that fans out to all N (its "
+          "--retrieval_shards). Empty = the whole catalogue");
 ABSL_FLAG(int, omp_threads, 1,
           "OpenMP threads FAISS may use per search (requests already run in parallel on "
           "the workers; more threads oversubscribe the cores)");
@@ -70,6 +74,7 @@ int main(int argc, char** argv) {
   const int metrics_port = absl::GetFlag(FLAGS_metrics_port);
   const absl::Duration drain = absl::GetFlag(FLAGS_drain);
   const int omp_threads = absl::GetFlag(FLAGS_omp_threads);
+  const absl::StatusOr<recsys::ShardSpec> shard = recsys::ParseShardSpec(absl::GetFlag(FLAGS_shard));
   std::string bad_flag = recsys::CommonServiceFlagError(o.bundle.model_name, port, metrics_port,
                                                         o.bundle.poll_interval, drain);
   if (!bad_flag.empty()) {
@@ -87,6 +92,8 @@ int main(int argc, char** argv) {
     bad_flag = "--max_request_bytes must be in 1024..2^30";
   } else if (omp_threads < 1) {
     bad_flag = "--omp_threads must be >= 1";
+  } else if (!shard.ok()) {
+    bad_flag = absl::StrCat("--shard: ", shard.status().message());
   } else {
     bad_flag = recsys::ServerSecurityFlagError();
   }
@@ -111,6 +118,11 @@ int main(int argc, char** argv) {
   }
   o.service.signals_key = *std::move(signals_key);
   omp_set_num_threads(omp_threads);
+  if (shard->sharded()) {
+    o.bundle.loader = [spec = *shard](const std::string& dir) {
+      return recsys::ModelBundle::Load(dir, recsys::BundleParts::kServing, spec);
+    };
+  }
   o.server.address = absl::StrCat("0.0.0.0:", port);
   o.server.memory_quota_bytes = std::max<int64_t>(0, absl::GetFlag(FLAGS_grpc_memory_mb)) << 20;
   o.server.max_receive_message_bytes = static_cast<int>(o.service.limits.max_request_bytes);
@@ -121,7 +133,9 @@ int main(int argc, char** argv) {
   }
   LOG(INFO) << "recsys-retrieval: gRPC on port " << (*server)->port() << ", /metrics on port "
             << metrics->port() << ", " << absl::GetFlag(FLAGS_workers) << " workers, "
-            << omp_threads << " OpenMP thread(s); NOT_SERVING until a bundle loads";
+            << omp_threads << " OpenMP thread(s)"
+            << (shard->sharded() ? ", catalogue shard " + shard->ToString() : "")
+            << "; NOT_SERVING until a bundle loads";
 
   return recsys::ServeUntilTerminated(*std::move(server), std::move(metrics), drain,
                                       "recsys-retrieval", absl::InfiniteDuration(),

@@ -131,6 +131,12 @@ ConvertedRetrieve ConvertRetrieveRequest(std::shared_ptr<const ModelBundle> bund
   }
   out.pool.max_pool =
       request.max_candidates() > 0 ? request.max_candidates() : bundle->params.max_pool;
+  if (request.shard_lists()) {
+    out.listing.enabled = true;
+    out.listing.quotas = out.pool.quotas;
+    out.listing.max_pool = out.pool.max_pool;
+    out.pool.max_pool = 0;  // every listed candidate goes back; the merger cuts
+  }
   out.pool.with_signals = request.with_signals();
   if (request.with_signals()) out.user_fingerprint = UserFingerprint(user);
   out.pool.bundle = std::move(bundle);
@@ -139,13 +145,14 @@ ConvertedRetrieve ConvertRetrieveRequest(std::shared_ptr<const ModelBundle> bund
 
 void FillRetrieveResponse(const ModelBundle& bundle, const PoolResult& result,
                           int unknown_history_items, uint64_t user_fingerprint,
-                          v1::RetrieveResponse* response) {
+                          const ShardListing& listing, v1::RetrieveResponse* response) {
   const bool with_signals = !result.signals.empty() && result.signals.size() == result.pool.size();
   response->mutable_candidates()->Reserve(static_cast<int>(result.pool.size()));
   for (size_t i = 0; i < result.pool.size(); ++i) {
     const PooledCandidate& p = result.pool[i];
     v1::Candidate* c = response->add_candidates();
     ToProtoCandidate(bundle, p, c);
+    if (listing.enabled) c->set_catalogue_index(p.item);
     if (with_signals) {
       c->mutable_signals()->Add(result.signals[i].begin(), result.signals[i].end());
     }
@@ -160,6 +167,15 @@ void FillRetrieveResponse(const ModelBundle& bundle, const PoolResult& result,
                             : SkipReasonName(*o.skipped));
   }
   response->set_model_version(bundle.manifest.version());
+  if (bundle.shard != nullptr) response->set_shard(bundle.shard->spec().ToString());
+  if (listing.enabled) {
+    for (int s = 0; s < kNumSources; ++s) {
+      v1::SourceQuota* q = response->add_quotas();
+      q->set_source(static_cast<v1::Source>(s + 1));
+      q->set_k(std::max(listing.quotas[s], 0));
+    }
+    response->set_max_candidates(std::max(listing.max_pool, 0));
+  }
   if (with_signals) {
     v1::RankSignals* signals = response->mutable_signals();
     signals->set_schema(kSignalsSchema);

@@ -46,8 +46,17 @@ absl::Status ValidateSearchRequest(const v1::SearchRequest& request, const Reque
 absl::Status ValidateSimilarItemsRequest(const v1::SimilarItemsRequest& request,
                                          const RequestLimits& limits);
 
+// RetrieveRequest.shard_lists: the quotas and pool bound the merger applies
+// (the pool itself is then not bounded).
+struct ShardListing {
+  bool enabled = false;
+  std::array<int, kNumSources> quotas{};
+  int max_pool = 0;
+};
+
 struct ConvertedRetrieve {
   PoolRequest pool;
+  ShardListing listing;
   // History events whose item id the bundle does not know (dropped).
   int unknown_history_items = 0;
   // UserFingerprint(request.user()) when signals were asked for, else 0.
@@ -58,7 +67,8 @@ struct ConvertedRetrieve {
 // counted; unknown exclusions are dropped (nothing to exclude). A history event
 // without a timestamp (0) is placed at the request time. Quotas: the bundle's
 // params.quotas, overridden by each source the request lists (k 0 disables it).
-// max_pool: request.max_candidates, or the bundle's params.max_pool when 0.
+// max_pool: request.max_candidates, or the bundle's params.max_pool when 0;
+// with shard_lists it moves to `listing` and the pool is not bounded.
 // `pool.deadline` is left at InfiniteFuture for the caller to set.
 ConvertedRetrieve ConvertRetrieveRequest(std::shared_ptr<const ModelBundle> bundle,
                                          const v1::RetrieveRequest& request);
@@ -67,9 +77,11 @@ ConvertedRetrieve ConvertRetrieveRequest(std::shared_ptr<const ModelBundle> bund
 // item, proto Source = SourceId + 1), skipped sources, model_version,
 // unknown_history_items and timings ("user_state", then each source that ran).
 // When the result carries signals: Candidate.signals and the RankSignals
-// context (schema, model version, `user_fingerprint`).
+// context (schema, model version, `user_fingerprint`). The bundle's shard, if
+// any. With `listing.enabled`: each candidate's catalogue_index, the quotas
+// and the pool bound.
 void FillRetrieveResponse(const ModelBundle& bundle, const PoolResult& result,
                           int unknown_history_items, uint64_t user_fingerprint,
-                          v1::RetrieveResponse* response);
+                          const ShardListing& listing, v1::RetrieveResponse* response);
 
 }  // namespace recsys::retrieval

@@ -143,12 +143,13 @@ void RetrievalService::RetrieveAsync(const v1::RetrieveRequest& request,
   converted.pool.deadline = deadline;
   const int unknown = converted.unknown_history_items;
   const uint64_t fingerprint = converted.user_fingerprint;
+  const ShardListing listing = converted.listing;
   if (metrics_ != nullptr) metrics_->RecordUnknownHistoryItems(unknown);
   // `done` is shared with the completion: when Submit fails it was never called.
   auto shared_done = std::make_shared<std::function<void(absl::Status)>>(std::move(done));
   absl::Status submitted = pool_->Submit(
-      std::move(converted.pool), [this, bundle, response, unknown, fingerprint, shared_done](PoolResult result) {
-        FillRetrieveResponse(*bundle, result, unknown, fingerprint, response);
+      std::move(converted.pool), [this, bundle, response, unknown, fingerprint, listing, shared_done](PoolResult result) {
+        FillRetrieveResponse(*bundle, result, unknown, fingerprint, listing, response);
         if (response->has_signals()) {
           SignRankSignals(options_.signals_key, response->candidates(), response->mutable_signals());
         }

@@ -209,7 +209,8 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
 }
 
 absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::string& dir,
-                                                                     BundleParts parts) {
+                                                                     BundleParts parts,
+                                                                     ShardSpec shard) {
   const bool serving = parts == BundleParts::kServing;
   auto b = std::make_shared<ModelBundle>();
   ASSIGN_OR_RETURN(b->manifest, ReadManifest(dir));
@@ -317,6 +318,12 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
       b->als_index.dim() != b->als.factors() || (b->ease && !b->ease->FitsCatalogue(n))) {
     return absl::DataLossError(absl::StrCat(dir, ": models disagree on the catalogue size (", n,
                                             " items) or dimensions"));
+  }
+  if (shard.sharded()) {
+    ASSIGN_OR_RETURN(CatalogueShard built, CatalogueShard::Build(shard, c.ids, b->content_index,
+                                                                 b->als_index));
+    if (built.has_sliced(CatalogueShard::Index::kAls)) b->als_index = VectorIndex();
+    b->shard = std::make_shared<const CatalogueShard>(std::move(built));
   }
   return std::shared_ptr<const ModelBundle>(std::move(b));
 }

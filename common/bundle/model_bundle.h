@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/bundle/array_store.h"
+#include "common/bundle/catalogue_shard.h"
 #include "common/data/dataset.h"
 #include "common/index/index_recall.h"
 #include "common/index/vector_index.h"
@@ -122,6 +123,12 @@ struct ModelBundle {
   // and Load searches each HNSW index with its recorded ef_search.
   std::optional<IndexRecall> content_index_recall;
   std::optional<IndexRecall> als_index_recall;
+  // Set when loaded as one retrieval shard of several (Load with a sharded
+  // ShardSpec): the items it serves and its sliced indexes
+  // (catalogue_shard.h). Its ALS index is then the sliced one only: the full
+  // als_index is released (nothing else searches it), which saves (N-1)/N of
+  // its memory.
+  std::shared_ptr<const CatalogueShard> shard;
 
   int32_t num_items() const { return catalogue.size(); }
 
@@ -138,8 +145,9 @@ struct ModelBundle {
   // IMPORTANT: the bundle keeps its files mapped for as long as it lives; the
   // directory must never be modified in place meanwhile (mapping.h). Removing
   // it (registry gc) is safe: unlinked files stay mapped.
+  // `shard` (kServing only): load as that retrieval shard (see `shard`).
   static absl::StatusOr<std::shared_ptr<const ModelBundle>> Load(
-      const std::string& dir, BundleParts parts = BundleParts::kServing);
+      const std::string& dir, BundleParts parts = BundleParts::kServing, ShardSpec shard = {});
 };
 
 // Builds the catalogue of a data set (popularity from `train`).

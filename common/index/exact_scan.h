@@ -119,6 +119,10 @@ class ExactScan {
   int64_t id_at(int64_t position) const { return ids_.empty() ? position : ids_[position]; }
   // Copies the vectors back in id order (n * d floats).
   std::vector<float> RowsById() const;
+  // The vector of row `id` (0 <= id < size()), d floats.
+  const float* Row(int64_t id) const {
+    return rows_.get() + (positions_.empty() ? id : positions_[id]) * d_;
+  }
 
  private:
   std::vector<Neighbor> SearchByNorm(const float* query, int k, std::span<const int64_t> exclude,

@@ -346,6 +346,35 @@ absl::StatusOr<VectorIndex> VectorIndex::Load(const std::string& path,
   return result;
 }
 
+absl::StatusOr<VectorIndex> VectorIndex::Subset(std::span<const int64_t> ids) const {
+  if (scan_ == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat("VectorIndex::Subset: a ", kind(), " index searched by FAISS"));
+  }
+  const int64_t n = scan_->size();
+  const int d = scan_->dim();
+  for (size_t j = 0; j < ids.size(); ++j) {
+    if (ids[j] < 0 || ids[j] >= n || (j > 0 && ids[j] <= ids[j - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("VectorIndex::Subset: ids must ascend within 0..", n - 1));
+    }
+  }
+  std::vector<float> rows;
+  try {
+    rows.resize(ids.size() * static_cast<size_t>(d));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("VectorIndex::Subset: no memory for ", ids.size(), " x ", d, " vectors"));
+  }
+  for (size_t j = 0; j < ids.size(); ++j) {
+    std::memcpy(rows.data() + j * d, scan_->Row(ids[j]), sizeof(float) * d);
+  }
+  VectorIndex result;
+  ASSIGN_OR_RETURN(result.scan_,
+                   CopyForScan(rows.data(), static_cast<int64_t>(ids.size()), d, scan_->order()));
+  return result;
+}
+
 void VectorIndex::SetEfSearch(int ef_search) {
   auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(index_.get());
   if (hnsw == nullptr) return;

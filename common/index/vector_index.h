@@ -117,6 +117,13 @@ class VectorIndex {
   absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       const float* queries, int64_t nq, int k, const SearchParams& params = {}) const;
 
+  // A new exact index over the rows `ids` (ascending, each in 0..size()-1):
+  // row ids[j] gets id j, and the scan order (flat or norm-ordered) is kept.
+  // Because the ids keep their order, ties among equal scores break as in
+  // this index. Unimplemented for HNSW and FAISS-searched flat indexes (the
+  // caller then filters this index's results). Copies |ids| * d floats.
+  absl::StatusOr<VectorIndex> Subset(std::span<const int64_t> ids) const;
+
   int dim() const;
   int64_t size() const;
   bool is_exact() const;

@@ -35,6 +35,7 @@ UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> his
   }
   st.exclude_sorted.assign(st.exclude.begin(), st.exclude.end());
   std::sort(st.exclude_sorted.begin(), st.exclude_sorted.end());
+  st.shard = bundle.shard.get();
 
   std::vector<ItemIndex> items;
   items.reserve(st.history.size());

@@ -31,6 +31,13 @@ struct UserState {
   // Never returned: history items plus explicit exclusions.
   absl::flat_hash_set<ItemIndex> exclude;
   std::vector<int64_t> exclude_sorted;  // same set, sorted (for FAISS filtering)
+  // The bundle's shard when it was loaded as one (null: the whole catalogue).
+  // Sources return only its items: Skips() is their one exclusion test.
+  const CatalogueShard* shard = nullptr;
+  // True for an item no source may return: excluded, or another shard's.
+  bool Skips(ItemIndex item) const {
+    return exclude.contains(item) || (shard != nullptr && !shard->Owns(item));
+  }
 
   std::vector<float> profile;     // content profile (dim), L2-normalised or zero
   std::vector<float> als_vector;  // ALS fold-in (factors)

@@ -214,7 +214,7 @@ TEST_F(ConvertTest, FillResponseMapsSourcesSkipsAndTimings) {
   result.sources[4].skipped = SkipReason::kError;
   result.sources[4].error = absl::InternalError("boom");
   v1::RetrieveResponse response;
-  FillRetrieveResponse(b, result, 3, /*user_fingerprint=*/0, &response);
+  FillRetrieveResponse(b, result, 3, /*user_fingerprint=*/0, {}, &response);
 
   ASSERT_EQ(response.candidates_size(), 1);
   const v1::Candidate& c = response.candidates(0);

@@ -10,7 +10,8 @@ absl::StatusOr<std::vector<ScoredIndex>> AlsRetriever::Retrieve(const ModelBundl
   if (k <= 0 || state.history.empty() || IsZeroVector(state.als_vector)) {
     return std::vector<ScoredIndex>{};
   }
-  return SearchExcluding(bundle.als_index, state.als_vector.data(), k, state);
+  return SearchReturnable(CatalogueShard::Index::kAls, bundle.als_index, state.als_vector.data(),
+                          k, state);
 }
 
 }  // namespace recsys::retrieval

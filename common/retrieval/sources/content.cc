@@ -10,7 +10,8 @@ absl::StatusOr<std::vector<ScoredIndex>> ContentRetriever::Retrieve(const ModelB
   if (k <= 0 || state.history.empty() || IsZeroVector(state.profile)) {
     return std::vector<ScoredIndex>{};
   }
-  return SearchExcluding(bundle.content_index, state.profile.data(), k, state);
+  return SearchReturnable(CatalogueShard::Index::kContent, bundle.content_index,
+                          state.profile.data(), k, state);
 }
 
 }  // namespace recsys::retrieval

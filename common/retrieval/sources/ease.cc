@@ -13,7 +13,7 @@ absl::StatusOr<std::vector<ScoredIndex>> EaseRetriever::Retrieve(const ModelBund
   // Positions in the model's item order (catalogue order, so ties break alike).
   const EaseModel& ease = *bundle.ease;
   std::vector<ScoredIndex> list = TopKDense(
-      state.ease_scores, k, [&](ItemIndex l) { return state.exclude.contains(ease.global_item(l)); });
+      state.ease_scores, k, [&](ItemIndex l) { return state.Skips(ease.global_item(l)); });
   for (ScoredIndex& s : list) s.item = ease.global_item(s.item);
   return list;
 }

@@ -1,5 +1,6 @@
-// Shared by the vector sources (content, ALS, sequence): a FAISS search that
-// never returns an excluded item, as a candidate list.
+// Shared by the vector sources (content, ALS, sequence): a vector search that
+// never returns an excluded item (nor, on a shard, another shard's), as a
+// candidate list.
 #pragma once
 
 #include <algorithm>
@@ -13,19 +14,40 @@
 
 namespace recsys::retrieval {
 
-// The `k` nearest items to `query` (index.dim() floats) in `index`, best first,
-// none of them in state.exclude. Cost: one search over the index.
+inline std::vector<ScoredIndex> ToScored(const std::vector<Neighbor>& neighbors,
+                                         const UserState& state) {
+  std::vector<ScoredIndex> out;
+  out.reserve(neighbors.size());
+  for (const Neighbor& n : neighbors) {
+    const auto item = static_cast<ItemIndex>(n.id);
+    if (state.shard != nullptr && !state.shard->Owns(item)) continue;
+    out.push_back(ScoredIndex{item, n.score});
+  }
+  return out;
+}
+
+// The `k` nearest items to `query` (index.dim() floats) in the whole `index`,
+// best first, none of them in state.exclude; on a shard, the owned ones among
+// those k (fewer than k). Cost: one search over the index.
 inline absl::StatusOr<std::vector<ScoredIndex>> SearchExcluding(const VectorIndex& index,
                                                                 const float* query, int k,
                                                                 const UserState& state) {
   auto neighbors = index.Search(query, k, state.exclude_sorted);
   if (!neighbors.ok()) return neighbors.status();
-  std::vector<ScoredIndex> out;
-  out.reserve(neighbors->size());
-  for (const Neighbor& n : *neighbors) {
-    out.push_back(ScoredIndex{static_cast<ItemIndex>(n.id), n.score});
-  }
-  return out;
+  return ToScored(*neighbors, state);
+}
+
+// The `k` nearest items to `query` among those a source may return: the
+// whole catalogue, or on a shard its own items (the sliced index: 1/N of the
+// scan). `full` is the bundle's index of that kind.
+inline absl::StatusOr<std::vector<ScoredIndex>> SearchReturnable(CatalogueShard::Index which,
+                                                                 const VectorIndex& full,
+                                                                 const float* query, int k,
+                                                                 const UserState& state) {
+  if (state.shard == nullptr) return SearchExcluding(full, query, k, state);
+  auto neighbors = state.shard->SearchOwned(which, full, query, k, state.exclude_sorted);
+  if (!neighbors.ok()) return neighbors.status();
+  return ToScored(*neighbors, state);
 }
 
 // True when every component is 0 (an empty profile or fold-in: nothing to search with).

@@ -11,7 +11,7 @@ absl::StatusOr<std::vector<ScoredIndex>> ItemKnnRetriever::Retrieve(const ModelB
   const std::span<const float> scores = state.itemknn.scores();
   list.reserve(items.size());
   for (size_t v = 0; v < items.size(); ++v) {
-    if (!state.exclude.contains(items[v])) list.push_back(ScoredIndex{items[v], scores[v]});
+    if (!state.Skips(items[v])) list.push_back(ScoredIndex{items[v], scores[v]});
   }
   SortAndTruncate(&list, k);
   return list;

@@ -17,11 +17,14 @@ absl::StatusOr<std::vector<ScoredIndex>> SequenceRetriever::Retrieve(const Model
   const float beta = bundle.params.sequence_blend;
   absl::flat_hash_map<ItemIndex, float> blended;
   for (const auto& [item, p] : state.markov_scores) {
-    if (state.exclude.contains(item)) continue;
+    if (state.Skips(item)) continue;
     blended[item] = beta * p + (1 - beta) * Dot(last_emb, bundle.content.item_embedding(item), d);
   }
   if (beta < 1.0f) {
-    // Items close to the last one in content, whether or not a transition led there.
+    // Items close to the last one in content, whether or not a transition led
+    // there. On a shard: the whole catalogue's k nearest, then its own among
+    // them (not its own k nearest), so that the candidate set is the
+    // unsharded one restricted to the shard and the merged lists are exact.
     ASSIGN_OR_RETURN(std::vector<ScoredIndex> near,
                      SearchExcluding(bundle.content_index, last_emb, k, state));
     for (const ScoredIndex& n : near) {

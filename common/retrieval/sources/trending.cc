@@ -6,7 +6,7 @@ absl::StatusOr<std::vector<ScoredIndex>> TrendingRetriever::Retrieve(const Model
                                                                      const UserState& state,
                                                                      int k) const {
   if (k <= 0) return std::vector<ScoredIndex>{};
-  return state.trending.Top(k, [&](ItemIndex i) { return state.exclude.contains(i); });
+  return state.trending.Top(k, [&](ItemIndex i) { return state.Skips(i); });
 }
 
 }  // namespace recsys::retrieval

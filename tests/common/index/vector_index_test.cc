@@ -77,6 +77,55 @@ TEST(VectorIndex, FlatEqualsBruteForce) {
   }
 }
 
+// Subset: an index over some rows answers, mapped back, exactly what the
+// whole index answers among those rows (same ids, bit-identical scores), for
+// the plain and the norm-ordered scan; HNSW cannot be cut.
+TEST(VectorIndex, SubsetEqualsTheWholeIndexRestrictedToItsRows) {
+  const int64_t n = 1000;
+  const int d = 16;
+  const auto data = RandomVectors(n, d, 11, /*normalise=*/false);
+  const auto queries = RandomVectors(10, d, 12, false);
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i % 3 != 1) rows.push_back(i);
+  }
+  VectorIndexOptions by_norm;
+  by_norm.flat_max_items = 10;  // above it: the norm-ordered scan (Gaussian norms prune)
+  by_norm.pruned_max_scan_fraction = 1.0;
+  for (const VectorIndexOptions& options : {VectorIndexOptions{}, by_norm}) {
+    auto whole = VectorIndex::Build(data, n, d, options);
+    ASSERT_TRUE(whole.ok()) << whole.status();
+    auto part = whole->Subset(rows);
+    ASSERT_TRUE(part.ok()) << part.status();
+    EXPECT_EQ(part->size(), static_cast<int64_t>(rows.size()));
+    EXPECT_EQ(part->kind(), whole->kind());
+    std::vector<int64_t> others;
+    for (int64_t i = 0; i < n; ++i) {
+      if (i % 3 == 1) others.push_back(i);
+    }
+    for (int q = 0; q < 10; ++q) {
+      auto want = whole->Search(queries.data() + q * d, 20, others);
+      auto got = part->Search(queries.data() + q * d, 20, {});
+      ASSERT_TRUE(want.ok() && got.ok());
+      ASSERT_EQ(got->size(), want->size());
+      for (size_t i = 0; i < want->size(); ++i) {
+        EXPECT_EQ(rows[(*got)[i].id], (*want)[i].id) << whole->kind() << " query " << q;
+        EXPECT_EQ((*got)[i].score, (*want)[i].score);
+      }
+    }
+  }
+  auto whole = VectorIndex::Build(data, n, d, {});
+  ASSERT_TRUE(whole.ok());
+  EXPECT_FALSE(whole->Subset(std::vector<int64_t>{3, 2}).ok()) << "ids must ascend";
+  EXPECT_FALSE(whole->Subset(std::vector<int64_t>{n}).ok()) << "ids must be rows";
+  VectorIndexOptions hnsw;
+  hnsw.flat_max_items = 10;
+  hnsw.pruned_max_scan_fraction = 0;
+  auto graph = VectorIndex::Build(data, n, d, hnsw);
+  ASSERT_TRUE(graph.ok());
+  EXPECT_TRUE(absl::IsUnimplemented(graph->Subset(rows).status()));
+}
+
 // HNSW (chosen above flat_max_items) keeps recall@10 >= 0.9 against exact search.
 TEST(VectorIndex, HnswRecallAgainstExact) {
   const int64_t n = 5000;
