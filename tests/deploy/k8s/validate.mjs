@@ -10,8 +10,12 @@
 //     --metrics_port equal the containerPorts, the probes' ports and the
 //     prometheus.io/port annotation; Services target existing ports; the
 //     gateway's --retrieval/--ranking point at headless Services that reach the
-//     backends' gRPC ports; terminationGracePeriodSeconds covers preStop sleep +
-//     --drain + exit; liveness cannot cut a drain short; volumes and paths line up.
+//     backends' gRPC ports (with --retrieval_shards: target i reaches only
+//     retrieval pods with --shard i/N, N the number of targets, and every
+//     sharded retrieval is listed); NetworkPolicies admit the gateway (only) to
+//     the stages' gRPC ports and a namespace (only) to /metrics;
+//     terminationGracePeriodSeconds covers preStop sleep + --drain + exit;
+//     liveness cannot cut a drain short; volumes and paths line up.
 //
 //   node validate.mjs --bin-dir build/bin --summary out.json base.yaml [overlay.yaml...]
 //
@@ -472,7 +476,16 @@ function crossCheck(objects, file) {
             const target = typeof sp.targetPort === "string" ? ports.get(sp.targetPort) : sp.targetPort ?? sp.port;
             if (target === undefined) problem(`${file}: Service/${s.metadata.name}`, `targetPort ${sp.targetPort} is not a port of ${w.metadata.name}`);
             if (target === port) {
-              grpcBackends.set(`${s.metadata.name}:${sp.port}`, { binary: inv.binary, headless: s.spec.clusterIP === "None" });
+              const key = `${s.metadata.name}:${sp.port}`;
+              const backend = { binary: inv.binary, headless: s.spec.clusterIP === "None",
+                                shard: value.shard ?? "", workload: `${w.kind}/${w.metadata.name}` };
+              const seen = grpcBackends.get(key);
+              if (seen && (seen.binary !== backend.binary || seen.shard !== backend.shard)) {
+                problem(`${file}: Service/${s.metadata.name}`, `reaches both ${seen.workload} (${seen.binary}` +
+                  `${seen.shard ? ` --shard=${seen.shard}` : ""}) and ${backend.workload} (${backend.binary}` +
+                  `${backend.shard ? ` --shard=${backend.shard}` : ""})`);
+              }
+              grpcBackends.set(key, backend);
             }
           }
         }
@@ -482,18 +495,49 @@ function crossCheck(objects, file) {
 
   // The gateway's backend targets: dns:///<service>:<port>, headless, reaching the right binary.
   const expectBackend = { retrieval: "recsys-retrieval", ranking: "recsys-ranking" };
+  const checkTarget = (s, flag, t, binary) => {
+    const m = t.match(/^dns:\/\/\/([a-z0-9.-]+?)(?:\.[a-z0-9-]+\.svc(?:\.cluster\.local)?)?:(\d+)$/);
+    if (!m) {
+      problem(`${file}: ${s.workload}`, `--${flag}=${t} must be dns:///<service>:<port>`);
+      return null;
+    }
+    const backend = grpcBackends.get(`${m[1]}:${m[2]}`);
+    if (!backend) problem(`${file}: ${s.workload}`, `--${flag}=${t}: no Service ${m[1]} port ${m[2]} reaches a gRPC port`);
+    else if (backend.binary !== binary) problem(`${file}: ${s.workload}`, `--${flag}=${t} reaches ${backend.binary}`);
+    else if (!backend.headless) problem(`${file}: ${s.workload}`, `--${flag}=${t}: Service ${m[1]} must be headless for round_robin`);
+    else return backend;
+    return null;
+  };
+  const listedShards = new Set(); // retrieval workloads some gateway lists in --retrieval_shards
   for (const s of summary.servers.filter((x) => x.binary === "recsys-gateway")) {
-    for (const [flag, binary] of Object.entries(expectBackend)) {
-      const t = s.flags[flag] ?? "";
-      const m = t.match(/^dns:\/\/\/([a-z0-9.-]+?)(?:\.[a-z0-9-]+\.svc(?:\.cluster\.local)?)?:(\d+)$/);
-      if (!m) {
-        problem(`${file}: ${s.workload}`, `--${flag}=${t} must be dns:///<service>:<port>`);
-        continue;
+    // --retrieval_shards replaces --retrieval (the binary ignores it then).
+    const shards = (s.flags.retrieval_shards ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+    if (shards.length === 1) problem(`${file}: ${s.workload}`, "--retrieval_shards needs 2 or more targets");
+    if (new Set(shards).size !== shards.length) problem(`${file}: ${s.workload}`, "--retrieval_shards lists a target twice");
+    shards.forEach((t, i) => {
+      const backend = checkTarget(s, "retrieval_shards", t, expectBackend.retrieval);
+      if (!backend) return;
+      listedShards.add(backend.workload);
+      const want = `${i}/${shards.length}`;
+      if (backend.shard !== want) {
+        problem(`${file}: ${s.workload}`, `--retrieval_shards target ${i} (${t}) reaches ${backend.workload} ` +
+          `with --shard=${backend.shard || "(none)"}, not ${want}`);
       }
-      const backend = grpcBackends.get(`${m[1]}:${m[2]}`);
-      if (!backend) problem(`${file}: ${s.workload}`, `--${flag}=${t}: no Service ${m[1]} port ${m[2]} reaches a gRPC port`);
-      else if (backend.binary !== binary) problem(`${file}: ${s.workload}`, `--${flag}=${t} reaches ${backend.binary}`);
-      else if (!backend.headless) problem(`${file}: ${s.workload}`, `--${flag}=${t}: Service ${m[1]} must be headless for round_robin`);
+    });
+    for (const [flag, binary] of Object.entries(expectBackend)) {
+      if (flag === "retrieval" && shards.length > 0) continue;
+      checkTarget(s, flag, s.flags[flag] ?? "", binary);
+    }
+    // Merged shard pools carry signals: re-signed with the stages' key, or
+    // unsigned and recomputed by a keyed ranking (correct, but slower).
+    const stagesKeyed = summary.servers.some((x) => x.binary === "recsys-ranking" && x.flags.signals_key_file);
+    if (shards.length > 0 && stagesKeyed && !s.flags.signals_key_file) {
+      problem(`${file}: ${s.workload}`, "--retrieval_shards with keyed retrieval/ranking needs --signals_key_file");
+    }
+  }
+  for (const r of summary.servers.filter((x) => x.binary === "recsys-retrieval" && x.flags.shard)) {
+    if (!listedShards.has(r.workload)) {
+      problem(`${file}: ${r.workload}`, `serves --shard=${r.flags.shard}, but no gateway lists it in --retrieval_shards`);
     }
   }
   for (const b of Object.values(expectBackend)) {
@@ -527,6 +571,18 @@ function crossCheck(objects, file) {
           problem(where, `admits ${s.workload}'s gRPC port ${s.port} from others than the gateway's pods`);
         }
       }
+    }
+    // ... and the traffic that must get in does (a policy selecting the pods
+    // with no rule for it, e.g. only the default deny, silently cuts it off).
+    const admitted = (port, peerOk) => mine.some((p) => (p.spec.ingress ?? []).some((rule) => {
+      const ports = (rule.ports ?? []).map((x) => x.port);
+      return (ports.length === 0 || ports.includes(port)) && (rule.from ?? [null]).some(peerOk);
+    }));
+    if (!admitted(s.port, (f) => s.binary === "recsys-gateway" || (f && peerIsPods(f, gatewayLabels)))) {
+      problem(`${file}: ${s.workload}`, `no NetworkPolicy admits ${s.binary === "recsys-gateway" ? "clients" : "the gateway's pods"} to gRPC port ${s.port}`);
+    }
+    if (!admitted(s.metricsPort, (f) => f?.namespaceSelector)) {
+      problem(`${file}: ${s.workload}`, `no NetworkPolicy admits Prometheus' namespace to /metrics port ${s.metricsPort}`);
     }
   }
   const keyed = summary.servers.filter((x) => ["recsys-retrieval", "recsys-ranking"].includes(x.binary))
