@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# deploy/k8s: renders the kustomize base and the small and large overlays, validates every
+# deploy/k8s: renders the kustomize base and the small, large, scaled-out and
+# sharded overlays (checking the shape of the last two), validates every
 # object against the Kubernetes schemas (npm kubernetes-models, run with the
 # machine's Node.js) plus unknown-field and recsys cross-checks (flags exist in
 # the binaries' --helpfull, ports, probes, Services, shutdown timing: see
@@ -65,7 +66,101 @@ if dep and "gateway-redis.flags" not in dep["spec"]["template"]["spec"]["contain
 for p in problems: print("overlays/scaled-out:", p)
 sys.exit(1 if problems else 0)
 PY
-log "rendered base ($(grep -c '^kind:' "$WORK/base.yaml") objects), overlays/small ($(grep -c '^kind:' "$WORK/small.yaml") objects), overlays/large ($(grep -c '^kind:' "$WORK/large.yaml") objects) and overlays/scaled-out ($(grep -c '^kind:' "$WORK/scaled.yaml") objects)"
+kubectl kustomize "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/sharded" >"$WORK/sharded.yaml" \
+  2>"$WORK/logs/kustomize.log" ||
+  fail "kubectl kustomize deploy/k8s/overlays/sharded: $(cat "$WORK/logs/kustomize.log")"
+# Sharded: retrieval as 2 shard groups (Deployment with --shard i/2, >= 2
+# replicas, headless Service, HPA from 2, PDB, NetworkPolicy each), the gateway
+# listing both in order with the signals key, no unsharded retrieval left, and
+# each shard's pod the base retrieval pod (scaled-out's render) but for its
+# labels and its extra flagfile.
+"$PYTHON" - "$WORK/sharded.yaml" "$WORK/scaled.yaml" <<'PY' || fail "overlays/sharded: wrong shape (see above)"
+import copy, re, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+ref = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(open(sys.argv[2])) if d}
+ref = ref[("Deployment", "recsys-retrieval")]
+N = 2
+problems = []
+for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"):
+    if (kind, "recsys-retrieval") in by: problems.append(f"the unsharded retrieval {kind} is still there")
+flagfiles = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("recsys-flags")][0]["data"]
+def flags_of(dep):  # the flags a Deployment's container passes, flagfiles expanded, later wins
+    out = {}
+    for arg in dep["spec"]["template"]["spec"]["containers"][0].get("args", []):
+        if arg.startswith("--flagfile="):
+            for path in arg.split("=", 1)[1].split(","):
+                text = flagfiles.get(path.removeprefix("/etc/recsys/"))
+                if text is None: problems.append(f"{dep['metadata']['name']}: no flagfile {path}"); continue
+                for line in text.splitlines():
+                    line = line.strip()
+                    if line.startswith("--"):
+                        k, _, v = line[2:].partition("=")
+                        out[k] = v
+        elif arg.startswith("--"):
+            k, _, v = arg[2:].partition("=")
+            out[k] = v
+    return out
+def strip_hash(name): return re.sub(r"-[a-z0-9]{10}$", "", name)
+def pod_shape(dep):  # the pod template minus what may differ between shard groups
+    spec = copy.deepcopy(dep["spec"]["template"]["spec"])
+    for c in spec["containers"]: c.pop("args", None)
+    for t in spec.get("topologySpreadConstraints", []): t.pop("labelSelector", None)
+    for v in spec.get("volumes", []):
+        if "configMap" in v: v["configMap"]["name"] = strip_hash(v["configMap"]["name"])
+    rest = {k: v for k, v in dep["spec"].items() if k not in ("selector", "template", "replicas")}
+    return spec, dep["spec"]["template"]["metadata"].get("annotations"), rest
+gw = by.get(("Deployment", "recsys-gateway"))
+if not gw: problems.append("no gateway Deployment")
+else:
+    gf = flags_of(gw)
+    want = ",".join(f"dns:///recsys-retrieval-shard-{i}:50052" for i in range(N))
+    if gf.get("retrieval_shards") != want:
+        problems.append(f"gateway --retrieval_shards={gf.get('retrieval_shards')}, want {want}")
+    if not gf.get("signals_key_file") or gf.get("signals_key_file") != flags_of(ref).get("signals_key_file"):
+        problems.append("the gateway's --signals_key_file is not retrieval's key path")
+    if "--user_store=redis://" not in flagfiles.get("gateway-redis.flags", "") or \
+       "gateway-redis.flags" not in gw["spec"]["template"]["spec"]["containers"][0]["args"][0]:
+        problems.append("the gateway lost scaled-out's Redis user store")
+shards = sorted(n for k, n in by if k == "Deployment" and n.startswith("recsys-retrieval-shard-"))
+if shards != [f"recsys-retrieval-shard-{i}" for i in range(N)]: problems.append(f"shard Deployments {shards}")
+selectors = []
+for i in range(N):
+    name = f"recsys-retrieval-shard-{i}"
+    dep = by.get(("Deployment", name))
+    if not dep: continue
+    sel = dep["spec"]["selector"]["matchLabels"]
+    selectors.append(sel)
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    if any(labels.get(k) != v for k, v in sel.items()): problems.append(f"{name}: selector does not select its pods")
+    if labels.get("app.kubernetes.io/part-of") != "recsys": problems.append(f"{name}: pods lack part-of=recsys (scraping, policies)")
+    if dep["spec"].get("replicas", 1) < 2: problems.append(f"{name}: fewer than 2 replicas")
+    if flags_of(dep).get("shard") != f"{i}/{N}": problems.append(f"{name}: --shard={flags_of(dep).get('shard')}, want {i}/{N}")
+    want_args = [ref["spec"]["template"]["spec"]["containers"][0]["args"][0] + f",/etc/recsys/retrieval-shard-{i}.flags"]
+    if dep["spec"]["template"]["spec"]["containers"][0].get("args") != want_args:
+        problems.append(f"{name}: args are not the base retrieval's plus retrieval-shard-{i}.flags")
+    if pod_shape(dep) != pod_shape(ref):
+        problems.append(f"{name}: pod differs from the base retrieval's (probes, resources, volumes, security...)")
+    for t in dep["spec"]["template"]["spec"].get("topologySpreadConstraints", []):
+        if t.get("labelSelector", {}).get("matchLabels") != sel: problems.append(f"{name}: topology spread not over its own group")
+    svc = by.get(("Service", name))
+    if not svc or svc["spec"].get("clusterIP") != "None" or svc["spec"].get("selector") != sel or \
+       [p["port"] for p in svc["spec"]["ports"]] != [50052]:
+        problems.append(f"{name}: no headless Service on :50052 selecting exactly its pods")
+    hpa = by.get(("HorizontalPodAutoscaler", name))
+    if not hpa or hpa["spec"]["minReplicas"] < 2 or hpa["spec"]["scaleTargetRef"] != {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}:
+        problems.append(f"{name}: no HPA from >= 2 replicas on its Deployment")
+    pdb = by.get(("PodDisruptionBudget", name))
+    if not pdb or pdb["spec"]["selector"]["matchLabels"] != sel: problems.append(f"{name}: no PDB over its pods")
+    pol = by.get(("NetworkPolicy", name))
+    if not pol or pol["spec"]["podSelector"]["matchLabels"] != sel: problems.append(f"{name}: no NetworkPolicy over its pods")
+for a in range(len(selectors)):
+    for b in range(a + 1, len(selectors)):
+        if selectors[a] == selectors[b]: problems.append(f"shards {a} and {b} share a selector")
+for p in problems: print("overlays/sharded:", p)
+sys.exit(1 if problems else 0)
+PY
+log "rendered base ($(grep -c '^kind:' "$WORK/base.yaml") objects), overlays/small ($(grep -c '^kind:' "$WORK/small.yaml") objects), overlays/large ($(grep -c '^kind:' "$WORK/large.yaml") objects), overlays/scaled-out ($(grep -c '^kind:' "$WORK/scaled.yaml") objects) and overlays/sharded ($(grep -c '^kind:' "$WORK/sharded.yaml") objects)"
 
 # 2. The validator's packages: npm ci from the committed lock file, into a
 # directory outside the source tree; skipped when that lock is already installed.
@@ -82,9 +177,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 
-# 3. Validate both renders.
+# 3. Validate every render.
 node "$NODE_DIR/validate.mjs" --bin-dir "$BIN" --summary "$WORK/summary.json" \
-  "$WORK/base.yaml" "$WORK/small.yaml" "$WORK/large.yaml" "$WORK/scaled.yaml" >"$WORK/validate.txt" 2>&1 || {
+  "$WORK/base.yaml" "$WORK/small.yaml" "$WORK/large.yaml" "$WORK/scaled.yaml" "$WORK/sharded.yaml" \
+  >"$WORK/validate.txt" 2>&1 || {
   cat "$WORK/validate.txt" >&2; fail "manifest validation (problems above)"; }
 cat "$WORK/validate.txt"
 
@@ -105,6 +201,40 @@ for want in 'unknown field "terminationGracePeriodSecond"' 'has no flag --wokers
     fail "the validator missed: $want"; }
 done
 log "the validator rejects a broken copy (unknown field, unknown flag, port mismatch, short grace, plaintext probe of a TLS port)"
+# ... and a broken sharded copy: the shard targets swapped, the gateway's
+# signals key dropped, a third shard group that no gateway lists.
+sed -e 's#--retrieval_shards=dns:///recsys-retrieval-shard-0:50052,dns:///recsys-retrieval-shard-1:50052#--retrieval_shards=dns:///recsys-retrieval-shard-1:50052,dns:///recsys-retrieval-shard-0:50052#' \
+    -e '/--retrieval_shards=/,/--signals_key_file=/{/--signals_key_file=/d}' \
+    -e 's#--shard=1/2#--shard=1/3#' "$WORK/sharded.yaml" >"$WORK/broken-sharded.yaml"
+if node "$NODE_DIR/validate.mjs" --bin-dir "$BIN" "$WORK/broken-sharded.yaml" >"$WORK/broken-sharded.txt" 2>&1; then
+  fail "the validator accepted a deliberately broken sharded manifest"
+fi
+for want in 'target 0 (dns:///recsys-retrieval-shard-1:50052) reaches Deployment/recsys-retrieval-shard-1 with --shard=1/3, not 0/2' \
+            'target 1 (dns:///recsys-retrieval-shard-0:50052) reaches Deployment/recsys-retrieval-shard-0 with --shard=0/2, not 1/2' \
+            'needs --signals_key_file'; do
+  grep -qF -- "$want" "$WORK/broken-sharded.txt" || { cat "$WORK/broken-sharded.txt" >&2;
+    fail "the validator missed: $want"; }
+done
+"$PYTHON" - "$WORK/sharded.yaml" >"$WORK/unlisted-shard.yaml" <<'PY' || fail "cannot write the unlisted-shard copy"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+# A copy of shard 1's Deployment and Service as "shard-2" (still --shard=1/2),
+# and shard 0 without its NetworkPolicy (the default deny alone shuts it off).
+extra = [yaml.safe_load(yaml.safe_dump(d).replace("recsys-retrieval-shard-1", "recsys-retrieval-shard-2"))
+         for d in docs if d["kind"] in ("Deployment", "Service") and d["metadata"]["name"] == "recsys-retrieval-shard-1"]
+docs = [d for d in docs if (d["kind"], d["metadata"]["name"]) != ("NetworkPolicy", "recsys-retrieval-shard-0")]
+yaml.safe_dump_all(docs + extra, sys.stdout)
+PY
+if node "$NODE_DIR/validate.mjs" --bin-dir "$BIN" "$WORK/unlisted-shard.yaml" >"$WORK/unlisted-shard.txt" 2>&1; then
+  fail "the validator accepted a shard group no gateway lists"
+fi
+for want in 'Deployment/recsys-retrieval-shard-2: serves --shard=1/2, but no gateway lists it' \
+            "Deployment/recsys-retrieval-shard-0: no NetworkPolicy admits the gateway's pods to gRPC port 50052" \
+            "Deployment/recsys-retrieval-shard-0: no NetworkPolicy admits Prometheus' namespace to /metrics port 9092"; do
+  grep -qF -- "$want" "$WORK/unlisted-shard.txt" || { cat "$WORK/unlisted-shard.txt" >&2;
+    fail "the validator missed: $want"; }
+done
+log "the validator rejects broken sharding (targets out of order, a wrong N, no signals key on the gateway, an unlisted shard group, a shard group the gateway cannot reach)"
 
 # 4b. The Secrets' contents from deploy/k8s/secrets/make-secrets.sh: every
 # certificate chains to the CA and names its Service, and every file the
@@ -124,10 +254,21 @@ if command -v openssl >/dev/null; then
     done
   done
   for f in $(grep -ho '/etc/recsys-tls/[A-Za-z0-9._-]*' \
-               "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/scaled-out/flags/"*.flags | sort -u); do
+               "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/scaled-out/flags/"*.flags \
+               "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/sharded/flags/gateway-"*.flags | sort -u); do
     [ -s "$WORK/secrets/gateway/$(basename "$f")" ] ||
-      fail "overlays/scaled-out: the gateway reads $f, which make-secrets.sh does not write"
+      fail "overlays/scaled-out or sharded: the gateway reads $f, which make-secrets.sh does not write"
   done
+  # Sharded: the gateway dials each shard group by its Service name, which the
+  # shards' (retrieval's) certificate must carry; the gateway re-signs with
+  # the stages' signals key.
+  for svc in $(grep -o 'recsys-retrieval-shard-[0-9]*' \
+                 "$RECSYS_SOURCE_DIR/deploy/k8s/overlays/sharded/flags/gateway-shards.flags" | sort -u); do
+    openssl x509 -in "$WORK/secrets/retrieval/tls.crt" -noout -ext subjectAltName | grep -q "DNS:$svc," ||
+      fail "overlays/sharded: retrieval's tls.crt does not name $svc, which the gateway dials"
+  done
+  cmp -s "$WORK/secrets/retrieval/signals.key" "$WORK/secrets/gateway/signals.key" ||
+    fail "the gateway and retrieval get different signals keys"
   cmp -s "$WORK/secrets/redis/password" "$WORK/secrets/gateway/redis-password" ||
     fail "Redis and the gateway get different Redis passwords"
   cmp -s "$WORK/secrets/retrieval/signals.key" "$WORK/secrets/ranking/signals.key" ||
@@ -211,5 +352,5 @@ printf -- '--data=%s/missing\n' "$WORK" >"$cj/flags/train.flags"
 if run_cronjob; then fail "CronJob script: a failed training exited 0"; fi
 log "CronJob script: promotes, gate refusal exits 0 with production unchanged, a failure exits non-zero"
 
-pass "base + overlays/small + overlays/large render and validate (schemas, fields, flags, ports, services, grace, TLS probes, NetworkPolicies);" \
+pass "base + overlays/small + overlays/large + overlays/scaled-out + overlays/sharded render and validate (schemas, fields, flags, ports, services, grace, TLS probes, NetworkPolicies);" \
      "probe services match the 3 running servers; the CronJob script trains and gates promotion"
