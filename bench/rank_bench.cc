@@ -69,7 +69,7 @@ absl::Status SetUp(Env* env) {
   ASSIGN_OR_RETURN(Dataset data, LoadDataset(bundle.data_dir, LoadOptions{}));
   LeaveLastOutSplit split(data);
   const ModelBundle& b = *env->bundle;
-  std::array<int, kNumSources> quotas = {250, 250, 250, 150, 250, 250};
+  std::array<int, kNumSources> quotas = {250, 250, 250, 150, 250, 250, 250};
   for (const EvalCase& c : split.cases(SplitName::kTest)) {
     if (static_cast<int>(env->requests[500].size()) >= kUsers) break;
     const Interaction& target = split.target(c);

@@ -84,6 +84,14 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
     b->ease = std::move(ease);
     LOG(INFO) << "fit ease (" << absl::FormatDuration(absl::Now() - t0) << ")";
   }
+  if (options.slist) {
+    t0 = absl::Now();
+    SlistOptions so = options.slist_options;
+    so.inputs = serving.slist_inputs;
+    ASSIGN_OR_RETURN(SlistModel slist, SlistModel::Fit(events, users, n, so));
+    b->slist = std::move(slist);
+    LOG(INFO) << "fit slist (" << absl::FormatDuration(absl::Now() - t0) << ")";
+  }
   t0 = absl::Now();
   b->trending = TrendingModel(events, n, serving.trending_half_life_s);
   times->trending = absl::Now() - t0;

@@ -31,6 +31,22 @@ ABSL_FLAG(int, ease_max_items, recsys::offline::TrainOptions{}.ease_max_items,
           "(fitting holds n^2 floats and costs O(n^3); at most 30000)");
 ABSL_FLAG(int, ease_keep, recsys::offline::TrainOptions{}.ease_keep,
           "EASE entries kept per item row (largest |weight|, stored sparse); 0 keeps B dense");
+ABSL_FLAG(bool, slist, true, "Fit the sequence-aware SLIST model (a source and a ranker feature)");
+ABSL_FLAG(double, slist_lambda, recsys::SlistOptions{}.lambda, "SLIST L2 weight (> 0)");
+ABSL_FLAG(double, slist_alpha, recsys::SlistOptions{}.alpha,
+          "SLIST share of the reconstruction (EASE) objective vs next-item transitions, 0..1");
+ABSL_FLAG(int, slist_window, recsys::SlistInputs{}.window, "SLIST: most recent items in an input");
+ABSL_FLAG(double, slist_position_decay, recsys::SlistInputs{}.position_decay,
+          "SLIST: input weight exp(-k / this) for the k-th most recent item (<= 0: none)");
+ABSL_FLAG(absl::Duration, slist_time_tau, absl::Seconds(recsys::SlistInputs{}.time_tau_s),
+          "SLIST: time factor floor + (1 - floor) * exp(-gap / this) (0: none)");
+ABSL_FLAG(double, slist_time_floor, recsys::SlistInputs{}.time_floor,
+          "SLIST: the time factor's floor, 0..1");
+ABSL_FLAG(int, slist_max_items, recsys::SlistOptions{}.max_items,
+          "Items SLIST covers (the most popular; fitting holds 2 n^2 floats and costs O(n^3); "
+          "at most 30000)");
+ABSL_FLAG(int, slist_keep, recsys::SlistOptions{}.keep,
+          "SLIST entries kept per item row (largest |weight|); 0 keeps B dense");
 ABSL_FLAG(absl::Duration, trending_half_life, absl::Hours(24 * 7),
           "Trending half-life (starting value; tuning may change it)");
 ABSL_FLAG(int, max_pool, 400, "Largest candidate pool the ranker sees");
@@ -94,6 +110,15 @@ int main(int argc, char** argv) {
   o.ease = absl::GetFlag(FLAGS_ease);
   o.ease_max_items = absl::GetFlag(FLAGS_ease_max_items);
   o.ease_keep = absl::GetFlag(FLAGS_ease_keep);
+  o.slist = absl::GetFlag(FLAGS_slist);
+  o.slist_options.lambda = absl::GetFlag(FLAGS_slist_lambda);
+  o.slist_options.alpha = absl::GetFlag(FLAGS_slist_alpha);
+  o.slist_options.max_items = absl::GetFlag(FLAGS_slist_max_items);
+  o.slist_options.keep = absl::GetFlag(FLAGS_slist_keep);
+  o.serving.slist_inputs.window = absl::GetFlag(FLAGS_slist_window);
+  o.serving.slist_inputs.position_decay = absl::GetFlag(FLAGS_slist_position_decay);
+  o.serving.slist_inputs.time_tau_s = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_slist_time_tau));
+  o.serving.slist_inputs.time_floor = absl::GetFlag(FLAGS_slist_time_floor);
   o.serving.trending_half_life_s = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_trending_half_life));
   o.serving.max_pool = absl::GetFlag(FLAGS_max_pool);
   o.tune_budget = absl::GetFlag(FLAGS_tune_budget);
@@ -107,12 +132,19 @@ int main(int argc, char** argv) {
   if (o.k < 1 || o.k > 1000 || o.threads < 1 || o.content.dim < 2 || o.als.factors < 2 ||
       o.serving.max_pool < o.k || o.serving.trending_half_life_s <= 0 || o.ease_keep < 0 ||
       o.ease_max_items < 1 || o.ease_max_items > recsys::EaseModel::kMaxItems || o.eval_users < 0 || o.tune_users < 1 || o.ranker_cases < 1 ||
-      o.itemknn.max_user_events < 0 || o.index.flat_max_items < 0) {
+      o.itemknn.max_user_events < 0 || o.index.flat_max_items < 0 ||
+      !(o.slist_options.lambda > 0) || !(o.slist_options.alpha >= 0 && o.slist_options.alpha <= 1) ||
+      o.serving.slist_inputs.window < 1 || o.serving.slist_inputs.window > 10000 ||
+      !(o.serving.slist_inputs.time_floor >= 0 && o.serving.slist_inputs.time_floor <= 1) ||
+      o.slist_options.max_items < 1 || o.slist_options.max_items > recsys::EaseModel::kMaxItems ||
+      o.slist_options.keep < 0) {
     LOG(ERROR) << "invalid flags: need 1 <= k <= 1000, threads >= 1, content_dim >= 2, "
                   "als_factors >= 2, max_pool >= k, trending_half_life > 0, ease_keep >= 0, "
                   "1 <= ease_max_items <= 30000, "
                   "eval_users >= 0, tune_users >= 1, ranker_cases >= 1, "
-                  "itemknn_max_user_events >= 0, flat_max_items >= 0";
+                  "itemknn_max_user_events >= 0, flat_max_items >= 0, slist_lambda > 0, "
+                  "0 <= slist_alpha <= 1, 1 <= slist_window <= 10000, 0 <= slist_time_floor <= 1, "
+                  "1 <= slist_max_items <= 30000, slist_keep >= 0";
     return 2;
   }
   auto result = recsys::offline::Train(o);

@@ -34,6 +34,10 @@ struct TrainOptions {
   // Entries kept per row of B (largest |value|, stored sparse); 0 = dense.
   // See docs/evaluation.md, "EASE pruning".
   int ease_keep = 256;
+  // The sequence-aware SLIST model (common/models/slist.h); its input rule
+  // (window, decays) starts from serving.slist_inputs.
+  bool slist = true;
+  SlistOptions slist_options;
   int markov_top_n = 100;
   // The content and ALS indexes: exact up to index.flat_max_items items, HNSW
   // above (the trainer then measures recall and picks ef_search).

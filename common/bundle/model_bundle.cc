@@ -1,6 +1,7 @@
 #include "common/bundle/model_bundle.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
@@ -38,6 +39,10 @@ void PutParams(const ServingParams& p, v1::BundleManifest* m) {
   map["serving.itemknn_recency"] = absl::StrCat(p.itemknn_recency);
   map["serving.als_recency"] = absl::StrCat(p.als_recency);
   map["serving.ease_recency"] = absl::StrCat(p.ease_recency);
+  map["serving.slist_window"] = absl::StrCat(p.slist_inputs.window);
+  map["serving.slist_position_decay"] = absl::StrCat(p.slist_inputs.position_decay);
+  map["serving.slist_time_tau_s"] = absl::StrCat(p.slist_inputs.time_tau_s);
+  map["serving.slist_time_floor"] = absl::StrCat(p.slist_inputs.time_floor);
   for (int s = 0; s < kNumSources; ++s) {
     map[absl::StrCat("serving.quota.", SourceName(static_cast<SourceId>(s)))] =
         absl::StrCat(p.quotas[s]);
@@ -75,12 +80,23 @@ absl::Status GetParams(const v1::BundleManifest& m, const std::string& dir, Serv
   RETURN_IF_ERROR(get("serving.itemknn_recency", &p->itemknn_recency));
   RETURN_IF_ERROR(get("serving.als_recency", &p->als_recency));
   RETURN_IF_ERROR(get("serving.ease_recency", &p->ease_recency));
+  RETURN_IF_ERROR(get("serving.slist_window", &p->slist_inputs.window));
+  RETURN_IF_ERROR(get("serving.slist_position_decay", &p->slist_inputs.position_decay));
+  RETURN_IF_ERROR(get("serving.slist_time_tau_s", &p->slist_inputs.time_tau_s));
+  RETURN_IF_ERROR(get("serving.slist_time_floor", &p->slist_inputs.time_floor));
   for (int s = 0; s < kNumSources; ++s) {
     RETURN_IF_ERROR(
         get(absl::StrCat("serving.quota.", SourceName(static_cast<SourceId>(s))), &p->quotas[s]));
   }
   if (!(p->profile_half_life_s > 0) || !(p->trending_half_life_s > 0)) {
     return absl::DataLossError(absl::StrCat(dir, "/manifest.json: half-lives must be positive"));
+  }
+  const SlistInputs& in = p->slist_inputs;
+  if (in.window < 1 || in.window > 10000 || !std::isfinite(in.position_decay) ||
+      !std::isfinite(in.time_tau_s) || !(in.time_floor >= 0 && in.time_floor <= 1)) {
+    return absl::DataLossError(absl::StrCat(
+        dir, "/manifest.json: SLIST inputs need window in 1..10000, finite decays and "
+             "time_floor in [0, 1]"));
   }
   return absl::OkStatus();
 }
@@ -181,6 +197,10 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
     ASSIGN_OR_RETURN(auto ease_files, ease->Save(dir));
     AddFiles(&files, ease_files);
   }
+  if (slist) {
+    ASSIGN_OR_RETURN(auto slist_files, slist->Save(dir));
+    AddFiles(&files, slist_files);
+  }
   const std::span<const int64_t> ts = trending.event_times();
   const std::span<const ItemIndex> items = trending.event_items();
   RETURN_IF_ERROR(WriteInt64Array(dir + "/trending.times.arr", {ts.size()}, ts.data()));
@@ -196,6 +216,7 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
 
   PutParams(params, manifest);
   (*manifest->mutable_parameters())["bundle.has_ease"] = ease ? "1" : "0";
+  (*manifest->mutable_parameters())["bundle.has_slist"] = slist ? "1" : "0";
   for (const auto& [name, recall] :
        {std::pair{"content", &content_index_recall}, std::pair{"als", &als_index_recall}}) {
     if (!recall->has_value()) continue;
@@ -277,6 +298,10 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
       ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Load(dir));
       b->ease = std::move(ease);
     }
+    if (map.count("bundle.has_slist") && map.at("bundle.has_slist") == "1") {
+      ASSIGN_OR_RETURN(SlistModel slist, SlistModel::Load(dir, b->params.slist_inputs));
+      b->slist = std::move(slist);
+    }
   }
   ASSIGN_OR_RETURN(auto ts, ReadInt64Array(dir + "/trending.times.arr"));
   ASSIGN_OR_RETURN(auto titems, ReadInt32Array(dir + "/trending.items.arr"));
@@ -315,7 +340,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   // Cross-model consistency.
   if (b->content.num_items() != n || b->als.num_items() != n || b->content_index.size() != n ||
       b->als_index.size() != n || b->content_index.dim() != b->content.dim() ||
-      b->als_index.dim() != b->als.factors() || (b->ease && !b->ease->FitsCatalogue(n))) {
+      b->als_index.dim() != b->als.factors() || (b->ease && !b->ease->FitsCatalogue(n)) ||
+      (b->slist && !b->slist->weights().FitsCatalogue(n))) {
     return absl::DataLossError(absl::StrCat(dir, ": models disagree on the catalogue size (", n,
                                             " items) or dimensions"));
   }

@@ -27,14 +27,15 @@
 #include "common/models/itemknn.h"
 #include "common/models/logistic_ranker.h"
 #include "common/models/markov.h"
+#include "common/models/slist.h"
 #include "common/models/trending.h"
 #include "recsys/v1/manifest.pb.h"
 
 namespace recsys {
 
 // Retrieval sources; values index per-source arrays (proto Source = value + 1).
-enum class SourceId : int { kContent = 0, kItemKnn, kAls, kTrending, kSequence, kEase };
-inline constexpr int kNumSources = 6;
+enum class SourceId : int { kContent = 0, kItemKnn, kAls, kTrending, kSequence, kEase, kSlist };
+inline constexpr int kNumSources = 7;
 const char* SourceName(SourceId s);  // "content", "itemknn", ...
 
 // Serving parameters chosen by the trainer (tuned on validation).
@@ -44,7 +45,7 @@ struct ServingParams {
   float sequence_blend = 0.5f;    // weight of Markov vs content similarity
   int sequence_window = 3;        // last items the sequence source looks at
   float sequence_window_decay = 0.5f;
-  std::array<int, kNumSources> quotas = {100, 100, 100, 50, 100, 100};
+  std::array<int, kNumSources> quotas = {100, 100, 100, 50, 100, 100, 100};
   int max_pool = 400;
   float mmr_lambda = 1.0f;        // 1 = pure model order
   // Recency weighting of the history for the CF sources: the k-th most recent
@@ -52,6 +53,8 @@ struct ServingParams {
   float itemknn_recency = 0.0f;
   float als_recency = 0.0f;
   float ease_recency = 0.0f;
+  // How a history becomes the SLIST model's input (slist.h).
+  SlistInputs slist_inputs;
 };
 
 // Item catalogue (dense indices shared by every model).
@@ -114,6 +117,7 @@ struct ModelBundle {
   AlsModel als;
   VectorIndex als_index;
   std::optional<EaseModel> ease;
+  std::optional<SlistModel> slist;  // the sequence-aware item-item model (slist.h)
   TrendingModel trending;
   MarkovTransitions markov;
   LogisticRanker ranker;

@@ -21,11 +21,11 @@ const std::vector<std::string>& FeatureNames() {
     }
     for (const char* n : {"sources", "content_cos", "als_dot", "itemknn", "ease", "markov",
                           "last_cos", "log_pop", "log_trend", "cat_affinity", "log_hist",
-                          "age_years", "age_unknown"}) {
+                          "age_years", "age_unknown", "slist"}) {
       v->push_back(n);
     }
     for (const char* n : {"content_cos", "als_dot", "itemknn", "ease", "markov", "last_cos",
-                          "log_trend"}) {
+                          "log_trend", "slist"}) {
       v->push_back(std::string("pool_z_") + n);
     }
     return v;
@@ -36,7 +36,7 @@ const std::vector<std::string>& FeatureNames() {
 const std::vector<std::string>& SignalNames() {
   static const std::vector<std::string>* names = new std::vector<std::string>{
       "content_cos", "als_dot", "itemknn", "ease", "markov", "last_cos", "log_trend",
-      "cat_affinity"};
+      "cat_affinity", "slist"};
   return *names;
 }
 
@@ -68,6 +68,11 @@ CandidateSignals ComputeSignals(const ModelBundle& bundle, const UserState& st, 
     affinity /= static_cast<float>(cats.size());
   }
   out[7] = affinity;
+  if (bundle.slist) {
+    const EaseModel& b = bundle.slist->weights();
+    out[8] = st.slist_scores.empty() ? b.ScoreOne(st.slist_items, item)
+                                     : b.ScoreAt(st.slist_scores, item);
+  }
   return out;
 }
 
@@ -125,13 +130,14 @@ void ComputeFeatures(const ModelBundle& bundle, const FeatureContext& context,
       row(col++) = 0.0f;
       row(col++) = 1.0f;
     }
+    row(col++) = known ? sig[8] : 0.0f;  // slist
     for (int j = 0; j < kNumFeatures; ++j) row(j) = Finite(row(j));
   }
   // Pool-relative copies of the full-coverage scores.
-  constexpr int kBase = 2 * kNumSources + 13;
+  constexpr int kBase = 2 * kNumSources + 14;
   const int relative_of[kNumPoolRelative] = {
       2 * kNumSources + 1, 2 * kNumSources + 2, 2 * kNumSources + 3, 2 * kNumSources + 4,
-      2 * kNumSources + 5, 2 * kNumSources + 6, 2 * kNumSources + 8};
+      2 * kNumSources + 5, 2 * kNumSources + 6, 2 * kNumSources + 8, 2 * kNumSources + 13};
   const Eigen::Index rows = out->rows();
   for (int r = 0; r < kNumPoolRelative; ++r) {
     const int src = relative_of[r];

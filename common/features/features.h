@@ -17,7 +17,8 @@
 //   log_hist     log(1 + history length)
 //   age_years    years from release to the request time (clamped 0..100)
 //   age_unknown  1 if the release time is unknown
-//   then, for content_cos, als_dot, itemknn, ease, markov, last_cos, log_trend:
+//   slist        SLIST score of the recent items (0 without SLIST)
+//   then, for content_cos, als_dot, itemknn, ease, markov, last_cos, log_trend, slist:
 //   the value standardised within the pool ((x - pool mean) / pool stddev),
 //   so users with different score scales become comparable
 #pragma once
@@ -32,18 +33,18 @@
 
 namespace recsys {
 
-inline constexpr int kNumPoolRelative = 7;
-inline constexpr int kNumFeatures = 2 * kNumSources + 13 + kNumPoolRelative;
+inline constexpr int kNumPoolRelative = 8;
+inline constexpr int kNumFeatures = 2 * kNumSources + 14 + kNumPoolRelative;
 const std::vector<std::string>& FeatureNames();
 
 // The per-candidate values that need the user state (everything else comes
 // from the candidate's source scores, the catalogue and two scalars), in this
 // order: content_cos, als_dot, itemknn, ease, markov, last_cos, log_trend,
-// cat_affinity. Retrieval already holds the user state, so it can compute
+// cat_affinity, slist. Retrieval already holds the user state, so it can compute
 // these for its pool and the ranking service can skip rebuilding the state.
 // kSignalsSchema changes whenever this list changes.
-inline constexpr int kNumSignals = 8;
-inline constexpr int kSignalsSchema = 1;
+inline constexpr int kNumSignals = 9;
+inline constexpr int kSignalsSchema = 2;
 using CandidateSignals = std::array<float, kNumSignals>;
 const std::vector<std::string>& SignalNames();
 

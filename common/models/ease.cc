@@ -11,14 +11,15 @@
 namespace recsys {
 namespace {
 
-constexpr char kEaseFile[] = "ease.arr";
-constexpr char kOffsetsFile[] = "ease.offsets.arr";
-constexpr char kColsFile[] = "ease.cols.arr";
-constexpr char kValuesFile[] = "ease.values.arr";
-constexpr char kItemsFile[] = "ease.items.arr";
-
+// The files of a model saved with `prefix` ("ease": ease.arr, ease.offsets.arr, ...).
+std::string DenseFile(absl::string_view prefix) { return absl::StrCat(prefix, ".arr"); }
+std::string ItemsFile(absl::string_view prefix) { return absl::StrCat(prefix, ".items.arr"); }
+std::string OffsetsFile(absl::string_view prefix) { return absl::StrCat(prefix, ".offsets.arr"); }
 // The sparse layout's CSR arrays.
-CsrFiles SparseFiles() { return {kOffsetsFile, kColsFile, kValuesFile}; }
+CsrFiles SparseFiles(absl::string_view prefix) {
+  return {OffsetsFile(prefix), absl::StrCat(prefix, ".cols.arr"),
+          absl::StrCat(prefix, ".values.arr")};
+}
 
 }  // namespace
 
@@ -116,28 +117,30 @@ std::vector<std::pair<ItemIndex, float>> EaseModel::WeightedItems(
   return items;
 }
 
-absl::StatusOr<std::vector<std::string>> EaseModel::Save(const std::string& dir) const {
+absl::StatusOr<std::vector<std::string>> EaseModel::Save(const std::string& dir,
+                                                         absl::string_view prefix) const {
   std::vector<std::string> files;
   if (subset()) {
-    RETURN_IF_ERROR(WriteInt32Array(absl::StrCat(dir, "/", kItemsFile),
+    RETURN_IF_ERROR(WriteInt32Array(absl::StrCat(dir, "/", ItemsFile(prefix)),
                                     {static_cast<uint64_t>(items_.size())}, items_.data()));
-    files.push_back(kItemsFile);
+    files.push_back(ItemsFile(prefix));
   }
   if (sparse()) {
-    ASSIGN_OR_RETURN(std::vector<std::string> csr, sparse_.Save(dir, SparseFiles()));
+    ASSIGN_OR_RETURN(std::vector<std::string> csr, sparse_.Save(dir, SparseFiles(prefix)));
     files.insert(files.end(), csr.begin(), csr.end());
     return files;
   }
   const uint64_t n = static_cast<uint64_t>(num_items_);
-  RETURN_IF_ERROR(WriteFloatArray(absl::StrCat(dir, "/", kEaseFile), {n, n}, weights_.data()));
-  files.push_back(kEaseFile);
+  RETURN_IF_ERROR(
+      WriteFloatArray(absl::StrCat(dir, "/", DenseFile(prefix)), {n, n}, weights_.data()));
+  files.push_back(DenseFile(prefix));
   return files;
 }
 
-absl::StatusOr<EaseModel> EaseModel::Load(const std::string& dir) {
-  ASSIGN_OR_RETURN(EaseModel model, LoadWeights(dir));
+absl::StatusOr<EaseModel> EaseModel::Load(const std::string& dir, absl::string_view prefix) {
+  ASSIGN_OR_RETURN(EaseModel model, LoadWeights(dir, prefix));
   std::error_code ec;
-  const std::string items_path = absl::StrCat(dir, "/", kItemsFile);
+  const std::string items_path = absl::StrCat(dir, "/", ItemsFile(prefix));
   if (std::filesystem::exists(items_path, ec)) {
     ASSIGN_OR_RETURN(Array<int32_t> items, ReadInt32Array(items_path));
     if (items.dims.size() != 1 || items.values.size() != static_cast<size_t>(model.num_items_)) {
@@ -155,19 +158,20 @@ absl::StatusOr<EaseModel> EaseModel::Load(const std::string& dir) {
   return model;
 }
 
-absl::StatusOr<EaseModel> EaseModel::LoadWeights(const std::string& dir) {
+absl::StatusOr<EaseModel> EaseModel::LoadWeights(const std::string& dir,
+                                                 absl::string_view prefix) {
   std::error_code ec;
-  if (std::filesystem::exists(absl::StrCat(dir, "/", kOffsetsFile), ec)) {
+  if (std::filesystem::exists(absl::StrCat(dir, "/", OffsetsFile(prefix)), ec)) {
     CsrShape shape;  // square, num_items from the offsets
     shape.max_rows = kMaxItems;
     shape.sorted_rows = true;
     EaseModel model;
-    ASSIGN_OR_RETURN(model.sparse_, Csr<float>::Load(dir, SparseFiles(), shape));
+    ASSIGN_OR_RETURN(model.sparse_, Csr<float>::Load(dir, SparseFiles(prefix), shape));
     model.num_items_ = model.sparse_.rows();
     model.BuildIndex();
     return model;
   }
-  const std::string path = absl::StrCat(dir, "/", kEaseFile);
+  const std::string path = absl::StrCat(dir, "/", DenseFile(prefix));
   ASSIGN_OR_RETURN(Array<float> b, ReadFloatArray(path));
   if (b.dims.size() != 2 || b.dims[0] != b.dims[1]) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": expected a square 2-d float array"));

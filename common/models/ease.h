@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/data/dataset.h"
 #include "common/models/csr.h"
 
@@ -87,11 +88,27 @@ class EaseModel {
   // Stored entries of B: num_items^2 when dense.
   int64_t num_entries() const;
 
-  // Dense: ease.arr; sparse: ease.offsets.arr, ease.cols.arr, ease.values.arr;
-  // a subset model adds ease.items.arr (its catalogue indices, ascending).
-  absl::StatusOr<std::vector<std::string>> Save(const std::string& dir) const;
-  // Reads whichever layout `dir` holds.
-  static absl::StatusOr<EaseModel> Load(const std::string& dir);
+  // Dense: <prefix>.arr; sparse: <prefix>.offsets.arr, <prefix>.cols.arr,
+  // <prefix>.values.arr; a subset model adds <prefix>.items.arr (its catalogue
+  // indices, ascending). Other item-item models stored the same way (SLIST)
+  // use their own prefix.
+  absl::StatusOr<std::vector<std::string>> Save(const std::string& dir,
+                                                absl::string_view prefix = "ease") const;
+  // Reads whichever layout `dir` holds under `prefix`.
+  static absl::StatusOr<EaseModel> Load(const std::string& dir, absl::string_view prefix = "ease");
+
+  // The fitting library's building blocks, shared with other item-item models
+  // (ease_fit.cc):
+  // The items a model of at most `max_items` covers: empty (the whole
+  // catalogue) when max_items <= 0 or the catalogue is not larger, else the
+  // `max_items` items with the most events (ties: lower index), ascending.
+  static std::vector<ItemIndex> ChooseItems(std::span<const Interaction> events,
+                                            int32_t num_items, int32_t max_items);
+  // A model over `items` (empty: the whole catalogue of n items) from its dense
+  // n x n row-major weights `b` (consumed), pruned to `keep` entries per row
+  // when keep > 0 (see Fit).
+  static EaseModel FromDense(std::vector<float> b, int32_t n, std::vector<ItemIndex> items,
+                             int keep);
 
  private:
   int32_t num_items_ = 0;
@@ -114,7 +131,7 @@ class EaseModel {
   int64_t words_ = 0;
 
   void BuildIndex();
-  static absl::StatusOr<EaseModel> LoadWeights(const std::string& dir);
+  static absl::StatusOr<EaseModel> LoadWeights(const std::string& dir, absl::string_view prefix);
 };
 
 }  // namespace recsys

@@ -24,6 +24,70 @@ void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info
 
 namespace recsys {
 
+std::vector<ItemIndex> EaseModel::ChooseItems(std::span<const Interaction> events,
+                                              int32_t num_items, int32_t max_items) {
+  std::vector<ItemIndex> chosen;
+  if (max_items <= 0 || num_items <= max_items) return chosen;
+  std::vector<int64_t> count(static_cast<size_t>(num_items), 0);
+  for (const Interaction& e : events) {
+    if (e.item >= 0 && e.item < num_items) ++count[e.item];
+  }
+  chosen.resize(static_cast<size_t>(num_items));
+  for (ItemIndex i = 0; i < num_items; ++i) chosen[i] = i;
+  std::nth_element(chosen.begin(), chosen.begin() + max_items, chosen.end(),
+                   [&](ItemIndex a, ItemIndex b) {
+                     return count[a] != count[b] ? count[a] > count[b] : a < b;
+                   });
+  chosen.resize(static_cast<size_t>(max_items));
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
+}
+
+EaseModel EaseModel::FromDense(std::vector<float> g, int32_t num_items,
+                               std::vector<ItemIndex> items, int keep) {
+  EaseModel model;
+  model.num_items_ = num_items;
+  if (!items.empty()) model.SetItems(std::move(items));
+  const int64_t n = num_items;
+  if (keep <= 0) {
+    model.weights_ = std::move(g);
+    return model;
+  }
+  // Row by row: the `keep` largest |B_ij| among the non-zero entries (ties:
+  // lower column), written out in column order.
+  Csr<float>& b = model.sparse_;
+  b.offsets.reserve(static_cast<size_t>(n) + 1);
+  b.offsets.push_back(0);
+  b.ids.reserve(static_cast<size_t>(n) * std::min<int64_t>(keep, n));
+  b.values.reserve(b.ids.capacity());
+  std::vector<int32_t> row_cols;
+  row_cols.reserve(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = g.data() + i * n;
+    row_cols.clear();
+    for (int32_t j = 0; j < n; ++j) {
+      if (row[j] != 0.0f) row_cols.push_back(j);
+    }
+    if (row_cols.size() > static_cast<size_t>(keep)) {
+      auto larger = [row](int32_t a, int32_t b) {
+        const float fa = std::fabs(row[a]), fb = std::fabs(row[b]);
+        return fa > fb || (fa == fb && a < b);
+      };
+      std::nth_element(row_cols.begin(), row_cols.begin() + keep, row_cols.end(), larger);
+      row_cols.resize(keep);
+      std::sort(row_cols.begin(), row_cols.end());
+    }
+    for (int32_t j : row_cols) {
+      b.ids.push_back(j);
+      b.values.push_back(row[j]);
+    }
+    b.offsets.push_back(b.nnz());
+  }
+  std::vector<float>().swap(g);
+  model.BuildIndex();
+  return model;
+}
+
 absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, int32_t num_users,
                                          int32_t num_items, double lambda, int keep,
                                          int32_t max_items) {
@@ -31,26 +95,14 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
     return absl::InvalidArgumentError("EASE: negative num_users or num_items");
   }
   // The model's items: the whole catalogue, or its `max_items` most popular.
-  std::vector<ItemIndex> chosen;
+  std::vector<ItemIndex> chosen = ChooseItems(events, num_items, max_items);
   std::vector<int32_t> position;  // catalogue index -> model position, -1 outside
-  if (max_items > 0 && num_items > max_items) {
-    std::vector<int64_t> count(static_cast<size_t>(num_items), 0);
-    for (const Interaction& e : events) {
-      if (e.item >= 0 && e.item < num_items) ++count[e.item];
-    }
-    chosen.resize(static_cast<size_t>(num_items));
-    for (ItemIndex i = 0; i < num_items; ++i) chosen[i] = i;
-    std::nth_element(chosen.begin(), chosen.begin() + max_items, chosen.end(),
-                     [&](ItemIndex a, ItemIndex b) {
-                       return count[a] != count[b] ? count[a] > count[b] : a < b;
-                     });
-    chosen.resize(static_cast<size_t>(max_items));
-    std::sort(chosen.begin(), chosen.end());
+  if (!chosen.empty()) {
     position.assign(static_cast<size_t>(num_items), -1);
     for (size_t l = 0; l < chosen.size(); ++l) position[chosen[l]] = static_cast<int32_t>(l);
-    LOG(INFO) << "EASE: fitting the " << max_items << " most popular of " << num_items
+    LOG(INFO) << "EASE: fitting the " << chosen.size() << " most popular of " << num_items
               << " items";
-    num_items = max_items;
+    num_items = static_cast<int32_t>(chosen.size());
   }
   if (num_items > kMaxItems) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -74,12 +126,8 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
     if (item < 0 || item >= num_items) continue;
     user_items[e.user].push_back(item);
   }
-  EaseModel model;
-  model.num_items_ = num_items;
-  if (!chosen.empty()) model.SetItems(std::move(chosen));
-  if (n == 0) return model;
-  std::vector<float>& g = model.weights_;
-  g.assign(static_cast<size_t>(n * n), 0.0f);
+  if (n == 0) return FromDense({}, 0, std::move(chosen), keep);
+  std::vector<float> g(static_cast<size_t>(n * n), 0.0f);
   // G = XtX over binary X (counts stay exact in float below 2^24 users).
   for (auto& items : user_items) {
     std::sort(items.begin(), items.end());
@@ -129,40 +177,7 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
     for (int64_t j = 0; j < n; ++j) row[j] *= neg_inv_diag[j];
     row[i] = 0.0f;
   }
-  if (keep > 0) {
-    // Row by row: the `keep` largest |B_ij| among the non-zero entries (ties:
-    // lower column), written out in column order.
-    Csr<float>& b = model.sparse_;
-    b.offsets.reserve(static_cast<size_t>(n) + 1);
-    b.offsets.push_back(0);
-    b.ids.reserve(static_cast<size_t>(n) * std::min<int64_t>(keep, n));
-    b.values.reserve(b.ids.capacity());
-    std::vector<int32_t> row_cols;
-    row_cols.reserve(n);
-    for (int64_t i = 0; i < n; ++i) {
-      const float* row = g.data() + i * n;
-      row_cols.clear();
-      for (int32_t j = 0; j < n; ++j) {
-        if (row[j] != 0.0f) row_cols.push_back(j);
-      }
-      if (row_cols.size() > static_cast<size_t>(keep)) {
-        auto larger = [row](int32_t a, int32_t b) {
-          const float fa = std::fabs(row[a]), fb = std::fabs(row[b]);
-          return fa > fb || (fa == fb && a < b);
-        };
-        std::nth_element(row_cols.begin(), row_cols.begin() + keep, row_cols.end(), larger);
-        row_cols.resize(keep);
-        std::sort(row_cols.begin(), row_cols.end());
-      }
-      for (int32_t j : row_cols) {
-        b.ids.push_back(j);
-        b.values.push_back(row[j]);
-      }
-      b.offsets.push_back(b.nnz());
-    }
-    std::vector<float>().swap(g);
-    model.BuildIndex();
-  }
+  EaseModel model = FromDense(std::move(g), num_items, std::move(chosen), keep);
   LOG(INFO) << "EASE: " << n << " items, lambda " << lambda << ", keep "
             << (keep > 0 ? absl::StrCat(keep, " per row") : "all (dense)") << ", "
             << model.num_entries() << " entries, fit in "

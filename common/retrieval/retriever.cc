@@ -5,6 +5,7 @@
 #include "common/retrieval/sources/ease.h"
 #include "common/retrieval/sources/itemknn.h"
 #include "common/retrieval/sources/sequence.h"
+#include "common/retrieval/sources/slist.h"
 #include "common/retrieval/sources/trending.h"
 
 namespace recsys {
@@ -23,6 +24,8 @@ const char* SourceName(SourceId s) {
       return "sequence";
     case SourceId::kEase:
       return "ease";
+    case SourceId::kSlist:
+      return "slist";
   }
   return "?";
 }
@@ -37,6 +40,7 @@ RetrieverSet MakeDefaultRetrievers() {
   set[static_cast<int>(SourceId::kTrending)] = std::make_unique<TrendingRetriever>();
   set[static_cast<int>(SourceId::kSequence)] = std::make_unique<SequenceRetriever>();
   set[static_cast<int>(SourceId::kEase)] = std::make_unique<EaseRetriever>();
+  set[static_cast<int>(SourceId::kSlist)] = std::make_unique<SlistRetriever>();
   return set;
 }
 

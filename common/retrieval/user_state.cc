@@ -66,6 +66,14 @@ UserState BuildUserState(const ModelBundle& bundle, std::vector<Interaction> his
     st.ease_items = bundle.ease->WeightedItems(items, w);
     if (dense_ease) bundle.ease->Score(items, w, &st.ease_scores);
   }
+  if (bundle.slist) {
+    std::vector<ItemIndex> recent;
+    std::vector<float> w;
+    SlistModel::InputWeights(bundle.params.slist_inputs, st.history, st.as_of_s, &recent, &w);
+    const EaseModel& b = bundle.slist->weights();
+    st.slist_items = b.WeightedItems(recent, w);
+    if (dense_ease) b.Score(recent, w, &st.slist_scores);
+  }
   st.trending = TrendingAsOf(bundle.trending, st.as_of_s);
 
   // Markov transitions from the last `sequence_window` items, most recent first.

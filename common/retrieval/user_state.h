@@ -46,6 +46,10 @@ struct UserState {
   ItemVotes itemknn;
   std::vector<float> ease_scores;  // dense; empty without EASE or when not asked for
   std::vector<std::pair<ItemIndex, float>> ease_items;  // for per-item EASE scores
+  // SLIST: dense scores (empty without the model or when not asked for) and
+  // the weighted recent items for per-item scores (ScoreOne).
+  std::vector<float> slist_scores;
+  std::vector<std::pair<ItemIndex, float>> slist_items;
   TrendingAsOf trending;                                // as of as_of_s
   absl::flat_hash_map<ItemIndex, float> markov_scores;  // windowed transitions
   std::vector<float> category_share;  // per category: share of history items in it

@@ -175,7 +175,7 @@ TEST_F(RankerTest, MalformedRequestsAreRejected) {
     r.mutable_options()->set_mmr_lambda(lambda);
     expect_invalid(r, "options.mmr_lambda must be in [0,1]");
   }
-  for (int source : {0, 7, 99}) {
+  for (int source : {0, kNumSources + 1, 99}) {
     auto r = base();
     r.mutable_candidates(1)->add_sources()->set_source(static_cast<v1::Source>(source));
     expect_invalid(r, "unknown source");

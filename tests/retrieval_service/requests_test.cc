@@ -79,8 +79,8 @@ TEST(ValidateRetrieveTest, RejectsEachBadFieldWithAMessage) {
   r.add_quotas()->set_k(5);  // SOURCE_UNSPECIFIED
   ExpectInvalid(ValidateRetrieveRequest(r, limits), "quotas[0]: unknown source 0");
   r = WithHistory({"a"});
-  r.add_quotas()->set_source(static_cast<v1::Source>(7));
-  ExpectInvalid(ValidateRetrieveRequest(r, limits), "unknown source 7");
+  r.add_quotas()->set_source(static_cast<v1::Source>(kNumSources + 1));
+  ExpectInvalid(ValidateRetrieveRequest(r, limits), absl::StrCat("unknown source ", kNumSources + 1));
   r = WithHistory({"a"});
   r.add_quotas()->set_source(v1::SOURCE_CONTENT);
   r.add_quotas()->set_source(v1::SOURCE_CONTENT);

@@ -93,7 +93,7 @@ TEST_F(RetrievalServiceTest, RetrieveKnownUserHasEverySourceWithRanks) {
   std::set<std::string> stages;
   for (const v1::StageTiming& t : response.timings()) stages.insert(t.stage());
   EXPECT_EQ(stages, (std::set<std::string>{"user_state", "content", "itemknn", "als", "trending",
-                                           "sequence", "ease"}));
+                                           "sequence", "ease", "slist"}));
 
   const std::string text = r.metrics->SerializeText();
   EXPECT_EQ(MetricValue(text, "grpc_server_handled_total",
@@ -101,7 +101,8 @@ TEST_F(RetrievalServiceTest, RetrieveKnownUserHasEverySourceWithRanks) {
             1);
   EXPECT_EQ(MetricValue(text, "grpc_server_handling_seconds_count", {"grpc_method=\"Retrieve\""}),
             1);
-  for (const char* source : {"content", "itemknn", "als", "trending", "sequence", "ease"}) {
+  for (const char* source :
+       {"content", "itemknn", "als", "trending", "sequence", "ease", "slist"}) {
     const std::string label = absl::StrCat("source=\"", source, "\"");
     EXPECT_EQ(MetricValue(text, "recsys_retrieval_source_seconds_count", {label}), 1) << source;
     EXPECT_EQ(MetricValue(text, "recsys_retrieval_candidates_count", {label}), 1) << source;

@@ -48,7 +48,7 @@ offline::TrainOptions ToyTrainOptions(const std::string& root) {
   o.als.factors = 8;
   o.als.iterations = 5;
   o.tune_budget = absl::ZeroDuration();
-  o.serving.quotas = {20, 20, 20, 10, 20, 20};
+  o.serving.quotas = {20, 20, 20, 10, 20, 20, 20};
   o.serving.max_pool = 60;
   return o;
 }
