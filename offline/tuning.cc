@@ -89,6 +89,25 @@ absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& s
   };
   const absl::Duration none = absl::ZeroDuration();
 
+  if (b.slist) {
+    // How a request's history becomes SLIST's input (serving parameters: the
+    // model keeps the weights it was fit with).
+    SlistInputs& in = b.params.slist_inputs;
+    RETURN_IF_ERROR(grid("slist_position_decay", SourceId::kSlist, {4, 8, 16}, none, [&](double d) {
+      in.position_decay = d;
+      return absl::OkStatus();
+    }));
+    RETURN_IF_ERROR(grid("slist_time_tau_s", SourceId::kSlist, {600, 3600, 21600}, none,
+                         [&](double tau) {
+                           in.time_tau_s = tau;
+                           return absl::OkStatus();
+                         }));
+    RETURN_IF_ERROR(grid("slist_time_floor", SourceId::kSlist, {0.3, 0.5, 0.7}, none,
+                         [&](double c) {
+                           in.time_floor = c;
+                           return absl::OkStatus();
+                         }));
+  }
   RETURN_IF_ERROR(grid("trending_half_life_days", SourceId::kTrending, {7, 30, 90, 180, 365},
                        fit_times.trending, [&](double days) {
                          b.params.trending_half_life_s = days * kDay;
