@@ -64,9 +64,35 @@ RankerChoice SelectAndFitRanker(const PassOutput& rows, int k, const RankerParam
   choice.listwise = choice.listwise_ndcg >= choice.pointwise_ndcg;
   choice.heldout_ndcg = choice.listwise ? choice.listwise_ndcg : choice.pointwise_ndcg;
   choice.heldout_auc = Auc(choice.listwise ? list_scores : point_scores, held.labels);
+  const LogisticRanker first =
+      choice.listwise ? LogisticRanker::FitListwise(fit.features, fit.labels, fit.group, params)
+                      : LogisticRanker::Fit(fit.features, fit.labels, params);
+  // The ranker against each source's order and the blends, on the held-out cases.
+  choice.final_ndcg = choice.heldout_ndcg;
+  std::vector<float> scores;
+  for (int s = 0; s < kNumSources; ++s) {
+    const int column = 2 * s + 1;  // rrank_<source>: 1 / (1 + rank), 0 when absent
+    for (double beta : kBlendWeights) {
+      first.Blended(column, beta, fit.features, fit.labels).Margins(held.features, &scores);
+      const double ndcg = GroupNdcg(scores, held.labels, held.group, k);
+      if (beta == kBlendWeights[std::size(kBlendWeights) - 1] && ndcg > choice.best_source_ndcg) {
+        choice.best_source_ndcg = ndcg;
+        choice.best_source = s;
+      }
+      if (ndcg > choice.final_ndcg) {
+        choice.final_ndcg = ndcg;
+        choice.blend_source = s;
+        choice.blend_weight = beta;
+      }
+    }
+  }
   choice.model = choice.listwise
                      ? LogisticRanker::FitListwise(rows.features, rows.labels, rows.group, params)
                      : LogisticRanker::Fit(rows.features, rows.labels, params);
+  if (choice.blend_source >= 0) {
+    choice.model = choice.model.Blended(2 * choice.blend_source + 1, choice.blend_weight,
+                                        rows.features, rows.labels);
+  }
   return choice;
 }
 

@@ -109,6 +109,22 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   (*manifest.mutable_parameters())["ranker.objective"] = ranker.listwise ? "listwise" : "pointwise";
   (*manifest.mutable_parameters())["ranker.heldout_ndcg"] =
       absl::StrFormat("%.5f", ranker.heldout_ndcg);
+  const std::string final_order =
+      ranker.blend_source < 0
+          ? std::string("ranker")
+          : absl::StrFormat("ranker + %g sd of rrank_%s", ranker.blend_weight,
+                            SourceName(static_cast<SourceId>(ranker.blend_source)));
+  LOG(INFO) << absl::StrFormat(
+      "final list: %s, held-out ndcg@%d %.4f (ranker %.4f; best single source %s %.4f)",
+      final_order, options.k, ranker.final_ndcg, ranker.heldout_ndcg,
+      ranker.best_source < 0 ? "-" : SourceName(static_cast<SourceId>(ranker.best_source)),
+      ranker.best_source_ndcg);
+  auto& params = *manifest.mutable_parameters();
+  params["ranker.final"] = final_order;
+  params["ranker.final_heldout_ndcg"] = absl::StrFormat("%.5f", ranker.final_ndcg);
+  params["ranker.best_source"] =
+      ranker.best_source < 0 ? "" : SourceName(static_cast<SourceId>(ranker.best_source));
+  params["ranker.best_source_heldout_ndcg"] = absl::StrFormat("%.5f", ranker.best_source_ndcg);
   bundle->ranker = std::move(ranker.model);
   val = PassOutput{};
   LogPhaseMemory("ranker");

@@ -44,6 +44,13 @@ class LogisticRanker {
   // Logits (log-odds) for every row: the ranking key. Probabilities saturate
   // to exactly 0 or 1 in float for confident rows, logits never tie that way.
   void Margins(const FeatureMatrix& x, std::vector<float>* out) const;
+  // This model with `beta` added to the weight of feature `column` (in its
+  // standardised units: beta = 1 adds one standard deviation of that feature
+  // per unit of margin), the order of a blend of the model and that feature;
+  // then Platt-rescaled (margin a * m + c) on `x` / `labels` so Score still
+  // returns click probabilities. In the fitting library.
+  LogisticRanker Blended(int column, double beta, const FeatureMatrix& x,
+                         std::span<const uint8_t> labels) const;
   int num_features() const { return static_cast<int>(weights_.size()); }
   const std::vector<float>& weights() const { return weights_; }
   float bias() const { return bias_; }

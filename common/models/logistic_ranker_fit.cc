@@ -166,4 +166,41 @@ LogisticRanker LogisticRanker::FitListwise(const FeatureMatrix& x,
   return r;
 }
 
+LogisticRanker LogisticRanker::Blended(int column, double beta, const FeatureMatrix& x,
+                                       std::span<const uint8_t> labels) const {
+  LogisticRanker r = *this;
+  if (column < 0 || column >= num_features() || beta == 0) return r;
+  r.weights_[column] += static_cast<float>(beta);
+  // Platt rescaling of the blended margin.
+  std::vector<float> m;
+  r.Margins(x, &m);
+  double a = 1.0, c = 0.0;
+  for (int it = 0; it < 50; ++it) {
+    double g0 = 0, g1 = 0, h00 = 1e-9, h01 = 0, h11 = 1e-9;
+    for (size_t i = 0; i < m.size(); ++i) {
+      const double p = 1.0 / (1.0 + std::exp(-(a * m[i] + c)));
+      const double y = labels[i] ? 1.0 : 0.0;
+      g0 += (p - y) * m[i];
+      g1 += (p - y);
+      const double v = p * (1 - p);
+      h00 += v * m[i] * m[i];
+      h01 += v * m[i];
+      h11 += v;
+    }
+    const double det = h00 * h11 - h01 * h01;
+    if (std::abs(det) < 1e-18) break;
+    const double da = (h11 * g0 - h01 * g1) / det;
+    const double dc = (h00 * g1 - h01 * g0) / det;
+    if (!std::isfinite(a - da) || !std::isfinite(c - dc)) break;  // diverging: keep the last
+    a -= da;
+    c -= dc;
+    if (std::abs(da) + std::abs(dc) < 1e-9) break;
+  }
+  // Keep the blend's order even if the scaling degenerates.
+  if (!(a > 0) || !std::isfinite(a) || !std::isfinite(c)) a = 1.0, c = 0.0;
+  for (float& w : r.weights_) w = static_cast<float>(a * w);
+  r.bias_ = static_cast<float>(a * r.bias_ + c);
+  return r;
+}
+
 }  // namespace recsys
