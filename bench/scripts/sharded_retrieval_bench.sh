@@ -13,7 +13,8 @@
 #
 # Environment: REGISTRY (registry), NAME (movielens), DATA (data/ml-latest-small:
 # the users recsys-load sends), DURATION (8s), WARMUP (2s), CONCURRENCY
-# ("1 8 32"), OUT (out/bench), PORT_BASE (50260). Both shards run on this
+# ("1 8 32"), OUT (out/bench), PORT_BASE (21260; below the ephemeral port
+# range, so no outgoing connection holds one). Both shards run on this
 # machine, so they share its cores: the figures show what the fan-out and
 # merge cost and what a halved scan saves per request, not the capacity of
 # shards on their own machines. Requires a built tree and a promoted bundle.
@@ -27,7 +28,7 @@ DURATION=${DURATION:-8s}
 WARMUP=${WARMUP:-2s}
 CONCURRENCY=${CONCURRENCY:-"1 8 32"}
 OUT=${OUT:-out/bench}
-P=${PORT_BASE:-50260}
+P=${PORT_BASE:-21260}
 mkdir -p "$OUT/logs"
 TMP=$(mktemp -d)
 pids=()
@@ -37,9 +38,12 @@ stop_all() {
   pids=()
 }
 trap 'stop_all; rm -rf "$TMP"' EXIT
-wait_healthy() {
+wait_healthy() {  # PORT SERVICE: until SERVING; fails at once if a started process died
   for _ in $(seq 1 1200); do
     $BIN/recsys-cli --target "localhost:$1" --service "$2" health >/dev/null 2>&1 && return 0
+    for pid in "${pids[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { echo "a service exited (logs in $OUT/logs)" >&2; exit 1; }
+    done
     sleep 0.5
   done
   echo "service on port $1 did not become healthy (logs in $OUT/logs)" >&2
