@@ -3,10 +3,48 @@
 // logistic_ranker.cc.
 #include <algorithm>
 #include <cmath>
+#include <span>
+#include <utility>
+#include <vector>
 
 #include "common/models/logistic_ranker.h"
 
 namespace recsys {
+
+namespace {
+
+// Platt scaling: (a, c) maximising the likelihood of `labels` under
+// sigmoid(a * score + c), by Newton steps. A degenerate or diverging fit
+// gives (1, 0), so the scores' order is always kept (a > 0).
+std::pair<double, double> PlattFit(std::span<const double> score,
+                                   std::span<const uint8_t> labels) {
+  double a = 1.0, c = 0.0;
+  for (int it = 0; it < 50; ++it) {
+    double g0 = 0, g1 = 0, h00 = 1e-9, h01 = 0, h11 = 1e-9;
+    for (size_t i = 0; i < score.size(); ++i) {
+      const double p = 1.0 / (1.0 + std::exp(-(a * score[i] + c)));
+      const double y = labels[i] ? 1.0 : 0.0;
+      g0 += (p - y) * score[i];
+      g1 += (p - y);
+      const double v = p * (1 - p);
+      h00 += v * score[i] * score[i];
+      h01 += v * score[i];
+      h11 += v;
+    }
+    const double det = h00 * h11 - h01 * h01;
+    if (std::abs(det) < 1e-18) break;
+    const double da = (h11 * g0 - h01 * g1) / det;
+    const double dc = (h00 * g1 - h01 * g0) / det;
+    if (!std::isfinite(a - da) || !std::isfinite(c - dc)) break;  // diverging: keep the last
+    a -= da;
+    c -= dc;
+    if (std::abs(da) + std::abs(dc) < 1e-9) break;
+  }
+  if (!(a > 0) || !std::isfinite(a) || !std::isfinite(c)) return {1.0, 0.0};
+  return {a, c};
+}
+
+}  // namespace
 
 LogisticRanker LogisticRanker::Fit(const FeatureMatrix& x, std::span<const uint8_t> labels,
                                    const RankerParams& params) {
@@ -139,28 +177,7 @@ LogisticRanker LogisticRanker::FitListwise(const FeatureMatrix& x,
   }
   // Platt scaling of the linear score on the pointwise labels.
   const Eigen::VectorXd s = z * w;
-  double a = 1.0, c = 0.0;
-  for (int it = 0; it < 50; ++it) {
-    double g0 = 0, g1 = 0, h00 = 1e-9, h01 = 0, h11 = 1e-9;
-    for (int64_t i = 0; i < n; ++i) {
-      const double p = 1.0 / (1.0 + std::exp(-(a * s(i) + c)));
-      const double y = labels[i] ? 1.0 : 0.0;
-      g0 += (p - y) * s(i);
-      g1 += (p - y);
-      const double v = p * (1 - p);
-      h00 += v * s(i) * s(i);
-      h01 += v * s(i);
-      h11 += v;
-    }
-    const double det = h00 * h11 - h01 * h01;
-    if (std::abs(det) < 1e-18) break;
-    const double da = (h11 * g0 - h01 * g1) / det;
-    const double dc = (h00 * g1 - h01 * g0) / det;
-    a -= da;
-    c -= dc;
-    if (std::abs(da) + std::abs(dc) < 1e-9) break;
-  }
-  if (!(a > 0)) a = 1.0;  // keep the listwise order even if scaling degenerates
+  auto [a, c] = PlattFit(std::span<const double>(s.data(), static_cast<size_t>(n)), labels);
   for (int j = 0; j < f; ++j) r.weights_[j] = static_cast<float>(a * w(j));
   r.bias_ = static_cast<float>(c);
   return r;
@@ -174,30 +191,8 @@ LogisticRanker LogisticRanker::Blended(int column, double beta, const FeatureMat
   // Platt rescaling of the blended margin.
   std::vector<float> m;
   r.Margins(x, &m);
-  double a = 1.0, c = 0.0;
-  for (int it = 0; it < 50; ++it) {
-    double g0 = 0, g1 = 0, h00 = 1e-9, h01 = 0, h11 = 1e-9;
-    for (size_t i = 0; i < m.size(); ++i) {
-      const double p = 1.0 / (1.0 + std::exp(-(a * m[i] + c)));
-      const double y = labels[i] ? 1.0 : 0.0;
-      g0 += (p - y) * m[i];
-      g1 += (p - y);
-      const double v = p * (1 - p);
-      h00 += v * m[i] * m[i];
-      h01 += v * m[i];
-      h11 += v;
-    }
-    const double det = h00 * h11 - h01 * h01;
-    if (std::abs(det) < 1e-18) break;
-    const double da = (h11 * g0 - h01 * g1) / det;
-    const double dc = (h00 * g1 - h01 * g0) / det;
-    if (!std::isfinite(a - da) || !std::isfinite(c - dc)) break;  // diverging: keep the last
-    a -= da;
-    c -= dc;
-    if (std::abs(da) + std::abs(dc) < 1e-9) break;
-  }
-  // Keep the blend's order even if the scaling degenerates.
-  if (!(a > 0) || !std::isfinite(a) || !std::isfinite(c)) a = 1.0, c = 0.0;
+  const std::vector<double> margins(m.begin(), m.end());
+  const auto [a, c] = PlattFit(margins, labels);
   for (float& w : r.weights_) w = static_cast<float>(a * w);
   r.bias_ = static_cast<float>(a * r.bias_ + c);
   return r;
