@@ -275,6 +275,11 @@ grpc::ServerUnaryReactor* RetrievalService::SimilarItems(grpc::CallbackServerCon
 absl::StatusOr<std::unique_ptr<RetrievalServer>> RetrievalServer::Start(
     RetrievalServerOptions options, ServerMetrics* metrics) {
   std::unique_ptr<RetrievalServer> self(new RetrievalServer());
+  if (!options.bundle.loader) {
+    options.bundle.loader = [](const std::string& dir) {
+      return ModelBundle::Load(dir, BundleParts::kRetrieval);
+    };
+  }
   absl::Status s = self->Init(std::move(options.server), std::move(options.bundle),
                               options.start_polling, kRetrievalServiceName, "retrieval", metrics,
                               [&](BundleSource bundles) {

@@ -167,7 +167,8 @@ struct RetrievalServerOptions {
   ServerOptions server;
   // registry_root, model_name, poll_interval (and, for tests, loader /
   // production_version). on_change, if set, runs after health flips to SERVING;
-  // metrics is set by Start.
+  // metrics is set by Start. An empty loader loads BundleParts::kRetrieval
+  // (the models plus Search's lexical index).
   BundleHolderOptions bundle;
   RetrievalServiceOptions service;
   // false: no polling thread; the caller drives holder().PollOnce() (tests).

@@ -211,7 +211,7 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
 absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::string& dir,
                                                                      BundleParts parts,
                                                                      ShardSpec shard) {
-  const bool serving = parts == BundleParts::kServing;
+  const bool serving = parts != BundleParts::kGateway;
   auto b = std::make_shared<ModelBundle>();
   ASSIGN_OR_RETURN(b->manifest, ReadManifest(dir));
   // Every array file mapped and verified once; the loaders take these views.
@@ -318,6 +318,10 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
       b->als_index.dim() != b->als.factors() || (b->ease && !b->ease->FitsCatalogue(n))) {
     return absl::DataLossError(absl::StrCat(dir, ": models disagree on the catalogue size (", n,
                                             " items) or dimensions"));
+  }
+  if (parts == BundleParts::kRetrieval) {
+    b->lexical_index = LexicalIndex::Build(c.titles, c.category_names,
+                                           [&c](ItemIndex i) { return c.item_categories(i); });
   }
   if (shard.sharded()) {
     ASSIGN_OR_RETURN(CatalogueShard built, CatalogueShard::Build(shard, c.ids, b->content_index,
