@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/server/candidate_proto.h"
 #include "common/server/rank_signals.h"
@@ -93,6 +94,9 @@ absl::Status ValidateSearchRequest(const v1::SearchRequest& request, const Reque
   if (static_cast<int64_t>(request.query().size()) > limits.max_query_bytes) {
     return Invalid(absl::StrCat("query of ", request.query().size(), " bytes (at most ",
                                 limits.max_query_bytes, ")"));
+  }
+  if (absl::StripAsciiWhitespace(request.query()).empty()) {
+    return Invalid("query must not be only white space");
   }
   return CheckK(request.k(), limits, "k");
 }

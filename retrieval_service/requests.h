@@ -40,7 +40,7 @@ struct RequestLimits {
 // non-empty ids); max_candidates >= 0.
 absl::Status ValidateRetrieveRequest(const v1::RetrieveRequest& request,
                                      const RequestLimits& limits);
-// Query 1..max_query_bytes bytes; k in 1..max_k.
+// Query 1..max_query_bytes bytes, not only ASCII white space; k in 1..max_k.
 absl::Status ValidateSearchRequest(const v1::SearchRequest& request, const RequestLimits& limits);
 // Non-empty item id of at most max_id_bytes; k in 1..max_k.
 absl::Status ValidateSimilarItemsRequest(const v1::SimilarItemsRequest& request,

@@ -104,12 +104,17 @@ TEST(ValidateRetrieveTest, RejectsEachBadFieldWithAMessage) {
   ExpectInvalid(ValidateRetrieveRequest(r, limits), "max_candidates must be >= 0");
 }
 
-// Search needs 1..4096 bytes of query and k in 1..max_k; SimilarItems a non-empty id.
+// Search needs 1..4096 bytes of query, not only white space, and k in
+// 1..max_k; SimilarItems a non-empty id.
 TEST(ValidateSearchTest, QueryAndKLimits) {
   RequestLimits limits;
   v1::SearchRequest s;
   s.set_k(10);
   ExpectInvalid(ValidateSearchRequest(s, limits), "query must not be empty");
+  s.set_query(" \t\r\n ");
+  ExpectInvalid(ValidateSearchRequest(s, limits), "query must not be only white space");
+  s.set_query(" -- ");  // no word, but not empty: answered (with nothing)
+  EXPECT_TRUE(ValidateSearchRequest(s, limits).ok());
   s.set_query(std::string(4097, 'a'));
   ExpectInvalid(ValidateSearchRequest(s, limits), "query of 4097 bytes (at most 4096)");
   s.set_query(std::string(4096, 'a'));
