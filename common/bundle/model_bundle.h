@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/bundle/array_store.h"
+#include "common/bundle/category_index.h"
 #include "common/bundle/catalogue_shard.h"
 #include "common/data/dataset.h"
 #include "common/index/index_recall.h"
@@ -77,6 +78,10 @@ struct Catalogue {
   // there is no CSR.
   ArrayStore<int64_t> category_offsets;
   ArrayStore<int32_t> category_flat;
+  // Each category's items and the categories by name (category hints), derived
+  // by IndexCategories() and ModelBundle::Load; empty before.
+  CategoryIndex category_index;
+  // Builds the CSR and category_index from `categories`.
   void IndexCategories();
   std::span<const int32_t> item_categories(ItemIndex i) const {
     if (category_offsets.size() == static_cast<size_t>(size()) + 1) {
