@@ -59,12 +59,15 @@ struct ConvertedRetrieve {
   ShardListing listing;
   // History events whose item id the bundle does not know (dropped).
   int unknown_history_items = 0;
+  // Category hints no catalogue category has (ignored).
+  int unknown_categories = 0;
   // UserFingerprint(request.user()) when signals were asked for, else 0.
   uint64_t user_fingerprint = 0;
 };
 
 // A validated request in bundle item indices. Unknown history ids are dropped and
-// counted; unknown exclusions are dropped (nothing to exclude). A history event
+// counted; unknown exclusions are dropped (nothing to exclude); category hints
+// are resolved (ResolveCategoryHints: ASCII case ignored), unknown ones counted. A history event
 // without a timestamp (0) is placed at the request time. Quotas: the bundle's
 // params.quotas, overridden by each source the request lists (k 0 disables it).
 // max_pool: request.max_candidates, or the bundle's params.max_pool when 0;
