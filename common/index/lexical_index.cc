@@ -13,6 +13,33 @@ bool IsWordByte(unsigned char c) {
 
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// The best k of a stream of scored items (RanksBefore order), in O(n log k)
+// without holding the stream: most offers lose to the current k-th at once.
+class BestK {
+ public:
+  explicit BestK(int k) : k_(k) { heap_.reserve(k + 1); }
+  void Offer(ItemIndex item, float score) {
+    const ScoredIndex e{item, score};
+    auto worse = [](const ScoredIndex& a, const ScoredIndex& b) { return RanksBefore(a, b); };
+    if (static_cast<int>(heap_.size()) < k_) {
+      heap_.push_back(e);
+      std::push_heap(heap_.begin(), heap_.end(), worse);
+    } else if (RanksBefore(e, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), worse);
+      heap_.back() = e;
+      std::push_heap(heap_.begin(), heap_.end(), worse);
+    }
+  }
+  std::vector<ScoredIndex> Sorted() && {
+    std::sort(heap_.begin(), heap_.end(), RanksBefore);
+    return std::move(heap_);
+  }
+
+ private:
+  const int k_;
+  std::vector<ScoredIndex> heap_;  // worst kept entry at the front
+};
+
 // One distinct word of one item, with its count in each field.
 struct Entry {
   int32_t word;
@@ -49,16 +76,15 @@ float LexicalMatches::score(ItemIndex item) const {
 
 std::vector<ScoredIndex> LexicalMatches::Top(int k) const {
   if (k <= 0) return {};
+  BestK best(k);
   if (!dense_.empty()) {
-    return TopKDense(dense_, k, [this](ItemIndex i) { return !(dense_[i] > 0.0f); });
+    for (ItemIndex i : touched_) best.Offer(i, dense_[i]);
+  } else {
+    for (const auto& [item, s] : sparse_) {
+      if (s > 0.0f) best.Offer(item, s);
+    }
   }
-  std::vector<ScoredIndex> out;
-  out.reserve(sparse_.size());
-  for (const auto& [item, s] : sparse_) {
-    if (s > 0.0f) out.push_back(ScoredIndex{item, s});
-  }
-  SortAndTruncate(&out, k);
-  return out;
+  return std::move(best).Sorted();
 }
 
 LexicalIndex LexicalIndex::Build(
@@ -96,7 +122,11 @@ LexicalIndex LexicalIndex::Build(
     for (std::string& w : LexicalWords(titles[i])) words.emplace_back(word_id(std::move(w)), false);
     title_len[i] = static_cast<uint32_t>(words.size());
     for (int32_t c : categories_of(i)) {
-      if (c < 0 || static_cast<size_t>(c) >= category_words.size()) continue;
+      // Weight 0 turns the field off (no posting may have a zero impact).
+      if (c < 0 || static_cast<size_t>(c) >= category_words.size() ||
+          !(options.category_weight > 0)) {
+        continue;
+      }
       for (int32_t w : category_words[c]) words.emplace_back(w, true);
     }
     category_len[i] = static_cast<uint32_t>(words.size()) - title_len[i];
@@ -162,7 +192,7 @@ LexicalMatches LexicalIndex::Match(absl::string_view query) const {
   // the bound (the first word is always read: its postings are at most N).
   std::sort(ids.begin(), ids.end(),
             [&](int32_t a, int32_t b) { return df(a) != df(b) ? df(a) < df(b) : a < b; });
-  const int64_t bound = std::max<int64_t>(2 * int64_t{num_items_}, int64_t{1} << 16);
+  const int64_t bound = std::max<int64_t>(num_items_, int64_t{1} << 16);
   int64_t postings = 0;
   size_t used = 0;
   for (; used < ids.size(); ++used) {
@@ -184,7 +214,9 @@ LexicalMatches LexicalIndex::Match(absl::string_view query) const {
     for (int64_t p = offsets_[w]; p < offsets_[w + 1]; ++p) {
       const float add = weight * impacts_[p];
       if (dense) {
-        m.dense_[items_[p]] += add;
+        float& score = m.dense_[items_[p]];
+        if (score == 0.0f) m.touched_.push_back(items_[p]);  // impacts are > 0
+        score += add;
       } else {
         m.sparse_[items_[p]] += add;
       }

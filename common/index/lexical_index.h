@@ -35,10 +35,11 @@
 // and the vocabulary hash map (the words themselves); the build temporarily
 // needs about as much again. Match: only the postings of the query's words:
 // at most kMaxQueryWords distinct known words (in query order), rarest first,
-// and no word whose postings would take the total past max(2 * items, 2^16)
+// and no word whose postings would take the total past max(items, 2^16)
 // (the most common words, with the smallest idf, are the ones left out; they
 // still count in the normalising sum). Scores accumulate in a hash map, or in
-// a dense array when the postings read exceed items / 8 (cheaper then).
+// a dense array when the postings read exceed items / 8 (cheaper then: one
+// zeroed array, O(items) bytes, and the matched items listed for Top).
 //
 // Threading: immutable after Build; const methods are safe to call
 // concurrently. A LexicalMatches belongs to one caller.
@@ -88,7 +89,8 @@ class LexicalMatches {
   int words_ = 0;
   int scored_words_ = 0;
   absl::flat_hash_map<ItemIndex, float> sparse_;
-  std::vector<float> dense_;  // size num_items when used instead of sparse_
+  std::vector<float> dense_;        // size num_items when used instead of sparse_
+  std::vector<ItemIndex> touched_;  // with dense_: the items it holds a score for
 };
 
 class LexicalIndex {

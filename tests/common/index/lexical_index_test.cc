@@ -222,7 +222,7 @@ TEST(LexicalIndexTest, NormalisedToTheQuery) {
 
 // Queries are bounded: at most kMaxQueryWords distinct known words are read
 // (in query order); the most common words are dropped once the postings read
-// would pass max(2 * items, 2^16), and still count against the score. Dense and
+// would pass max(items, 2^16), and still count against the score. Dense and
 // sparse accumulation give the same scores.
 TEST(LexicalIndexTest, QueryWordsAndPostingsAreBounded) {
   Corpus small;
@@ -242,7 +242,7 @@ TEST(LexicalIndexTest, QueryWordsAndPostingsAreBounded) {
 
   // 40,000 items, "common", "everywhere" and "more" in all of them: after
   // "unique" (1 posting) and "common" (40,000), a third 40,000 would pass
-  // 2 * items: "everywhere" and "more" are dropped.
+  // 2^16: "everywhere" and "more" are dropped.
   Corpus big;
   big.category_names = {};
   for (int i = 0; i < 40000; ++i) {
