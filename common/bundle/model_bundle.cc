@@ -123,9 +123,9 @@ void Catalogue::IndexCategories() {
   }
   category_offsets = std::move(offsets);
   category_flat = std::move(flat);
-  category_index = CategoryIndex::Build(
-      category_names, static_cast<int32_t>(categories.size()),
-      [this](ItemIndex i) { return std::span<const int32_t>(categories[i]); });
+  category_index =
+      CategoryIndex::Build(category_names, static_cast<int32_t>(categories.size()),
+                           [this](ItemIndex i) { return std::span<const int32_t>(categories[i]); });
 }
 
 Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train) {
@@ -250,8 +250,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   }
   c.category_offsets = std::move(cats.offsets);
   c.category_flat = std::move(cats.ids);
-  c.category_index = CategoryIndex::Build(c.category_names, n,
-                                          [&c](ItemIndex i) { return c.item_categories(i); });
+  c.category_index =
+      CategoryIndex::Build(c.category_names, n, [&c](ItemIndex i) { return c.item_categories(i); });
 
   // The ef_search the trainer chose for an HNSW index (absent in older
   // bundles and for flat indexes: the default).

@@ -17,8 +17,8 @@
 
 #include "absl/status/statusor.h"
 #include "common/bundle/array_store.h"
-#include "common/bundle/category_index.h"
 #include "common/bundle/catalogue_shard.h"
+#include "common/bundle/category_index.h"
 #include "common/data/dataset.h"
 #include "common/index/index_recall.h"
 #include "common/index/lexical_index.h"
