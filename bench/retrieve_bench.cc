@@ -11,7 +11,8 @@
 //                         IndexFlatIP search (the path before ExactScan)
 //   BM_RetrieveGrpc       the same request through a loopback gRPC call (client
 //                         and RetrievalServer in this process; one call at a time)
-//   BM_SearchInProcess/k  RetrievalService::SearchOnce (text -> embedding -> kNN)
+//   BM_SearchInProcess/k  RetrievalService::SearchOnce (text -> lexical matches and
+//                         embedding -> kNN, fused)
 //   BM_SearchGrpc/k       the same over gRPC
 //   BM_IndexSearch/i/p    the bundle's nearest-neighbour step alone: index i
 //                         (0 content, 1 ALS), path p (0 ExactScan as served, 1

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "fuzz/fuzz_support.h"
 #include "recsys/v1/retrieval.pb.h"
 #include "retrieval_service/requests.h"
@@ -59,6 +60,7 @@ void CheckRetrieve(const v1::RetrieveRequest& r, const rt::RequestLimits& limits
 void CheckSearch(const v1::SearchRequest& r, const rt::RequestLimits& limits) {
   Check(!r.query().empty() && static_cast<int>(r.query().size()) <= limits.max_query_bytes,
         "valid Search: query length");
+  Check(!absl::StripAsciiWhitespace(r.query()).empty(), "valid Search: not only white space");
   Check(r.k() >= 1 && r.k() <= limits.max_k, "valid Search: k");
 }
 

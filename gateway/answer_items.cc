@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "common/retrieval/category_hints.h"
 #include "common/topk.h"
 
 namespace recsys::gateway {
@@ -21,33 +22,11 @@ void FillTrending(const ModelBundle& bundle, int64_t as_of_s,
                   v1::RecommendResponse* response) {
   const TrendingAsOf trending(bundle.trending,
                               as_of_s > 0 ? as_of_s : bundle.trending.latest_time());
-  std::vector<ScoredIndex> top;
-  if (!categories.empty()) {
-    absl::flat_hash_set<int32_t> wanted;
-    for (const std::string& name : categories) {
-      for (size_t c = 0; c < bundle.catalogue.category_names.size(); ++c) {
-        if (bundle.catalogue.category_names[c] == name) wanted.insert(static_cast<int32_t>(c));
-      }
-    }
-    auto in_category = [&](ItemIndex i) {
-      for (int32_t c : bundle.catalogue.item_categories(i)) {
-        if (wanted.contains(c)) return true;
-      }
-      return false;
-    };
-    top = trending.Top(k, [&](ItemIndex i) { return exclude.contains(i) || !in_category(i); });
-  }
-  if (static_cast<int>(top.size()) < k) {
-    absl::flat_hash_set<ItemIndex> taken;
-    for (const auto& s : top) taken.insert(s.item);
-    for (const auto& s : trending.Top(k, [&](ItemIndex i) {
-           return exclude.contains(i) || taken.contains(i);
-         })) {
-      if (static_cast<int>(top.size()) >= k) break;
-      top.push_back(s);
-    }
-  }
-  for (const auto& s : top) FillItem(bundle, s.item, s.score, response->add_items());
+  const CategoryHints hints = ResolveCategoryHints(bundle.catalogue, categories);
+  const HintedTrending top =
+      HintedTrendingTop(bundle.catalogue, trending, hints.categories, k,
+                        [&exclude](ItemIndex i) { return exclude.contains(i); });
+  for (const ScoredIndex& s : top.items) FillItem(bundle, s.item, s.score, response->add_items());
 }
 
 void FillRetrievalOrder(const ModelBundle& bundle,
@@ -68,7 +47,8 @@ void FillRetrievalOrder(const ModelBundle& bundle,
   }
 }
 
-void FillRanked(const ModelBundle& bundle, google::protobuf::RepeatedPtrField<v1::ScoredItem>* ranked,
+void FillRanked(const ModelBundle& bundle,
+                google::protobuf::RepeatedPtrField<v1::ScoredItem>* ranked,
                 v1::RecommendResponse* response) {
   for (v1::ScoredItem& item : *ranked) {
     v1::ScoredItem* out = response->add_items();

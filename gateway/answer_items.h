@@ -4,7 +4,8 @@
 // ranked list (the full path), each item with its title and categories.
 //
 // Threading: free functions over an immutable bundle; safe to call
-// concurrently. Cost: FillTrending scores every item (O(items log k)); the
+// concurrently. Cost: FillTrending is HintedTrendingTop's (O(k + excluded
+// items met) "now" without hints; see common/retrieval/category_hints.h); the
 // others are O(k) hash lookups.
 #pragma once
 
@@ -23,7 +24,9 @@ void FillItem(const ModelBundle& bundle, ItemIndex item, float score, v1::Scored
 
 // Appends the top `k` of trending as of `as_of_s` (0 = the bundle's latest
 // time) minus `exclude`. With `categories`, items in any of them come first
-// (in trending order), then the rest of trending fills up to k.
+// (in trending order), then the rest of trending fills up to k: the rule of
+// retrieval's cold-start trending source (HintedTrendingTop, category names
+// matched ignoring ASCII case, unknown ones ignored), with trending scores.
 void FillTrending(const ModelBundle& bundle, int64_t as_of_s,
                   const absl::flat_hash_set<ItemIndex>& exclude,
                   const google::protobuf::RepeatedPtrField<std::string>& categories, int k,

@@ -94,7 +94,9 @@ int Show(const Registry& reg, const std::string& version) {
 // bundle no service could load never becomes production.
 absl::Status TrialLoad(const Registry& reg, const std::string& version) {
   const std::string dir = reg.VersionDir(version);
-  for (const BundleParts parts : {BundleParts::kServing, BundleParts::kGateway}) {
+  // kRetrieval loads every model kServing does, plus the indexes retrieval
+  // builds from the catalogue.
+  for (const BundleParts parts : {BundleParts::kRetrieval, BundleParts::kGateway}) {
     absl::StatusOr<std::shared_ptr<const ModelBundle>> b = absl::InternalError("not loaded");
     try {
       b = ModelBundle::Load(dir, parts);

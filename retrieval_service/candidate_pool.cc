@@ -91,6 +91,7 @@ void CandidatePool::Prepare(const std::shared_ptr<Job>& job) const {
 
   const absl::Time start = absl::Now();
   job->state = BuildUserState(bundle, std::move(request.history), request.as_of_s, request.exclude);
+  job->state.category_hints = std::move(request.category_hints);
   result.user_state_elapsed = absl::Now() - start;
   job->state_built = true;
 

@@ -59,6 +59,9 @@ struct PoolRequest {
   int64_t as_of_s = 0;
   // Items never returned besides the history (bundle item indices).
   std::vector<ItemIndex> exclude;
+  // Category hints (catalogue category indices, ascending): cold start lists
+  // their items first (UserState::category_hints).
+  std::vector<int32_t> category_hints;
   // Candidates per source (0 disables it), indexed by SourceId.
   std::array<int, kNumSources> quotas{};
   // Pool size bound passed to PoolCandidates (<= 0: no bound).

@@ -1,13 +1,18 @@
 // Item-centred lookups of recsys.v1.Retrieval over one bundle snapshot:
-//   Search:        free text -> ContentModel::EmbedText (the training embedding)
+//   Search:        free text -> two signals, fused by a weighted sum (below):
+//                  lexical: BM25F over titles and category names
+//                  (ModelBundle::lexical_index, common/index/lexical_index.h);
+//                  semantic: ContentModel::EmbedText (the training embedding)
 //                  -> content FAISS index;
 //   SimilarItems:  an item's content embedding -> content FAISS index, and its
 //                  item-kNN (co-consumption) neighbours.
 // Requests are assumed validated (requests.h).
 //
 // Threading: const over an immutable bundle; safe to call concurrently.
-// Cost: one FAISS search over the catalogue (O(items * dim) exact) plus, for
-// SimilarItems, O(neighbours log k).
+// Cost: Search: one FAISS search over the catalogue (O(items * dim) exact, less
+// with HNSW), the postings of the query's words (bounded, see LexicalIndex),
+// and one dot product per lexical candidate; SimilarItems: the FAISS search
+// plus O(neighbours log k).
 #pragma once
 
 #include "absl/status/status.h"
@@ -16,8 +21,22 @@
 
 namespace recsys::retrieval {
 
-// Best `k` items by inner product with the query's embedding, each with title
-// and categories. No results (OK) when no query token is in the vocabulary.
+// Search's fusion weight: score = kSearchLexicalWeight * lexical
+//   + (1 - kSearchLexicalWeight) * cosine, where lexical is LexicalMatches'
+// score (about 1 for an item whose title holds every known query word once, the
+// matched share of the query's idf for a partial match, 0 for none) and cosine
+// the inner product of the unit-length query and item embeddings (-1..1, 0 for
+// an item or query without known words). See item_search.cc for why.
+inline constexpr float kSearchLexicalWeight = 0.7f;
+// Each signal contributes its best max(k, kSearchFusionDepth) items as
+// candidates; every candidate then gets both scores exactly.
+inline constexpr int kSearchFusionDepth = 100;
+
+// Best `k` items by the fused score (ties: smaller item index first), each with
+// title and categories. A query none of whose words either signal knows gives
+// no results (OK); one the lexical index does not know (or a bundle loaded
+// without it) gives the embedding's order; one the embedding does not know,
+// the lexical order.
 absl::Status SearchItems(const ModelBundle& bundle, const v1::SearchRequest& request,
                          v1::SearchResponse* response);
 

@@ -118,11 +118,9 @@ int main(int argc, char** argv) {
   }
   o.service.signals_key = *std::move(signals_key);
   omp_set_num_threads(omp_threads);
-  if (shard->sharded()) {
-    o.bundle.loader = [spec = *shard](const std::string& dir) {
-      return recsys::ModelBundle::Load(dir, recsys::BundleParts::kServing, spec);
-    };
-  }
+  o.bundle.loader = [spec = *shard](const std::string& dir) {
+    return recsys::ModelBundle::Load(dir, recsys::BundleParts::kRetrieval, spec);
+  };
   o.server.address = absl::StrCat("0.0.0.0:", port);
   o.server.memory_quota_bytes = std::max<int64_t>(0, absl::GetFlag(FLAGS_grpc_memory_mb)) << 20;
   o.server.max_receive_message_bytes = static_cast<int>(o.service.limits.max_request_bytes);

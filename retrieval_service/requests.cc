@@ -4,7 +4,9 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/retrieval/category_hints.h"
 #include "common/server/candidate_proto.h"
 #include "common/server/rank_signals.h"
 #include "common/server/request_limits.h"
@@ -94,6 +96,9 @@ absl::Status ValidateSearchRequest(const v1::SearchRequest& request, const Reque
     return Invalid(absl::StrCat("query of ", request.query().size(), " bytes (at most ",
                                 limits.max_query_bytes, ")"));
   }
+  if (absl::StripAsciiWhitespace(request.query()).empty()) {
+    return Invalid("query must not be only white space");
+  }
   return CheckK(request.k(), limits, "k");
 }
 
@@ -125,6 +130,9 @@ ConvertedRetrieve ConvertRetrieveRequest(std::shared_ptr<const ModelBundle> bund
   for (const std::string& id : request.exclude_item_ids()) {
     if (std::optional<int32_t> item = ids.Find(id)) out.pool.exclude.push_back(*item);
   }
+  CategoryHints hints = ResolveCategoryHints(bundle->catalogue, user.categories());
+  out.pool.category_hints = std::move(hints.categories);
+  out.unknown_categories = hints.unknown;
   out.pool.quotas = bundle->params.quotas;
   for (const v1::SourceQuota& q : request.quotas()) {
     out.pool.quotas[static_cast<int>(q.source()) - 1] = q.k();

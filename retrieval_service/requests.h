@@ -40,7 +40,7 @@ struct RequestLimits {
 // non-empty ids); max_candidates >= 0.
 absl::Status ValidateRetrieveRequest(const v1::RetrieveRequest& request,
                                      const RequestLimits& limits);
-// Query 1..max_query_bytes bytes; k in 1..max_k.
+// Query 1..max_query_bytes bytes, not only ASCII white space; k in 1..max_k.
 absl::Status ValidateSearchRequest(const v1::SearchRequest& request, const RequestLimits& limits);
 // Non-empty item id of at most max_id_bytes; k in 1..max_k.
 absl::Status ValidateSimilarItemsRequest(const v1::SimilarItemsRequest& request,
@@ -59,12 +59,15 @@ struct ConvertedRetrieve {
   ShardListing listing;
   // History events whose item id the bundle does not know (dropped).
   int unknown_history_items = 0;
+  // Category hints no catalogue category has (ignored).
+  int unknown_categories = 0;
   // UserFingerprint(request.user()) when signals were asked for, else 0.
   uint64_t user_fingerprint = 0;
 };
 
 // A validated request in bundle item indices. Unknown history ids are dropped and
-// counted; unknown exclusions are dropped (nothing to exclude). A history event
+// counted; unknown exclusions are dropped (nothing to exclude); category hints
+// are resolved (ResolveCategoryHints: ASCII case ignored), unknown ones counted. A history event
 // without a timestamp (0) is placed at the request time. Quotas: the bundle's
 // params.quotas, overridden by each source the request lists (k 0 disables it).
 // max_pool: request.max_candidates, or the bundle's params.max_pool when 0;

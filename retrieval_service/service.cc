@@ -74,6 +74,13 @@ RetrievalMetrics::RetrievalMetrics(ServerMetrics& metrics) {
                               "(ignored).")
                           .Register(registry)
                           .Add({});
+  unknown_categories_ = &prometheus::BuildCounter()
+                             .Name("recsys_retrieval_unknown_categories_total")
+                             .Help(
+                                 "Category hints (UserContext.categories) that name no category "
+                                 "of the serving bundle (ignored).")
+                             .Register(registry)
+                             .Add({});
 }
 
 void RetrievalMetrics::RecordPool(const PoolResult& result) {
@@ -89,6 +96,10 @@ void RetrievalMetrics::RecordPool(const PoolResult& result) {
 
 void RetrievalMetrics::RecordUnknownHistoryItems(int count) {
   if (count > 0) unknown_history_->Increment(count);
+}
+
+void RetrievalMetrics::RecordUnknownCategories(int count) {
+  if (count > 0) unknown_categories_->Increment(count);
 }
 
 RetrievalService::RetrievalService(BundleSource bundles, RetrievalServiceOptions options,
@@ -144,7 +155,10 @@ void RetrievalService::RetrieveAsync(const v1::RetrieveRequest& request,
   const int unknown = converted.unknown_history_items;
   const uint64_t fingerprint = converted.user_fingerprint;
   const ShardListing listing = converted.listing;
-  if (metrics_ != nullptr) metrics_->RecordUnknownHistoryItems(unknown);
+  if (metrics_ != nullptr) {
+    metrics_->RecordUnknownHistoryItems(unknown);
+    metrics_->RecordUnknownCategories(converted.unknown_categories);
+  }
   // `done` is shared with the completion: when Submit fails it was never called.
   auto shared_done = std::make_shared<std::function<void(absl::Status)>>(std::move(done));
   absl::Status submitted = pool_->Submit(
@@ -275,6 +289,11 @@ grpc::ServerUnaryReactor* RetrievalService::SimilarItems(grpc::CallbackServerCon
 absl::StatusOr<std::unique_ptr<RetrievalServer>> RetrievalServer::Start(
     RetrievalServerOptions options, ServerMetrics* metrics) {
   std::unique_ptr<RetrievalServer> self(new RetrievalServer());
+  if (!options.bundle.loader) {
+    options.bundle.loader = [](const std::string& dir) {
+      return ModelBundle::Load(dir, BundleParts::kRetrieval);
+    };
+  }
   absl::Status s = self->Init(std::move(options.server), std::move(options.bundle),
                               options.start_polling, kRetrievalServiceName, "retrieval", metrics,
                               [&](BundleSource bundles) {

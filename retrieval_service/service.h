@@ -26,6 +26,8 @@
 //                                                       "queue_full" | "error"
 //   recsys_retrieval_unknown_history_items_total        counter, history ids the bundle
 //                                                       did not know (ignored)
+//   recsys_retrieval_unknown_categories_total           counter, category hints no
+//                                                       catalogue category has (ignored)
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -74,12 +76,14 @@ class RetrievalMetrics {
   // Per-source latency, candidate counts and skips of one request.
   void RecordPool(const PoolResult& result);
   void RecordUnknownHistoryItems(int count);
+  void RecordUnknownCategories(int count);
 
  private:
   std::array<prometheus::Histogram*, kNumSources> source_seconds_{};
   std::array<prometheus::Histogram*, kNumSources> candidates_{};
   std::array<std::array<prometheus::Counter*, kNumSkipReasons>, kNumSources> skipped_{};
   prometheus::Counter* unknown_history_ = nullptr;
+  prometheus::Counter* unknown_categories_ = nullptr;
 };
 
 struct RetrievalServiceOptions {
@@ -167,7 +171,8 @@ struct RetrievalServerOptions {
   ServerOptions server;
   // registry_root, model_name, poll_interval (and, for tests, loader /
   // production_version). on_change, if set, runs after health flips to SERVING;
-  // metrics is set by Start.
+  // metrics is set by Start. An empty loader loads BundleParts::kRetrieval
+  // (the models plus Search's lexical index).
   BundleHolderOptions bundle;
   RetrievalServiceOptions service;
   // false: no polling thread; the caller drives holder().PollOnce() (tests).

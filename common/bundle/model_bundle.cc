@@ -139,6 +139,9 @@ void Catalogue::IndexCategories() {
   }
   category_offsets = std::move(offsets);
   category_flat = std::move(flat);
+  category_index =
+      CategoryIndex::Build(category_names, static_cast<int32_t>(categories.size()),
+                           [this](ItemIndex i) { return std::span<const int32_t>(categories[i]); });
 }
 
 Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train) {
@@ -232,7 +235,7 @@ absl::Status ModelBundle::Save(const std::string& dir, v1::BundleManifest* manif
 absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::string& dir,
                                                                      BundleParts parts,
                                                                      ShardSpec shard) {
-  const bool serving = parts == BundleParts::kServing;
+  const bool serving = parts != BundleParts::kGateway;
   auto b = std::make_shared<ModelBundle>();
   ASSIGN_OR_RETURN(b->manifest, ReadManifest(dir));
   // Every array file mapped and verified once; the loaders take these views.
@@ -268,6 +271,8 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   }
   c.category_offsets = std::move(cats.offsets);
   c.category_flat = std::move(cats.ids);
+  c.category_index =
+      CategoryIndex::Build(c.category_names, n, [&c](ItemIndex i) { return c.item_categories(i); });
 
   // The ef_search the trainer chose for an HNSW index (absent in older
   // bundles and for flat indexes: the default).
@@ -344,6 +349,10 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
       (b->slist && !b->slist->weights().FitsCatalogue(n))) {
     return absl::DataLossError(absl::StrCat(dir, ": models disagree on the catalogue size (", n,
                                             " items) or dimensions"));
+  }
+  if (parts == BundleParts::kRetrieval) {
+    b->lexical_index = LexicalIndex::Build(c.titles, c.category_names,
+                                           [&c](ItemIndex i) { return c.item_categories(i); });
   }
   if (shard.sharded()) {
     ASSIGN_OR_RETURN(CatalogueShard built, CatalogueShard::Build(shard, c.ids, b->content_index,

@@ -18,8 +18,10 @@
 #include "absl/status/statusor.h"
 #include "common/bundle/array_store.h"
 #include "common/bundle/catalogue_shard.h"
+#include "common/bundle/category_index.h"
 #include "common/data/dataset.h"
 #include "common/index/index_recall.h"
+#include "common/index/lexical_index.h"
 #include "common/index/vector_index.h"
 #include "common/models/als.h"
 #include "common/models/content.h"
@@ -79,6 +81,10 @@ struct Catalogue {
   // there is no CSR.
   ArrayStore<int64_t> category_offsets;
   ArrayStore<int32_t> category_flat;
+  // Each category's items and the categories by name (category hints), derived
+  // by IndexCategories() and ModelBundle::Load; empty before.
+  CategoryIndex category_index;
+  // Builds the CSR and category_index from `categories`.
   void IndexCategories();
   std::span<const int32_t> item_categories(ItemIndex i) const {
     if (category_offsets.size() == static_cast<size_t>(size()) + 1) {
@@ -103,8 +109,9 @@ struct UserHistories {
 
 // Which artefacts Load reads. Every file's checksum is verified either way.
 enum class BundleParts {
-  kServing,  // everything retrieval and ranking need (no histories)
-  kGateway,  // manifest, parameters, catalogue, trending and histories only
+  kServing,    // every model retrieval and ranking need (no histories)
+  kRetrieval,  // kServing plus retrieval's lexical search index (built at load)
+  kGateway,    // manifest, parameters, catalogue, trending and histories only
 };
 
 struct ModelBundle {
@@ -122,6 +129,10 @@ struct ModelBundle {
   MarkovTransitions markov;
   LogisticRanker ranker;
   UserHistories histories;  // empty unless loaded with BundleParts::kGateway
+  // Search's lexical side over titles and category names (lexical_index.h):
+  // built from the catalogue by Load with BundleParts::kRetrieval (nothing of
+  // it is saved), empty otherwise.
+  LexicalIndex lexical_index;
   // The trainer's measurement of each vector index against the exact scan
   // (index_recall.h); Save records them as manifest parameters "index.<name>.*",
   // and Load searches each HNSW index with its recorded ef_search.
@@ -149,7 +160,8 @@ struct ModelBundle {
   // IMPORTANT: the bundle keeps its files mapped for as long as it lives; the
   // directory must never be modified in place meanwhile (mapping.h). Removing
   // it (registry gc) is safe: unlinked files stay mapped.
-  // `shard` (kServing only): load as that retrieval shard (see `shard`).
+  // `shard` (kServing and kRetrieval only): load as that retrieval shard
+  // (see `shard`).
   static absl::StatusOr<std::shared_ptr<const ModelBundle>> Load(
       const std::string& dir, BundleParts parts = BundleParts::kServing, ShardSpec shard = {});
 };

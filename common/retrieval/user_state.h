@@ -53,6 +53,10 @@ struct UserState {
   TrendingAsOf trending;                                // as of as_of_s
   absl::flat_hash_map<ItemIndex, float> markov_scores;  // windowed transitions
   std::vector<float> category_share;  // per category: share of history items in it
+  // The request's category hints (CategoryHints::categories, category_hints.h):
+  // without known history (cold start) the trending source lists their items
+  // first. Set by the caller after BuildUserState; ignored with known history.
+  std::vector<int32_t> category_hints;
 };
 
 // `as_of_s` 0 means "now" (just after the bundle's last event). `dense_ease`

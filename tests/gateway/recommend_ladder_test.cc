@@ -135,6 +135,7 @@ std::shared_ptr<const ModelBundle> TestBundle() {
     c.popularity.push_back(static_cast<float>(12 - i));
     for (int n = 0; n < 12 - i; ++n) events.push_back(Interaction{0, i, 1700000000, 1.0f});
   }
+  c.IndexCategories();
   bundle->trending = TrendingModel(events, 12, /*half_life_s=*/86400.0);
   return bundle;
 }

@@ -92,8 +92,8 @@ TEST(MergeShardAnswers, MergesBySourceScoreWithCatalogueTieBreakAndCutsToQuota) 
   EXPECT_EQ(one.sources(0).rank(), 1);
   EXPECT_EQ(one.sources(1).source(), v1::SOURCE_ALS);
   EXPECT_EQ(one.sources(1).rank(), 1);
-  EXPECT_EQ(one.signals(0), 1.0f);        // from the shard that listed it
-  EXPECT_EQ(one.catalogue_index(), 0);    // not part of the merged answer
+  EXPECT_EQ(one.signals(0), 1.0f);      // from the shard that listed it
+  EXPECT_EQ(one.catalogue_index(), 0);  // not part of the merged answer
   EXPECT_EQ(out.model_version(), "v1");
   EXPECT_EQ(out.signals().user_fingerprint(), 77u);
   EXPECT_TRUE(out.signals().mac().empty());
@@ -251,12 +251,56 @@ class ShardedParityTest : public ::testing::Test {
     return std::make_unique<retrieval::RetrievalService>([b] { return b; }, o, nullptr);
   }
 
+  // `request` through the unsharded service and through the shards merged:
+  // true when the pools are equal (ids, per-source scores and ranks, signals).
+  static bool MergedEqualsUnsharded(
+      retrieval::RetrievalService& whole,
+      const std::vector<std::unique_ptr<retrieval::RetrievalService>>& shards,
+      v1::RetrieveRequest request, int* degraded) {
+    const int count = static_cast<int>(shards.size());
+    request.set_with_signals(true);
+    v1::RetrieveResponse expected;
+    EXPECT_TRUE(whole.RetrieveBlocking(request, &expected, absl::InfiniteFuture()).ok());
+    request.set_shard_lists(true);
+    std::vector<v1::RetrieveResponse> parts(count);
+    std::vector<ShardAnswer> answers;
+    for (int i = 0; i < count; ++i) {
+      EXPECT_TRUE(shards[i]->RetrieveBlocking(request, &parts[i], absl::InfiniteFuture()).ok());
+    }
+    for (int i = 0; i < count; ++i) answers.push_back({grpc::Status::OK, &parts[i]});
+    v1::RetrieveResponse merged;
+    ShardMergeOutcome outcome;
+    EXPECT_TRUE(MergeShardAnswers(answers, "", &merged, &outcome).ok());
+    if (outcome.left_out > 0) ++*degraded;
+    bool same = merged.candidates_size() == expected.candidates_size();
+    for (int j = 0; same && j < merged.candidates_size(); ++j) {
+      const v1::Candidate& m = merged.candidates(j);
+      const v1::Candidate& e = expected.candidates(j);
+      same = m.item_id() == e.item_id() && m.sources_size() == e.sources_size() &&
+             m.signals_size() == e.signals_size();
+      for (int s = 0; same && s < m.sources_size(); ++s) {
+        same = m.sources(s).source() == e.sources(s).source() &&
+               m.sources(s).score() == e.sources(s).score() &&
+               m.sources(s).rank() == e.sources(s).rank();
+      }
+      for (int s = 0; same && s < m.signals_size(); ++s) same = m.signals(s) == e.signals(s);
+    }
+    return same && merged.signals().user_fingerprint() == expected.signals().user_fingerprint() &&
+           merged.model_version() == expected.model_version() && merged.skipped_size() == 0 &&
+           expected.skipped_size() == 0;
+  }
+
+  static std::vector<std::unique_ptr<retrieval::RetrievalService>> Shards(int count) {
+    std::vector<std::unique_ptr<retrieval::RetrievalService>> shards;
+    for (int i = 0; i < count; ++i) shards.push_back(Service({i, count}));
+    return shards;
+  }
+
   // Every case of both splits through the unsharded service and through
   // `count` shards merged; returns the number of cases compared.
   static int CheckEveryCase(int count) {
     auto whole = Service({});
-    std::vector<std::unique_ptr<retrieval::RetrievalService>> shards;
-    for (int i = 0; i < count; ++i) shards.push_back(Service({i, count}));
+    const auto shards = Shards(count);
     int cases = 0, mismatched = 0, degraded = 0;
     for (SplitName which : {SplitName::kValidation, SplitName::kTest}) {
       for (const EvalCase& c : split_->cases(which)) {
@@ -270,41 +314,11 @@ class ShardedParityTest : public ::testing::Test {
           h->set_timestamp_s(e.timestamp_s);
           h->set_weight(e.weight);
         }
-        request.set_with_signals(true);
-        v1::RetrieveResponse expected;
-        EXPECT_TRUE(whole->RetrieveBlocking(request, &expected, absl::InfiniteFuture()).ok());
-        request.set_shard_lists(true);
-        std::vector<v1::RetrieveResponse> parts(count);
-        std::vector<ShardAnswer> answers;
-        for (int i = 0; i < count; ++i) {
-          EXPECT_TRUE(shards[i]->RetrieveBlocking(request, &parts[i], absl::InfiniteFuture()).ok());
-        }
-        for (int i = 0; i < count; ++i) answers.push_back({grpc::Status::OK, &parts[i]});
-        v1::RetrieveResponse merged;
-        ShardMergeOutcome outcome;
-        EXPECT_TRUE(MergeShardAnswers(answers, "", &merged, &outcome).ok());
-        if (outcome.left_out > 0) ++degraded;
         ++cases;
-        bool same = merged.candidates_size() == expected.candidates_size();
-        for (int j = 0; same && j < merged.candidates_size(); ++j) {
-          const v1::Candidate& m = merged.candidates(j);
-          const v1::Candidate& e = expected.candidates(j);
-          same = m.item_id() == e.item_id() && m.sources_size() == e.sources_size() &&
-                 m.signals_size() == e.signals_size();
-          for (int s = 0; same && s < m.sources_size(); ++s) {
-            same = m.sources(s).source() == e.sources(s).source() &&
-                   m.sources(s).score() == e.sources(s).score() &&
-                   m.sources(s).rank() == e.sources(s).rank();
-          }
-          for (int s = 0; same && s < m.signals_size(); ++s) same = m.signals(s) == e.signals(s);
-        }
-        same = same && merged.signals().user_fingerprint() == expected.signals().user_fingerprint() &&
-               merged.model_version() == expected.model_version() &&
-               merged.skipped_size() == 0 && expected.skipped_size() == 0;
-        if (!same && ++mismatched <= 3) {
+        if (!MergedEqualsUnsharded(*whole, shards, std::move(request), &degraded) &&
+            ++mismatched <= 3) {
           ADD_FAILURE() << count << " shards, user " << data_->users.Name(c.user)
-                        << ": merged pool of " << merged.candidates_size()
-                        << " differs from the unsharded pool of " << expected.candidates_size();
+                        << ": merged pool differs from the unsharded pool";
         }
       }
     }
@@ -332,6 +346,33 @@ TEST_F(ShardedParityTest, TwoShardsMergedEqualTheUnshardedPoolForEveryCase) {
 TEST_F(ShardedParityTest, ThreeShardsMergedEqualTheUnshardedPoolForEveryCase) {
   ASSERT_NE(dir_, nullptr) << "suite set-up failed";
   CheckEveryCase(3);
+}
+
+// Cold start with category hints (hinted items first, the rest scored below
+// them in the same order): the merged pool equals the unsharded one for every
+// category alone and for pairs, "now" and at a past time, with 2 and 3 shards.
+TEST_F(ShardedParityTest, ColdStartWithCategoryHintsMergesExactly) {
+  ASSERT_NE(dir_, nullptr) << "suite set-up failed";
+  auto whole = Service({});
+  auto names = ModelBundle::Load(*dir_, BundleParts::kGateway);
+  ASSERT_TRUE(names.ok()) << names.status();
+  const std::vector<std::string>& categories = (*names)->catalogue.category_names;
+  for (const int count : {2, 3}) {
+    const auto shards = Shards(count);
+    int degraded = 0;
+    for (const int64_t as_of : {int64_t{0}, int64_t{1300000000}}) {
+      for (size_t c = 0; c < categories.size(); ++c) {
+        v1::RetrieveRequest request;
+        request.mutable_user()->set_as_of_s(as_of);
+        request.mutable_user()->add_categories(categories[c]);
+        if (c % 3 == 0)
+          request.mutable_user()->add_categories(categories[(c + 7) % categories.size()]);
+        EXPECT_TRUE(MergedEqualsUnsharded(*whole, shards, std::move(request), &degraded))
+            << count << " shards, " << categories[c] << ", as of " << as_of;
+      }
+    }
+    EXPECT_EQ(degraded, 0);
+  }
 }
 
 TEST_F(ShardedParityTest, AShardOwnsOnlyItsItemsAndSlicesItsIndexes) {

@@ -6,6 +6,7 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/bundle/registry.h"
 #include "common/data/loader.h"
@@ -20,6 +22,7 @@
 #include "offline/trainer.h"
 #include "recsys/v1/retrieval.grpc.pb.h"
 #include "retrieval_service/service.h"
+#include "tests/retrieval_service/service_test_util.h"
 #include "tests/retrieval_service/toy_fixture.h"
 
 namespace recsys::retrieval {
@@ -213,6 +216,82 @@ TEST_F(ServedParityTest, ValidationSplitServedPoolEqualsOfflinePoolForEveryUser)
   EXPECT_EQ(counts.mismatched, 0);
   const double served_recall = static_cast<double>(counts.hits) / counts.cases;
   EXPECT_NEAR(served_recall, LeaderboardRecall("validation", "pool"), 1e-9);
+}
+
+// A cold-start Retrieve (no history) with category hints: trending lists the
+// hinted categories' items first, so every candidate for "Comedy" is a comedy
+// (3,756 comedies, trending quota 50), "now" and at a past time; the served
+// pool equals the library's (UserState::category_hints) item for item; names
+// match ignoring case; an unknown name changes nothing and is counted; more
+// than 64 hints are refused.
+TEST_F(ServedParityTest, ColdStartCategoryHintsPutTheirItemsFirst) {
+  const ModelBundle& bundle = **bundle_;
+  const CategoryIndex& categories = bundle.catalogue.category_index;
+  std::vector<int32_t> comedy;
+  categories.Find("Comedy", &comedy);
+  ASSERT_EQ(comedy.size(), 1u);
+  auto retrieve = [&](const std::vector<std::string>& hints, int64_t as_of) {
+    v1::RetrieveRequest request;
+    request.mutable_user()->set_as_of_s(as_of);
+    for (const std::string& h : hints) request.mutable_user()->add_categories(h);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::RetrieveResponse response;
+    grpc::Status s = stub_->Retrieve(&ctx, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  };
+  auto is_comedy = [&](const std::string& id) {
+    const std::optional<int32_t> item = bundle.catalogue.ids.Find(id);
+    if (!item) return false;
+    const auto cats = bundle.catalogue.item_categories(*item);
+    return std::find(cats.begin(), cats.end(), comedy[0]) != cats.end();
+  };
+  const int64_t past = 1300000000;  // 2011-03-13, inside the log
+  for (const int64_t as_of : {int64_t{0}, past}) {
+    const v1::RetrieveResponse served = retrieve({"Comedy"}, as_of);
+    ASSERT_EQ(served.candidates_size(),
+              bundle.params.quotas[static_cast<int>(SourceId::kTrending)]);
+    for (const v1::Candidate& c : served.candidates()) {
+      EXPECT_TRUE(is_comedy(c.item_id())) << c.item_id() << " as of " << as_of;
+      ASSERT_EQ(c.sources_size(), 1);
+      EXPECT_EQ(c.sources(0).source(), v1::SOURCE_TRENDING);
+      EXPECT_GE(c.sources(0).score(), 0.0f);
+    }
+    UserState state = BuildUserState(bundle, {}, as_of, {});
+    state.category_hints = comedy;
+    std::vector<std::pair<SourceId, absl::Status>> failed;
+    const std::vector<PooledCandidate> offline = RetrievePool(
+        DefaultRetrievers(), bundle, state, bundle.params.quotas, bundle.params.max_pool, &failed);
+    EXPECT_TRUE(failed.empty());
+    ASSERT_EQ(offline.size(), static_cast<size_t>(served.candidates_size()));
+    for (size_t i = 0; i < offline.size(); ++i) {
+      const v1::Candidate& got = served.candidates(static_cast<int>(i));
+      EXPECT_EQ(got.item_id(), bundle.catalogue.ids.Name(offline[i].item)) << i;
+      EXPECT_EQ(got.sources(0).score(), offline[i].score[static_cast<int>(SourceId::kTrending)]);
+    }
+    auto ids = [](const v1::RetrieveResponse& r) {
+      std::vector<std::string> out;
+      for (const v1::Candidate& c : r.candidates()) out.push_back(c.item_id());
+      return out;
+    };
+    EXPECT_EQ(ids(retrieve({"comedy"}, as_of)), ids(served));
+    EXPECT_EQ(ids(retrieve({"No Such Genre"}, as_of)), ids(retrieve({}, as_of)));
+    EXPECT_NE(ids(retrieve({}, as_of)), ids(served));
+  }
+  EXPECT_EQ(
+      testing::MetricValue(metrics_->SerializeText(), "recsys_retrieval_unknown_categories_total"),
+      2);
+
+  v1::RetrieveRequest many;
+  for (int i = 0; i < 65; ++i) many.mutable_user()->add_categories("Comedy");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::RetrieveResponse response;
+  const grpc::Status s = stub_->Retrieve(&ctx, many, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "categories")) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "64")) << s.error_message();
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -104,12 +105,34 @@ TEST(ValidateRetrieveTest, RejectsEachBadFieldWithAMessage) {
   ExpectInvalid(ValidateRetrieveRequest(r, limits), "max_candidates must be >= 0");
 }
 
-// Search needs 1..4096 bytes of query and k in 1..max_k; SimilarItems a non-empty id.
+// Category hints: at most 64, each 1..128 bytes, with a message naming the field.
+TEST(ValidateRetrieveTest, CategoryHintsAreLimited) {
+  RequestLimits limits;
+  v1::RetrieveRequest r;
+  for (int i = 0; i < 64; ++i) r.mutable_user()->add_categories("Comedy");
+  EXPECT_TRUE(ValidateRetrieveRequest(r, limits).ok());
+  r.mutable_user()->add_categories("Drama");
+  ExpectInvalid(ValidateRetrieveRequest(r, limits),
+                "user.categories has 65 category hints (at most 64)");
+  r.mutable_user()->clear_categories();
+  r.mutable_user()->add_categories("");
+  ExpectInvalid(ValidateRetrieveRequest(r, limits),
+                "user.categories[0] must be 1..128 bytes, got 0");
+  r.mutable_user()->set_categories(0, std::string(129, 'c'));
+  ExpectInvalid(ValidateRetrieveRequest(r, limits), "got 129");
+}
+
+// Search needs 1..4096 bytes of query, not only white space, and k in
+// 1..max_k; SimilarItems a non-empty id.
 TEST(ValidateSearchTest, QueryAndKLimits) {
   RequestLimits limits;
   v1::SearchRequest s;
   s.set_k(10);
   ExpectInvalid(ValidateSearchRequest(s, limits), "query must not be empty");
+  s.set_query(" \t\r\n ");
+  ExpectInvalid(ValidateSearchRequest(s, limits), "query must not be only white space");
+  s.set_query(" -- ");  // no word, but not empty: answered (with nothing)
+  EXPECT_TRUE(ValidateSearchRequest(s, limits).ok());
   s.set_query(std::string(4097, 'a'));
   ExpectInvalid(ValidateSearchRequest(s, limits), "query of 4097 bytes (at most 4096)");
   s.set_query(std::string(4096, 'a'));
@@ -149,6 +172,24 @@ class ConvertTest : public ::testing::Test {
 
 ToyRegistry* ConvertTest::toy_ = nullptr;
 std::shared_ptr<const ModelBundle>* ConvertTest::bundle_ = nullptr;
+
+// Category hints become catalogue category indices (ASCII case ignored,
+// ascending, distinct); unknown names are counted.
+TEST_F(ConvertTest, CategoryHintsResolvedAndUnknownOnesCounted) {
+  const ModelBundle& b = **bundle_;
+  v1::RetrieveRequest r;
+  for (const char* name : {"romance", "Nope", "SciFi", "Romance"}) {
+    r.mutable_user()->add_categories(name);
+  }
+  const ConvertedRetrieve c = ConvertRetrieveRequest(*bundle_, r);
+  std::vector<int32_t> expected;
+  b.catalogue.category_index.Find("SciFi", &expected);
+  b.catalogue.category_index.Find("Romance", &expected);
+  std::sort(expected.begin(), expected.end());
+  ASSERT_EQ(expected.size(), 2u);
+  EXPECT_EQ(c.pool.category_hints, expected);
+  EXPECT_EQ(c.unknown_categories, 1);
+}
 
 // Unknown history ids are dropped and counted; a missing timestamp means "at the request time".
 TEST_F(ConvertTest, UnknownHistoryCountedAndMissingTimeIsRequestTime) {

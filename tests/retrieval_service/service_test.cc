@@ -245,6 +245,35 @@ TEST_F(RetrievalServiceTest, SearchReturnsSciFiFirst) {
   }
 }
 
+// Search finds title words the embedding does not rank ("part 3": the nine
+// titles "Movie i, part 3" first, "Movie 3, part 3" with "3" twice at the top)
+// and refuses a query of only white space.
+TEST_F(RetrievalServiceTest, SearchFindsTitleWordsAndRefusesBlankQueries) {
+  Running r = StartServer(*toy_);
+  v1::SearchRequest request;
+  request.set_query("Part 3");
+  request.set_k(12);
+  v1::SearchResponse response;
+  {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status s = r.stub->Search(&ctx, request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_EQ(response.items_size(), 12);
+  EXPECT_EQ(response.items(0).title(), "Movie 3, part 3");
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_TRUE(absl::EndsWith(response.items(i).title(), ", part 3"))
+        << response.items(i).title() << " at " << i;
+  }
+  request.set_query(" \t ");
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  grpc::Status s = r.stub->Search(&ctx, request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "query must not be only white space");
+}
+
 // SimilarItems returns content and item-kNN neighbours; an unknown id is NOT_FOUND.
 TEST_F(RetrievalServiceTest, SimilarItemsAndUnknownIdIsNotFound) {
   Running r = StartServer(*toy_);
