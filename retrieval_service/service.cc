@@ -106,9 +106,9 @@ RetrievalService::RetrievalService(BundleSource bundles, RetrievalServiceOptions
                                    ServerMetrics* metrics)
     : bundles_(std::move(bundles)),
       options_(std::move(options)),
+      user_rules_(options_.limits.max_history, options_.limits.max_id_bytes),
       server_metrics_(metrics),
       metrics_(metrics ? std::make_unique<RetrievalMetrics>(*metrics) : nullptr),
-      user_rules_(options_.limits.max_history, options_.limits.max_id_bytes),
       workers_(std::make_unique<WorkerPool>(options_.workers, options_.queue_capacity)),
       pool_(std::make_unique<CandidatePool>(
           workers_.get(), MakeDefaultRetrievers(),
