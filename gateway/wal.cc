@@ -193,7 +193,9 @@ absl::Status Wal::Recover(const ReplayFn& replay) {
     for (const Damage& d : surveys[i].damage) {
       if (first_corruption.empty()) first_corruption = d.what;
       constexpr uint64_t kMaxLines = 20;  // the rest are counted
-      if (corrupt < kMaxLines) LOG(ERROR) << "wal: CORRUPTION (not a torn write): " << d.what;
+      if (corrupt < kMaxLines) {
+        LOG(ERROR) << "wal: CORRUPTION (not a torn write): " << d.what;
+      }
       ++corrupt;
       skipped_bytes += d.bytes;
       missing += d.missing_seqs;

@@ -101,6 +101,9 @@ bool DecodePayload(absl::string_view payload, uint64_t* seq, WalEntry* e) {
       !r.U32(&weight_bits) || !r.String(&e->event)) {
     return false;
   }
+  // Sequence numbers start at 1 and grow by one per append: 0 or a number
+  // near the top of the range (where seq + 1 would wrap) was never written.
+  if (*seq == 0 || *seq > kMaxWalSeq) return false;
   e->kind = WalRecordKind::kEvent;
   if (!r.AtEnd()) {
     uint32_t kind = 0;
@@ -284,6 +287,7 @@ absl::StatusOr<uint64_t> ScanSnapshot(const std::string& path, absl::string_view
   if (Crc32c(data.data(), data.size() - 4) != want_crc) return bad("snapshot checksum mismatch");
   const uint64_t last_seq = LoadU64(data.data() + 16);
   const uint64_t count = LoadU64(data.data() + 24);
+  if (last_seq > kMaxWalSeq) return bad(absl::StrCat("implausible last seq ", last_seq));
   const absl::string_view body(data.data(), data.size() - 4);
   size_t off = kSnapshotHeaderBytes;
   uint64_t prev = 0;

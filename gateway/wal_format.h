@@ -74,6 +74,10 @@ absl::Status SurveySegment(const std::string& path, absl::string_view data, uint
                            bool first_in_chain, Chain* chain, const Wal::ReplayFn& fn,
                            SegmentSurvey* survey);
 
+// Largest sequence number a record may carry (2^62: unreachable by appends,
+// and far enough from the top that seq + 1 never wraps).
+inline constexpr uint64_t kMaxWalSeq = uint64_t{1} << 62;
+
 // Smallest framed record, bytes (bounds how many records damaged bytes held).
 inline constexpr size_t kMinRecordBytes = 8 + 32;
 

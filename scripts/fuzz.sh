@@ -9,7 +9,8 @@
 #
 # Options: --runs N, --bench (= --runs 10000000), --max-time S (per target,
 # 0 = none), --parallel P (targets run at once, 1 or 2; default 1, --bench 2),
-# --build-only.
+# --seed S (libFuzzer's -seed; 0 = a new one each run, the default; the ctest
+# smoke pins one so that a clean tree replays the same search), --build-only.
 # Each target starts from fuzz/corpus/<t> and fuzz/regressions/<t>; inputs it
 # finds that add coverage go to $FUZZ_OUT/corpus/<t> (default build-fuzz/; not the repository:
 # copy the useful ones by hand, minimised with -merge=1). A crash, sanitizer
@@ -27,6 +28,7 @@ RUNS=20000
 MAX_TIME=0
 PARALLEL=1
 BUILD_ONLY=0
+SEED=0
 TARGETS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,8 +36,9 @@ while [ $# -gt 0 ]; do
     --bench) RUNS=10000000; PARALLEL=2; shift ;;
     --max-time) MAX_TIME=$2; shift 2 ;;
     --parallel) PARALLEL=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
     --build-only) BUILD_ONLY=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) TARGETS+=("$1"); shift ;;
   esac
@@ -99,7 +102,7 @@ run_target() {
   start=$(date +%s.%N)
   # -timeout: one input longer than 10 s is a bug; -rss_limit_mb: 2 GiB per
   # process (two run at once on the shared machine).
-  "$bin" -runs="$RUNS" -max_total_time="$MAX_TIME" -timeout=10 -rss_limit_mb=2048 \
+  "$bin" -runs="$RUNS" -max_total_time="$MAX_TIME" -seed="$SEED" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$regress/" \
     "$work" "fuzz/corpus/$t" "$regress" >"$log" 2>&1 || rc=$?
   end=$(date +%s.%N)
@@ -119,7 +122,7 @@ run_target() {
 }
 
 export -f run_target
-export BUILD_DIR OUT_DIR LOG_DIR SUMMARY RUNS MAX_TIME
+export BUILD_DIR OUT_DIR LOG_DIR SUMMARY RUNS MAX_TIME SEED
 printf '%s\n' "${TARGETS[@]}" | xargs -P "$PARALLEL" -I{} bash -c 'run_target "$@"' _ {}
 
 cat "$SUMMARY"

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/io/crc32c.h"
 #include "common/io/file.h"
+#include "gateway/wal_format.h"
 #include "gtest/gtest.h"
 
 namespace recsys::gateway {
@@ -447,6 +448,30 @@ TEST(WalTest, SequenceGapIsDataLoss) {
   skipped->reset();
   ASSERT_TRUE(OpenCollect(tmp.path(), &got).ok());
   EXPECT_EQ(got.size(), 4u);
+}
+
+// A checksummed record whose seq could never have been appended (0, or so
+// large that seq + 1 wraps) is malformed: replay never steps backwards past it.
+TEST(WalTest, ImpossibleSeqIsMalformedNotAWrap) {
+  for (uint64_t impossible : {uint64_t{0}, ~uint64_t{0}, wal_internal::kMaxWalSeq + 1}) {
+    SCOPED_TRACE(impossible);
+    TempDir tmp;
+    const std::string seg = tmp.path() + "/" + WalSegmentName(1);
+    WriteBytes(seg, EncodeWalRecord(1, Entry(1)) + EncodeWalRecord(impossible, Entry(2)) +
+                        EncodeWalRecord(2, Entry(3)));
+    std::vector<Replayed> got;
+    auto wal = OpenCollect(tmp.path(), &got);
+    ASSERT_FALSE(wal.ok());
+    EXPECT_EQ(wal.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(wal.status().message().find("malformed"), std::string::npos) << wal.status();
+
+    auto skipped = OpenCollect(tmp.path(), &got, Skip());
+    ASSERT_TRUE(skipped.ok()) << skipped.status();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].seq, 1u);
+    EXPECT_EQ(got[1].seq, 2u);
+    EXPECT_EQ(*(*skipped)->Append(Entry(4)), 3u);
+  }
 }
 
 // A last record whose checksum matches but whose payload does not decode was
