@@ -1,4 +1,5 @@
 #include "common/log.h"
+#include "common/vlog.h"
 
 #include <unistd.h>
 
@@ -67,6 +68,12 @@ bool NeedsQuotes(absl::string_view v) {
 }  // namespace
 
 void SetMinLogSeverity(LogSeverity s) { g_min_severity = static_cast<int>(s); }
+
+namespace {
+std::atomic<int> g_verbosity{0};
+}  // namespace
+void SetVerbosity(int level) { g_verbosity = level; }
+int Verbosity() { return g_verbosity.load(std::memory_order_relaxed); }
 LogSeverity MinLogSeverity() { return static_cast<LogSeverity>(g_min_severity.load()); }
 
 void SetLogFormat(LogFormat format) { g_format = static_cast<int>(format); }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/log.h"
+#include "common/vlog.h"
 
 namespace recsys {
 
@@ -17,6 +18,7 @@ void Progress::Add(int64_t n) {
   absl::MutexLock lock(&mu_);
   if (now - last_log_ < interval_) return;
   last_log_ = now;
+  logged_ = true;
   const double secs = absl::ToDoubleSeconds(now - start_);
   const double eta = done > 0 ? secs * static_cast<double>(total_ - done) / done : 0.0;
   LOG(INFO) << absl::StrFormat("%s: %d/%d (%.0f%%), elapsed %.1fs, ETA %.1fs", step_, done,
@@ -24,6 +26,10 @@ void Progress::Add(int64_t n) {
 }
 
 void Progress::Done() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!logged_ && Verbosity() < 1) return;
+  }
   LOG(INFO) << absl::StrFormat("%s: done in %.2fs", step_, absl::ToDoubleSeconds(elapsed()));
 }
 

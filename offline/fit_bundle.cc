@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -21,6 +22,17 @@ std::vector<ItemInfo> CoConsumptionDocuments(int32_t num_items,
     d.has_metadata = true;
   }
   return docs;
+}
+
+// "1.2s": a phase's wall time for the one line it logs.
+std::string Seconds(absl::Duration d) {
+  return absl::StrFormat("%.1fs", absl::ToDoubleSeconds(d));
+}
+
+// "index flat, recall@200 1.000" (with ef_search for HNSW).
+std::string IndexSummary(const IndexRecall& r) {
+  return absl::StrFormat("index %s, recall@%d %.3f%s", r.kind, r.k, r.recall,
+                         r.ef_search > 0 ? absl::StrFormat(" at ef_search %d", r.ef_search) : "");
 }
 
 }  // namespace
@@ -57,12 +69,12 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
                                                       b->content.item_embeddings(), n,
                                                       b->content.dim()));
   LOG(INFO) << "fit content: dim " << b->content.dim() << ", vocabulary "
-            << b->content.vocabulary_size() << " (" << absl::FormatDuration(absl::Now() - t0)
-            << ")";
+            << b->content.vocabulary_size() << ", " << IndexSummary(*b->content_index_recall)
+            << " (" << Seconds(absl::Now() - t0) << ")";
   t0 = absl::Now();
   b->itemknn = ItemKnnModel::Fit(events, users, n, options.itemknn);
   times->itemknn = absl::Now() - t0;
-  LOG(INFO) << "fit itemknn (" << absl::FormatDuration(times->itemknn) << ")";
+  LOG(INFO) << "fit itemknn (" << Seconds(times->itemknn) << ")";
   t0 = absl::Now();
   b->als = AlsModel::Fit(events, users, n, options.als);
   ASSIGN_OR_RETURN(b->als_index, VectorIndex::Build(b->als.item_factors(), n, b->als.factors(),
@@ -70,19 +82,15 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
   ASSIGN_OR_RETURN(b->als_index_recall,
                    TuneIndex(&b->als_index, b->als.item_factors(), n, b->als.factors()));
   times->als = absl::Now() - t0;
-  LOG(INFO) << "fit als (" << absl::FormatDuration(times->als) << ")";
-  for (const auto& [name, r] : {std::pair{"content", &b->content_index_recall},
-                                std::pair{"als", &b->als_index_recall}}) {
-    LOG(INFO) << name << " index: " << (*r)->kind << ", recall@" << (*r)->k << " "
-              << (*r)->recall << " over " << (*r)->queries << " queries, ef_search "
-              << (*r)->ef_search;
-  }
+  LOG(INFO) << "fit als: " << b->als.factors() << " factors, "
+            << IndexSummary(*b->als_index_recall) << " (" << Seconds(times->als) << ")";
   if (options.ease && options.ease_max_items > 0) {
     t0 = absl::Now();
     ASSIGN_OR_RETURN(EaseModel ease, EaseModel::Fit(events, users, n, options.ease_lambda,
                                                     options.ease_keep, options.ease_max_items));
     b->ease = std::move(ease);
-    LOG(INFO) << "fit ease (" << absl::FormatDuration(absl::Now() - t0) << ")";
+    LOG(INFO) << "fit ease: " << b->ease->num_items() << " items (" << Seconds(absl::Now() - t0)
+              << ")";
   }
   if (options.slist) {
     t0 = absl::Now();
@@ -90,7 +98,8 @@ absl::StatusOr<std::unique_ptr<ModelBundle>> FitBundle(const Dataset& data,
     so.inputs = serving.slist_inputs;
     ASSIGN_OR_RETURN(SlistModel slist, SlistModel::Fit(events, users, n, so));
     b->slist = std::move(slist);
-    LOG(INFO) << "fit slist (" << absl::FormatDuration(absl::Now() - t0) << ")";
+    LOG(INFO) << "fit slist: " << b->slist->weights().num_items() << " items ("
+              << Seconds(absl::Now() - t0) << ")";
   }
   t0 = absl::Now();
   b->trending = TrendingModel(events, n, serving.trending_half_life_s);

@@ -4,7 +4,10 @@
 #include <numeric>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/eval/metrics.h"
+#include "common/vlog.h"
 
 namespace recsys::offline {
 namespace {
@@ -54,9 +57,14 @@ RankerChoice SelectAndFitRanker(const PassOutput& rows, int k, const RankerParam
   TakeRows(rows, /*held_out=*/false, &fit);
   TakeRows(rows, /*held_out=*/true, &held);
   std::vector<float> point_scores, list_scores;
-  LogisticRanker::Fit(fit.features, fit.labels, params).Margins(held.features, &point_scores);
-  LogisticRanker::FitListwise(fit.features, fit.labels, fit.group, params)
-      .Margins(held.features, &list_scores);
+  absl::Time t0 = absl::Now();
+  LogisticRanker pointwise = LogisticRanker::Fit(fit.features, fit.labels, params);
+  pointwise.Margins(held.features, &point_scores);
+  VLOG(1) << "ranker: pointwise fit " << absl::FormatDuration(absl::Now() - t0);
+  t0 = absl::Now();
+  LogisticRanker listwise = LogisticRanker::FitListwise(fit.features, fit.labels, fit.group, params);
+  listwise.Margins(held.features, &list_scores);
+  VLOG(1) << "ranker: listwise fit " << absl::FormatDuration(absl::Now() - t0);
 
   RankerChoice choice;
   choice.pointwise_ndcg = GroupNdcg(point_scores, held.labels, held.group, k);
@@ -64,9 +72,8 @@ RankerChoice SelectAndFitRanker(const PassOutput& rows, int k, const RankerParam
   choice.listwise = choice.listwise_ndcg >= choice.pointwise_ndcg;
   choice.heldout_ndcg = choice.listwise ? choice.listwise_ndcg : choice.pointwise_ndcg;
   choice.heldout_auc = Auc(choice.listwise ? list_scores : point_scores, held.labels);
-  const LogisticRanker first =
-      choice.listwise ? LogisticRanker::FitListwise(fit.features, fit.labels, fit.group, params)
-                      : LogisticRanker::Fit(fit.features, fit.labels, params);
+  const LogisticRanker& first = choice.listwise ? listwise : pointwise;
+  t0 = absl::Now();
   // The ranker against each source's order and the blends, on the held-out cases.
   choice.final_ndcg = choice.heldout_ndcg;
   std::vector<float> scores;
@@ -86,6 +93,8 @@ RankerChoice SelectAndFitRanker(const PassOutput& rows, int k, const RankerParam
       }
     }
   }
+  VLOG(1) << "ranker: blends " << absl::FormatDuration(absl::Now() - t0);
+  t0 = absl::Now();
   choice.model = choice.listwise
                      ? LogisticRanker::FitListwise(rows.features, rows.labels, rows.group, params)
                      : LogisticRanker::Fit(rows.features, rows.labels, params);
@@ -93,6 +102,7 @@ RankerChoice SelectAndFitRanker(const PassOutput& rows, int k, const RankerParam
     choice.model = choice.model.Blended(2 * choice.blend_source + 1, choice.blend_weight,
                                         rows.features, rows.labels);
   }
+  VLOG(1) << "ranker: final fit " << absl::FormatDuration(absl::Now() - t0);
   return choice;
 }
 

@@ -7,6 +7,7 @@
 #include "common/cli_flags.h"
 #include "common/bundle/registry.h"
 #include "common/log.h"
+#include "common/vlog.h"
 #include "offline/trainer.h"
 
 ABSL_FLAG(std::string, data, "data/ml-latest-small", "Data set directory");
@@ -66,9 +67,21 @@ ABSL_FLAG(int64_t, flat_max_items, recsys::VectorIndexOptions{}.flat_max_items,
           "(recall measured and recorded in the manifest)");
 ABSL_FLAG(bool, publish, true, "Publish the bundle to the registry");
 ABSL_FLAG(std::string, json, "", "Also write the leaderboard JSON to this file");
+ABSL_FLAG(std::string, report_data, "",
+          "Also write the evaluation report's data (per-source recall by depth, shares of "
+          "the final lists, calibration, ranker weights; JSON) to this file; "
+          "scripts/report.py draws it");
+ABSL_FLAG(int, v, 0,
+          "Verbosity: 0 = one line per phase; 1 adds each model's fit details and the "
+          "per-iteration ALS losses");
 
 int main(int argc, char** argv) {
   recsys::ParseFlags(argc, argv, "recsys-train", "Train every model, evaluate, publish a bundle");
+  if (absl::GetFlag(FLAGS_v) < 0) {
+    LOG(ERROR) << "--v must be 0 or more";
+    return 2;
+  }
+  recsys::SetVerbosity(absl::GetFlag(FLAGS_v));
   using recsys::offline::TrainOptions;
   TrainOptions o;
   o.data_dir = absl::GetFlag(FLAGS_data);
@@ -129,6 +142,7 @@ int main(int argc, char** argv) {
   o.index.flat_max_items = absl::GetFlag(FLAGS_flat_max_items);
   o.publish = absl::GetFlag(FLAGS_publish);
   o.json_path = absl::GetFlag(FLAGS_json);
+  o.diagnostics_path = absl::GetFlag(FLAGS_report_data);
   if (o.k < 1 || o.k > 1000 || o.threads < 1 || o.content.dim < 2 || o.als.factors < 2 ||
       o.serving.max_pool < o.k || o.serving.trending_half_life_s <= 0 || o.ease_keep < 0 ||
       o.ease_max_items < 1 || o.ease_max_items > recsys::EaseModel::kMaxItems || o.eval_users < 0 || o.tune_users < 1 || o.ranker_cases < 1 ||

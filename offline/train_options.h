@@ -52,6 +52,8 @@ struct TrainOptions {
   int64_t ranker_cases = 2000;
   RankerParams ranker;
   std::string json_path;  // leaderboard JSON, if set
+  // The evaluation report's data (diagnostics.h) over the test cases, if set.
+  std::string diagnostics_path;
 };
 
 }  // namespace recsys::offline

@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "offline/baselines.h"
 #include "offline/bundle_manifest.h"
+#include "offline/diagnostics.h"
 #include "offline/publish.h"
 #include "offline/ranker_selection.h"
 #include "offline/tuning.h"
@@ -18,11 +19,13 @@
 namespace recsys::offline {
 namespace {
 
-// Logs the process's resident and peak resident memory after a phase (the
-// peak is what a memory limit has to allow).
-void LogPhaseMemory(const std::string& phase) {
+// The one line that closes a phase: the wall time since training started and
+// the process's resident and peak resident memory (the peak is what a memory
+// limit has to allow).
+void LogPhaseMemory(const std::string& phase, absl::Time start) {
   const ProcessMemory m = ReadProcessMemory();
-  LOG(INFO) << absl::StrFormat("memory after %s: resident %.2f GB, peak %.2f GB", phase,
+  LOG(INFO) << absl::StrFormat("done %s at %.1fs: memory resident %.2f GB, peak %.2f GB", phase,
+                               absl::ToDoubleSeconds(absl::Now() - start),
                                m.resident_bytes / 1e9, m.peak_resident_bytes / 1e9);
 }
 
@@ -67,7 +70,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
     // only the production refit needs the whole log again.
     std::vector<Interaction>().swap(data.interactions);
   }
-  LogPhaseMemory("load and split");
+  LogPhaseMemory("load and split", start);
   if (split.cases(SplitName::kTest).empty()) {
     return absl::FailedPreconditionError("no user has 3 or more events: nothing to evaluate");
   }
@@ -77,7 +80,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   FitTimes fit_times;
   ASSIGN_OR_RETURN(std::unique_ptr<ModelBundle> bundle,
                    FitBundle(data, split.train(), options, serving, &fit_times));
-  LogPhaseMemory("fit");
+  LogPhaseMemory("fit", start);
   if (options.tune_budget > absl::ZeroDuration()) {
     const absl::Time t0 = absl::Now();
     ASSIGN_OR_RETURN(TunedModels tuned, Tune(data, split, options, fit_times, bundle.get(),
@@ -85,7 +88,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
     options.itemknn = tuned.itemknn;
     options.als = tuned.als;
     LOG(INFO) << "tuning done in " << absl::FormatDuration(absl::Now() - t0);
-    LogPhaseMemory("tuning");
+    LogPhaseMemory("tuning", start);
   }
   serving = bundle->params;
 
@@ -127,15 +130,21 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   params["ranker.best_source_heldout_ndcg"] = absl::StrFormat("%.5f", ranker.best_source_ndcg);
   bundle->ranker = std::move(ranker.model);
   val = PassOutput{};
-  LogPhaseMemory("ranker");
+  LogPhaseMemory("ranker", start);
 
   const std::vector<LeaderboardRow> board = Leaderboard(data, split, *bundle, options);
-  LogPhaseMemory("evaluation");
+  LogPhaseMemory("evaluation", start);
   TrainResult result;
   result.leaderboard = board;
   result.ranker_auc = auc;
   if (!options.json_path.empty()) {
     RETURN_IF_ERROR(WriteFileDurably(options.json_path, LeaderboardJson(board)));
+  }
+  if (!options.diagnostics_path.empty()) {
+    const Diagnostics diagnostics = Diagnose(*bundle, split, split.cases(SplitName::kTest),
+                                             SplitName::kTest, options.k, options.threads);
+    RETURN_IF_ERROR(WriteFileDurably(options.diagnostics_path,
+                                     DiagnosticsJson(diagnostics, *bundle, final_order)));
   }
 
   if (options.production) {
@@ -144,7 +153,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
                      FitBundle(data, data.interactions, options, serving));
     full->ranker = bundle->ranker;
     bundle = std::move(full);
-    LogPhaseMemory("production refit");
+    LogPhaseMemory("production refit", start);
   }
 
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
@@ -154,7 +163,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   if (options.publish) {
     ASSIGN_OR_RETURN(result.bundle_dir,
                      PublishBundle(*bundle, options.registry, options.name, &manifest));
-    LogPhaseMemory("publish");
+    LogPhaseMemory("publish", start);
     LOG(INFO) << "published " << options.name << " version " << manifest.version() << " ("
               << manifest.kind() << ") to " << result.bundle_dir;
   }

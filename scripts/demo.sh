@@ -21,8 +21,11 @@ mkdir -p out/logs
 
 echo "== training (evaluation bundle) =="
 $BIN/recsys-train --data data/ml-latest-small --registry "$REGISTRY" --name "$NAME" \
-  --json out/leaderboard.json | tee out/train.txt
+  --json out/leaderboard.json --report_data out/report-data.json | tee out/train.txt
 version=$(awk '/^version /{print $2}' out/train.txt | tail -n 1)
+echo "== evaluation report =="
+/usr/bin/python3 scripts/report.py --leaderboard out/leaderboard.json \
+  --report_data out/report-data.json --out out/report
 $BIN/recsys-registry --registry "$REGISTRY" --name "$NAME" promote "$version" ||
   echo "promotion refused (see above); production unchanged"
 # Keep the registry bounded across repeated runs (production and its rollback

@@ -27,6 +27,8 @@ PACKAGES=(
   python3-yaml nodejs
   # the web page's test: a real headless browser driven by Selenium
   chromium chromium-driver python3-selenium
+  # the evaluation report's figures (scripts/report.py)
+  python3-matplotlib
   # HTTP load for the HTTP-vs-gRPC benchmark
   wrk
   # the gateway's optional Redis user store: the hiredis client library, and a

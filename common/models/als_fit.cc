@@ -9,6 +9,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/progress.h"
+#include "common/vlog.h"
 #include "common/models/als.h"
 #include "common/models/als_gram.h"
 
@@ -159,11 +161,13 @@ AlsModel AlsModel::Fit(std::span<const Interaction> events, int32_t num_users, i
   for (float& v : xs) v = noise(rng);
   for (float& v : ys) v = noise(rng);
 
-  LOG(INFO) << "ALS: " << num_users << " users, " << num_items << " items, "
+  VLOG(1) << "ALS: " << num_users << " users, " << num_items << " items, "
             << user_items.cols.size() << " distinct pairs, factors=" << f
             << " iterations=" << iterations << " cg_steps=" << cg_steps << " threads=" << threads;
   Eigen::MatrixXd yty = Gram(ys.data(), num_items, f, threads);
   std::vector<double> losses;
+  // A line with ETA every 10 s for a long fit; each iteration's loss at --v 1.
+  Progress progress("fit als (iterations)", iterations, absl::Seconds(10));
   for (int it = 0; it < iterations; ++it) {
     CgHalfStep(user_items, ys.data(), yty, params.reg, params.alpha, cg_steps, threads, num_users,
                f, xs.data());
@@ -180,18 +184,20 @@ AlsModel AlsModel::Fit(std::span<const Interaction> events, int32_t num_users, i
                            (previous - loss) < params.tolerance * previous;
     const absl::Duration elapsed = absl::Now() - start;
     if (converged) {
-      LOG(INFO) << "ALS iteration " << (it + 1) << "/" << iterations << ": loss " << loss
-                << ", improved by less than " << params.tolerance
-                << " of the previous: converged, elapsed "
-                << absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(1)));
+      VLOG(1) << "ALS iteration " << (it + 1) << "/" << iterations << ": loss " << loss
+              << ", improved by less than " << params.tolerance
+              << " of the previous: converged, elapsed "
+              << absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(1)));
       break;
     }
-    LOG(INFO) << "ALS iteration " << (it + 1) << "/" << iterations << ": loss " << loss
-              << ", elapsed " << absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(1)))
-              << ", ETA "
-              << absl::FormatDuration(absl::Trunc(elapsed / (it + 1) * (iterations - it - 1),
-                                                  absl::Milliseconds(1)));
+    progress.Add();
+    VLOG(1) << "ALS iteration " << (it + 1) << "/" << iterations << ": loss " << loss
+            << ", elapsed " << absl::FormatDuration(absl::Trunc(elapsed, absl::Milliseconds(1)))
+            << ", ETA "
+            << absl::FormatDuration(absl::Trunc(elapsed / (it + 1) * (iterations - it - 1),
+                                                absl::Milliseconds(1)));
   }
+  progress.Done();
 
   AlsModel model;
   model.factors_ = f;

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/vlog.h"
 #include "common/models/content.h"
 #include "common/models/content_tfidf.h"
 
@@ -226,9 +227,9 @@ absl::StatusOr<ContentModel> ContentModel::Fit(const std::vector<ItemInfo>& item
   }
   model.projection_ = std::move(projection);
   model.item_embeddings_ = std::move(embeddings);
-  LOG(INFO) << "content model: " << num_items << " items (" << nonzero_rows << " with terms), "
-            << vocab << " terms, dim " << model.dim_ << " (asked " << params.dim << "), fit in "
-            << absl::ToDoubleMilliseconds(absl::Now() - start) << " ms";
+  VLOG(1) << "content model: " << num_items << " items (" << nonzero_rows << " with terms), "
+          << vocab << " terms, dim " << model.dim_ << " (asked " << params.dim << "), fit in "
+          << absl::ToDoubleMilliseconds(absl::Now() - start) << " ms";
   return model;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/vlog.h"
 #include "common/models/ease.h"
 
 // LAPACK (Fortran ABI; the trailing size_t is gfortran's hidden length of the
@@ -178,10 +179,10 @@ absl::StatusOr<EaseModel> EaseModel::Fit(std::span<const Interaction> events, in
     row[i] = 0.0f;
   }
   EaseModel model = FromDense(std::move(g), num_items, std::move(chosen), keep);
-  LOG(INFO) << "EASE: " << n << " items, lambda " << lambda << ", keep "
-            << (keep > 0 ? absl::StrCat(keep, " per row") : "all (dense)") << ", "
-            << model.num_entries() << " entries, fit in "
-            << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)));
+  VLOG(1) << "EASE: " << n << " items, lambda " << lambda << ", keep "
+          << (keep > 0 ? absl::StrCat(keep, " per row") : "all (dense)") << ", "
+          << model.num_entries() << " entries, fit in "
+          << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)));
   return model;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/vlog.h"
 #include "common/models/slist.h"
 
 extern "C" {
@@ -154,10 +155,10 @@ absl::StatusOr<SlistModel> SlistModel::Fit(std::span<const Interaction> events, 
     if (!std::isfinite(v)) return absl::InternalError("SLIST: non-finite weights");
   }
   model.b_ = EaseModel::FromDense(std::move(rt), n32, std::move(chosen), o.keep);
-  LOG(INFO) << "SLIST: " << n << " items, " << rows << " transition rows, lambda " << o.lambda
-            << ", alpha " << o.alpha << ", window " << o.inputs.window << ", "
-            << model.b_.num_entries() << " entries, fit in "
-            << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)));
+  VLOG(1) << "SLIST: " << n << " items, " << rows << " transition rows, lambda " << o.lambda
+          << ", alpha " << o.alpha << ", window " << o.inputs.window << ", "
+          << model.b_.num_entries() << " entries, fit in "
+          << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)));
   return model;
 }
 
