@@ -30,7 +30,7 @@ struct TrainOptions {
   AlsParams als;
   bool ease = true;
   double ease_lambda = 100.0;      // fixed: each EASE fit costs seconds (see docs/evaluation.md)
-  int32_t ease_max_items = 10000;  // EASE covers at most this many (most popular) items
+  int32_t ease_max_items = 6000;  // EASE covers at most this many (most popular) items
   // Entries kept per row of B (largest |value|, stored sparse); 0 = dense.
   // See docs/evaluation.md, "EASE pruning".
   int ease_keep = 256;

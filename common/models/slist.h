@@ -50,7 +50,7 @@ struct SlistOptions {
   double lambda = 200.0;  // L2 weight (> 0)
   double alpha = 0.3;     // share of the reconstruction (EASE) objective, in [0, 1]
   int keep = 256;         // entries kept per row of B (0 = dense)
-  int32_t max_items = 10000;  // most popular items covered (0 = all, at most EaseModel::kMaxItems)
+  int32_t max_items = 6000;  // most popular items covered (0 = all, at most EaseModel::kMaxItems)
   // Most recent targets per user that become training rows (bounds the cost
   // for users with thousands of events; 0 = all).
   int max_rows_per_user = 1000;
