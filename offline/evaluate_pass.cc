@@ -51,6 +51,13 @@ PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& spli
   for (int s = 0; s < kNumSources; ++s) {
     available[s] = retrievers[s] != nullptr && retrievers[s]->Available(bundle);
   }
+  // Per-case values of every row (sources, pool, two-stage).
+  std::vector<CaseValues> source_values(kNumSources, CaseValues(0));
+  for (int s = 0; s < kNumSources; ++s) {
+    if (available[s]) source_values[s] = CaseValues(cases.size());
+  }
+  CaseValues pool_values(cases.size());
+  CaseValues two_stage_values(with_ranker ? cases.size() : 0);
   std::vector<FeatureMatrix> case_rows(collect_rows ? cases.size() : 0);
   std::vector<std::vector<uint8_t>> case_labels(collect_rows ? cases.size() : 0);
   Progress progress(absl::StrCat("evaluate ", SplitNameString(which)),
@@ -69,13 +76,13 @@ PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& spli
     const retrieval::SourceLists lists =
         retrieval::RetrieveSources(retrievers, bundle, st, plan, nullptr);
     for (int s = 0; s < kNumSources; ++s) {
-      if (available[s]) local[t].sources[s].Add(Items(lists[s], k), rel);
+      if (available[s]) source_values[s].Set(i, local[t].sources[s].Add(Items(lists[s], k), rel));
     }
     const std::vector<PooledCandidate> pool =
         retrieval::PoolCandidates(lists, bundle.params.quotas, max_pool);
     std::vector<ItemIndex> pool_items;
     for (const auto& p : pool) pool_items.push_back(p.item);
-    local[t].pool.Add(pool_items, rel);
+    pool_values.Set(i, local[t].pool.Add(pool_items, rel));
     local[t].pool_size += static_cast<int64_t>(pool.size());
     const bool hit =
         std::find(pool_items.begin(), pool_items.end(), target.item) != pool_items.end();
@@ -84,7 +91,9 @@ PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& spli
       case_labels[i].resize(pool.size());
       for (size_t r = 0; r < pool.size(); ++r) case_labels[i][r] = pool[r].item == target.item;
     }
-    if (with_ranker) local[t].two_stage.Add(Items(RankPool(bundle, st, pool, k), k), rel);
+    if (with_ranker) {
+      two_stage_values.Set(i, local[t].two_stage.Add(Items(RankPool(bundle, st, pool, k), k), rel));
+    }
     progress.Add();
   });
   progress.Done();
@@ -95,15 +104,20 @@ PassOutput EvaluatePass(const ModelBundle& bundle, const LeaveLastOutSplit& spli
     local[0].pool_size += local[t].pool_size;
   }
   for (int s = 0; s < kNumSources; ++s) {
-    if (available[s])
-      rows->push_back(MakeRow(which, SourceName(static_cast<SourceId>(s)), k, local[0].sources[s]));
+    if (!available[s]) continue;
+    rows->push_back(MakeRow(which, SourceName(static_cast<SourceId>(s)), k, local[0].sources[s]));
+    source_values[s].MoveTo(&rows->back());
   }
   LeaderboardRow pool_row = MakeRow(which, "pool", max_pool, local[0].pool);
+  pool_values.MoveTo(&pool_row);
   LOG(INFO) << SplitNameString(which) << " pool: mean size "
             << (cases.empty() ? 0.0 : static_cast<double>(local[0].pool_size) / cases.size())
             << ", recall@pool " << pool_row.recall;
-  rows->push_back(pool_row);
-  if (with_ranker) rows->push_back(MakeRow(which, "two_stage", k, local[0].two_stage));
+  rows->push_back(std::move(pool_row));
+  if (with_ranker) {
+    rows->push_back(MakeRow(which, "two_stage", k, local[0].two_stage));
+    two_stage_values.MoveTo(&rows->back());
+  }
 
   PassOutput out;
   if (collect_rows) {

@@ -18,6 +18,7 @@ LeaderboardRow Evaluate(const EvalModel& model, const LeaveLastOutSplit& split, 
   const std::vector<EvalCase>& cases = split.cases(which);
   const int threads = std::max(1, options.threads);
   std::vector<MetricAccumulator> parts(threads, MetricAccumulator(options.k, num_items));
+  CaseValues values(cases.size());
   ParallelCases(cases.size(), threads, [&](size_t i, int t) {
     const EvalCase& c = cases[i];
     const Interaction& target = split.target(c);
@@ -28,10 +29,42 @@ LeaderboardRow Evaluate(const EvalModel& model, const LeaveLastOutSplit& split, 
     ranked.reserve(list.size());
     for (const ScoredIndex& s : list) ranked.push_back(s.item);
     const ItemIndex relevant[1] = {target.item};
-    parts[t].Add(ranked, relevant);
+    values.Set(i, parts[t].Add(ranked, relevant));
   });
   for (int t = 1; t < threads; ++t) parts[0].Merge(parts[t]);
-  return MakeRow(which, model.name(), options.k, parts[0]);
+  LeaderboardRow row = MakeRow(which, model.name(), options.k, parts[0]);
+  values.MoveTo(&row);
+  return row;
+}
+
+std::vector<uint64_t> CaseKeys(const Dataset& data, const LeaveLastOutSplit& split,
+                               SplitName which) {
+  std::vector<uint64_t> keys;
+  for (const EvalCase& c : split.cases(which)) {
+    const Interaction& target = split.target(c);
+    keys.push_back(
+        CaseKey(data.users.Name(c.user), data.items.Name(target.item), target.timestamp_s));
+  }
+  return keys;
+}
+
+CaseResults CollectCaseResults(const Dataset& data, const LeaveLastOutSplit& split,
+                               const std::vector<LeaderboardRow>& board) {
+  CaseResults results;
+  for (SplitName which : {SplitName::kValidation, SplitName::kTest}) {
+    CaseSection section;
+    section.split = SplitNameString(which);
+    section.keys = CaseKeys(data, split, which);
+    for (const LeaderboardRow& r : board) {
+      if (r.split != section.split || r.case_recall.size() != section.keys.size() ||
+          r.case_ndcg.size() != section.keys.size()) {
+        continue;
+      }
+      section.columns.push_back(CaseColumn{r.model, r.k, r.case_recall, r.case_ndcg});
+    }
+    results.sections.push_back(std::move(section));
+  }
+  return results;
 }
 
 LeaderboardRow MakeRow(SplitName split, const std::string& model, int k,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "common/eval/case_results.h"
 #include "common/eval/metrics.h"
 #include "common/eval/split.h"
 #include "common/topk.h"
@@ -44,11 +45,42 @@ struct LeaderboardRow {
   int64_t users = 0;
   // Half-widths of the 95% confidence intervals over users (normal approximation).
   double recall_ci95 = 0, ndcg_ci95 = 0, map_ci95 = 0;
+  // Per-case recall@k and NDCG@k, indexed like the evaluated cases (empty
+  // when not recorded): what the bundle's per-case results file holds
+  // (common/eval/case_results.h). Not part of the leaderboard JSON.
+  std::vector<float> case_recall, case_ndcg;
 };
 
 // A row from an accumulator of `split`'s cases.
 LeaderboardRow MakeRow(SplitName split, const std::string& model, int k,
                        const MetricAccumulator& metrics);
+
+// Per-case values of one row, filled by case index from several threads
+// (each index written once).
+struct CaseValues {
+  explicit CaseValues(size_t n) : recall(n), ndcg(n) {}
+  void Set(size_t i, const CaseMetrics& m) {
+    recall[i] = static_cast<float>(m.recall);
+    ndcg[i] = static_cast<float>(m.ndcg);
+  }
+  // Moves the values into `row`.
+  void MoveTo(LeaderboardRow* row) {
+    row->case_recall = std::move(recall);
+    row->case_ndcg = std::move(ndcg);
+  }
+  std::vector<float> recall, ndcg;
+};
+
+// The stable keys (CaseKey: external user id, target item id, target time)
+// of `which`'s cases, in the split's order.
+std::vector<uint64_t> CaseKeys(const Dataset& data, const LeaveLastOutSplit& split,
+                               SplitName which);
+
+// The per-case results of `board`: one section per split (validation, test)
+// with the split's case keys and every row of that split whose per-case
+// values cover all of its cases (rows evaluated on a subset are left out).
+CaseResults CollectCaseResults(const Dataset& data, const LeaveLastOutSplit& split,
+                               const std::vector<LeaderboardRow>& board);
 
 // Runs fn(case_index, thread) for case_index in [0, n): case i on thread
 // i % threads, the calling thread being thread 0. Returns when all are done.

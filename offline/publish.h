@@ -8,15 +8,19 @@
 
 #include "absl/status/statusor.h"
 #include "common/bundle/model_bundle.h"
+#include "common/eval/case_results.h"
 #include "recsys/v1/manifest.pb.h"
 
 namespace recsys::offline {
 
 // Publishes `bundle` as manifest->version() of model `name` in the registry at
-// `registry_root`; Save fills the manifest's serving parameters. Returns the
-// version's directory.
+// `registry_root`; Save fills the manifest's serving parameters. With
+// `case_results`, they are written beside the models as kCaseResultsFileName
+// (listed and hashed by the manifest like every file; the promotion gate and
+// `recsys-registry compare` read them). Returns the version's directory.
 absl::StatusOr<std::string> PublishBundle(const ModelBundle& bundle,
                                           const std::string& registry_root, const std::string& name,
-                                          v1::BundleManifest* manifest);
+                                          v1::BundleManifest* manifest,
+                                          const CaseResults* case_results = nullptr);
 
 }  // namespace recsys::offline

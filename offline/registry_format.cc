@@ -1,6 +1,7 @@
 #include "offline/registry_format.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -8,6 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/bundle/promotion_gate.h"
+#include "common/eval/paired_comparison.h"
 #include "common/status.h"
 
 namespace recsys::offline {
@@ -128,11 +132,112 @@ std::string FormatComparison(const std::string& name, const std::string& a, cons
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> PairedComparisonRows() {
+  return {{kGateSplit, kGateModel}, {"validation", kGateModel}};
+}
+
+std::string FormatPairedComparison(const v1::BundleManifest& ma, const v1::BundleManifest& mb,
+                                   const ComparisonCases& ca, const ComparisonCases& cb) {
+  std::string out = absl::StrCat(
+      "paired comparison, B - A with its 95% interval (cases matched by user, target item and "
+      "time; ",
+      kGateModel, " is the served list");
+  const auto final_a = ma.parameters().find("ranker.final");
+  const auto final_b = mb.parameters().find("ranker.final");
+  if (final_a != ma.parameters().end() || final_b != mb.parameters().end()) {
+    absl::StrAppend(&out, ", ranker.final A: ",
+                    final_a != ma.parameters().end() ? final_a->second : "-",
+                    ", B: ", final_b != mb.parameters().end() ? final_b->second : "-");
+  }
+  absl::StrAppend(&out, ")\n");
+  std::vector<std::vector<std::string>> rows = {
+      {"split", "model", "k", "metric", "A", "B", "B-A", "95% interval", "verdict", "cases"}};
+  std::vector<std::string> notes;
+  for (const auto& [split, model] : PairedComparisonRows()) {
+    const std::string k = absl::StrCat(kGateK);
+    std::optional<CaseRowView> ra, rb;
+    if (ca.results) ra = ca.results->Find(split, model, kGateK);
+    if (cb.results) rb = cb.results->Find(split, model, kGateK);
+    if (!ra || !rb) {
+      std::vector<std::string> why;
+      for (const auto& [side, cases, row] :
+           {std::tuple{"A", &ca, &ra}, std::tuple{"B", &cb, &rb}}) {
+        if (row->has_value()) continue;
+        why.push_back(cases->results == nullptr
+                          ? absl::StrCat(side, " has no per-case results (", cases->missing, ")")
+                          : absl::StrCat(side, "'s per-case results have no such row"));
+      }
+      rows.push_back({split, model, k, "-", "", "", "", "", "not compared", ""});
+      notes.push_back(absl::StrCat(split, " ", model, ": ", absl::StrJoin(why, "; ")));
+      continue;
+    }
+    const RowComparison c = CompareRows(*ra, *rb);
+    const std::string cases =
+        c.paired ? absl::StrCat("paired, ", c.matched, " matched (A ", c.cases_a, ", B ",
+                                c.cases_b, ")")
+                 : absl::StrCat("unpaired, ", c.matched, " matched (A ", c.cases_a, ", B ",
+                                c.cases_b, ")");
+    bool first = true;
+    for (const auto& [metric, d] : {std::pair{"ndcg", &c.ndcg}, std::pair{"recall", &c.recall}}) {
+      std::vector<std::string> row;
+      if (first) {
+        row = {split, model, k};
+      } else {
+        row = {"", "", ""};
+      }
+      row.push_back(metric);
+      row.push_back(Metric(d->mean_a));
+      row.push_back(Metric(d->mean_b));
+      row.push_back(Delta(d->difference));
+      row.push_back(std::isfinite(d->low) && std::isfinite(d->high)
+                        ? absl::StrCat("[", Delta(d->low), ", ", Delta(d->high), "]")
+                        : std::string("(too few cases)"));
+      row.push_back(VerdictName(d->verdict()));
+      row.push_back(first ? cases : "");
+      rows.push_back(std::move(row));
+      first = false;
+    }
+    if (!c.paired) {
+      notes.push_back(absl::StrCat(
+          split, " ", model,
+          ": the evaluated cases differ (other data, split or sample): unpaired difference of "
+          "the means over each side's own cases, the two intervals combined"));
+    }
+  }
+  absl::StrAppend(&out, FormatTable(rows));
+  for (const std::string& note : notes) absl::StrAppend(&out, "  ", note, "\n");
+  return out;
+}
+
 absl::StatusOr<std::string> CompareVersions(const Registry& reg, const std::string& a,
                                             const std::string& b) {
   ASSIGN_OR_RETURN(v1::BundleManifest ma, reg.RunRecordOrManifest(a));
   ASSIGN_OR_RETURN(v1::BundleManifest mb, reg.RunRecordOrManifest(b));
-  return FormatComparison(reg.name(), a, b, ma, mb);
+  std::string out = FormatComparison(reg.name(), a, b, ma, mb);
+  // Per-case results come from the bundle directory, checked against the
+  // bundle's own manifest (run records carry no file list).
+  std::optional<CaseResults> storage[2];
+  ComparisonCases cases[2];
+  const std::string versions[2] = {a, b};
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<v1::BundleManifest> m = reg.Show(versions[i]);
+    if (!m.ok()) {
+      cases[i].missing = absl::StrCat("no bundle: ", m.status().message());
+      continue;
+    }
+    absl::StatusOr<std::optional<CaseResults>> read =
+        ReadBundleCaseResults(reg.VersionDir(versions[i]), *m);
+    if (!read.ok()) {
+      cases[i].missing = std::string(read.status().message());
+    } else if (!read->has_value()) {
+      cases[i].missing = absl::StrCat("its manifest lists no ", kCaseResultsFileName);
+    } else {
+      storage[i] = std::move(*read);
+      cases[i].results = &*storage[i];
+    }
+  }
+  absl::StrAppend(&out, "\n", FormatPairedComparison(ma, mb, cases[0], cases[1]));
+  return out;
 }
 
 std::string FormatGcResult(const Registry::GcResult& result, bool dry_run) {

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/bundle/registry.h"
+#include "common/eval/case_results.h"
 #include "recsys/v1/manifest.pb.h"
 
 namespace recsys::offline {
@@ -28,8 +30,30 @@ std::string FormatVersionList(const std::vector<v1::BundleManifest>& versions,
 std::string FormatComparison(const std::string& name, const std::string& a, const std::string& b,
                              const v1::BundleManifest& ma, const v1::BundleManifest& mb);
 
+// One side's per-case results for the paired table: the results, or why
+// there are none.
+struct ComparisonCases {
+  const CaseResults* results = nullptr;
+  std::string missing;  // when results is null: e.g. "its manifest lists no leaderboard.cases"
+};
+
+// The rows the paired table compares: test and validation `two_stage` (the
+// final, served list, whose order the manifest's `ranker.final` describes).
+std::vector<std::pair<std::string, std::string>> PairedComparisonRows();
+
+// `compare`'s paired table: for each PairedComparisonRows() row (at the gate's
+// k), NDCG and recall of A and B, B − A with its 95% interval, the verdict
+// ("better" / "worse" / "no significant difference") and whether the cases
+// were paired (with the number matched) or not (intervals combined). A row
+// without per-case results on a side says so instead.
+std::string FormatPairedComparison(const v1::BundleManifest& ma, const v1::BundleManifest& mb,
+                                   const ComparisonCases& ca, const ComparisonCases& cb);
+
 // FormatComparison of two versions of `reg`, each read from its last run
-// record, else its manifest. NotFound if a version has neither.
+// record, else its manifest, followed by FormatPairedComparison over the
+// versions' per-case results (read from their bundle directories, checked
+// against their manifests). NotFound if a version has neither a run record
+// nor a manifest.
 absl::StatusOr<std::string> CompareVersions(const Registry& reg, const std::string& a,
                                             const std::string& b);
 

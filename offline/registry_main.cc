@@ -2,7 +2,7 @@
 //   recsys-registry --registry registry --name movielens list
 //   recsys-registry promote 20261129T034500Z-1a2b3c [--force]
 //   recsys-registry rollback
-//   recsys-registry compare A B
+//   recsys-registry compare A B      (ends with the paired per-case comparison)
 //   recsys-registry gc [--keep 5] [--dry_run]
 #include <exception>
 #include <filesystem>
@@ -24,8 +24,8 @@
 ABSL_FLAG(std::string, registry, "registry", "Registry root directory");
 ABSL_FLAG(std::string, name, "movielens", "Model name (sub-directory of --registry)");
 ABSL_FLAG(bool, force, false,
-          "promote: skip the metric gate (promote even if test NDCG@10 is lower than "
-          "production's)");
+          "promote: skip the metric gate (promote even if test two_stage NDCG@10 is "
+          "significantly lower than production's)");
 
 ABSL_FLAG(bool, load_check, true,
           "promote: load the bundle as each service would (arrays, indexes, cross-checks) "
@@ -51,7 +51,9 @@ constexpr char kUsage[] =
     "  promote VERSION    verify and trial-load the bundle, then make it production\n"
     "                     (--force skips the metric gate, never the checks)\n"
     "  rollback           move production back to the previous production version\n"
-    "  compare A B        parameters and leaderboards of two versions side by side\n"
+    "  compare A B        parameters and leaderboards of two versions side by side, then\n"
+    "                     the paired per-case difference B - A of two_stage with its 95% "
+    "interval\n"
     "  gc                 delete old versions (--keep N newest + production + N rollback "
     "targets; --dry_run)";
 

@@ -161,8 +161,9 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& input_options) {
   result.version = manifest.version();
 
   if (options.publish) {
-    ASSIGN_OR_RETURN(result.bundle_dir,
-                     PublishBundle(*bundle, options.registry, options.name, &manifest));
+    const CaseResults case_results = CollectCaseResults(data, split, board);
+    ASSIGN_OR_RETURN(result.bundle_dir, PublishBundle(*bundle, options.registry, options.name,
+                                                      &manifest, &case_results));
     LogPhaseMemory("publish", start);
     LOG(INFO) << "published " << options.name << " version " << manifest.version() << " ("
               << manifest.kind() << ") to " << result.bundle_dir;

@@ -62,8 +62,8 @@ absl::StatusOr<v1::BundleManifest> ReadManifest(const std::string& bundle_dir);
 
 // Checks that `manifest` describes `bundle_dir`: a known format_version; every
 // listed file exists with the listed size and SHA-256; listed paths stay inside
-// the directory; no .arr / .faiss file in the directory is left unlisted (a bundle
-// mixing artefacts of two runs). Errors name the offending file.
+// the directory; no .arr / .faiss / .cases file in the directory is left unlisted
+// (a bundle mixing artefacts of two runs). Errors name the offending file.
 // With `mapped`, every listed .arr file is memory-mapped and hashed over that
 // mapping, which `mapped` then hands to the loaders (a file is read once, and
 // the bytes checked are the bytes used); other files are hashed by streaming.
@@ -121,10 +121,15 @@ class Registry {
   absl::StatusOr<std::string> Production() const;
 
   // Verifies the bundle, then moves the alias to it and appends the history.
-  // Gate (skipped with `force`): FailedPrecondition if the candidate's test
-  // NDCG@10 of "two_stage" is lower than production's; if either lacks that
-  // row, the best test NDCG@10 of any model is compared instead. A candidate
-  // with no test NDCG@10 at all is refused while production has one.
+  // Gate (skipped with `force`; promotion_gate.h): FailedPrecondition if the
+  // candidate's test "two_stage" NDCG@10 is significantly lower than
+  // production's (the 95% interval of the paired per-case difference lies
+  // below zero). When either bundle has no per-case results, the raw rule:
+  // refused if the candidate's test two_stage NDCG@10 is lower at all; if
+  // either lacks that row, the best test NDCG@10 of any model is compared
+  // instead, and a candidate with no test NDCG@10 at all is refused while
+  // production has one. The message names the rule, the figures and, for the
+  // paired rule, the interval and the number of paired cases.
   // Re-promoting the production version is allowed (and recorded).
   absl::Status Promote(const std::string& version, bool force) const;
   // Moves the alias back to the previous distinct production version (after

@@ -55,7 +55,7 @@ using registry_internal::StripTrailingSlashes;
 
 bool IsArtefactExtension(const fs::path& p) {
   const std::string ext = p.extension().string();
-  return ext == ".arr" || ext == ".faiss";
+  return ext == ".arr" || ext == ".faiss" || ext == ".cases";
 }
 
 bool IsArrayFile(const fs::path& p) { return p.extension().string() == ".arr"; }

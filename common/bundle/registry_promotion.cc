@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/bundle/promotion_gate.h"
 #include "common/bundle/registry_internal.h"
 #include "common/io/file.h"
 #include "common/log.h"
@@ -88,26 +89,28 @@ absl::Status Registry::Promote(const std::string& version, bool force) const {
                    << " is unreadable, promoting without the metric gate: "
                    << prod.status().message();
     } else {
-      std::optional<double> cand_ndcg = LeaderboardNdcg(candidate, kGateModel);
-      std::optional<double> prod_ndcg = LeaderboardNdcg(*prod, kGateModel);
-      std::string metric = absl::StrCat(kGateSplit, " ", kGateModel, " NDCG@", kGateK);
-      if (!cand_ndcg || !prod_ndcg) {
-        cand_ndcg = BestTestNdcg(candidate);
-        prod_ndcg = BestTestNdcg(*prod);
-        metric = absl::StrCat("best ", kGateSplit, " NDCG@", kGateK, " of any model");
-      }
-      if (prod_ndcg && !cand_ndcg) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "refusing to promote %s: it has no %s, production %s has %.6f (use --force to "
-            "override)",
-            version, metric, *current, *prod_ndcg));
-      }
-      if (prod_ndcg && *cand_ndcg < *prod_ndcg) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "refusing to promote %s: its %s %.6f is lower than production %s's %.6f (use "
-            "--force to override)",
-            version, metric, *cand_ndcg, *current, *prod_ndcg));
-      }
+      // Per-case results (read here, under the lock, because which version is
+      // production is only known here; they are a few MB).
+      auto side = [this](const std::string& v, const v1::BundleManifest& m,
+                         std::optional<CaseResults>* storage) {
+        GateSide s{v, &m, nullptr, ""};
+        absl::StatusOr<std::optional<CaseResults>> read = ReadBundleCaseResults(VersionDir(v), m);
+        if (!read.ok()) {
+          LOG(WARNING) << "registry: " << read.status().message();
+          s.no_cases_reason = std::string(read.status().message());
+        } else if (!read->has_value()) {
+          s.no_cases_reason = absl::StrCat("its manifest lists no ", kCaseResultsFileName);
+        } else {
+          *storage = std::move(*read);
+          s.cases = &**storage;
+        }
+        return s;
+      };
+      std::optional<CaseResults> cand_cases, prod_cases;
+      const GateDecision decision =
+          DecidePromotion(side(version, candidate, &cand_cases), side(*current, *prod, &prod_cases));
+      if (!decision.allow) return absl::FailedPreconditionError(decision.message);
+      LOG(INFO) << "registry: " << decision.message;
     }
   }
   RETURN_IF_ERROR(WriteAliasLocked(version));

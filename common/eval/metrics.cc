@@ -79,8 +79,8 @@ double Auc(std::span<const float> scores, std::span<const uint8_t> labels) {
   return u / (static_cast<double>(positives) * static_cast<double>(negatives));
 }
 
-void MetricAccumulator::Add(std::span<const ItemIndex> ranked,
-                            std::span<const ItemIndex> relevant) {
+CaseMetrics MetricAccumulator::Add(std::span<const ItemIndex> ranked,
+                                   std::span<const ItemIndex> relevant) {
   ++users_;
   const double recall = RecallAtK(ranked, relevant, k_);
   const double ndcg = NdcgAtK(ranked, relevant, k_);
@@ -93,6 +93,7 @@ void MetricAccumulator::Add(std::span<const ItemIndex> ranked,
   ap_sq_ += ap * ap;
   const size_t n = std::min(ranked.size(), static_cast<size_t>(std::max(k_, 0)));
   for (size_t i = 0; i < n; ++i) recommended_.insert(ranked[i]);
+  return CaseMetrics{recall, ndcg, ap};
 }
 
 void MetricAccumulator::Merge(const MetricAccumulator& other) {

@@ -23,11 +23,17 @@ double AveragePrecisionAtK(std::span<const ItemIndex> ranked, std::span<const It
 // (Mann-Whitney U with average ranks). 0.5 when one class is empty.
 double Auc(std::span<const float> scores, std::span<const uint8_t> labels);
 
+// One case's metrics at k.
+struct CaseMetrics {
+  double recall = 0, ndcg = 0, ap = 0;
+};
+
 // Accumulates per-user metrics and the catalogue coverage of the top-k lists.
 class MetricAccumulator {
  public:
   MetricAccumulator(int k, int32_t num_items) : k_(k), num_items_(num_items) {}
-  void Add(std::span<const ItemIndex> ranked, std::span<const ItemIndex> relevant);
+  // Adds one case; returns its metrics (for per-case results).
+  CaseMetrics Add(std::span<const ItemIndex> ranked, std::span<const ItemIndex> relevant);
   // Merges another accumulator (same k and catalogue).
   void Merge(const MetricAccumulator& other);
 

@@ -145,6 +145,45 @@ TEST(RegistryFormat, VersionList) {
   EXPECT_TRUE(absl::EndsWith(FormatVersionList({}, "", "reg/ml"), "(no versions in reg/ml)\n"));
 }
 
+// The paired table: a paired row with its verdict and matched cases, an
+// unpaired row labelled and explained, and a side without per-case results.
+TEST(RegistryFormat, PairedComparisonTable) {
+  auto section = [](const std::string& split, uint64_t first_key, int hits) {
+    CaseSection s;
+    s.split = split;
+    CaseColumn c{"two_stage", 10, {}, {}};
+    for (int i = 0; i < 100; ++i) {
+      s.keys.push_back(first_key + i);
+      c.recall.push_back(i < hits ? 1.0f : 0.0f);
+      c.ndcg.push_back(i < hits ? 1.0f : 0.0f);
+    }
+    s.columns.push_back(c);
+    return s;
+  };
+  CaseResults a, b;
+  a.sections = {section("test", 1, 30), section("validation", 1, 30)};
+  // Test: the same cases, 20 more hits. Validation: other cases.
+  b.sections = {section("test", 1, 50), section("validation", 1000, 31)};
+  v1::BundleManifest ma, mb;
+  (*ma.mutable_parameters())["ranker.final"] = "ranker";
+  const std::string text = FormatPairedComparison(ma, mb, {&a, ""}, {&b, ""});
+  EXPECT_TRUE(absl::StrContains(text, "ranker.final A: ranker, B: -")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "test        two_stage  10  ndcg    0.3000  0.5000  +0.2000"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(text, "better")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "paired, 100 matched (A 100, B 100)")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "unpaired, 0 matched (A 100, B 100)")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "validation two_stage: the evaluated cases differ")) << text;
+
+  const std::string missing =
+      FormatPairedComparison(ma, mb, {nullptr, "its manifest lists no leaderboard.cases"}, {&b, ""});
+  EXPECT_TRUE(absl::StrContains(missing, "not compared")) << missing;
+  EXPECT_TRUE(absl::StrContains(
+      missing, "test two_stage: A has no per-case results (its manifest lists no "
+               "leaderboard.cases)"))
+      << missing;
+}
+
 // The gc summary lists what was removed and the totals, worded for a dry run or not.
 TEST(RegistryFormat, GcResult) {
   Registry::GcResult r;

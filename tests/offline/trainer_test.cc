@@ -8,6 +8,7 @@
 #include <random>
 
 #include "absl/time/clock.h"
+#include "common/bundle/promotion_gate.h"
 #include "common/bundle/registry.h"
 #include "common/features/features.h"
 #include "common/retrieval/pool.h"
@@ -123,6 +124,47 @@ TEST(Trainer, TrainsWithoutItemMetadata) {
   EXPECT_GT(content, random);
   fs::remove_all(root);
 }
+// The published bundle carries per-case results for every leaderboard row,
+// listed in the manifest, keyed by the split's cases, whose means are the
+// leaderboard's figures.
+TEST(Trainer, PublishesPerCaseResults) {
+  const std::string root = TempDir("cases");
+  TrainOptions o = SmallOptions(root);
+  auto result = Train(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto manifest = ReadManifest(result->bundle_dir);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  auto cases = ReadBundleCaseResults(result->bundle_dir, *manifest);
+  ASSERT_TRUE(cases.ok()) << cases.status();
+  ASSERT_TRUE(cases->has_value());
+  const CaseResults& r = **cases;
+
+  auto data = LoadDataset(o.data_dir, o.load);
+  ASSERT_TRUE(data.ok());
+  LeaveLastOutSplit split(*data);
+  ASSERT_EQ(r.sections.size(), 2u);
+  EXPECT_EQ(r.sections[0].split, "validation");
+  EXPECT_EQ(r.sections[0].keys, CaseKeys(*data, split, SplitName::kValidation));
+  EXPECT_EQ(r.sections[1].keys, CaseKeys(*data, split, SplitName::kTest));
+  EXPECT_EQ(r.sections[1].keys.size(), 90u);
+
+  ASSERT_GT(manifest->leaderboard_size(), 0);
+  for (const v1::LeaderboardRow& row : manifest->leaderboard()) {
+    const auto cases_row = r.Find(row.split(), row.model(), row.k());
+    ASSERT_TRUE(cases_row.has_value()) << row.split() << " " << row.model();
+    ASSERT_EQ(static_cast<int64_t>(cases_row->size()), row.users());
+    double recall = 0, ndcg = 0;
+    for (size_t i = 0; i < cases_row->size(); ++i) {
+      recall += cases_row->recall[i];
+      ndcg += cases_row->ndcg[i];
+    }
+    EXPECT_NEAR(recall / row.users(), row.recall(), 1e-6) << row.model();
+    EXPECT_NEAR(ndcg / row.users(), row.ndcg(), 1e-6) << row.model();
+  }
+  EXPECT_TRUE(ModelBundle::Load(result->bundle_dir).ok());
+  fs::remove_all(root);
+}
+
 // One flipped byte in an artefact makes the load fail with the file's name.
 TEST(Trainer, CorruptBundleIsRefused) {
   const std::string root = TempDir("corrupt");
