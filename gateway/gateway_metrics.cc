@@ -1,10 +1,59 @@
 #include "gateway/gateway_metrics.h"
 
+#include <algorithm>
+#include <iterator>
+#include <tuple>
+
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/eval/list_metrics.h"
 #include "common/server/grpc_status.h"
 #include "google/protobuf/descriptor.h"
 
 namespace recsys::gateway {
+
+// The exposure table and the gauges computed from it at each scrape (a
+// Collectable the ServerMetrics holds weakly: it stops being scraped once the
+// GatewayMetrics that owns it is gone).
+class ExposureCollector : public prometheus::Collectable {
+ public:
+  explicit ExposureCollector(ExposureTrackerOptions options) : tracker_(options) {}
+  ExposureTracker& tracker() { return tracker_; }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    const ExposureSummary s = tracker_.Summarize(0.01);
+    return {Gauge("recsys_gateway_exposure_top1pct_share",
+                  "Share of the served slots taken by the top 1% of the catalogue's items "
+                  "(decaying window; a lower bound once the table is full)",
+                  s.top_share),
+            Gauge("recsys_gateway_exposure_gini",
+                  "Gini coefficient of served slots over the catalogue's items (decaying "
+                  "window; 0 = equal exposure, near 1 = a few items take everything)",
+                  s.gini),
+            Gauge("recsys_gateway_exposure_tracked_items",
+                  "Items the bounded exposure table holds (below its capacity the exposure "
+                  "figures are exact)",
+                  static_cast<double>(s.tracked_items)),
+            Gauge("recsys_gateway_exposure_slots",
+                  "Served slots in the exposure window (exponentially decayed count)", s.slots)};
+  }
+
+ private:
+  static prometheus::MetricFamily Gauge(const char* name, const char* help, double value) {
+    prometheus::MetricFamily family;
+    family.name = name;
+    family.help = help;
+    family.type = prometheus::MetricType::Gauge;
+    prometheus::ClientMetric m;
+    m.gauge.value = value;
+    family.metric.push_back(std::move(m));
+    return family;
+  }
+
+  ExposureTracker tracker_;
+};
+
 namespace {
 
 // The RPC service whose grpc_server_* series exist from start-up.
@@ -15,6 +64,15 @@ constexpr v1::Path kPaths[] = {v1::PATH_FULL, v1::PATH_RETRIEVAL_ONLY, v1::PATH_
 
 prometheus::Histogram::BucketBoundaries StageBuckets() {
   return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5};
+}
+// 1 - cosine lies in [0, 2]; LSA content embeddings of unrelated items sit near 1.
+prometheus::Histogram::BucketBoundaries DiversityBuckets() {
+  return {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5};
+}
+// Bits: log2 of the training interactions bounds it (~17 at 100k events,
+// ~26 at 50M).
+prometheus::Histogram::BucketBoundaries NoveltyBuckets() {
+  return {2, 4, 6, 7, 8, 9, 10, 11, 12, 14, 16, 20, 24, 28};
 }
 
 }  // namespace
@@ -44,7 +102,7 @@ std::vector<std::string> DegradedReasons() {
   return reasons;
 }
 
-GatewayMetrics::GatewayMetrics(ServerMetrics* metrics) {
+GatewayMetrics::GatewayMetrics(ServerMetrics* metrics, ExposureTrackerOptions exposure) {
   if (metrics == nullptr) return;
   prometheus::Registry& r = metrics->registry();
   answers_ = &prometheus::BuildCounter()
@@ -79,6 +137,23 @@ GatewayMetrics::GatewayMetrics(ServerMetrics* metrics) {
                    .Help("Recommend calls in flight")
                    .Register(r)
                    .Add({});
+  auto& diversity = prometheus::BuildHistogram()
+                        .Name("recsys_gateway_list_diversity")
+                        .Help("Intra-list diversity of served Recommend lists: mean 1 - cosine "
+                              "of the items' content embeddings, by path")
+                        .Register(r);
+  auto& novelty = prometheus::BuildHistogram()
+                      .Name("recsys_gateway_list_novelty")
+                      .Help("Novelty of served Recommend lists: mean -log2 of the items' "
+                            "share of training interactions (bits), by path")
+                      .Register(r);
+  static_assert(std::size(kPaths) == std::tuple_size_v<decltype(list_diversity_)>);
+  for (size_t i = 0; i < std::size(kPaths); ++i) {
+    list_diversity_[i] = &diversity.Add({{"path", PathName(kPaths[i])}}, DiversityBuckets());
+    list_novelty_[i] = &novelty.Add({{"path", PathName(kPaths[i])}}, NoveltyBuckets());
+  }
+  exposure_ = std::make_shared<ExposureCollector>(exposure);
+  metrics->AddCollectable(exposure_);
   ask_generator_ = &prometheus::BuildCounter()
                         .Name("recsys_gateway_ask_generator_total")
                         .Help("Ask generator calls by outcome (ok; any other outcome answers "
@@ -168,6 +243,28 @@ void GatewayMetrics::InflightStarted() {
 
 void GatewayMetrics::InflightFinished() {
   if (inflight_ != nullptr) inflight_->Decrement();
+}
+
+void GatewayMetrics::ObserveServedList(const ModelBundle& bundle,
+                                       const v1::RecommendResponse& response) {
+  if (exposure_ == nullptr || response.items().empty()) return;
+  const auto path = std::find(std::begin(kPaths), std::end(kPaths), response.path());
+  if (path == std::end(kPaths)) return;
+  const size_t p = static_cast<size_t>(path - std::begin(kPaths));
+  absl::InlinedVector<ItemIndex, kDiversityItems> items;
+  for (const v1::ScoredItem& item : response.items()) {
+    if (std::optional<int32_t> i = bundle.catalogue.ids.Find(item.item_id())) items.push_back(*i);
+  }
+  if (items.empty()) return;
+  const Catalogue& c = bundle.catalogue;
+  const ListQuality quality(bundle.content.item_embeddings(), bundle.content.dim(), c.popularity,
+                            c.popularity_total);
+  const std::span<const ItemIndex> list(items.data(), items.size());
+  if (auto d = quality.Diversity(list.first(std::min<size_t>(list.size(), kDiversityItems)))) {
+    list_diversity_[p]->Observe(*d);
+  }
+  if (auto n = quality.Novelty(list)) list_novelty_[p]->Observe(*n);
+  exposure_->tracker().Add(list, bundle.num_items(), absl::Now());
 }
 
 void GatewayMetrics::CountAskGenerator(GeneratorOutcome outcome) {

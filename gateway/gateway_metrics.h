@@ -13,6 +13,23 @@
 //   recsys_gateway_cache_lookups_total{result}   counter, "hit" | "miss"
 //   recsys_gateway_rejected_total                counter, admission control refusals
 //   recsys_gateway_inflight                      gauge, Recommend calls in flight
+//   recsys_gateway_list_diversity{path}          histogram, intra-list diversity of each
+//                                                served list (mean 1 - cosine of its
+//                                                first kDiversityItems items' content
+//                                                embeddings; lists with fewer than two
+//                                                embedded items are not observed)
+//   recsys_gateway_list_novelty{path}            histogram, mean self-information
+//                                                (bits, -log2 of the item's share of
+//                                                the bundle's training interactions)
+//                                                of each served list
+//   recsys_gateway_exposure_top1pct_share        gauge, share of the served slots the
+//                                                top 1% of the catalogue's items took
+//                                                (decaying window, exposure_tracker.h)
+//   recsys_gateway_exposure_gini                 gauge, Gini coefficient of the served
+//                                                slots over the catalogue's items
+//   recsys_gateway_exposure_tracked_items        gauge, items the exposure table holds
+//                                                (below its capacity: both figures exact)
+//   recsys_gateway_exposure_slots                gauge, decayed served slots in the window
 //   recsys_gateway_ask_generator_total{outcome}  counter, Ask generator calls by outcome
 //                                                ("ok", "connect_error", "timeout",
 //                                                "http_status", "too_large", "bad_reply";
@@ -32,6 +49,8 @@
 //   recsys_wal_recovery_skipped_bytes            gauge, damaged log bytes skipped at start-up
 //   recsys_wal_recovery_truncated_bytes          gauge, torn log tail cut off at start-up
 //
+// The list figures are observed for every non-empty Recommend answer (cache
+// hits included); the exposure gauges are computed at each scrape.
 // Every label value an alert or dashboard uses exists at 0 from construction
 // (rate() and ratios work before the first event): every path, every degraded
 // reason the ladder can produce (DegradedReasons()), every stage, both cache
@@ -42,15 +61,19 @@
 // Threading: every method is safe to call concurrently.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/bundle/model_bundle.h"
 #include "common/server/metrics.h"
 #include "gateway/ask_generator.h"
+#include "gateway/exposure_tracker.h"
 #include "gateway/user_store.h"
 #include "recsys/v1/recommender.pb.h"
 
@@ -71,10 +94,16 @@ inline constexpr char kUserStoreBusyReason[] = "user_store:RESOURCE_EXHAUSTED";
 // user-store reasons.
 std::vector<std::string> DegradedReasons();
 
+class ExposureCollector;  // gateway_metrics.cc
+
+// Served lists' diversity is measured on their first this many items: the
+// cost is O(n^2 * dim), ~50k multiply-adds at 32 items of 96 dimensions.
+inline constexpr int kDiversityItems = 32;
+
 class GatewayMetrics {
  public:
   // `metrics` (not owned, may be null) must outlive this object.
-  explicit GatewayMetrics(ServerMetrics* metrics);
+  explicit GatewayMetrics(ServerMetrics* metrics, ExposureTrackerOptions exposure = {});
   GatewayMetrics(const GatewayMetrics&) = delete;
   GatewayMetrics& operator=(const GatewayMetrics&) = delete;
 
@@ -87,6 +116,12 @@ class GatewayMetrics {
   // Recommend calls in flight: one started when admitted, finished when answered.
   void InflightStarted();
   void InflightFinished();
+  // One served Recommend answer's list (its items and path), from `bundle`:
+  // observes its diversity and novelty and adds its items to the exposure
+  // table. Items the catalogue does not know are left out; an empty list is
+  // not observed. Cost: O(k) id lookups, O(min(k, kDiversityItems)^2 * dim)
+  // for diversity, one short mutex hold for exposure.
+  void ObserveServedList(const ModelBundle& bundle, const v1::RecommendResponse& response);
   // One Ask generator call's outcome.
   void CountAskGenerator(GeneratorOutcome outcome);
   // Advances the recsys_wal_* counters to the store's figures and observes the
@@ -110,6 +145,12 @@ class GatewayMetrics {
   prometheus::Counter* rejected_ = nullptr;
   prometheus::Gauge* inflight_ = nullptr;
   prometheus::Family<prometheus::Counter>* ask_generator_ = nullptr;
+  // Per path, in kPaths order (gateway_metrics.cc): no label lookup per list.
+  std::array<prometheus::Histogram*, 4> list_diversity_{};
+  std::array<prometheus::Histogram*, 4> list_novelty_{};
+  // The exposure table and its scrape-time gauges (shared with the
+  // registry's weak reference; see the .cc).
+  std::shared_ptr<ExposureCollector> exposure_;
   prometheus::Counter* wal_appends_ = nullptr;
   prometheus::Counter* wal_fsyncs_ = nullptr;
   prometheus::Histogram* wal_fsync_seconds_ = nullptr;

@@ -134,7 +134,7 @@ GatewayService::GatewayService(GatewayOptions options, BundleSource bundles, Use
       bundles_(std::move(bundles)),
       store_(store),
       server_metrics_(metrics),
-      metrics_(metrics),
+      metrics_(metrics, options_.exposure),
       cache_(options_.cache),
       retrieval_probe_(retrieval, v1::Retrieval::service_full_name()),
       ranking_probe_(ranking, v1::Ranking::service_full_name()),

@@ -44,6 +44,7 @@
 #include "gateway/ask_generator.h"
 #include "gateway/backend_status.h"
 #include "gateway/budget.h"
+#include "gateway/exposure_tracker.h"
 #include "gateway/gateway_metrics.h"
 #include "gateway/recommend_ladder.h"
 #include "gateway/requests.h"
@@ -94,6 +95,9 @@ struct GatewayOptions {
   // The key retrieval and ranking share (--signals_key_file): the signals of
   // a merged pool are re-signed with it. Empty: merged signals go unsigned.
   std::string signals_key;
+  // The served-exposure table behind recsys_gateway_exposure_* (its size and
+  // decay; exposure_tracker.h).
+  ExposureTrackerOptions exposure;
 };
 
 // Every method is a raw callback method: its bytes are checked against the

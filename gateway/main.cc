@@ -87,6 +87,12 @@ ABSL_FLAG(int, max_inflight, recsys::gateway::GatewayOptions{}.max_inflight,
           "Concurrent Recommend calls before RESOURCE_EXHAUSTED (size it to saturation "
           "throughput x the callers' deadline)");
 ABSL_FLAG(int, max_k, 100, "Largest k a caller may ask for");
+ABSL_FLAG(int, exposure_items, recsys::gateway::ExposureTrackerOptions{}.capacity,
+          "Items the served-exposure table tracks at once (recsys_gateway_exposure_*; ~45 "
+          "bytes each, whatever the catalogue's size; exact while fewer items were served, "
+          "keep it well above 1% of the catalogue)");
+ABSL_FLAG(absl::Duration, exposure_half_life, recsys::gateway::ExposureTrackerOptions{}.half_life,
+          "Half-life of a served slot in the exposure figures (e.g. 15m; inf = never decays)");
 ABSL_FLAG(int, max_history, recsys::gateway::RequestLimits{}.max_history,
           "Most recent history events sent downstream (stored ones, then extra_history; "
           "also the most extra_history events a request may carry). Retrieval's and "
@@ -169,6 +175,8 @@ int main(int argc, char** argv) {
   o.service.budget.retrieval_share = absl::GetFlag(FLAGS_retrieval_share);
   o.service.budget.margin = absl::GetFlag(FLAGS_margin);
   o.service.max_inflight = absl::GetFlag(FLAGS_max_inflight);
+  o.service.exposure.capacity = absl::GetFlag(FLAGS_exposure_items);
+  o.service.exposure.half_life = absl::GetFlag(FLAGS_exposure_half_life);
   o.service.limits.max_k = absl::GetFlag(FLAGS_max_k);
   o.service.limits.max_history = absl::GetFlag(FLAGS_max_history);
   o.service.limits.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
@@ -211,6 +219,9 @@ int main(int argc, char** argv) {
     bad_flag = "--default_deadline must be positive";
   } else if (o.service.max_inflight < 1 || o.service.feedback_workers < 1) {
     bad_flag = "--max_inflight and --feedback_workers must be >= 1";
+  } else if (o.service.exposure.capacity < 1 || o.service.exposure.capacity > (1 << 24) ||
+             o.service.exposure.half_life <= absl::ZeroDuration()) {
+    bad_flag = "--exposure_items must be in 1..2^24 and --exposure_half_life positive";
   } else if (o.service.limits.max_k < 1 || o.service.limits.max_history < 0) {
     bad_flag = "--max_k must be >= 1 and --max_history >= 0";
   } else if (o.service.limits.max_request_bytes < 1024 ||

@@ -252,6 +252,7 @@ class RecommendCall : public std::enable_shared_from_this<RecommendCall> {
       deps_.cache->Insert(cache_key_, Now(), *response_);
     }
     deps_.metrics->CountAnswer(path, degraded, degraded_reason);
+    deps_.metrics->ObserveServedList(*bundle_, *response_);  // diversity, novelty, exposure
     if (parent_ != nullptr) {  // for the access log: "full", "cold_start", ...
       AnnotateCall(*parent_, "path", absl::AsciiStrToLower(v1::Path_Name(path).substr(5)));
       if (degraded) AnnotateCall(*parent_, "degraded_reason", degraded_reason);

@@ -11,7 +11,9 @@
 #include "absl/time/time.h"
 #include "common/cli_flags.h"
 #include "common/data/loader.h"
+#include "common/eval/list_metrics.h"
 #include "common/eval/split.h"
+#include "common/models/trending.h"
 #include "common/log.h"
 #include "offline/baselines.h"
 #include "offline/evaluator.h"
@@ -95,6 +97,11 @@ int Run() {
   offline::EvalOptions options;
   options.k = k;
   options.threads = absl::GetFlag(FLAGS_threads);
+  // Novelty against the training popularity; no content model here, so the
+  // rows have no diversity (recsys-train's leaderboard has it).
+  const std::vector<float> popularity = PopularityCounts(split.train(), data->num_items());
+  const ListQuality quality({}, 0, popularity, PopularityTotal(popularity));
+  options.quality = &quality;
   std::vector<offline::LeaderboardRow> rows;
   const std::string target = absl::GetFlag(FLAGS_target);
   if (!target.empty()) {

@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "common/bundle/model_bundle.h"
+#include "common/eval/list_metrics.h"
 #include "common/eval/split.h"
 #include "common/features/features.h"
 #include "offline/evaluator.h"
@@ -24,6 +25,11 @@ struct PassOutput {
   std::vector<uint8_t> labels;
   std::vector<int32_t> group;
 };
+
+// The diversity and novelty inputs of `bundle`'s lists: its content item
+// embeddings and its catalogue's training popularity (views into `bundle`,
+// which must outlive the result). O(num_items) for the popularity total.
+ListQuality BundleListQuality(const ModelBundle& bundle);
 
 // Appends to `rows` one row per source the bundle has (each asked for
 // max(quota, k) candidates), the pool row (recall at the pool's size) and, with

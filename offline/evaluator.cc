@@ -5,6 +5,14 @@
 #include "common/eval/metrics.h"
 
 namespace recsys::offline {
+namespace {
+
+// `x` with `decimals` decimals, or "-" when absent.
+std::string Optional(const std::optional<double>& x, int decimals) {
+  return x ? absl::StrFormat("%.*f", decimals, *x) : std::string("-");
+}
+
+}  // namespace
 
 SeenSet SeenItems(std::span<const Interaction> history) {
   SeenSet seen;
@@ -17,7 +25,8 @@ LeaderboardRow Evaluate(const EvalModel& model, const LeaveLastOutSplit& split, 
                         int32_t num_items, const EvalOptions& options) {
   const std::vector<EvalCase>& cases = split.cases(which);
   const int threads = std::max(1, options.threads);
-  std::vector<MetricAccumulator> parts(threads, MetricAccumulator(options.k, num_items));
+  std::vector<MetricAccumulator> parts(threads,
+                                       MetricAccumulator(options.k, num_items, options.quality));
   CaseValues values(cases.size());
   ParallelCases(cases.size(), threads, [&](size_t i, int t) {
     const EvalCase& c = cases[i];
@@ -81,6 +90,9 @@ LeaderboardRow MakeRow(SplitName split, const std::string& model, int k,
   row.recall_ci95 = metrics.recall_ci95();
   row.ndcg_ci95 = metrics.ndcg_ci95();
   row.map_ci95 = metrics.map_ci95();
+  row.diversity = metrics.diversity();
+  row.novelty = metrics.novelty();
+  row.gini = metrics.exposure_gini();
   return row;
 }
 
@@ -96,19 +108,31 @@ std::string FormatLeaderboard(const std::vector<LeaderboardRow>& rows) {
                           r.split, r.model, r.recall, r.ndcg, r.map, r.coverage, r.users,
                           r.recall_ci95, r.ndcg_ci95);
   }
+  absl::StrAppendFormat(&out, "\n%-10s %-12s %12s %12s %12s %10s\n", "split", "model",
+                        absl::StrCat("diversity@", k), absl::StrCat("novelty@", k),
+                        absl::StrCat("coverage@", k), absl::StrCat("gini@", k));
+  for (const LeaderboardRow& r : rows) {
+    absl::StrAppendFormat(&out, "%-10s %-12s %12s %12s %12.4f %10.4f\n", r.split, r.model,
+                          Optional(r.diversity, 4), Optional(r.novelty, 2), r.coverage, r.gini);
+  }
   return out;
 }
 
 std::string LeaderboardJson(const std::vector<LeaderboardRow>& rows) {
+  auto json = [](const std::optional<double>& x) {
+    return x ? absl::StrFormat("%.6f", *x) : std::string("null");
+  };
   std::string out = "[\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const LeaderboardRow& r = rows[i];
     absl::StrAppendFormat(&out,
                           "  {\"split\": \"%s\", \"model\": \"%s\", \"k\": %d, \"recall\": %.6f, "
                           "\"ndcg\": %.6f, \"map\": %.6f, \"coverage\": %.6f, \"users\": %d, "
-                          "\"recall_ci95\": %.6f, \"ndcg_ci95\": %.6f, \"map_ci95\": %.6f}%s\n",
+                          "\"recall_ci95\": %.6f, \"ndcg_ci95\": %.6f, \"map_ci95\": %.6f, "
+                          "\"diversity\": %s, \"novelty\": %s, \"gini\": %.6f}%s\n",
                           r.split, r.model, r.k, r.recall, r.ndcg, r.map, r.coverage, r.users,
-                          r.recall_ci95, r.ndcg_ci95, r.map_ci95, i + 1 < rows.size() ? "," : "");
+                          r.recall_ci95, r.ndcg_ci95, r.map_ci95, json(r.diversity),
+                          json(r.novelty), r.gini, i + 1 < rows.size() ? "," : "");
   }
   out += "]\n";
   return out;

@@ -1,10 +1,12 @@
 // Offline evaluation harness: runs a model over every case of a split and
-// accumulates recall/NDCG/MAP/coverage at k (DESIGN §8 protocol).
+// accumulates recall/NDCG/MAP/coverage at k (DESIGN §8 protocol), and the
+// beyond-accuracy metrics of the same lists (common/eval/list_metrics.h).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +51,13 @@ struct LeaderboardRow {
   // when not recorded): what the bundle's per-case results file holds
   // (common/eval/case_results.h). Not part of the leaderboard JSON.
   std::vector<float> case_recall, case_ndcg;
+  // Beyond accuracy, over the same top-k lists (list_metrics.h): mean
+  // intra-list diversity (1 - cosine of content embeddings; absent without
+  // embeddings, e.g. the pool row or recsys-eval), mean novelty in bits
+  // (absent without training popularity) and the Gini coefficient of item
+  // exposure over the catalogue.
+  std::optional<double> diversity = std::nullopt, novelty = std::nullopt;
+  double gini = 0;
 };
 
 // A row from an accumulator of `split`'s cases.
@@ -100,6 +109,9 @@ void ParallelCases(size_t n, int threads, Fn&& fn) {
 struct EvalOptions {
   int k = 10;
   int threads = 2;
+  // Items' embeddings and popularity for diversity and novelty (not owned;
+  // null: the row has neither).
+  const ListQuality* quality = nullptr;
 };
 
 LeaderboardRow Evaluate(const EvalModel& model, const LeaveLastOutSplit& split, SplitName which,
@@ -108,9 +120,11 @@ LeaderboardRow Evaluate(const EvalModel& model, const LeaveLastOutSplit& split, 
 // Items of the history as a set (the seen-item exclusion).
 SeenSet SeenItems(std::span<const Interaction> history);
 
-// Fixed-width table, one row per line, for terminals.
+// Fixed-width tables, one row per line, for terminals: accuracy, then (after
+// a blank line) beyond accuracy ("-" for a metric a row does not have).
 std::string FormatLeaderboard(const std::vector<LeaderboardRow>& rows);
-// The leaderboard JSON: an array of row objects.
+// The leaderboard JSON: an array of row objects (diversity and novelty are
+// null when the row has none).
 std::string LeaderboardJson(const std::vector<LeaderboardRow>& rows);
 
 }  // namespace recsys::offline

@@ -35,7 +35,10 @@ std::vector<LeaderboardRow> Leaderboard(const Dataset& data, const LeaveLastOutS
   std::vector<LeaderboardRow> board;
   RandomModel random(data.num_items(), options.seed);
   PopularityModel popularity(split.train(), data.num_items());
-  EvalOptions eval_options{options.k, options.threads};
+  // The baselines' lists are measured against the same embeddings and
+  // popularity as the bundle's sources.
+  const ListQuality quality = BundleListQuality(bundle);
+  EvalOptions eval_options{options.k, options.threads, &quality};
   for (SplitName s : {SplitName::kValidation, SplitName::kTest}) {
     board.push_back(Evaluate(random, split, s, data.num_items(), eval_options));
     board.push_back(Evaluate(popularity, split, s, data.num_items(), eval_options));

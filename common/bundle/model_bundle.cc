@@ -9,6 +9,7 @@
 #include "common/bundle/array_file.h"
 #include "common/bundle/bundle_files.h"
 #include "common/bundle/registry.h"
+#include "common/eval/list_metrics.h"
 #include "common/features/features.h"
 #include "common/models/csr.h"
 #include "common/status.h"
@@ -165,6 +166,7 @@ Catalogue BuildCatalogue(const Dataset& data, std::span<const Interaction> train
   }
   c.release_time_s = std::move(release);
   c.popularity = PopularityCounts(train, n);
+  c.popularity_total = PopularityTotal(c.popularity);
   c.IndexCategories();
   return c;
 }
@@ -269,6 +271,7 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
       c.popularity.size() != ids.size()) {
     return absl::DataLossError(absl::StrCat(dir, "/items.*.arr: catalogue arrays disagree in size"));
   }
+  c.popularity_total = PopularityTotal(c.popularity);
   c.category_offsets = std::move(cats.offsets);
   c.category_flat = std::move(cats.ids);
   c.category_index =
@@ -323,6 +326,12 @@ absl::StatusOr<std::shared_ptr<const ModelBundle>> ModelBundle::Load(const std::
   }
   b->trending = TrendingModel(events, n, b->params.trending_half_life_s);
   if (!serving) {
+    // The gateway's list diversity compares served items' content embeddings.
+    ASSIGN_OR_RETURN(b->content, ContentModel::LoadItemEmbeddings(files));
+    if (b->content.num_items() != n) {
+      return absl::DataLossError(absl::StrCat(dir, ": content embeddings for ",
+                                              b->content.num_items(), " items, catalogue of ", n));
+    }
     UserHistories& h = b->histories;
     ASSIGN_OR_RETURN(auto users, files.ReadStrings("histories.users.arr"));
     for (const std::string& u : users) h.users.GetOrAdd(u);

@@ -72,6 +72,9 @@ struct Catalogue {
   std::vector<std::string> category_names;
   ArrayStore<int64_t> release_time_s;  // per item; 0 = unknown
   ArrayStore<float> popularity;        // per item: training interaction counts
+  // Sum of popularity (the training interactions), set by BuildCatalogue and
+  // ModelBundle::Load (novelty's denominator, list_metrics.h).
+  double popularity_total = 0;
   int32_t size() const { return ids.size(); }
 
   // The categories as one CSR array (size() + 1 offsets into category_flat),
@@ -111,7 +114,9 @@ struct UserHistories {
 enum class BundleParts {
   kServing,    // every model retrieval and ranking need (no histories)
   kRetrieval,  // kServing plus retrieval's lexical search index (built at load)
-  kGateway,    // manifest, parameters, catalogue, trending and histories only
+  kGateway,    // manifest, parameters, catalogue, trending, histories, and the
+               // content item embeddings alone (for list diversity; a mapped
+               // view, see ContentModel::LoadItemEmbeddings)
 };
 
 struct ModelBundle {

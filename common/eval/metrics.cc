@@ -92,7 +92,23 @@ CaseMetrics MetricAccumulator::Add(std::span<const ItemIndex> ranked,
   ndcg_sq_ += ndcg * ndcg;
   ap_sq_ += ap * ap;
   const size_t n = std::min(ranked.size(), static_cast<size_t>(std::max(k_, 0)));
-  for (size_t i = 0; i < n; ++i) recommended_.insert(ranked[i]);
+  if (n > 0 && exposure_.empty() && num_items_ > 0) exposure_.assign(num_items_, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const ItemIndex item = ranked[i];
+    if (item < 0 || item >= num_items_) continue;
+    if (exposure_[item]++ == 0) ++distinct_;
+  }
+  if (quality_ != nullptr) {
+    const std::span<const ItemIndex> top = ranked.first(n);
+    if (const std::optional<double> d = quality_->Diversity(top)) {
+      diversity_sum_ += *d;
+      ++diversity_lists_;
+    }
+    if (const std::optional<double> v = quality_->Novelty(top)) {
+      novelty_sum_ += *v;
+      ++novelty_lists_;
+    }
+  }
   return CaseMetrics{recall, ndcg, ap};
 }
 
@@ -104,7 +120,27 @@ void MetricAccumulator::Merge(const MetricAccumulator& other) {
   recall_sq_ += other.recall_sq_;
   ndcg_sq_ += other.ndcg_sq_;
   ap_sq_ += other.ap_sq_;
-  recommended_.insert(other.recommended_.begin(), other.recommended_.end());
+  diversity_sum_ += other.diversity_sum_;
+  novelty_sum_ += other.novelty_sum_;
+  diversity_lists_ += other.diversity_lists_;
+  novelty_lists_ += other.novelty_lists_;
+  if (other.exposure_.empty()) return;
+  if (exposure_.empty()) exposure_.assign(num_items_, 0);
+  const size_t n = std::min(exposure_.size(), other.exposure_.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (other.exposure_[i] == 0) continue;
+    if (exposure_[i] == 0) ++distinct_;
+    exposure_[i] += other.exposure_[i];
+  }
+}
+
+double MetricAccumulator::exposure_gini() const {
+  std::vector<double> nonzero;
+  nonzero.reserve(distinct_);
+  for (uint32_t c : exposure_) {
+    if (c > 0) nonzero.push_back(static_cast<double>(c));
+  }
+  return GiniCoefficient(nonzero, num_items_);
 }
 
 double MetricAccumulator::HalfWidth(double sum, double sq) const {

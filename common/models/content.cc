@@ -214,4 +214,19 @@ absl::StatusOr<ContentModel> ContentModel::Load(BundleFiles& files) {
   return model;
 }
 
+absl::StatusOr<ContentModel> ContentModel::LoadItemEmbeddings(BundleFiles& files) {
+  ASSIGN_OR_RETURN(MappedArray<float> items, files.MapArray<float>(kItemsFile));
+  if (items.dims.size() != 2 || items.dims[1] == 0 || items.dims[1] > 65536 ||
+      items.dims[0] > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
+    return absl::DataLossError(absl::StrCat(files.Path(kItemsFile), ": shape [",
+                                            absl::StrJoin(items.dims, ", "),
+                                            "], expected [num_items, dim] with 1 <= dim <= 65536"));
+  }
+  ContentModel model;
+  model.dim_ = static_cast<int>(items.dims[1]);
+  model.num_items_ = static_cast<int32_t>(items.dims[0]);
+  model.item_embeddings_ = std::move(items.values);
+  return model;
+}
+
 }  // namespace recsys

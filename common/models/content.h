@@ -65,6 +65,10 @@ class ContentModel {
   // files mapped; mapping.h); the vocabulary and IDF are copied into the heap.
   static absl::StatusOr<ContentModel> Load(const std::string& dir);
   static absl::StatusOr<ContentModel> Load(BundleFiles& files);
+  // The item embeddings alone (a view of content_items.arr), for readers that
+  // only compare catalogue items (the gateway's list diversity): no
+  // vocabulary or projection, so EmbedText gives zeros.
+  static absl::StatusOr<ContentModel> LoadItemEmbeddings(BundleFiles& files);
 
  private:
   int dim_ = 0;

@@ -1,5 +1,6 @@
 #include "common/server/metrics.h"
 
+#include <algorithm>
 #include <chrono>
 #include <iterator>
 #include <utility>
@@ -171,7 +172,28 @@ std::vector<prometheus::MetricFamily> ServerMetrics::CollectOwn() const {
   std::vector<prometheus::MetricFamily> own = registry_->Collect();
   families.insert(families.end(), std::make_move_iterator(own.begin()),
                   std::make_move_iterator(own.end()));
+  std::vector<std::shared_ptr<prometheus::Collectable>> live;
+  {
+    absl::MutexLock lock(&collectables_mu_);
+    for (const auto& weak : collectables_) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (const auto& c : live) {
+    std::vector<prometheus::MetricFamily> more = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+  }
   return families;
+}
+
+void ServerMetrics::AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) {
+  absl::MutexLock lock(&collectables_mu_);
+  // Expired entries go first, so re-registration cycles do not grow the list.
+  collectables_.erase(std::remove_if(collectables_.begin(), collectables_.end(),
+                                     [](const auto& w) { return w.expired(); }),
+                      collectables_.end());
+  collectables_.push_back(std::move(collectable));
 }
 
 std::string ServerMetrics::SerializeText() const {

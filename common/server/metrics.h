@@ -47,6 +47,7 @@
 #include <vector>
 
 #include <grpcpp/support/status.h>
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -100,6 +101,11 @@ class ServerMetrics {
 
   // For services' own families: prometheus::BuildCounter()...Register(registry()).
   prometheus::Registry& registry() { return *registry_; }
+  // A family source computed at each scrape (after the registry's families),
+  // for figures that cost too much to keep current on every call. Held
+  // weakly: once its owner drops it, scrapes skip it. Its Collect must be
+  // safe to call concurrently with its owner's other methods.
+  void AddCollectable(std::weak_ptr<prometheus::Collectable> collectable);
 
   // The series of one method, created on first use (all codes at 0).
   const RpcMethodMetrics& Method(absl::string_view service, absl::string_view method);
@@ -151,6 +157,10 @@ class ServerMetrics {
 
   absl::Mutex bundle_mu_;
   prometheus::Gauge* bundle_info_current_ ABSL_GUARDED_BY(bundle_mu_) = nullptr;
+
+  mutable absl::Mutex collectables_mu_;
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables_
+      ABSL_GUARDED_BY(collectables_mu_);
 };
 
 // Records one unary RPC: started at construction, handled + latency at Finish().

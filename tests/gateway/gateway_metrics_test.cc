@@ -1,12 +1,18 @@
 #include "gateway/gateway_metrics.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
+#include "common/eval/list_metrics.h"
+#include "common/log.h"
+#include "tests/testing/toy_registry.h"
 
 namespace recsys::gateway {
 namespace {
@@ -35,6 +41,18 @@ class FixedStatsStore : public UserStore {
 
   UserStoreStats stats_;
 };
+
+// The value of the sample `series` (name and labels) in a text exposition; NaN
+// when absent.
+double SampleValue(const std::string& text, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, series + " ")) {
+      double v = 0;
+      if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
+    }
+  }
+  return std::nan("");
+}
 
 // Every family is exposed under its name, help text and labels.
 TEST(GatewayMetricsTest, FamiliesNamesLabelsAndHelp) {
@@ -179,6 +197,61 @@ TEST(GatewayMetricsTest, WalCountersAdvanceByStoreDeltas) {
                            "recsys_wal_fsync_seconds_bucket{le=\"0.05\"} 4\n"}) {
     EXPECT_TRUE(absl::StrContains(text, line)) << line << "\n" << text;
   }
+}
+
+// A served list of a real (toy) bundle, loaded with the gateway's parts: the
+// content embeddings are there, and the list's diversity, novelty and
+// exposure reach the scrape (the unknown id is left out).
+TEST(GatewayMetricsTest, ServedListFiguresOnTheScrape) {
+  const std::string root = recsys::testing::FreshTempDir("gateway_metrics_list");
+  const LogSeverity old_severity = MinLogSeverity();
+  SetMinLogSeverity(LogSeverity::kWarning);  // training's progress lines
+  absl::StatusOr<offline::TrainResult> trained = recsys::testing::TrainToyBundle(root);
+  SetMinLogSeverity(old_severity);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  auto bundle = ModelBundle::Load(trained->bundle_dir, BundleParts::kGateway);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  const ModelBundle& b = **bundle;
+  ASSERT_GT(b.content.dim(), 0);
+  ASSERT_EQ(b.content.num_items(), b.num_items());
+  ASSERT_GT(b.catalogue.popularity_total, 0.0);
+
+  auto server_metrics = ServerMetrics::CreateWithoutExposer();
+  GatewayMetrics m(server_metrics.get());
+  v1::RecommendResponse response;
+  response.set_path(v1::PATH_FULL);
+  std::vector<ItemIndex> items;
+  for (ItemIndex i : {0, 1, 2}) {
+    response.add_items()->set_item_id(b.catalogue.ids.Name(i));
+    items.push_back(i);
+  }
+  response.add_items()->set_item_id("not-in-catalogue");
+  m.ObserveServedList(b, response);
+  m.ObserveServedList(b, v1::RecommendResponse());  // empty: not observed
+
+  const ListQuality quality(b.content.item_embeddings(), b.content.dim(), b.catalogue.popularity,
+                            b.catalogue.popularity_total);
+  const std::optional<double> diversity = quality.Diversity(items);
+  const std::optional<double> novelty = quality.Novelty(items);
+  ASSERT_TRUE(diversity.has_value());
+  ASSERT_TRUE(novelty.has_value());
+  const std::string text = server_metrics->SerializeText();
+  for (const char* line : {"recsys_gateway_list_diversity_count{path=\"full\"} 1\n",
+                           "recsys_gateway_list_novelty_count{path=\"full\"} 1\n",
+                           "recsys_gateway_list_novelty_count{path=\"cold_start\"} 0\n",
+                           "recsys_gateway_exposure_tracked_items 3\n",
+                           "recsys_gateway_exposure_slots 3\n"}) {
+    EXPECT_TRUE(absl::StrContains(text, line)) << line << "\n" << text;
+  }
+  EXPECT_NEAR(SampleValue(text, "recsys_gateway_list_diversity_sum{path=\"full\"}"), *diversity,
+              1e-9);
+  EXPECT_NEAR(SampleValue(text, "recsys_gateway_list_novelty_sum{path=\"full\"}"), *novelty, 1e-9);
+  // 3 of the catalogue's items once each; the top 1% rounds up to one item.
+  EXPECT_NEAR(SampleValue(text, "recsys_gateway_exposure_gini"),
+              GiniCoefficient(std::vector<double>{1, 1, 1}, b.num_items()), 1e-9);
+  EXPECT_NEAR(SampleValue(text, "recsys_gateway_exposure_top1pct_share"),
+              std::ceil(0.01 * b.num_items()) / 3.0, 1e-9);
+  EXPECT_TRUE(absl::StrContains(text, "# TYPE recsys_gateway_exposure_top1pct_share gauge"));
 }
 
 // Without a registry every call is a no-op.

@@ -6,6 +6,7 @@
 #include "gateway/recommend_ladder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
@@ -135,6 +136,7 @@ std::shared_ptr<const ModelBundle> TestBundle() {
     c.popularity.push_back(static_cast<float>(12 - i));
     for (int n = 0; n < 12 - i; ++n) events.push_back(Interaction{0, i, 1700000000, 1.0f});
   }
+  c.popularity_total = 78;  // 12 + 11 + ... + 1
   c.IndexCategories();
   bundle->trending = TrendingModel(events, 12, /*half_life_s=*/86400.0);
   return bundle;
@@ -283,6 +285,30 @@ class RecommendLadderTest : public ::testing::Test {
   const std::shared_ptr<const ModelBundle> bundle_ = TestBundle();
   absl::Time now_;
 };
+
+// A served list reaches the list and exposure metrics: the full path's two
+// catalogue items (m7, m3; the unknown id is left out) and a cold start's
+// trending list. This bundle has no content embeddings: no diversity.
+TEST_F(RecommendLadderTest, ServedListsReachTheListMetrics) {
+  auto ladder = InProcessLadder();
+  EXPECT_EQ(Run(*ladder, "alice").path(), v1::PATH_FULL);
+  EXPECT_EQ(Run(*ladder, "nobody").path(), v1::PATH_COLD_START);
+  EXPECT_TRUE(Exposes("recsys_gateway_list_novelty_count{path=\"full\"} 1\n"))
+      << metrics_->SerializeText();
+  EXPECT_TRUE(Exposes("recsys_gateway_list_novelty_count{path=\"cold_start\"} 1\n"));
+  EXPECT_TRUE(Exposes("recsys_gateway_list_diversity_count{path=\"full\"} 0\n"));
+  // m7 (5 of 78 events) and m3 (9 of 78): mean -log2 p.
+  const double novelty = (std::log2(78.0 / 5) + std::log2(78.0 / 9)) / 2;
+  const std::string text = metrics_->SerializeText();
+  // 2 + 3 slots, the later ones weighing a hair more (decay runs on real time).
+  const std::string slots = "\nrecsys_gateway_exposure_slots ";
+  ASSERT_NE(text.find(slots), std::string::npos) << text;
+  EXPECT_NEAR(std::stod(text.substr(text.find(slots) + slots.size())), 5.0, 1e-3);
+  const std::string sum = "recsys_gateway_list_novelty_sum{path=\"full\"} ";
+  const size_t at = text.find(sum);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_NEAR(std::stod(text.substr(at + sum.size())), novelty, 1e-9);
+}
 
 // Both stages answer: the ranker's order with catalogue details, not degraded;
 // with debug, the stage timings and backend versions too.

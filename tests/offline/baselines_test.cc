@@ -57,6 +57,20 @@ TEST(Leaderboard, JsonFields) {
   EXPECT_NE(json.find("\"recall\": 0.500000"), std::string::npos);
   EXPECT_NE(json.find("\"users\": 3"), std::string::npos);
   EXPECT_NE(FormatLeaderboard({r}).find("popularity"), std::string::npos);
+  // Beyond accuracy: absent diversity and novelty are null, present ones numbers.
+  EXPECT_NE(json.find("\"diversity\": null, \"novelty\": null, \"gini\": 0.000000}"),
+            std::string::npos)
+      << json;
+  r.diversity = 0.75;
+  r.novelty = 9.5;
+  r.gini = 0.5;
+  const std::string full = LeaderboardJson({r});
+  EXPECT_NE(full.find("\"diversity\": 0.750000, \"novelty\": 9.500000, \"gini\": 0.500000}"),
+            std::string::npos)
+      << full;
+  const std::string table = FormatLeaderboard({r});
+  EXPECT_NE(table.find("diversity@10"), std::string::npos) << table;
+  EXPECT_NE(table.find("0.7500"), std::string::npos) << table;
 }
 
 }  // namespace

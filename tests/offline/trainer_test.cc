@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -71,7 +72,8 @@ TEST(Trainer, PublishesBundleThatRoundTrips) {
   EXPECT_TRUE(b.itemknn.neighbors().values.mapped());
   EXPECT_FALSE(built.category_flat.mapped());
   ASSERT_TRUE(b.ease.has_value());
-  // The gateway's partial load carries the training histories and no models.
+  // The gateway's partial load carries the training histories and, of the
+  // models, only the content item embeddings (mapped; no vocabulary).
   auto lite = ModelBundle::Load(result->bundle_dir, BundleParts::kGateway);
   ASSERT_TRUE(lite.ok()) << lite.status();
   EXPECT_EQ((*lite)->histories.items, (*fresh)->histories.items);
@@ -79,7 +81,13 @@ TEST(Trainer, PublishesBundleThatRoundTrips) {
   EXPECT_EQ((*lite)->histories.users.names(), (*fresh)->histories.users.names());
   EXPECT_EQ((*lite)->histories.items.size(), split.train().size());
   EXPECT_EQ((*lite)->catalogue.titles, b.catalogue.titles);
-  EXPECT_EQ((*lite)->content.dim(), 0);
+  EXPECT_EQ((*lite)->content.dim(), b.content.dim());
+  EXPECT_EQ((*lite)->content.item_embeddings(), b.content.item_embeddings());
+  EXPECT_TRUE((*lite)->content.item_embeddings().mapped());
+  EXPECT_EQ((*lite)->content.vocabulary_size(), 0);
+  EXPECT_EQ((*lite)->als.num_items(), 0);
+  EXPECT_EQ((*lite)->catalogue.popularity_total, b.catalogue.popularity_total);
+  EXPECT_GT((*lite)->catalogue.popularity_total, 0.0);
   // The loaded bundle serves: a cluster-0 history gets cluster-0 candidates.
   std::vector<Interaction> history;
   for (int i : {0, 3, 6})
@@ -250,6 +258,51 @@ TEST(Trainer, ProductionBundleRefitsOnAllEvents) {
   float total = 0;
   for (float c : (*bundle)->catalogue.popularity) total += c;
   EXPECT_EQ(static_cast<size_t>(total), data->interactions.size());
+  fs::remove_all(root);
+}
+
+// Every row carries the beyond-accuracy metrics, in the leaderboard JSON as
+// well: diversity on the top-k lists of every source, the baselines and the
+// two-stage list (null for the pool, whose lists nobody sees), novelty and
+// exposure Gini on all of them, and the older fields unchanged in name.
+TEST(Trainer, LeaderboardHasBeyondAccuracyMetrics) {
+  const std::string root = TempDir("beyond");
+  TrainOptions o = SmallOptions(root);
+  o.publish = false;
+  o.json_path = root + "/leaderboard.json";
+  auto result = Train(o);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const double max_bits = std::log2(static_cast<double>(result->leaderboard.front().users) * 1000);
+  for (const LeaderboardRow& row : result->leaderboard) {
+    EXPECT_EQ(row.diversity.has_value(), row.model != "pool") << row.model;
+    if (row.diversity) {
+      EXPECT_GE(*row.diversity, 0.0) << row.model;
+      EXPECT_LE(*row.diversity, 2.0) << row.model;
+    }
+    ASSERT_TRUE(row.novelty.has_value()) << row.model;
+    EXPECT_GT(*row.novelty, 0.0) << row.model;
+    EXPECT_LT(*row.novelty, max_bits) << row.model;
+    EXPECT_GT(row.gini, 0.0) << row.model;
+    EXPECT_LT(row.gini, 1.0) << row.model;
+  }
+  // Popularity recommends the same few items to everyone: its exposure is
+  // more concentrated and its items less novel than random's.
+  auto find = [&](const std::string& model) {
+    for (const LeaderboardRow& row : result->leaderboard) {
+      if (row.split == "test" && row.model == model) return row;
+    }
+    return LeaderboardRow{};
+  };
+  EXPECT_GT(find("popularity").gini, find("random").gini);
+  EXPECT_LT(*find("popularity").novelty, *find("random").novelty);
+  std::ifstream in(o.json_path);
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* field : {"\"recall\": ", "\"ndcg\": ", "\"map\": ", "\"coverage\": ",
+                            "\"users\": ", "\"diversity\": 0.", "\"novelty\": ", "\"gini\": 0.",
+                            "\"model\": \"pool\", \"k\": "}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << "\n" << json;
+  }
+  EXPECT_NE(json.find("\"diversity\": null"), std::string::npos) << json;  // the pool rows
   fs::remove_all(root);
 }
 
