@@ -5,8 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/vlog.h"
 #include "common/status.h"
 #include "offline/evaluate_pass.h"
 
@@ -47,6 +49,7 @@ absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& s
                   absl::Duration refit,
                   const std::function<absl::Status(double)>& apply) -> absl::Status {
     double best_ndcg = -1, best = candidates.front();
+    std::vector<std::string> tried;  // "value: ndcg" per evaluated candidate
     bool applied_best = false;  // is the bundle fit with `best` right now?
     bool changed = false;       // has any candidate been applied?
     for (double c : candidates) {
@@ -69,8 +72,9 @@ absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& s
         applied_best = false;
         break;
       }
-      LOG(INFO) << absl::StrFormat("tune %s=%g: validation ndcg@%d %.4f (%s)", name, c, k, *ndcg,
-                                   absl::FormatDuration(eval_cost));
+      VLOG(1) << absl::StrFormat("tune %s=%g: validation ndcg@%d %.4f (%s)", name, c, k, *ndcg,
+                                 absl::FormatDuration(eval_cost));
+      tried.push_back(absl::StrFormat("%g: %.4f", c, *ndcg));
       if (*ndcg > best_ndcg) {
         best_ndcg = *ndcg, best = c;
         applied_best = true;
@@ -83,6 +87,8 @@ absl::StatusOr<TunedModels> Tune(const Dataset& data, const LeaveLastOutSplit& s
       // interrupted candidate changed it (then the grid's first value).
       return changed ? apply(candidates.front()) : absl::OkStatus();
     }
+    LOG(INFO) << absl::StrFormat("tuned %s = %g (validation ndcg@%d of %s: %s)", name, best, k,
+                                 SourceName(source), absl::StrJoin(tried, ", "));
     recorded[absl::StrCat("tuned.", name)] = absl::StrCat(best);
     recorded[absl::StrCat("tuned.", name, ".validation_ndcg")] = absl::StrFormat("%.5f", best_ndcg);
     return applied_best ? absl::OkStatus() : apply(best);
