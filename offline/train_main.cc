@@ -46,6 +46,9 @@ ABSL_FLAG(double, slist_time_floor, recsys::SlistInputs{}.time_floor,
 ABSL_FLAG(int, slist_max_items, recsys::SlistOptions{}.max_items,
           "Items SLIST covers (the most popular; fitting holds 2 n^2 floats and costs O(n^3); "
           "at most 30000)");
+ABSL_FLAG(int64_t, slist_max_rows, recsys::SlistOptions{}.max_rows,
+          "SLIST training rows in all (each user keeps the same number of most recent targets, "
+          "the largest that fits; bounds the fit's cost at any number of events; 0 = no bound)");
 ABSL_FLAG(int, slist_keep, recsys::SlistOptions{}.keep,
           "SLIST entries kept per item row (largest |weight|); 0 keeps B dense");
 ABSL_FLAG(absl::Duration, trending_half_life, absl::Hours(24 * 7),
@@ -128,6 +131,7 @@ int main(int argc, char** argv) {
   o.slist_options.alpha = absl::GetFlag(FLAGS_slist_alpha);
   o.slist_options.max_items = absl::GetFlag(FLAGS_slist_max_items);
   o.slist_options.keep = absl::GetFlag(FLAGS_slist_keep);
+  o.slist_options.max_rows = absl::GetFlag(FLAGS_slist_max_rows);
   o.serving.slist_inputs.window = absl::GetFlag(FLAGS_slist_window);
   o.serving.slist_inputs.position_decay = absl::GetFlag(FLAGS_slist_position_decay);
   o.serving.slist_inputs.time_tau_s = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_slist_time_tau));
@@ -151,14 +155,14 @@ int main(int argc, char** argv) {
       o.serving.slist_inputs.window < 1 || o.serving.slist_inputs.window > 10000 ||
       !(o.serving.slist_inputs.time_floor >= 0 && o.serving.slist_inputs.time_floor <= 1) ||
       o.slist_options.max_items < 1 || o.slist_options.max_items > recsys::EaseModel::kMaxItems ||
-      o.slist_options.keep < 0) {
+      o.slist_options.keep < 0 || o.slist_options.max_rows < 0) {
     LOG(ERROR) << "invalid flags: need 1 <= k <= 1000, threads >= 1, content_dim >= 2, "
                   "als_factors >= 2, max_pool >= k, trending_half_life > 0, ease_keep >= 0, "
                   "1 <= ease_max_items <= 30000, "
                   "eval_users >= 0, tune_users >= 1, ranker_cases >= 1, "
                   "itemknn_max_user_events >= 0, flat_max_items >= 0, slist_lambda > 0, "
                   "0 <= slist_alpha <= 1, 1 <= slist_window <= 10000, 0 <= slist_time_floor <= 1, "
-                  "1 <= slist_max_items <= 30000, slist_keep >= 0";
+                  "1 <= slist_max_items <= 30000, slist_keep >= 0, slist_max_rows >= 0";
     return 2;
   }
   auto result = recsys::offline::Train(o);

@@ -54,7 +54,19 @@ struct SlistOptions {
   // Most recent targets per user that become training rows (bounds the cost
   // for users with thousands of events; 0 = all).
   int max_rows_per_user = 1000;
+  // Most training rows in all (0 = no bound): when the users' rows add up to
+  // more, every user keeps the same number of most recent targets, the
+  // largest that fits (heavy users lose their oldest rows first; users with
+  // fewer rows keep them all). Bounds the fit's accumulation, about
+  // rows x window^2 multiply-adds, at any number of events.
+  int64_t max_rows = 4'000'000;
 };
+
+// The per-user row cap that keeps the sum over users of min(rows_u, cap)
+// within max_rows (rows_u = a user's candidate training rows), at most
+// max_rows_per_user (0 = none); 0 when no bound applies. Exposed for tests.
+int64_t SlistRowsPerUser(std::span<const int64_t> rows_per_user, int64_t max_rows_per_user,
+                         int64_t max_rows);
 
 class SlistModel {
  public:

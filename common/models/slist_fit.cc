@@ -24,6 +24,31 @@ void spotrs_(const char* uplo, const int* n, const int* nrhs, const float* a, co
 
 namespace recsys {
 
+int64_t SlistRowsPerUser(std::span<const int64_t> rows_per_user, int64_t max_rows_per_user,
+                         int64_t max_rows) {
+  int64_t largest = 0;
+  for (int64_t r : rows_per_user) largest = std::max(largest, r);
+  int64_t hi = max_rows_per_user > 0 ? std::min(largest, max_rows_per_user) : largest;
+  auto total = [&](int64_t cap) {
+    int64_t sum = 0;
+    for (int64_t r : rows_per_user) sum += std::min(r, cap);
+    return sum;
+  };
+  if (max_rows <= 0 || total(hi) <= max_rows) return max_rows_per_user > 0 ? hi : 0;
+  // The largest cap in [1, hi) whose total fits (total is non-decreasing);
+  // at least 1 so that every user keeps their last transition.
+  int64_t lo = 1;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (total(mid) <= max_rows) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
 absl::StatusOr<SlistModel> SlistModel::Fit(std::span<const Interaction> events, int32_t num_users,
                                            int32_t num_items, const SlistOptions& o) {
   if (num_items < 0 || num_users < 0) {
@@ -40,8 +65,8 @@ absl::StatusOr<SlistModel> SlistModel::Fit(std::span<const Interaction> events, 
     return absl::InvalidArgumentError(
         "SLIST: window must be >= 1, time_floor in [0, 1], decays finite");
   }
-  if (o.keep < 0 || o.max_rows_per_user < 0) {
-    return absl::InvalidArgumentError("SLIST: keep and max_rows_per_user must be >= 0");
+  if (o.keep < 0 || o.max_rows_per_user < 0 || o.max_rows < 0) {
+    return absl::InvalidArgumentError("SLIST: keep, max_rows_per_user and max_rows must be >= 0");
   }
   const absl::Time start = absl::Now();
   std::vector<ItemIndex> chosen = EaseModel::ChooseItems(events, num_items, o.max_items);
@@ -73,6 +98,22 @@ absl::StatusOr<SlistModel> SlistModel::Fit(std::span<const Interaction> events, 
     m.item = l;
     seqs[e.user].push_back(m);
   }
+  // Rows per user: every event after the first is a target, the most recent
+  // ones first to go when the per-user or total bound applies.
+  std::vector<int64_t> candidate_rows(seqs.size());
+  for (size_t u = 0; u < seqs.size(); ++u) {
+    candidate_rows[u] = std::max<int64_t>(0, static_cast<int64_t>(seqs[u].size()) - 1);
+  }
+  const int64_t per_user = SlistRowsPerUser(candidate_rows, o.max_rows_per_user, o.max_rows);
+  int64_t wanted = 0;  // rows under the per-user bound alone
+  for (int64_t r : candidate_rows) {
+    wanted += o.max_rows_per_user > 0 ? std::min<int64_t>(r, o.max_rows_per_user) : r;
+  }
+  if (o.max_rows > 0 && wanted > o.max_rows) {
+    LOG(INFO) << "SLIST: the " << o.max_rows << "-row budget keeps each user's " << per_user
+              << " most recent targets (" << wanted << " rows without it)";
+  }
+  candidate_rows = {};
   std::vector<float> a(static_cast<size_t>(n * n), 0.0f);
   // The right-hand side, transposed (rt[j * n + i] = R_ij): LAPACK reads the
   // row-major buffer as R in column-major order, and the solution comes back
@@ -104,8 +145,8 @@ absl::StatusOr<SlistModel> SlistModel::Fit(std::span<const Interaction> events, 
     if (beta <= 0) continue;
     const size_t len = seq.size();
     size_t first = 1;
-    if (o.max_rows_per_user > 0 && len > static_cast<size_t>(o.max_rows_per_user) + 1) {
-      first = len - static_cast<size_t>(o.max_rows_per_user);
+    if (per_user > 0 && len > static_cast<size_t>(per_user) + 1) {
+      first = len - static_cast<size_t>(per_user);
     }
     for (size_t t = first; t < len; ++t) {
       InputWeights(o.inputs, std::span<const Interaction>(seq.data(), t), seq[t].timestamp_s,

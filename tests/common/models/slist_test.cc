@@ -156,6 +156,58 @@ TEST(SlistModel, RefusesBadOptions) {
   o = {};
   o.max_items = 0;
   EXPECT_FALSE(SlistModel::Fit(ev, 4, EaseModel::kMaxItems + 1, o).ok());
+  o = {};
+  o.max_rows = -1;
+  EXPECT_FALSE(SlistModel::Fit(ev, 4, 4, o).ok());
+}
+
+// The per-user cap is the largest whose total fits the budget, never below 1
+// and never above the per-user bound; 0 when nothing binds.
+TEST(SlistRowsPerUser, LargestCapWithinTheBudget) {
+  const std::vector<int64_t> rows = {1, 3, 10, 100};
+  EXPECT_EQ(SlistRowsPerUser(rows, 0, 0), 0);           // no bound at all
+  EXPECT_EQ(SlistRowsPerUser(rows, 0, 1000), 0);        // fits: no bound
+  EXPECT_EQ(SlistRowsPerUser(rows, 50, 0), 50);         // the per-user bound alone
+  EXPECT_EQ(SlistRowsPerUser(rows, 1000, 1000), 100);   // fits: the largest user's rows
+  EXPECT_EQ(SlistRowsPerUser(rows, 0, 114), 0);         // 1 + 3 + 10 + 100 = 114 fits
+  EXPECT_EQ(SlistRowsPerUser(rows, 0, 113), 99);        // 1 + 3 + 10 + 99
+  EXPECT_EQ(SlistRowsPerUser(rows, 0, 24), 10);         // 1 + 3 + 10 + 10
+  EXPECT_EQ(SlistRowsPerUser(rows, 0, 23), 9);          // 1 + 3 + 9 + 9
+  EXPECT_EQ(SlistRowsPerUser(rows, 5, 12), 4);          // 1 + 3 + 4 + 4
+  EXPECT_EQ(SlistRowsPerUser(rows, 0, 2), 1);           // at least one row each
+  EXPECT_EQ(SlistRowsPerUser({}, 10, 5), 0);            // no users: nothing to bound
+  // A million users of 50 rows and one of a million: the heavy user is cut.
+  std::vector<int64_t> many(1'000'000, 50);
+  many.push_back(1'000'000);
+  const int64_t cap = SlistRowsPerUser(many, 0, 50'500'000);
+  EXPECT_EQ(cap, 500'000);  // the light users alone are 5e7: the heavy one keeps 5e5
+}
+
+// A total budget fits exactly the model the equivalent per-user bound fits.
+TEST(SlistModel, RowBudgetEqualsTheEquivalentPerUserBound) {
+  const int n = 8, users = 40;
+  const std::vector<Interaction> ev = Walks(users, n);  // 4 targets per user: 160 rows
+  SlistOptions budget;
+  budget.max_items = 0;
+  budget.keep = 0;
+  budget.max_rows = 80;  // 2 per user
+  SlistOptions per_user = budget;
+  per_user.max_rows = 0;
+  per_user.max_rows_per_user = 2;
+  auto a = SlistModel::Fit(ev, users, n, budget);
+  auto b = SlistModel::Fit(ev, users, n, per_user);
+  SlistOptions unbounded = per_user;
+  unbounded.max_rows_per_user = 0;
+  auto all = SlistModel::Fit(ev, users, n, unbounded);
+  ASSERT_TRUE(a.ok() && b.ok() && all.ok());
+  const std::vector<ItemIndex> h = {1, 2};
+  const std::vector<float> w = {0.5f, 1.0f};
+  std::vector<float> sa, sb, sall;
+  a->weights().Score(h, w, &sa);
+  b->weights().Score(h, w, &sb);
+  all->weights().Score(h, w, &sall);
+  EXPECT_EQ(sa, sb);
+  EXPECT_NE(sa, sall);
 }
 
 }  // namespace
